@@ -1,0 +1,281 @@
+package store
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-iot/tributary/reading"
+)
+
+// Options configure a Store. The zero value is usable: each field says its
+// default.
+type Options struct {
+	// Prefix of every key and channel. Default "tributary".
+	Prefix string
+	// MaxLen caps each device's history stream, approximately (Redis trims
+	// whole macro nodes, so a stream may hold a little more). Default 100000;
+	// negative means no length cap.
+	MaxLen int64
+	// MaxAge drops history older than this (by Redis arrival time). Default 0:
+	// no age cap.
+	MaxAge time.Duration
+	// DedupWindow is how long a stored (device, seq) is remembered, so that a
+	// repeat of it is dropped. It must cover the longest time a reading can
+	// be retried (an edge spool's backlog). Default 7 days.
+	DedupWindow time.Duration
+}
+
+// Defaults for Options.
+const (
+	DefaultPrefix      = "tributary"
+	DefaultMaxLen      = 100000
+	DefaultDedupWindow = 7 * 24 * time.Hour
+)
+
+func (o Options) withDefaults() Options {
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.MaxLen == 0 {
+		o.MaxLen = DefaultMaxLen
+	}
+	if o.DedupWindow <= 0 {
+		o.DedupWindow = DefaultDedupWindow
+	}
+	return o
+}
+
+// seqBlock is how many sequence numbers one dedup bitmap key covers (8 KiB).
+const seqBlock = 1 << 16
+
+//go:embed ingest.lua
+var ingestLua string
+
+var ingestScript = redis.NewScript(ingestLua)
+
+// Store reads and writes the keyspace. It is safe for concurrent use. It
+// borrows the Redis client; the caller closes it.
+type Store struct {
+	rdb redis.UniversalClient
+	opt Options
+}
+
+// New returns a Store on rdb.
+func New(rdb redis.UniversalClient, opt Options) *Store {
+	return &Store{rdb: rdb, opt: opt.withDefaults()}
+}
+
+// Client returns the Redis client the store uses.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+func (s *Store) key(device, name string) string {
+	return s.opt.Prefix + ":{" + device + "}:" + name
+}
+
+// StreamKey is the key of device's history stream.
+func (s *Store) StreamKey(device string) string { return s.key(device, "readings") }
+
+// LiveChannel is the Pub/Sub channel of device's live readings.
+func (s *Store) LiveChannel(device string) string {
+	return s.opt.Prefix + ":live:{" + device + "}"
+}
+
+// LivePattern matches every device's live channel.
+func (s *Store) LivePattern() string { return s.opt.Prefix + ":live:*" }
+
+// DeviceFromChannel returns the device id of a live channel name.
+func (s *Store) DeviceFromChannel(ch string) (string, bool) {
+	p := s.opt.Prefix + ":live:{"
+	if len(ch) < len(p)+2 || ch[:len(p)] != p || ch[len(ch)-1] != '}' {
+		return "", false
+	}
+	return ch[len(p) : len(ch)-1], true
+}
+
+func (s *Store) devicesKey() string { return s.opt.Prefix + ":devices" }
+
+// Result says what Ingest did with each reading it was given.
+type Result struct {
+	Stored     int // new readings: stored and published
+	Duplicates int // readings whose (device, seq) was already stored
+}
+
+// Ingest validates rs and stores every reading not stored before: appended to
+// its device's stream, published on its live channel and recorded for
+// deduplication, atomically per device. Readings of a device are stored in
+// the order given.
+//
+// An invalid reading fails the whole call before anything is written, with
+// an error wrapping reading.ErrInvalid. A Redis error may leave some devices'
+// readings stored and others not; calling Ingest again with the same
+// readings is safe and stores each exactly once.
+func (s *Store) Ingest(ctx context.Context, rs []reading.Reading) (Result, error) {
+	var res Result
+	if len(rs) == 0 {
+		return res, nil
+	}
+	for i := range rs {
+		if err := rs[i].Validate(); err != nil {
+			return res, fmt.Errorf("store: ingest reading %d: %w", i, err)
+		}
+	}
+	// Group by device, keeping order; most batches hold one device.
+	groups := make(map[string][]int, 1)
+	var order []string
+	for i := range rs {
+		d := rs[i].Device
+		if _, ok := groups[d]; !ok {
+			order = append(order, d)
+		}
+		groups[d] = append(groups[d], i)
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(order))
+	buf := make([]byte, 0, 256)
+	for gi, dev := range order {
+		idx := groups[dev]
+		keys := []string{s.StreamKey(dev), s.key(dev, "latest")}
+		blocks := map[uint64]int{}
+		args := []any{s.LiveChannel(dev), s.opt.MaxLen, s.opt.MaxAge.Milliseconds(), int64(s.opt.DedupWindow / time.Second), len(idx)}
+		for _, i := range idx {
+			r := &rs[i]
+			b := r.Seq / seqBlock
+			k, ok := blocks[b]
+			if !ok {
+				keys = append(keys, s.key(dev, "seen:"+strconv.FormatUint(b, 10)))
+				k = len(keys)
+				blocks[b] = k
+			}
+			buf = r.AppendJSON(buf[:0])
+			args = append(args, k, r.Seq%seqBlock, strconv.FormatUint(r.Seq, 10), r.Sensor+"/"+r.Metric, string(buf))
+		}
+		cmds[gi] = ingestScript.Eval(ctx, pipe, keys, args...)
+	}
+	// EVALSHA would save bandwidth, but a pipeline cannot retry on NOSCRIPT
+	// per command; scripts are small, so EVAL it is.
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return res, fmt.Errorf("store: ingest: %w", err)
+	}
+	now := float64(time.Now().UnixMilli())
+	zs := make([]redis.Z, 0, len(order))
+	for gi, dev := range order {
+		v, err := cmds[gi].Int64Slice()
+		if err != nil || len(v) != 2 {
+			return res, fmt.Errorf("store: ingest device %q: unexpected script reply %v: %v", dev, v, err)
+		}
+		res.Stored += int(v[0])
+		res.Duplicates += len(groups[dev]) - int(v[0])
+		if v[0] > 0 {
+			now = float64(v[1])
+			zs = append(zs, redis.Z{Score: now, Member: dev})
+		}
+	}
+	if len(zs) > 0 {
+		// A separate key (another Cluster slot), so outside the script. If this
+		// fails the readings are stored; the registry catches up next time.
+		if err := s.rdb.ZAddGT(ctx, s.devicesKey(), zs...).Err(); err != nil {
+			return res, fmt.Errorf("store: register devices: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// Device is a device as the keyspace knows it.
+type Device struct {
+	ID       string            `json:"id"`
+	LastSeen time.Time         `json:"last_seen"` // Redis time of the last reading stored
+	LastSeq  uint64            `json:"last_seq"`  // highest seq stored
+	Latest   []reading.Reading `json:"latest"`    // newest reading of each series, by sensor then metric
+}
+
+// Devices lists every registered device, by id, with its newest readings.
+func (s *Store) Devices(ctx context.Context) ([]Device, error) {
+	ids, err := s.rdb.ZRange(ctx, s.devicesKey(), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: list devices: %w", err)
+	}
+	sort.Strings(ids)
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, s.key(id, "latest"))
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("store: list devices: %w", err)
+		}
+	}
+	out := make([]Device, 0, len(ids))
+	for i, id := range ids {
+		d := Device{ID: id, Latest: []reading.Reading{}}
+		for f, v := range cmds[i].Val() {
+			switch f {
+			case "seen":
+				ms, _ := strconv.ParseInt(v, 10, 64)
+				d.LastSeen = time.UnixMilli(ms).UTC()
+			case "seq":
+				d.LastSeq, _ = strconv.ParseUint(v, 10, 64)
+			default:
+				r, err := reading.Decode([]byte(v))
+				if err != nil {
+					return nil, fmt.Errorf("store: device %q latest %q: %w", id, f, err)
+				}
+				d.Latest = append(d.Latest, r)
+			}
+		}
+		sort.Slice(d.Latest, func(a, b int) bool {
+			la, lb := d.Latest[a], d.Latest[b]
+			if la.Sensor != lb.Sensor {
+				return la.Sensor < lb.Sensor
+			}
+			return la.Metric < lb.Metric
+		})
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Query selects readings from a device's history.
+type Query struct {
+	Since, Until time.Time // by Redis arrival time, inclusive; zero means unbounded
+	Limit        int64     // the newest Limit readings of the range; 0 means all
+}
+
+// History returns readings of device from its stream, oldest first, each as
+// its canonical JSON. A device without history yields an empty slice.
+func (s *Store) History(ctx context.Context, device string, q Query) ([][]byte, error) {
+	start, end := "-", "+"
+	if !q.Since.IsZero() {
+		start = strconv.FormatInt(q.Since.UnixMilli(), 10)
+	}
+	if !q.Until.IsZero() {
+		end = strconv.FormatInt(q.Until.UnixMilli(), 10)
+	}
+	var msgs []redis.XMessage
+	var err error
+	if q.Limit > 0 {
+		msgs, err = s.rdb.XRevRangeN(ctx, s.StreamKey(device), end, start, q.Limit).Result()
+		for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
+			msgs[i], msgs[j] = msgs[j], msgs[i]
+		}
+	} else {
+		msgs, err = s.rdb.XRange(ctx, s.StreamKey(device), start, end).Result()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: history of %q: %w", device, err)
+	}
+	out := make([][]byte, 0, len(msgs))
+	for _, m := range msgs {
+		if v, ok := m.Values["r"].(string); ok {
+			out = append(out, []byte(v))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,86 @@
+package store
+
+import (
+	"crypto/tls"
+	"errors"
+	"strings"
+	"crypto/x509"
+	"fmt"
+	"net/url"
+	"os"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ClientOptions say how to reach Redis. The zero value of every field but URL
+// is usable.
+type ClientOptions struct {
+	// URL is redis://[user:password@]host:port[/db] or rediss:// for TLS.
+	URL string
+	// CAFile is a PEM bundle to verify a rediss:// server with, in place of
+	// the system roots.
+	CAFile string
+	// CertFile and KeyFile are a client certificate for servers that require
+	// one (tls-auth-clients yes).
+	CertFile, KeyFile string
+	// Password, when set, overrides the URL's password (so that it need not
+	// appear on a command line; read it from a file or the environment).
+	Password string
+}
+
+// NewClient returns a client for o. It does not connect: go-redis dials on
+// first use and reconnects by itself. Errors never contain the password.
+func NewClient(o ClientOptions) (*redis.Client, error) {
+	opt, err := redis.ParseURL(o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("store: redis URL %s: %w", RedactURL(o.URL), redactErr(err, o.URL))
+	}
+	if o.Password != "" {
+		opt.Password = o.Password
+	}
+	if o.CAFile != "" || o.CertFile != "" {
+		if opt.TLSConfig == nil {
+			return nil, fmt.Errorf("store: TLS files given but %q is not a rediss:// URL", RedactURL(o.URL))
+		}
+		if o.CAFile != "" {
+			pem, err := os.ReadFile(o.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("store: redis CA: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("store: redis CA %s: no PEM certificate in it", o.CAFile)
+			}
+			opt.TLSConfig.RootCAs = pool
+		}
+		if o.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("store: redis client certificate: %w", err)
+			}
+			opt.TLSConfig.Certificates = []tls.Certificate{cert}
+		}
+	}
+	return redis.NewClient(opt), nil
+}
+
+// RedactURL returns u with any password replaced by "xxxxx", for logs.
+func RedactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return p.Redacted()
+}
+
+func redactErr(err error, u string) error {
+	p, perr := url.Parse(u)
+	if perr != nil {
+		return errors.New("malformed URL")
+	}
+	if pw, ok := p.User.Password(); ok && pw != "" {
+		return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
+	}
+	return err
+}
+

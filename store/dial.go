@@ -2,12 +2,12 @@ package store
 
 import (
 	"crypto/tls"
-	"errors"
-	"strings"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -83,4 +83,3 @@ func redactErr(err error, u string) error {
 	}
 	return err
 }
-

@@ -8,6 +8,7 @@ package redistest
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -31,6 +32,9 @@ type Options struct {
 	// TLS, when set, makes the server speak only TLS with this certificate
 	// and key (PEM files) and not require client certificates.
 	TLSCertFile, TLSKeyFile string
+	// TLSCAFile is the CA bundle the server loads (it does not verify clients);
+	// default TLSCertFile.
+	TLSCAFile string
 }
 
 // Server is a running redis-server. Stop it with Stop; Start registers that (and Close)
@@ -126,7 +130,7 @@ func (s *Server) start() error {
 	if s.opt.TLSCertFile != "" {
 		args = append(args, "--port", "0", "--tls-port", strconv.Itoa(s.Port),
 			"--tls-cert-file", s.opt.TLSCertFile, "--tls-key-file", s.opt.TLSKeyFile,
-			"--tls-auth-clients", "no")
+			"--tls-ca-cert-file", cmp.Or(s.opt.TLSCAFile, s.opt.TLSCertFile), "--tls-auth-clients", "no")
 	} else {
 		args = append(args, "--port", strconv.Itoa(s.Port))
 	}

@@ -1,0 +1,300 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-iot/tributary/internal/redistest"
+	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/store"
+)
+
+var shared *redistest.Server
+
+func TestMain(m *testing.M) {
+	var err error
+	shared, err = redistest.StartServer(redistest.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	shared.Close()
+	os.Exit(code)
+}
+
+// backends runs f against the real redis-server and the embedded miniredis
+// that `cloud` uses when given no Redis, each with its own key prefix.
+func backends(t *testing.T, f func(t *testing.T, rdb redis.UniversalClient, prefix string)) {
+	t.Run("redis-server", func(t *testing.T) {
+		f(t, shared.Client(t), "t"+strings.ReplaceAll(t.Name(), "/", "_"))
+	})
+	t.Run("miniredis", func(t *testing.T) {
+		m := miniredis.RunT(t)
+		c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+		t.Cleanup(func() { c.Close() })
+		f(t, c, "tributary")
+	})
+}
+
+func mk(dev string, seq uint64, metric string, v float64) reading.Reading {
+	return reading.Reading{Device: dev, Sensor: "sim", Metric: metric, Value: v, Unit: "Cel",
+		Time: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC).Add(time.Duration(seq%100000) * time.Second), Seq: seq}
+}
+
+func streamSeqs(t *testing.T, s *store.Store, dev string) []uint64 {
+	t.Helper()
+	raws, err := s.History(context.Background(), dev, store.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for _, raw := range raws {
+		r, err := reading.Decode(raw)
+		if err != nil {
+			t.Fatalf("stream holds %s: %v", raw, err)
+		}
+		seqs = append(seqs, r.Seq)
+	}
+	return seqs
+}
+
+func TestIngestIsIdempotentAndPublishesOnce(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		s := store.New(rdb, store.Options{Prefix: prefix})
+		sub := rdb.PSubscribe(ctx, s.LivePattern())
+		defer sub.Close()
+		if _, err := sub.Receive(ctx); err != nil { // the subscription confirmation
+			t.Fatal(err)
+		}
+		batch := []reading.Reading{mk("d1", 1, "temperature", 20), mk("d1", 2, "temperature", 21), mk("d1", 3, "humidity", 50)}
+		res, err := s.Ingest(ctx, batch)
+		if err != nil || res != (store.Result{Stored: 3}) {
+			t.Fatalf("first ingest = %+v, %v", res, err)
+		}
+		res, err = s.Ingest(ctx, append(batch, mk("d1", 4, "temperature", 22)))
+		if err != nil || res != (store.Result{Stored: 1, Duplicates: 3}) {
+			t.Fatalf("repeat ingest = %+v, %v", res, err)
+		}
+		if got := streamSeqs(t, s, "d1"); fmt.Sprint(got) != "[1 2 3 4]" {
+			t.Fatalf("stream seqs = %v", got)
+		}
+		// Exactly 4 messages, then the sentinel: no duplicate was published.
+		if _, err := s.Ingest(ctx, []reading.Reading{mk("d1", 99, "temperature", 0)}); err != nil {
+			t.Fatal(err)
+		}
+		var got []uint64
+		ch := sub.Channel()
+		for len(got) < 5 {
+			select {
+			case m := <-ch:
+				if dev, ok := s.DeviceFromChannel(m.Channel); !ok || dev != "d1" {
+					t.Fatalf("message on %q", m.Channel)
+				}
+				r, err := reading.Decode([]byte(m.Payload))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, r.Seq)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("published so far: %v", got)
+			}
+		}
+		if fmt.Sprint(got) != "[1 2 3 4 99]" {
+			t.Fatalf("published seqs = %v", got)
+		}
+	})
+}
+
+func TestIngestOutOfOrderAndBlockEdges(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		s := store.New(rdb, store.Options{Prefix: prefix})
+		big := uint64(1)<<52 + 7 // beyond %.14g: must stay exact
+		in := []reading.Reading{mk("d", 10, "temperature", 10), mk("d", 5, "temperature", 5),
+			mk("d", 65535, "temperature", 1), mk("d", 65536, "temperature", 2), mk("d", big, "humidity", 3)}
+		for _, r := range in {
+			if res, err := s.Ingest(ctx, []reading.Reading{r}); err != nil || res.Stored != 1 {
+				t.Fatalf("ingest seq %d: %+v %v", r.Seq, res, err)
+			}
+		}
+		res, err := s.Ingest(ctx, in)
+		if err != nil || res.Stored != 0 || res.Duplicates != len(in) {
+			t.Fatalf("re-ingest = %+v, %v", res, err)
+		}
+		if got := streamSeqs(t, s, "d"); fmt.Sprint(got) != fmt.Sprint([]uint64{10, 5, 65535, 65536, big}) {
+			t.Fatalf("stream = %v", got)
+		}
+		devs, err := s.Devices(ctx)
+		if err != nil || len(devs) != 1 {
+			t.Fatalf("devices = %+v, %v", devs, err)
+		}
+		d := devs[0]
+		if d.ID != "d" || d.LastSeq != big || len(d.Latest) != 2 {
+			t.Fatalf("device = %+v", d)
+		}
+		// The late seq 5 did not replace seq 10 as the latest; 65536 did.
+		if d.Latest[1].Metric != "temperature" || d.Latest[1].Seq != 65536 || d.Latest[0].Seq != big {
+			t.Fatalf("latest = %+v", d.Latest)
+		}
+		if age := time.Since(d.LastSeen); age < 0 || age > time.Minute {
+			t.Fatalf("last seen %v ago", age)
+		}
+	})
+}
+
+func TestIngestRejectsInvalidBatchWhole(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		s := store.New(rdb, store.Options{Prefix: prefix})
+		bad := mk("d", 2, "temperature", 1)
+		bad.Unit = ""
+		_, err := s.Ingest(ctx, []reading.Reading{mk("d", 1, "temperature", 1), bad})
+		if !errors.Is(err, reading.ErrInvalid) || !strings.Contains(err.Error(), "reading 1: reading: unit: missing") {
+			t.Fatalf("err = %v", err)
+		}
+		if got := streamSeqs(t, s, "d"); len(got) != 0 {
+			t.Fatalf("stream = %v after a rejected batch", got)
+		}
+		if devs, _ := s.Devices(ctx); len(devs) != 0 {
+			t.Fatalf("devices = %v", devs)
+		}
+	})
+}
+
+func TestIngestManyDevicesInOneBatch(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		s := store.New(rdb, store.Options{Prefix: prefix})
+		var in []reading.Reading
+		for seq := uint64(1); seq <= 5; seq++ {
+			for _, d := range []string{"b", "a", "c"} {
+				in = append(in, mk(d, seq, "temperature", float64(seq)))
+			}
+		}
+		if res, err := s.Ingest(ctx, in); err != nil || res.Stored != 15 {
+			t.Fatalf("ingest = %+v, %v", res, err)
+		}
+		devs, err := s.Devices(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, d := range devs {
+			ids = append(ids, d.ID)
+			if got := streamSeqs(t, s, d.ID); fmt.Sprint(got) != "[1 2 3 4 5]" {
+				t.Fatalf("%s stream = %v", d.ID, got)
+			}
+		}
+		if fmt.Sprint(ids) != "[a b c]" {
+			t.Fatalf("devices = %v", ids)
+		}
+	})
+}
+
+func TestHistoryQueries(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		s := store.New(rdb, store.Options{Prefix: prefix})
+		before := time.Now().Add(-time.Second)
+		var in []reading.Reading
+		for seq := uint64(1); seq <= 50; seq++ {
+			in = append(in, mk("h", seq, "temperature", float64(seq)))
+		}
+		if _, err := s.Ingest(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		after := time.Now().Add(time.Second)
+		check := func(q store.Query, want string) {
+			t.Helper()
+			raws, err := s.History(ctx, "h", q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var seqs []uint64
+			for _, raw := range raws {
+				r, _ := reading.Decode(raw)
+				seqs = append(seqs, r.Seq)
+			}
+			got := fmt.Sprint(seqs)
+			if len(seqs) > 6 {
+				got = fmt.Sprintf("%d..%d (%d)", seqs[0], seqs[len(seqs)-1], len(seqs))
+			}
+			if got != want {
+				t.Errorf("History(%+v) = %s, want %s", q, got, want)
+			}
+		}
+		check(store.Query{Limit: 3}, "[48 49 50]")
+		check(store.Query{}, "1..50 (50)")
+		check(store.Query{Since: before, Until: after, Limit: 2}, "[49 50]")
+		check(store.Query{Since: after}, "[]")
+		check(store.Query{Until: before}, "[]")
+		if raws, err := s.History(ctx, "nobody", store.Query{Limit: 5}); err != nil || len(raws) != 0 {
+			t.Fatalf("unknown device history = %v, %v", raws, err)
+		}
+	})
+}
+
+func TestRetentionByLength(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		s := store.New(rdb, store.Options{Prefix: prefix, MaxLen: 100})
+		var in []reading.Reading
+		for seq := uint64(1); seq <= 1000; seq++ {
+			in = append(in, mk("r", seq, "temperature", 1))
+		}
+		if _, err := s.Ingest(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		n, err := rdb.XLen(ctx, s.StreamKey("r")).Result()
+		// MAXLEN ~ trims whole stream nodes (100 entries each by default).
+		if err != nil || n < 100 || n > 200 {
+			t.Fatalf("stream length %d after 1000 readings with MaxLen 100 (%v)", n, err)
+		}
+		seqs := streamSeqs(t, s, "r")
+		if seqs[len(seqs)-1] != 1000 {
+			t.Fatalf("newest kept = %d", seqs[len(seqs)-1])
+		}
+	})
+}
+
+func TestRetentionByAge(t *testing.T) {
+	ctx := context.Background()
+	m := miniredis.RunT(t) // its clock can be moved, so age is testable without waiting
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	defer rdb.Close()
+	s := store.New(rdb, store.Options{MaxAge: time.Hour})
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	m.SetTime(t0)
+	if _, err := s.Ingest(ctx, []reading.Reading{mk("a", 1, "temperature", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	m.SetTime(t0.Add(2 * time.Hour))
+	if _, err := s.Ingest(ctx, []reading.Reading{mk("a", 2, "temperature", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := streamSeqs(t, s, "a"); fmt.Sprint(got) != "[2]" {
+		t.Fatalf("after 2h with MaxAge 1h: %v", got)
+	}
+}
+
+func TestDeviceFromChannel(t *testing.T) {
+	s := store.New(nil, store.Options{})
+	if d, ok := s.DeviceFromChannel(s.LiveChannel("pi-7")); !ok || d != "pi-7" {
+		t.Fatalf("got %q %v", d, ok)
+	}
+	for _, ch := range []string{"tributary:live:pi", "tributary:live:{}", "other:live:{x}", ""} {
+		if _, ok := s.DeviceFromChannel(ch); ok {
+			t.Errorf("%q accepted", ch)
+		}
+	}
+}

@@ -56,7 +56,7 @@ func TestDecodeErrors(t *testing.T) {
 	long := strings.Repeat("a", MaxIDLen+1)
 	cases := []struct {
 		name, in, want string
-		is         error
+		is             error
 	}{
 		{"not json", `{"device":`, "malformed JSON", ErrInvalid},
 		{"array", `[1,2]`, "wrong JSON type", ErrInvalid},

@@ -1,0 +1,93 @@
+package sensors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/tributary-iot/tributary/reading"
+)
+
+// Sensor is one sensor on a device.
+//
+// Name is the sensor's id on the device (reading.ValidID: letters, digits,
+// '.', '_', '-'); it must not change over the sensor's life.
+//
+// Read takes one measurement and returns its samples, in a stable order. It
+// blocks at most until ctx ends, and returns an error saying what failed
+// (a bus error, a bad checksum, ...) rather than partial samples it does not
+// trust. An error is not fatal: the agent counts it and calls Read again at
+// the next tick. The agent calls Read from one goroutine at a time per
+// sensor; a sensor shared between agents must be safe for concurrent use.
+// The returned slice belongs to the caller.
+type Sensor interface {
+	Name() string
+	Read(ctx context.Context) ([]Sample, error)
+}
+
+// Sample is one measured quantity: what (Metric), how much (Value) and in
+// which unit (Unit). The agent adds the device, the sensor name, the time and
+// the sequence number to make a reading.Reading of it.
+type Sample struct {
+	Metric string  // quantity, [a-z0-9_], e.g. MetricTemperature
+	Value  float64 // finite; booleans are 0 or 1
+	Unit   string  // UCUM-style code, e.g. UnitCelsius; "1" if dimensionless
+}
+
+// Metric names of the common quantities.
+const (
+	MetricTemperature = "temperature" // air temperature, UnitCelsius
+	MetricHumidity    = "humidity"    // relative humidity, UnitRelHumidity
+	MetricPressure    = "pressure"    // barometric pressure, UnitHectopascal
+	MetricDoor        = "door"        // door contact, UnitOne: 0 closed, 1 open
+	MetricIlluminance = "illuminance" // light, UnitLux
+	MetricVoltage     = "voltage"     // UnitVolt
+)
+
+// Unit codes (UCUM-style, as in package reading).
+const (
+	UnitCelsius     = "Cel"
+	UnitRelHumidity = "%RH"
+	UnitHectopascal = "hPa"
+	UnitOne         = "1"
+	UnitLux         = "lx"
+	UnitVolt        = "V"
+)
+
+// Door contact values.
+const (
+	DoorClosed = 0.0
+	DoorOpen   = 1.0
+)
+
+// Validate reports whether s could be part of a valid reading: a valid
+// metric name, a finite value and a valid unit.
+func (s Sample) Validate() error {
+	// Borrow reading's rules with placeholder values for the fields a sample
+	// does not carry.
+	r := reading.Reading{Device: "x", Sensor: "x", Metric: s.Metric, Value: s.Value, Unit: s.Unit, Seq: 1, Time: validTime}
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("sensors: sample %q: %w", s.Metric, err)
+	}
+	return nil
+}
+
+// Close closes every sensor of ss that implements io.Closer, and returns
+// the errors joined. It is for whoever created the sensors, after the agent
+// that read them has stopped.
+func Close(ss ...Sensor) error {
+	var errs []error
+	for _, s := range ss {
+		if c, ok := s.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("sensors: close %s: %w", s.Name(), err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validTime is any time reading.Validate accepts.
+var validTime = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -1,0 +1,225 @@
+package fanout
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/tributary-iot/tributary/reading"
+)
+
+// closeNone marks a client that ends without the hub sending a close frame:
+// the peer closed first (gorilla answered it) or the connection broke.
+const closeNone = 0
+
+// client is one WebSocket connection. Its writer goroutine is the only one
+// that writes data frames; its reader goroutine is the only one that reads.
+type client struct {
+	hub  *Hub
+	conn *websocket.Conn
+	q    *queue
+
+	once    sync.Once
+	closing chan struct{} // closed by close; code and reason are set before
+	code    int
+	reason  string
+
+	readerDone chan struct{}
+}
+
+func newClient(h *Hub, conn *websocket.Conn) *client {
+	return &client{
+		hub:        h,
+		conn:       conn,
+		q:          newQueue(h.opt.QueueSize),
+		closing:    make(chan struct{}),
+		readerDone: make(chan struct{}),
+	}
+}
+
+// close asks the client to end, sending code and reason in a close frame
+// (none for closeNone). Only the first call counts; it reports whether it
+// was the first. It never blocks.
+func (c *client) close(code int, reason string) bool {
+	first := false
+	c.once.Do(func() {
+		c.code, c.reason = code, reason
+		c.q.close()
+		close(c.closing)
+		first = true
+	})
+	return first
+}
+
+// closeReason returns what close was first called with. Call it only after
+// the client has finished.
+func (c *client) closeReason() (int, string) { return c.code, c.reason }
+
+// run serves the client until it ends, and closes the connection.
+func (c *client) run() {
+	go c.readLoop()
+	c.writeLoop()
+	c.finish()
+}
+
+// writeLoop sends queued messages, batching readings into frames, and pings,
+// until the client is closing or a write fails.
+func (c *client) writeLoop() {
+	o := &c.hub.opt
+	ping := time.NewTicker(o.PingInterval)
+	defer ping.Stop()
+	var batch [][]byte
+	var buf []byte
+	for {
+		select {
+		case <-c.closing:
+			return
+		case <-ping.C:
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(o.WriteTimeout)); err != nil {
+				c.close(closeNone, "ping: "+err.Error())
+				return
+			}
+		case <-c.q.wake:
+			for {
+				select {
+				case <-c.closing:
+					return
+				default:
+				}
+				var frame bool
+				batch, frame = c.q.take(batch[:0], o.MaxFrameReadings, o.MaxFrameBytes)
+				if len(batch) == 0 {
+					break
+				}
+				msg := batch[0]
+				if !frame {
+					buf = reading.AppendReadingsFrame(buf[:0], batch)
+					msg = buf
+				}
+				// Counted before the write, so that a client that has the
+				// frame sees it counted.
+				c.hub.m.frames.Inc()
+				if !frame {
+					c.hub.m.delivered.Add(float64(len(batch)))
+				}
+				if err := c.write(msg); err != nil {
+					c.close(closeNone, "write: "+err.Error())
+					return
+				}
+				clear(batch) // drop references to shared readings
+				if cap(buf) > 4*o.MaxFrameBytes {
+					buf = nil // one huge frame should not pin its buffer
+				}
+			}
+		}
+	}
+}
+
+func (c *client) write(msg []byte) error {
+	if err := c.conn.SetWriteDeadline(time.Now().Add(c.hub.opt.WriteTimeout)); err != nil {
+		return err
+	}
+	return c.conn.WriteMessage(websocket.TextMessage, msg)
+}
+
+// finish runs the closing handshake: it sends the close frame, lets the
+// reader consume the peer's answer (so that unread input does not turn the
+// close into a reset) for at most CloseGrace, then closes the connection.
+func (c *client) finish() {
+	o := &c.hub.opt
+	deadline := time.Now().Add(o.CloseGrace)
+	if c.code != closeNone {
+		msg := websocket.FormatCloseMessage(c.code, truncateReason(c.reason))
+		// A client stalled with full buffers gets WriteTimeout to take it.
+		c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(o.WriteTimeout))
+		deadline = time.Now().Add(o.CloseGrace)
+	}
+	c.conn.SetReadDeadline(deadline)
+	<-c.readerDone
+	c.conn.Close()
+}
+
+// truncateReason fits a close reason in a control frame (123 bytes).
+func truncateReason(s string) string {
+	const max = 123
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// readLoop reads control messages until the connection fails or closes.
+// After the client starts closing it keeps reading and discarding input,
+// so that the peer's close frame is consumed.
+func (c *client) readLoop() {
+	defer close(c.readerDone)
+	o := &c.hub.opt
+	idle := o.PingInterval + o.PongTimeout
+	c.conn.SetReadDeadline(time.Now().Add(idle))
+	c.conn.SetPongHandler(func(string) error {
+		select {
+		case <-c.closing:
+			return nil // finish owns the deadline now
+		default:
+		}
+		return c.conn.SetReadDeadline(time.Now().Add(idle))
+	})
+	for {
+		typ, r, err := c.conn.NextReader()
+		if err != nil {
+			c.close(closeNone, readErrReason(err))
+			return
+		}
+		select {
+		case <-c.closing:
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				return
+			}
+			continue
+		default:
+		}
+		data, err := io.ReadAll(io.LimitReader(r, o.MaxMessageSize+1))
+		if err != nil {
+			c.close(closeNone, readErrReason(err))
+			return
+		}
+		c.conn.SetReadDeadline(time.Now().Add(idle))
+		switch {
+		case int64(len(data)) > o.MaxMessageSize:
+			c.reject(websocket.CloseMessageTooBig, fmt.Sprintf("message larger than %d bytes", o.MaxMessageSize))
+		case typ != websocket.TextMessage:
+			c.reject(websocket.CloseUnsupportedData, "binary messages are not supported; send JSON text")
+		default:
+			sel, err := DecodeControl(data)
+			if err != nil {
+				c.reject(websocket.ClosePolicyViolation, err.Error())
+				continue
+			}
+			c.hub.resubscribe(c, sel)
+		}
+	}
+}
+
+// reject closes the client for a bad message.
+func (c *client) reject(code int, reason string) {
+	if c.close(code, reason) {
+		c.hub.m.rejected.Inc()
+	}
+}
+
+func readErrReason(err error) string {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return fmt.Sprintf("client closed: %d %s", ce.Code, ce.Text)
+	}
+	return "read: " + err.Error()
+}

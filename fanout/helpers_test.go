@@ -1,0 +1,220 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/tributary-iot/tributary/reading"
+)
+
+// testServer serves a hub over WebSocket the way web/ does, and reports
+// each finished client on served.
+type testServer struct {
+	hub    *Hub
+	srv    *httptest.Server
+	served chan struct{}
+}
+
+func newTestServer(t *testing.T, h *Hub) *testServer {
+	t.Helper()
+	ts := &testServer{hub: h, served: make(chan struct{}, 100)}
+	up := websocket.Upgrader{}
+	ts.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sel, err := ParseSelection(r.URL.Query())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		conn, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		h.Serve(context.Background(), conn, sel)
+		ts.served <- struct{}{}
+	}))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.Shutdown(ctx); err != nil {
+			t.Errorf("hub shutdown: %v", err)
+		}
+		ts.srv.Close()
+	})
+	return ts
+}
+
+func (ts *testServer) url(query string) string {
+	return "ws" + strings.TrimPrefix(ts.srv.URL, "http") + "/" + query
+}
+
+// dialRaw connects a client that reads nothing unless the test does; it
+// is closed when the test ends.
+func (ts *testServer) dialRaw(t *testing.T, query string) *websocket.Conn {
+	t.Helper()
+	conn, resp, err := websocket.DefaultDialer.Dial(ts.url(query), nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v (response %v)", query, err, resp)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// dial connects a client with a goroutine that reads its frames.
+func (ts *testServer) dial(t *testing.T, query string) *testClient {
+	t.Helper()
+	return startReader(ts.dialRaw(t, query))
+}
+
+// await waits for a served client to finish.
+func (ts *testServer) await(t *testing.T) {
+	t.Helper()
+	select {
+	case <-ts.served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no client finished within 10s")
+	}
+}
+
+// testClient is a WebSocket client whose frames a goroutine reads.
+type testClient struct {
+	conn   *websocket.Conn
+	frames chan reading.Frame
+	done   chan error // the read error that ended the client
+	pongs  chan string
+}
+
+func startReader(conn *websocket.Conn) *testClient {
+	c := &testClient{conn: conn, frames: make(chan reading.Frame, 1<<14), done: make(chan error, 1), pongs: make(chan string, 16)}
+	conn.SetPongHandler(func(s string) error { c.pongs <- s; return nil })
+	go func() {
+		for {
+			typ, data, err := conn.ReadMessage()
+			if err == nil && typ != websocket.TextMessage {
+				err = fmt.Errorf("frame type %d, want text", typ)
+			}
+			var f reading.Frame
+			if err == nil {
+				if f, err = reading.DecodeFrame(data); err != nil {
+					err = fmt.Errorf("decode %s: %w", data, err)
+				}
+			}
+			if err != nil {
+				c.done <- err
+				close(c.frames)
+				return
+			}
+			c.frames <- f
+		}
+	}()
+	return c
+}
+
+// frame returns the next frame, failing the test after 10s or if the
+// connection ended.
+func (c *testClient) frame(t *testing.T) reading.Frame {
+	t.Helper()
+	select {
+	case f, ok := <-c.frames:
+		if !ok {
+			t.Fatalf("connection ended: %v", <-c.done)
+		}
+		return f
+	case <-time.After(10 * time.Second):
+		t.Fatal("no frame within 10s")
+	}
+	panic("unreachable")
+}
+
+// status reads one frame and checks it is a status with live.
+func (c *testClient) status(t *testing.T, live bool) reading.Status {
+	t.Helper()
+	f := c.frame(t)
+	if f.Type != reading.FrameStatus || f.Status == nil || f.Status.Live != live {
+		t.Fatalf("got frame %+v, want status live=%v", f, live)
+	}
+	return *f.Status
+}
+
+// readings reads frames until it has n readings; other frames fail the test.
+func (c *testClient) readings(t *testing.T, n int) []reading.Reading {
+	t.Helper()
+	var out []reading.Reading
+	for len(out) < n {
+		f := c.frame(t)
+		if f.Type != reading.FrameReadings {
+			t.Fatalf("got %+v frame after %d of %d readings, want readings", f, len(out), n)
+		}
+		out = append(out, f.Readings...)
+	}
+	if len(out) != n {
+		t.Fatalf("got %d readings, want %d", len(out), n)
+	}
+	return out
+}
+
+// closed waits for the connection to end and checks it was closed with
+// code and a reason containing want. Frames still queued are skipped.
+func (c *testClient) closed(t *testing.T, code int, want string) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case err := <-c.done:
+			checkClose(t, err, code, want)
+			return
+		case <-c.frames:
+		case <-timeout:
+			t.Fatalf("not closed within 10s, want close %d", code)
+		}
+	}
+}
+
+func checkClose(t *testing.T, err error, code int, want string) {
+	t.Helper()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want close %d", err, code)
+	}
+	if ce.Code != code || !strings.Contains(ce.Text, want) {
+		t.Fatalf("got close %d %q, want %d containing %q", ce.Code, ce.Text, code, want)
+	}
+}
+
+// sync returns once the server has handled every message sent before: the
+// server answers a ping only after the messages ahead of it.
+func (c *testClient) sync(t *testing.T) {
+	t.Helper()
+	if err := c.conn.WriteControl(websocket.PingMessage, []byte("sync"), time.Now().Add(10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.pongs:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pong within 10s")
+	}
+}
+
+// send writes a text message.
+func (c *testClient) send(t *testing.T, msg string) {
+	t.Helper()
+	if err := c.conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testReading(dev string, seq uint64, v float64) reading.Reading {
+	return reading.Reading{
+		Device: dev, Sensor: "sim", Metric: "temperature", Value: v, Unit: "Cel",
+		Time: time.Date(2026, 11, 26, 23, 1, 13, 0, time.UTC).Add(time.Duration(seq) * time.Second), Seq: seq,
+	}
+}
+
+func encoded(r reading.Reading) []byte { return r.AppendJSON(nil) }

@@ -143,6 +143,21 @@ func (c *testClient) status(t *testing.T, live bool) reading.Status {
 	return *f.Status
 }
 
+// awaitLive reads status frames until one says live; further reasons for
+// not being live may come first. Readings frames fail the test.
+func (c *testClient) awaitLive(t *testing.T) {
+	t.Helper()
+	for {
+		f := c.frame(t)
+		if f.Type != reading.FrameStatus || f.Status == nil {
+			t.Fatalf("got %+v, want status", f)
+		}
+		if f.Status.Live {
+			return
+		}
+	}
+}
+
 // readings reads frames until it has n readings; other frames fail the test.
 func (c *testClient) readings(t *testing.T, n int) []reading.Reading {
 	t.Helper()

@@ -1,0 +1,28 @@
+package web
+
+import (
+	"embed"
+	"io/fs"
+)
+
+// dashboardFiles holds the dashboard: plain HTML, CSS and ES modules with a
+// vendored uPlot, no build step. It is embedded so the cloud binary serves it
+// with no CDN and no internet (a field laptop may be offline).
+//
+//go:embed dashboard
+var dashboardFiles embed.FS
+
+// DashboardFS returns the dashboard's static files with index.html at the
+// root, ready for http.FileServerFS. The files are read-only and safe for
+// concurrent use.
+//
+// The page loads everything relative to its own URL: it expects the cloud
+// API (api/devices, api/devices/{id}/readings, api/stream) beside it, so it
+// works at "/" and behind a proxy that mounts the cloud under a prefix.
+func DashboardFS() fs.FS {
+	sub, err := fs.Sub(dashboardFiles, "dashboard")
+	if err != nil {
+		panic("web: dashboard files: " + err.Error()) // cannot happen: "dashboard" is embedded
+	}
+	return sub
+}

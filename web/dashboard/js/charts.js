@@ -1,0 +1,259 @@
+// Live charts of the selected device: one uPlot chart per metric, one line
+// per sensor that measures it.
+
+import { SeriesWindow } from './series.js';
+import { formatNumber, formatValue, unitLabel } from './format.js';
+
+/** Charts keep the last WINDOW_MS of each series, at most MAX_POINTS points. */
+export const WINDOW_MS = 10 * 60 * 1000;
+export const MAX_POINTS = 3000;
+
+// Charts of these metrics come first, in this order; the rest by name.
+const ORDER = ['temperature', 'humidity', 'pressure', 'illuminance', 'voltage', 'door'];
+
+const uPlot = window.uPlot; // vendor/uplot/uPlot.iife.min.js, loaded before the modules
+
+function cssVar(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+function rank(metric) {
+  const i = ORDER.indexOf(metric);
+  return i < 0 ? ORDER.length : i;
+}
+
+// comparePanels orders charts on the page.
+function comparePanels(a, b) {
+  return rank(a.metric) - rank(b.metric) || a.metric.localeCompare(b.metric) || a.unit.localeCompare(b.unit);
+}
+
+// axisSize fits the y axis to its widest tick label (after uPlot's demos).
+function axisSize(u, values, axisIdx, cycleNum) {
+  const axis = u.axes[axisIdx];
+  if (cycleNum > 1) return axis._size;
+  let size = axis.ticks.size + axis.gap;
+  const longest = (values ?? []).reduce((acc, v) => (v.length > acc.length ? v : acc), '');
+  if (longest !== '') {
+    u.ctx.font = axis.font[0];
+    size += u.ctx.measureText(longest).width / devicePixelRatio;
+  }
+  return Math.ceil(size);
+}
+
+/** ChartPanel is the chart of one metric (in one unit) of the selected device. */
+class ChartPanel {
+  constructor(metric, unit) {
+    this.metric = metric;
+    this.unit = unit;
+    this.sensors = new Map(); // sensor name -> SeriesWindow
+    this.plot = null;
+    this.stale = true; // the plot must be (re)built: new sensor, theme change
+    this.dirty = false; // the plot's data is behind the series
+    this.newest = null; // newest reading, shown in the header
+
+    this.el = document.createElement('article');
+    this.el.className = 'chart-card';
+    this.el.dataset.metric = metric;
+    const head = document.createElement('header');
+    const title = document.createElement('h3');
+    const u = unitLabel(unit);
+    title.textContent = u ? `${metric} (${u})` : metric;
+    this.nowEl = document.createElement('span');
+    this.nowEl.className = 'now';
+    head.append(title, this.nowEl);
+    this.plotEl = document.createElement('div');
+    this.plotEl.className = 'plot';
+    this.el.append(head, this.plotEl);
+  }
+
+  /** add records one reading (t: its time in unix ms); false if it was not new. */
+  add(r, t) {
+    let s = this.sensors.get(r.sensor);
+    if (!s) {
+      s = new SeriesWindow({ windowMs: WINDOW_MS, maxPoints: MAX_POINTS });
+      this.sensors.set(r.sensor, s);
+      this.stale = true;
+    }
+    if (!s.add(t, r.value, r.seq)) return false;
+    if (!this.newest || t >= this.newestT) {
+      this.newest = r;
+      this.newestT = t;
+    }
+    this.dirty = true;
+    return true;
+  }
+
+  // data is the series in uPlot's aligned form, x in unix seconds.
+  data() {
+    const tables = [...this.sensors.values()].map((s) => [s.ts.map((t) => t / 1000), s.vs.slice()]);
+    if (tables.length === 1) return tables[0];
+    // Several sensors sample at their own times: join on the union of times,
+    // null where a sensor has no point (spanGaps draws across those).
+    return uPlot.join(tables);
+  }
+
+  options(width) {
+    const fg = cssVar('--fg');
+    const grid = cssVar('--grid');
+    const font = '14px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+    const door = this.metric === 'door';
+    const show = door ? (v) => (v === 1 ? 'open' : v === 0 ? 'closed' : '–') : formatNumber;
+    const palette = [1, 2, 3, 4, 5, 6].map((i) => cssVar(`--series-${i}`));
+    const names = [...this.sensors.keys()];
+    return {
+      width,
+      height: Math.round(Math.min(260, Math.max(170, width * 0.42))),
+      cursor: { drag: { x: false, y: false, setScale: false } }, // a live chart: no zoom
+      scales: { x: { time: true }, y: door ? { range: [-0.1, 1.1] } : { auto: true } },
+      axes: [
+        { stroke: fg, font, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } },
+        {
+          stroke: fg, font, labelFont: font, label: unitLabel(this.unit), size: axisSize,
+          grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 },
+          ...(door ? { splits: () => [0, 1], values: (u, splits) => splits.map(show) } : {}),
+        },
+      ],
+      series: [
+        {},
+        ...names.map((name, i) => ({
+          label: name,
+          stroke: palette[i % palette.length],
+          width: 2,
+          spanGaps: true,
+          value: (u, v) => show(v),
+          ...(door ? { paths: uPlot.paths.stepped({ align: 1 }) } : {}),
+        })),
+      ],
+    };
+  }
+
+  /** flush brings the plot up to date with the series. */
+  flush() {
+    const width = Math.floor(this.plotEl.clientWidth);
+    if (width <= 0) return; // not laid out yet; the resize observer calls again
+    if (this.stale || !this.plot) {
+      this.plot?.destroy();
+      this.plot = new uPlot(this.options(width), this.data(), this.plotEl);
+      this.stale = false;
+    } else if (this.dirty) {
+      this.plot.setData(this.data());
+    }
+    this.dirty = false;
+    if (this.newest) this.nowEl.textContent = formatValue(this.metric, this.newest.value, this.unit);
+  }
+
+  resize() {
+    if (!this.plot) return this.flush();
+    const width = Math.floor(this.plotEl.clientWidth);
+    if (width > 0 && width !== this.plot.width) {
+      this.plot.setSize({ width, height: Math.round(Math.min(260, Math.max(170, width * 0.42))) });
+    }
+  }
+
+  /** points is the number of values the plot draws (not counting gaps). */
+  points() {
+    if (!this.plot) return 0;
+    let n = 0;
+    for (let i = 1; i < this.plot.data.length; i++) {
+      for (const v of this.plot.data[i]) if (v !== null && v !== undefined) n++;
+    }
+    return n;
+  }
+
+  destroy() {
+    this.plot?.destroy();
+    this.plot = null;
+    this.el.remove();
+  }
+}
+
+/**
+ * ChartBoard shows the charts of one device in container. Readings of other
+ * devices are ignored. Drawing is batched to one update per animation frame,
+ * however many readings arrive.
+ */
+export class ChartBoard {
+  constructor(container) {
+    this.container = container;
+    this.device = null;
+    this.panels = new Map(); // metric + "\n" + unit -> ChartPanel
+    this.frame = 0;
+    this.resizer = new ResizeObserver((entries) => {
+      for (const e of entries) e.target.panel?.resize();
+    });
+    window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
+      for (const p of this.panels.values()) p.stale = true;
+      this.schedule();
+    });
+  }
+
+  /** reset empties the board and makes it show device (or nothing for null). */
+  reset(device) {
+    for (const p of this.panels.values()) {
+      this.resizer.unobserve(p.plotEl);
+      p.destroy();
+    }
+    this.panels.clear();
+    this.device = device;
+  }
+
+  /** add takes readings (any devices, any order, duplicates allowed). */
+  add(readings) {
+    let changed = false;
+    for (const r of readings) {
+      if (r.device !== this.device) continue;
+      const t = Date.parse(r.ts);
+      if (!Number.isFinite(t)) continue;
+      const key = `${r.metric}\n${r.unit}`;
+      let p = this.panels.get(key);
+      if (!p) {
+        p = new ChartPanel(r.metric, r.unit);
+        this.panels.set(key, p);
+        this.insert(p);
+      }
+      changed = p.add(r, t) || changed;
+    }
+    if (changed) this.schedule();
+  }
+
+  // insert places a new panel's card in chart order.
+  insert(p) {
+    const next = [...this.panels.values()]
+      .filter((q) => q !== p && comparePanels(q, p) > 0)
+      .sort(comparePanels)[0];
+    this.container.insertBefore(p.el, next ? next.el : null);
+    p.plotEl.panel = p;
+    this.resizer.observe(p.plotEl);
+  }
+
+  schedule() {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      for (const p of this.panels.values()) p.flush();
+    });
+  }
+
+  get size() { return this.panels.size; }
+
+  /** points is how many values the charts of metric draw. */
+  points(metric) {
+    let n = 0;
+    for (const p of this.panels.values()) if (p.metric === metric) n += p.points();
+    return n;
+  }
+
+  /** summary describes each chart, in page order, for tests. */
+  summary() {
+    return [...this.panels.values()].sort(comparePanels).map((p) => {
+      const canvas = p.plotEl.querySelector('canvas');
+      return {
+        metric: p.metric,
+        unit: p.unit,
+        sensors: [...p.sensors.keys()],
+        points: p.points(),
+        canvas: canvas ? { width: canvas.clientWidth, height: canvas.clientHeight } : null,
+      };
+    });
+  }
+}

@@ -1,0 +1,197 @@
+// Tributary dashboard: wires the device list, the charts of the selected
+// device and the live stream together.
+//
+// Data flow: GET /api/devices fills the device list; one WebSocket to
+// /api/stream (all devices) keeps it live. Selecting a device (the URL hash
+// #device=ID) loads its recent history from GET /api/devices/ID/readings,
+// then the stream's readings are appended. After a gap in the stream (a
+// reconnect, or the cloud losing Redis) the history is loaded again; the
+// charts drop the readings they already hold, by seq.
+
+import { ChartBoard } from './charts.js';
+import { DeviceList, Devices } from './devices.js';
+import { formatAge } from './format.js';
+import { Stream } from './stream.js';
+
+// Readings fetched when a device is selected: about 10 minutes of a device
+// with five metrics sampled every second (the charts' window).
+const HISTORY_LIMIT = 3000;
+// The Date header has whole seconds, so a smaller difference is not a skew.
+const MIN_SKEW_MS = 2000;
+const NARROW = window.matchMedia('(max-width: 720px)');
+
+const $ = (id) => document.getElementById(id);
+
+const devices = new Devices();
+const board = new ChartBoard($('charts'));
+const list = new DeviceList($('device-list'), devices, (id) => {
+  location.hash = `device=${encodeURIComponent(id)}`;
+  select(id);
+  // On a phone the charts are below the list: bring them into view.
+  if (NARROW.matches) $('detail-title').scrollIntoView({ block: 'start' });
+});
+
+let selected = null; // id of the device whose charts are shown
+let historyToken = 0; // identifies the latest history request
+let historyLoads = 0; // history responses applied, for tests
+let devicesMsg = { text: 'Loading devices…', error: false };
+let detailMsg = { text: 'Select a device to see its readings.', error: false };
+
+// apiURL resolves a path against the page, so the dashboard also works
+// behind a reverse proxy that mounts the cloud under a prefix.
+function apiURL(path) {
+  return new URL(path, document.baseURI);
+}
+
+function streamURL() {
+  const u = apiURL('api/stream');
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  return u.href;
+}
+
+function deviceFromHash() {
+  const m = /^#device=(.+)$/.exec(location.hash);
+  if (!m) return null;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return null; // a malformed link selects nothing
+  }
+}
+
+async function loadDevices() {
+  try {
+    const res = await fetch(apiURL('api/devices'), { cache: 'no-store' });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const cloudNow = Date.parse(res.headers.get('Date'));
+    let offset = Number.isFinite(cloudNow) ? Date.now() - cloudNow : 0;
+    if (Math.abs(offset) < MIN_SKEW_MS) offset = 0;
+    devices.load(await res.json(), offset);
+    devicesMsg = { text: 'No devices yet: waiting for readings…', error: false };
+  } catch (err) {
+    devicesMsg = { text: `Could not load the devices (${err.message}); retrying with the stream.`, error: true };
+  }
+  scheduleRender();
+}
+
+async function loadHistory(id) {
+  const token = ++historyToken;
+  if (!board.size) detailMsg = { text: `Loading readings of ${id}…`, error: false };
+  scheduleRender();
+  try {
+    const url = apiURL(`api/devices/${encodeURIComponent(id)}/readings?limit=${HISTORY_LIMIT}`);
+    const res = await fetch(url, { cache: 'no-store' });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const body = await res.json();
+    if (token !== historyToken) return; // another device was selected meanwhile
+    board.add(body.readings || []);
+    historyLoads++;
+    detailMsg = { text: `No readings from ${id} yet.`, error: false };
+  } catch (err) {
+    if (token !== historyToken) return;
+    detailMsg = { text: `Could not load the readings of ${id} (${err.message}).`, error: true };
+  }
+  scheduleRender();
+}
+
+function select(id) {
+  if (id === selected) return;
+  selected = id;
+  board.reset(id);
+  document.title = id ? `${id} · Tributary` : 'Tributary';
+  if (id) {
+    loadHistory(id);
+  } else {
+    historyToken++; // drop a response still in flight
+    detailMsg = { text: 'Select a device to see its readings.', error: false };
+  }
+  scheduleRender();
+}
+
+function showMsg(el, msg, show) {
+  el.hidden = !show;
+  el.textContent = msg.text;
+  el.classList.toggle('error', msg.error);
+}
+
+function renderConn(info) {
+  const el = $('conn');
+  let text;
+  switch (info.state) {
+    case 'live': text = 'Live'; break;
+    case 'down': text = `${/redis/i.test(info.reason) ? 'Redis down' : 'Not live'}: ${info.reason}`; break;
+    case 'reconnecting': {
+      const s = Math.ceil(info.retryInMs / 1000);
+      text = s > 0 ? `Reconnecting in ${s} s…` : 'Reconnecting…';
+      break;
+    }
+    default: text = 'Connecting…';
+  }
+  el.dataset.state = info.state;
+  el.title = info.reason || text;
+  $('conn-text').textContent = text;
+}
+
+function render() {
+  const now = Date.now();
+  list.render(selected, now);
+  const all = devices.sorted();
+  const online = all.filter((d) => devices.online(d, now)).length;
+  $('device-count').textContent = all.length ? `(${online}/${all.length} online)` : '';
+  showMsg($('devices-msg'), devicesMsg, all.length === 0 || devicesMsg.error);
+
+  const d = selected && devices.get(selected);
+  $('detail-head').hidden = !selected;
+  if (selected) {
+    $('detail-title').textContent = selected;
+    const pill = $('detail-state');
+    const on = !!d && devices.online(d, now);
+    pill.textContent = d ? (on ? 'online' : 'offline') : 'unknown';
+    pill.classList.toggle('online', on);
+    $('detail-seen').textContent = d ? `last seen ${formatAge(now - d.heardAt)} · seq ${d.lastSeq}` : '';
+  }
+  showMsg($('detail-msg'), detailMsg, !selected || board.size === 0 || detailMsg.error);
+  renderConn(stream.info());
+}
+
+let renderFrame = 0;
+function scheduleRender() {
+  if (!renderFrame) renderFrame = requestAnimationFrame(() => { renderFrame = 0; render(); });
+}
+
+const stream = new Stream(streamURL(), {
+  onReadings(readings) {
+    devices.heard(readings, Date.now());
+    board.add(readings);
+    scheduleRender();
+  },
+  onState: renderConn,
+  onResume() {
+    // Readings may have been missed: refresh the list and refill the charts.
+    loadDevices();
+    if (selected) loadHistory(selected);
+  },
+});
+
+// The read-only hook for tests and for poking at from the console. Every
+// call returns a fresh plain-data snapshot.
+window.tributary = Object.freeze({
+  /** devices: [{id, online, lastSeen, lastSeq, latest: [reading...]}], by id */
+  devices: () => devices.snapshot(Date.now()),
+  /** selected: the id of the device shown, or null */
+  selected: () => selected,
+  /** charts: [{metric, unit, sensors, points, canvas: {width, height} | null}], in page order */
+  charts: () => board.summary(),
+  /** chartPoints(metric): how many values the charts of metric draw */
+  chartPoints: (metric) => board.points(metric),
+  /** connection: {state, reason, reconnects, retryInMs, historyLoads} */
+  connection: () => ({ ...stream.info(), historyLoads }),
+});
+
+window.addEventListener('hashchange', () => select(deviceFromHash()));
+stream.start();
+loadDevices();
+select(deviceFromHash());
+render();
+// Ages ("3 s ago") and online state move with time, not only with readings.
+setInterval(render, 1000);

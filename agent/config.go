@@ -1,0 +1,164 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/sensors"
+)
+
+// Config is what an agent samples and as which device.
+type Config struct {
+	// Device is the device id, valid per reading.ValidID. Required.
+	Device string
+	// Sensors to sample; at least one, with distinct names that are valid
+	// sensor ids (reading.ValidID). The agent borrows them: it never closes
+	// them.
+	Sensors []SensorConfig
+	// Interval is the sampling interval of sensors that do not set their
+	// own. Default 1s.
+	Interval time.Duration
+	// StateDir holds the agent's persistent state (the seq lease). Required;
+	// created (mode 0700) if missing.
+	StateDir string
+}
+
+// SensorConfig is one sensor and how often to read it.
+type SensorConfig struct {
+	Sensor sensors.Sensor
+	// Interval between reads; default Config.Interval. A read that takes
+	// longer than the interval is cancelled and counted as an error.
+	Interval time.Duration
+}
+
+// Options tune the agent's machinery. The zero value is usable; each field
+// says its default.
+type Options struct {
+	// Logger receives the agent's logs. Default: discard.
+	Logger *slog.Logger
+	// Registerer receives the agent's metrics. Default nil: not registered.
+	// To run several agents on one registry, wrap it per agent with a
+	// device label (prometheus.WrapRegistererWith).
+	Registerer prometheus.Registerer
+	// Now is the agent's clock, used to stamp readings. Default time.Now.
+	Now func() time.Time
+	// Queue holds readings between sampling and sending. Default
+	// NewMemQueue(QueueSize).
+	Queue Queue
+	// QueueSize is the capacity of the default queue, in readings. Default
+	// DefaultQueueSize (100000). Ignored when Queue is set.
+	QueueSize int
+	// BatchSize is the most readings sent in one Uplink.Send. Default 500.
+	BatchSize int
+	// BackoffMin and BackoffMax bound the wait between retries of a failed
+	// send: the n-th retry waits a uniformly random time in
+	// [0, min(BackoffMax, BackoffMin*2^n)] ("full jitter"). Defaults 100ms
+	// and 30s.
+	BackoffMin, BackoffMax time.Duration
+	// SendTimeout bounds one Uplink.Send. Default 10s.
+	SendTimeout time.Duration
+	// FlushTimeout bounds how long Run keeps sending queued readings after
+	// its context ends. Default 5s.
+	FlushTimeout time.Duration
+	// LeaseSize is how many seqs one persisted lease covers: at most this
+	// many are skipped after a crash. Default DefaultLeaseSize (1000).
+	LeaseSize uint64
+	// LogEvery is the least time between two logged errors of one sensor or
+	// of the uplink; errors in between are counted and reported with the
+	// next. Default 1 minute.
+	LogEvery time.Duration
+}
+
+// Defaults of Config and Options.
+const (
+	DefaultInterval     = time.Second
+	DefaultBatchSize    = 500
+	DefaultBackoffMin   = 100 * time.Millisecond
+	DefaultBackoffMax   = 30 * time.Second
+	DefaultSendTimeout  = 10 * time.Second
+	DefaultFlushTimeout = 5 * time.Second
+	DefaultLogEvery     = time.Minute
+)
+
+func (c Config) withDefaults() (Config, error) {
+	if !reading.ValidID(c.Device) {
+		return c, fmt.Errorf("agent: device id %q: must be 1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit", c.Device, reading.MaxIDLen)
+	}
+	if c.StateDir == "" {
+		return c, errors.New("agent: no state dir")
+	}
+	if len(c.Sensors) == 0 {
+		return c, errors.New("agent: no sensors")
+	}
+	if c.Interval < 0 {
+		return c, fmt.Errorf("agent: negative interval %v", c.Interval)
+	}
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+	}
+	seen := map[string]bool{}
+	ss := make([]SensorConfig, len(c.Sensors))
+	for i, s := range c.Sensors {
+		if s.Sensor == nil {
+			return c, fmt.Errorf("agent: sensor %d is nil", i)
+		}
+		name := s.Sensor.Name()
+		if !reading.ValidID(name) {
+			return c, fmt.Errorf("agent: sensor %d: name %q is not a valid sensor id", i, name)
+		}
+		if seen[name] {
+			return c, fmt.Errorf("agent: sensor %d: name %q used twice", i, name)
+		}
+		seen[name] = true
+		if s.Interval < 0 {
+			return c, fmt.Errorf("agent: sensor %s: negative interval %v", name, s.Interval)
+		}
+		if s.Interval == 0 {
+			s.Interval = c.Interval
+		}
+		ss[i] = s
+	}
+	c.Sensors = ss
+	return c, nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Queue == nil {
+		o.Queue = NewMemQueue(o.QueueSize)
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = DefaultBackoffMin
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = DefaultBackoffMax
+	}
+	o.BackoffMax = max(o.BackoffMax, o.BackoffMin)
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = DefaultSendTimeout
+	}
+	if o.FlushTimeout <= 0 {
+		o.FlushTimeout = DefaultFlushTimeout
+	}
+	if o.LeaseSize == 0 {
+		o.LeaseSize = DefaultLeaseSize
+	}
+	if o.LogEvery <= 0 {
+		o.LogEvery = DefaultLogEvery
+	}
+	return o
+}

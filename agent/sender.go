@@ -1,0 +1,113 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/tributary-iot/tributary/reading"
+)
+
+// send takes batches from the queue and sends them until the queue is empty
+// after waitCtx has ended, or sendCtx ends. A failed batch is retried, the
+// same readings, with backoff, so the device's order is kept.
+func (a *Agent) send(sendCtx, waitCtx context.Context) {
+	lim := &logLimiter{every: a.opt.LogEvery, now: a.opt.Now}
+	for {
+		batch, _ := a.q.Peek(waitCtx, a.opt.BatchSize)
+		if len(batch) == 0 {
+			return
+		}
+		for attempt := 0; ; attempt++ {
+			err := a.sendOnce(sendCtx, batch)
+			if err == nil {
+				if n, ok := lim.ok(); ok {
+					a.log.Info("uplink recovered", "device", a.cfg.Device, "errors", n)
+				}
+				break
+			}
+			if errors.Is(err, reading.ErrInvalid) {
+				a.m.dropped.WithLabelValues(DropRejected).Add(float64(len(batch)))
+				a.log.Error("uplink rejected readings; dropping them", "device", a.cfg.Device, "count", len(batch), "err", err)
+				break
+			}
+			if sendCtx.Err() != nil {
+				return
+			}
+			a.m.uplinkErrors.Inc()
+			a.m.uplinkUp.Set(0)
+			if n, ok := lim.fail(); ok {
+				a.log.Warn("uplink send failed; retrying", "device", a.cfg.Device, "err", err, "errors_since_last_log", n)
+			}
+			if !sleep(sendCtx, a.backoff(attempt)) {
+				return
+			}
+		}
+		a.q.Commit(len(batch))
+	}
+}
+
+func (a *Agent) sendOnce(ctx context.Context, batch []reading.Reading) error {
+	ctx, cancel := context.WithTimeout(ctx, a.opt.SendTimeout)
+	defer cancel()
+	start := time.Now()
+	if err := a.up.Send(ctx, batch); err != nil {
+		return err
+	}
+	a.m.sendDuration.Observe(time.Since(start).Seconds())
+	a.m.sent.Add(float64(len(batch)))
+	a.m.uplinkUp.Set(1)
+	return nil
+}
+
+// backoff is the wait before retry attempt (0-based): uniformly random in
+// [0, min(BackoffMax, BackoffMin*2^attempt)] ("full jitter").
+func (a *Agent) backoff(attempt int) time.Duration {
+	ceil := a.opt.BackoffMax
+	if attempt < 32 {
+		ceil = min(ceil, a.opt.BackoffMin<<attempt)
+	}
+	return rand.N(ceil + 1)
+}
+
+// sleep waits d or until ctx ends; it reports whether it waited d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// logLimiter lets one error through per interval, counting the others, and
+// notices recovery. It is used by one goroutine.
+type logLimiter struct {
+	every   time.Duration
+	now     func() time.Time
+	last    time.Time
+	skipped int // errors not logged since the last logged one
+	total   int // errors since the last success
+}
+
+// fail records an error; ok says whether to log it, n how many were not
+// logged before it.
+func (l *logLimiter) fail() (n int, ok bool) {
+	l.total++
+	now := l.now()
+	if !l.last.IsZero() && now.Sub(l.last) < l.every && now.Sub(l.last) >= 0 {
+		l.skipped++
+		return 0, false
+	}
+	n, l.skipped, l.last = l.skipped, 0, now
+	return n, true
+}
+
+// ok records a success; it says whether errors came before it, and how many.
+func (l *logLimiter) ok() (n int, ok bool) {
+	n, l.total, l.skipped, l.last = l.total, 0, 0, time.Time{}
+	return n, n > 0
+}

@@ -1,0 +1,100 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// DefaultLeaseSize is how many sequence numbers one lease covers.
+const DefaultLeaseSize = 1000
+
+// seqLease hands out a device's sequence numbers, persisting a lease before
+// handing out numbers under it. It is not safe for concurrent use; the agent
+// calls it under its lock.
+type seqLease struct {
+	path string
+	size uint64
+	next uint64 // next number to hand out
+	end  uint64 // highest number the file allows handing out
+}
+
+// seqPath is the lease file of device in dir.
+func seqPath(dir, device string) string { return filepath.Join(dir, device+".seq") }
+
+// loadSeq reads the lease of device from dir. A missing file starts at 1; an
+// unreadable or corrupt one is an error, since guessing could reuse numbers.
+func loadSeq(dir, device string, size uint64) (*seqLease, error) {
+	s := &seqLease{path: seqPath(dir, device), size: size}
+	b, err := os.ReadFile(s.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("agent: read seq lease: %w", err)
+	default:
+		end, perr := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		if perr != nil {
+			return nil, fmt.Errorf("agent: seq lease %s is corrupt (%q); to start over, move it away knowing that seqs may repeat: %w", s.path, b, perr)
+		}
+		s.end = end
+	}
+	s.next = s.end + 1
+	return s, nil
+}
+
+// take returns the first of n consecutive new numbers, extending and
+// persisting the lease first if they are not all under it.
+func (s *seqLease) take(n int) (uint64, error) {
+	last := s.next + uint64(n) - 1
+	if last > s.end {
+		if err := s.persist(last + s.size); err != nil {
+			return 0, err
+		}
+	}
+	first := s.next
+	s.next = last + 1
+	return first, nil
+}
+
+// close persists the exact last number handed out, so that a clean restart
+// skips none.
+func (s *seqLease) close() error { return s.persist(s.next - 1) }
+
+// persist writes end to the lease file durably: temporary file, fsync,
+// rename, fsync of the directory.
+func (s *seqLease) persist(end uint64) error {
+	dir := filepath.Dir(s.path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(s.path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("agent: write seq lease: %w", err)
+	}
+	_, werr := tmp.WriteString(strconv.FormatUint(end, 10) + "\n")
+	if werr == nil {
+		werr = tmp.Sync()
+	}
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), s.path)
+	}
+	if werr != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("agent: write seq lease %s: %w", s.path, werr)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("agent: sync state dir: %w", err)
+	}
+	serr := d.Sync()
+	d.Close()
+	if serr != nil {
+		return fmt.Errorf("agent: sync state dir: %w", serr)
+	}
+	s.end = end
+	return nil
+}

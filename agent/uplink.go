@@ -1,0 +1,36 @@
+package agent
+
+import (
+	"context"
+
+	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/store"
+)
+
+// Uplink takes readings off the device. The agent calls Send from one
+// goroutine, with batches of one device in seq order, and retries a failed
+// batch (the same readings) until it succeeds, so Send must be idempotent on
+// (device, seq): storing a batch twice must store each reading once.
+//
+// Send blocks until the readings are stored or ctx ends. An error wrapping
+// reading.ErrInvalid means the uplink will never accept these readings; the
+// agent then drops the batch instead of retrying.
+type Uplink interface {
+	Send(ctx context.Context, rs []reading.Reading) error
+}
+
+// RedisUplink sends readings straight to Redis with store.Store.Ingest, which
+// is idempotent on (device, seq). It borrows the store; the caller closes the
+// Redis client after the agent has stopped. It is safe for concurrent use.
+type RedisUplink struct {
+	store *store.Store
+}
+
+// NewRedisUplink returns an uplink that ingests into s.
+func NewRedisUplink(s *store.Store) *RedisUplink { return &RedisUplink{store: s} }
+
+// Send implements Uplink.
+func (u *RedisUplink) Send(ctx context.Context, rs []reading.Reading) error {
+	_, err := u.store.Ingest(ctx, rs)
+	return err
+}

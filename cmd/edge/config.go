@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tributary-iot/tributary/reading"
+)
+
+// fileConfig is the YAML configuration file; see edge.example.yaml. Every
+// field is optional; flags override it.
+type fileConfig struct {
+	Device        string         `yaml:"device"`
+	StateDir      string         `yaml:"state_dir"`
+	Interval      time.Duration  `yaml:"interval"`
+	MetricsListen *string        `yaml:"metrics_listen"` // nil: default; "": disabled
+	Uplink        uplinkConfig   `yaml:"uplink"`
+	Sensors       []sensorConfig `yaml:"sensors"`
+}
+
+type uplinkConfig struct {
+	URL          string `yaml:"url"`
+	CAFile       string `yaml:"ca_file"`
+	CertFile     string `yaml:"cert_file"`
+	KeyFile      string `yaml:"key_file"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+type sensorConfig struct {
+	Name     string        `yaml:"name"`
+	Driver   string        `yaml:"driver"`
+	Interval time.Duration `yaml:"interval"`
+}
+
+// loadConfig reads and validates the configuration file at path. Unknown
+// keys are errors; every error names the file, the line and the key.
+func loadConfig(path string) (fileConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fileConfig{}, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := parseConfig(data)
+	if err != nil {
+		return fileConfig{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+func parseConfig(data []byte) (fileConfig, error) {
+	var cfg fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.validate(&root)
+}
+
+// validate checks what the types alone do not; root is the parsed document,
+// for line numbers.
+func (c *fileConfig) validate(root *yaml.Node) error {
+	at := func(path ...string) string {
+		if l := lineOf(root, path...); l > 0 {
+			return "line " + strconv.Itoa(l) + ": "
+		}
+		return ""
+	}
+	if c.Device != "" && !reading.ValidID(c.Device) {
+		return fmt.Errorf("%sdevice: %q is not a valid device id (1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit)", at("device"), c.Device, reading.MaxIDLen)
+	}
+	if c.Interval < 0 {
+		return fmt.Errorf("%sinterval: must not be negative", at("interval"))
+	}
+	seen := map[string]string{}
+	for i, s := range c.Sensors {
+		key := fmt.Sprintf("sensors[%d]", i)
+		idx := strconv.Itoa(i)
+		d, ok := lookupDriver(s.Driver)
+		switch {
+		case s.Driver == "":
+			return fmt.Errorf("%s%s.driver: missing (known drivers: %s)", at("sensors", idx), key, driverNames())
+		case !ok:
+			return fmt.Errorf("%s%s.driver: %q is not a known driver (known: %s)", at("sensors", idx, "driver"), key, s.Driver, driverNames())
+		case s.Name == "" && !d.set:
+			return fmt.Errorf("%s%s.name: missing", at("sensors", idx), key)
+		case s.Name != "" && !reading.ValidID(s.Name):
+			return fmt.Errorf("%s%s.name: %q is not a valid sensor id (letters, digits, '.', '_' or '-', starting with a letter or digit)", at("sensors", idx, "name"), key, s.Name)
+		case s.Interval < 0:
+			return fmt.Errorf("%s%s.interval: must not be negative", at("sensors", idx, "interval"), key)
+		}
+		for _, n := range d.names(s.Name) {
+			if prev, dup := seen[n]; dup {
+				return fmt.Errorf("%s%s.name: sensor %q already defined by %s", at("sensors", idx), key, n, prev)
+			}
+			seen[n] = key
+		}
+	}
+	return nil
+}
+
+// lineOf returns the line of the node at path (mapping keys, or sequence
+// indexes in decimal) in the document root, or 0 if there is none.
+func lineOf(root *yaml.Node, path ...string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, p := range path {
+		switch n.Kind {
+		case yaml.MappingNode:
+			var next *yaml.Node
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == p {
+					next = n.Content[i+1]
+					if next.Kind == yaml.ScalarNode {
+						next = n.Content[i] // the key's line reads better
+					}
+				}
+			}
+			if next == nil {
+				return n.Line
+			}
+			n = next
+		case yaml.SequenceNode:
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(n.Content) {
+				return n.Line
+			}
+			n = n.Content[i]
+		default:
+			return n.Line
+		}
+	}
+	return n.Line
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleConfigParses(t *testing.T) {
+	cfg, err := loadConfig("edge.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Device != "greenhouse-1" || cfg.Interval != time.Second || cfg.Uplink.URL == "" || cfg.Uplink.PasswordFile == "" {
+		t.Fatalf("example config parsed as %+v", cfg)
+	}
+	if len(cfg.Sensors) != 3 || cfg.Sensors[0].Interval != 5*time.Second || cfg.Sensors[2].Interval != 200*time.Millisecond {
+		t.Fatalf("example sensors parsed as %+v", cfg.Sensors)
+	}
+	ss, cfgs := openSensors(settings{device: cfg.Device, sensors: cfg.Sensors}, discard())
+	if len(ss) != 3 || len(cfgs) != 3 || ss[1].Name() != "soil-temp" {
+		t.Fatalf("example opens %d sensors", len(ss))
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", "device: a\ndevise: b\n", "line 2: field devise not found"},
+		{"unknown nested key", "uplink:\n  url: redis://x\n  passwd: x\n", "line 3: field passwd not found"},
+		{"unknown sensor key", "sensors:\n  - name: a\n    driver: sim-door\n    every: 1s\n", "line 4: field every not found"},
+		{"bad duration", "interval: soon\n", "line 1"},
+		{"negative interval", "interval: -1s\n", "line 1: interval: must not be negative"},
+		{"bad device", "device: \"-x\"\n", "line 1: device: \"-x\" is not a valid device id"},
+		{"unknown driver", "sensors:\n  - name: a\n    driver: bme280\n", "line 3: sensors[0].driver: \"bme280\" is not a known driver (known: sim, sim-climate"},
+		{"missing driver", "sensors:\n  - name: a\n", "line 2: sensors[0].driver: missing"},
+		{"missing name", "sensors:\n  - driver: sim-door\n", "line 2: sensors[0].name: missing"},
+		{"bad name", "sensors:\n  - name: a b\n    driver: sim-door\n", "line 2: sensors[0].name: \"a b\" is not a valid sensor id"},
+		{"duplicate name", "sensors:\n  - name: door\n    driver: sim-door\n  - driver: sim\n", "line 4: sensors[1].name: sensor \"door\" already defined by sensors[0]"},
+		{"negative sensor interval", "sensors:\n  - name: a\n    driver: sim-door\n    interval: -2s\n", "line 4: sensors[0].interval: must not be negative"},
+		{"wrong type", "sensors: yes\n", "line 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseConfig([]byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("parseConfig(%q) = %v, want an error containing %q", tc.yaml, err, tc.want)
+			}
+		})
+	}
+	if _, err := parseConfig(nil); err != nil {
+		t.Fatalf("an empty file: %v", err)
+	}
+	if _, err := loadConfig("testdata/nonexistent.yaml"); err == nil || !strings.Contains(err.Error(), "nonexistent.yaml") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte("device: a\nsensors:\n  - name: x\n    driver: sim\n"))
+	f.Add([]byte("uplink: {url: redis://x}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := parseConfig(data)
+		if err != nil {
+			return
+		}
+		// Whatever validates must open without panicking.
+		openSensors(settings{device: "d", sensors: cfg.Sensors}, discard())
+	})
+}

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tributary-iot/tributary/agent"
+	"github.com/tributary-iot/tributary/internal/buildinfo"
+	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/sensors"
+	"github.com/tributary-iot/tributary/store"
+)
+
+// Defaults of the flags.
+const (
+	defaultRedisURL      = "redis://127.0.0.1:6379"
+	defaultMetricsListen = "127.0.0.1:9464"
+)
+
+// usageError is a mistake on the command line (exit status 2).
+type usageError struct{ error }
+
+// flags are the command line, before merging with the file.
+type flags struct {
+	fs                                *flag.FlagSet
+	device, redis, ca, cert, key, pwf string
+	config, stateDir, metricsListen   string
+	interval                          time.Duration
+	sim, version, help                bool
+}
+
+func newFlags(stderr io.Writer) *flags {
+	f := &flags{fs: flag.NewFlagSet("edge", flag.ContinueOnError)}
+	fs := f.fs
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, "Run edge --help for the flags.") }
+	fs.StringVar(&f.config, "config", "", "YAML configuration `file` (see edge.example.yaml); flags override it")
+	fs.StringVar(&f.device, "device", "", "device `id` (default: the file's, else the host name)")
+	fs.BoolVar(&f.sim, "sim", false, "use the simulated sensor set, whatever the file configures (also the default when no sensor is configured)")
+	fs.StringVar(&f.redis, "redis", "", "Redis `URL`, redis:// or rediss:// (default: the file's, else $REDIS_URL, else "+defaultRedisURL+")")
+	fs.StringVar(&f.ca, "redis-ca", "", "PEM `file` of CAs to verify a rediss:// server with")
+	fs.StringVar(&f.cert, "redis-cert", "", "client certificate PEM `file` for rediss://")
+	fs.StringVar(&f.key, "redis-key", "", "client key PEM `file` for rediss://")
+	fs.StringVar(&f.pwf, "redis-password-file", "", "`file` holding the Redis password (overrides the URL's)")
+	fs.DurationVar(&f.interval, "interval", 0, "default sampling `interval` (default: the file's, else 1s)")
+	fs.StringVar(&f.stateDir, "state-dir", "", "`dir` for persistent state (default: the file's, else $STATE_DIRECTORY, $XDG_STATE_HOME/tributary-edge or ~/.local/state/tributary-edge)")
+	fs.StringVar(&f.metricsListen, "metrics-listen", defaultMetricsListen, "`address` to serve /metrics on; empty disables")
+	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	fs.BoolVar(&f.help, "help", false, "print this help and exit")
+	fs.BoolVar(&f.help, "h", false, "print this help and exit")
+	return f
+}
+
+func (f *flags) usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: edge [flags]\n\nTributary's edge agent: samples sensors and sends each reading to Redis.\n\nFlags:\n")
+	f.fs.SetOutput(w)
+	f.fs.PrintDefaults()
+	fmt.Fprintf(w, "\nSensor drivers for the configuration file:\n")
+	for _, d := range drivers {
+		fmt.Fprintf(w, "  %-16s %s\n", d.name, d.doc)
+	}
+}
+
+// settings are flags, file and environment merged.
+type settings struct {
+	device        string
+	client        store.ClientOptions
+	stateDir      string
+	interval      time.Duration
+	metricsListen string
+	sensors       []sensorConfig
+	sim           bool
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags(stderr)
+	if err := f.fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	switch {
+	case f.help:
+		f.usage(stdout)
+		return nil
+	case f.version:
+		fmt.Fprintln(stdout, buildinfo.String("edge"))
+		return nil
+	case f.fs.NArg() > 0:
+		return usageError{fmt.Errorf("unexpected argument %q", f.fs.Arg(0))}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	s, err := resolve(f)
+	if err != nil {
+		return err
+	}
+
+	ss, cfgs := openSensors(s, log)
+	defer func() {
+		if err := sensors.Close(ss...); err != nil {
+			log.Warn("closing sensors", "err", err)
+		}
+	}()
+	rdb, err := store.NewClient(s.client)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a, err := agent.New(agent.Config{Device: s.device, Sensors: cfgs, Interval: s.interval, StateDir: s.stateDir},
+		agent.NewRedisUplink(store.New(rdb, store.Options{})), agent.Options{Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	metricsAddr := "disabled"
+	if s.metricsListen != "" {
+		ln, err := net.Listen("tcp", s.metricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		metricsAddr = "http://" + ln.Addr().String() + "/metrics"
+		stop := serveMetrics(ln, reg, log)
+		defer stop()
+	}
+	log.Info("edge starting", "version", buildinfo.String("edge"), "device", s.device, "redis", store.RedactURL(s.client.URL),
+		"state_dir", s.stateDir, "sensors", len(cfgs), "metrics", metricsAddr)
+	return a.Run(ctx)
+}
+
+// serveMetrics serves /metrics on ln until the returned stop is called.
+func serveMetrics(ln net.Listener, reg *prometheus.Registry, log *slog.Logger) (stop func()) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "err", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-done
+	}
+}
+
+// resolve merges flags over the file over the environment and defaults.
+func resolve(f *flags) (settings, error) {
+	var file fileConfig
+	if f.config != "" {
+		var err error
+		if file, err = loadConfig(f.config); err != nil {
+			return settings{}, err
+		}
+	}
+	set := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	s := settings{
+		device:   cmp.Or(f.device, file.Device),
+		stateDir: cmp.Or(f.stateDir, file.StateDir, defaultStateDir()),
+		interval: cmp.Or(f.interval, file.Interval, agent.DefaultInterval),
+		sensors:  file.Sensors,
+		sim:      f.sim,
+		client: store.ClientOptions{
+			URL:      cmp.Or(f.redis, file.Uplink.URL, os.Getenv("REDIS_URL"), defaultRedisURL),
+			CAFile:   cmp.Or(f.ca, file.Uplink.CAFile),
+			CertFile: cmp.Or(f.cert, file.Uplink.CertFile),
+			KeyFile:  cmp.Or(f.key, file.Uplink.KeyFile),
+		},
+		metricsListen: f.metricsListen,
+	}
+	if !set["metrics-listen"] && file.MetricsListen != nil {
+		s.metricsListen = *file.MetricsListen
+	}
+	if s.interval < 0 {
+		return s, usageError{fmt.Errorf("--interval: must not be negative")}
+	}
+	if s.device == "" {
+		host, err := os.Hostname()
+		if err != nil || !reading.ValidID(host) {
+			return s, usageError{errors.New("no device id: give --device or device: in the config file")}
+		}
+		s.device = host
+	}
+	if !reading.ValidID(s.device) {
+		return s, usageError{fmt.Errorf("--device %q: not a valid device id (1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit)", s.device, reading.MaxIDLen)}
+	}
+	if s.stateDir == "" {
+		return s, usageError{errors.New("no state directory: give --state-dir (neither $STATE_DIRECTORY, $XDG_STATE_HOME nor $HOME is set)")}
+	}
+	if (s.client.CertFile == "") != (s.client.KeyFile == "") {
+		return s, usageError{errors.New("--redis-cert and --redis-key go together")}
+	}
+	if pwf := cmp.Or(f.pwf, file.Uplink.PasswordFile); pwf != "" {
+		b, err := os.ReadFile(pwf)
+		if err != nil {
+			return s, fmt.Errorf("redis password: %w", err)
+		}
+		s.client.Password = strings.TrimRight(string(b), "\r\n")
+		if s.client.Password == "" {
+			return s, fmt.Errorf("redis password file %s is empty", pwf)
+		}
+	}
+	return s, nil
+}
+
+// defaultStateDir follows systemd's StateDirectory= and the XDG base
+// directories; "" if none applies.
+func defaultStateDir() string {
+	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
+		return strings.Split(d, ":")[0] // systemd lists several with ':'
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "tributary-edge")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "tributary-edge")
+	}
+	return ""
+}
+
+// openSensors makes the configured sensors, or the simulated set.
+func openSensors(s settings, log *slog.Logger) ([]sensors.Sensor, []agent.SensorConfig) {
+	w := newSimWorld(s.device, time.Now)
+	confs := s.sensors
+	switch {
+	case s.sim:
+		log.Info("using simulated sensors (--sim)")
+		confs = []sensorConfig{{Driver: "sim"}}
+	case len(confs) == 0:
+		log.Info("no sensors configured and no sensor hardware support yet; using simulated sensors")
+		confs = []sensorConfig{{Driver: "sim"}}
+	}
+	var all []sensors.Sensor
+	var cfgs []agent.SensorConfig
+	for _, c := range confs {
+		d, _ := lookupDriver(c.Driver) // validated with the file
+		for _, sn := range d.open(c.Name, w) {
+			all = append(all, sn)
+			cfgs = append(cfgs, agent.SensorConfig{Sensor: sn, Interval: c.Interval})
+		}
+	}
+	return all, cfgs
+}

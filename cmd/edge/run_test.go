@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tributary-iot/tributary/internal/redistest"
+	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/store"
+)
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// syncBuffer is an io.Writer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// running is run() in a goroutine.
+type running struct {
+	stderr syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startRun(t *testing.T, args ...string) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- run(ctx, args, io.Discard, &r.stderr) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+func (r *running) stop(t *testing.T) error {
+	t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		r.done <- err // for a second stop
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return within 30s of cancellation")
+		return nil
+	}
+}
+
+func await(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+func history(t *testing.T, srv *redistest.Server, dev string) []reading.Reading {
+	t.Helper()
+	st := store.New(srv.Client(t), store.Options{})
+	raw, err := st.History(context.Background(), dev, store.Query{})
+	if err != nil {
+		return nil
+	}
+	out := make([]reading.Reading, len(raw))
+	for i, b := range raw {
+		if out[i], err = reading.Decode(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func TestRunSimulatedToRedis(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	r := startRun(t, "--device", "edge-test-1", "--redis", srv.URL(), "--state-dir", t.TempDir(),
+		"--interval", "5ms", "--metrics-listen", "127.0.0.1:0")
+	await(t, "readings in Redis", func() bool { return len(history(t, srv, "edge-test-1")) >= 20 })
+
+	// The metrics endpoint is logged; it serves the agent's metrics.
+	var url string
+	re := regexp.MustCompile(`metrics=(http://\S+/metrics)`)
+	await(t, "the metrics address in the log", func() bool {
+		m := re.FindStringSubmatch(r.stderr.String())
+		if m != nil {
+			url = m[1]
+		}
+		return m != nil
+	})
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`tributary_edge_readings_total{sensor="climate"}`, "tributary_edge_uplink_up 1", "go_goroutines"} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	got := history(t, srv, "edge-test-1")
+	series := map[string]bool{}
+	for i, rd := range got {
+		if rd.Seq != uint64(i+1) {
+			t.Fatalf("reading %d seq %d", i, rd.Seq)
+		}
+		series[rd.Sensor+"/"+rd.Metric] = true
+	}
+	for _, s := range []string{"climate/temperature", "climate/humidity", "climate/pressure", "door/door"} {
+		if !series[s] {
+			t.Errorf("no %s readings; got %v", s, series)
+		}
+	}
+	if !strings.Contains(r.stderr.String(), "using simulated sensors") {
+		t.Errorf("log does not say that it uses simulated sensors:\n%s", r.stderr.String())
+	}
+}
+
+func TestRunConfigFileAndPassword(t *testing.T) {
+	const secret = "s3cret-pw"
+	srv := redistest.Start(t, redistest.Options{Password: secret})
+	dir := t.TempDir()
+	pwf := filepath.Join(dir, "pw")
+	cfg := filepath.Join(dir, "edge.yaml")
+	write(t, pwf, secret+"\n")
+	write(t, cfg, `device: from-file
+interval: 1h
+uplink:
+  url: redis://`+srv.Addr()+`
+  password_file: `+pwf+`
+metrics_listen: ""
+sensors:
+  - name: t1
+    driver: sim-temperature
+    interval: 3ms
+  - name: front
+    driver: sim-door
+    interval: 4ms
+`)
+	// The flag overrides the file's device; the URL with a password is logged redacted.
+	r := startRun(t, "--config", cfg, "--device", "from-flag", "--state-dir", dir,
+		"--redis", "redis://:"+secret+"@"+srv.Addr())
+	await(t, "readings of both sensors", func() bool {
+		seen := map[string]bool{}
+		for _, rd := range history(t, srv, "from-flag") {
+			seen[rd.Sensor] = true
+		}
+		return seen["t1"] && seen["front"]
+	})
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	logs := r.stderr.String()
+	if strings.Contains(logs, secret) {
+		t.Fatalf("the password appears in the log:\n%s", logs)
+	}
+	if !strings.Contains(logs, "redis://:xxxxx@") || !strings.Contains(logs, "metrics=disabled") {
+		t.Fatalf("log lacks the redacted URL or disabled metrics:\n%s", logs)
+	}
+	if n := len(history(t, srv, "from-file")); n != 0 {
+		t.Fatalf("%d readings under the file's device id, which the flag overrode", n)
+	}
+
+	// Without the URL's password, the password file is what authenticates.
+	r2 := startRun(t, "--config", cfg, "--device", "pw-file", "--state-dir", dir)
+	await(t, "readings authenticated by the password file", func() bool { return len(history(t, srv, "pw-file")) > 0 })
+	if err := r2.stop(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunVersionAndHelp(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"--version"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "tributary edge ") {
+		t.Fatalf("--version printed %q", out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"--help"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Usage: edge", "-redis URL", "-redis-password-file", "-state-dir", "-metrics-listen", "sim-door"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	write(t, bad, "device: a\nsensors:\n  - name: x\n    driver: nope\n")
+	for _, tc := range []struct {
+		args  []string
+		want  string
+		usage bool
+	}{
+		{[]string{"--no-such-flag"}, "flag provided but not defined", true},
+		{[]string{"extra"}, `unexpected argument "extra"`, true},
+		{[]string{"--device", "bad id", "--state-dir", dir}, `--device "bad id"`, true},
+		{[]string{"--config", bad}, `bad.yaml: line 4: sensors[0].driver: "nope" is not a known driver`, false},
+		{[]string{"--config", filepath.Join(dir, "missing.yaml")}, "missing.yaml", false},
+		{[]string{"--device", "d", "--state-dir", dir, "--redis", "http://x"}, "redis URL", false},
+		{[]string{"--device", "d", "--state-dir", dir, "--redis-password-file", filepath.Join(dir, "nope")}, "redis password", false},
+		{[]string{"--device", "d", "--state-dir", dir, "--redis-cert", "c.pem"}, "--redis-cert and --redis-key go together", true},
+	} {
+		err := run(context.Background(), tc.args, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("run(%q) = %v, want an error containing %q", tc.args, err, tc.want)
+			continue
+		}
+		if _, isUsage := err.(usageError); isUsage != tc.usage {
+			t.Errorf("run(%q): usage error %v, want %v", tc.args, isUsage, tc.usage)
+		}
+	}
+}
+
+func TestDefaultStateDir(t *testing.T) {
+	t.Setenv("STATE_DIRECTORY", "/var/lib/a:/var/lib/b")
+	if d := defaultStateDir(); d != "/var/lib/a" {
+		t.Errorf("with $STATE_DIRECTORY: %q", d)
+	}
+	t.Setenv("STATE_DIRECTORY", "")
+	t.Setenv("XDG_STATE_HOME", "/x/state")
+	if d := defaultStateDir(); d != "/x/state/tributary-edge" {
+		t.Errorf("with $XDG_STATE_HOME: %q", d)
+	}
+	t.Setenv("XDG_STATE_HOME", "")
+	t.Setenv("HOME", "/home/pi")
+	if d := defaultStateDir(); d != "/home/pi/.local/state/tributary-edge" {
+		t.Errorf("with $HOME: %q", d)
+	}
+}

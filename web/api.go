@@ -1,0 +1,162 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/store"
+)
+
+// device is one element of GET /api/devices.
+type device struct {
+	store.Device
+	// Online is whether the device's last reading arrived within
+	// Options.OfflineAfter (by the cloud's clock against Redis's).
+	Online bool `json:"online"`
+}
+
+// devices answers GET /api/devices: every device known to Redis, by id.
+func (s *server) devices(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.opt.StoreTimeout)
+	defer cancel()
+	devs, err := s.opt.Store.Devices(ctx)
+	if err != nil {
+		s.storeError(w, r, err)
+		return
+	}
+	now := s.opt.Now()
+	out := make([]device, len(devs))
+	for i, d := range devs {
+		out[i] = device{Device: d, Online: !d.LastSeen.IsZero() && now.Sub(d.LastSeen) <= s.opt.OfflineAfter}
+	}
+	writeJSON(w, out)
+}
+
+// history answers GET /api/devices/{id}/readings with a device's history,
+// oldest first: {"device":"id","readings":[...]}. A device that Redis does
+// not know has an empty history (200, not 404): it may simply not have
+// sent anything yet, or its history may have expired.
+func (s *server) history(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !reading.ValidID(id) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid device id %q", id))
+		return
+	}
+	q, err := parseHistoryQuery(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.opt.StoreTimeout)
+	defer cancel()
+	raws, err := s.opt.Store.History(ctx, id, q)
+	if err != nil {
+		s.storeError(w, r, err)
+		return
+	}
+	// The readings are canonical JSON already: copy, do not re-encode.
+	n := 64
+	for _, raw := range raws {
+		n += len(raw) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"device":`...)
+	b = strconv.AppendQuote(b, id)
+	b = append(b, `,"readings":[`...)
+	for i, raw := range raws {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, raw...)
+	}
+	b = append(b, "]}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(b)
+}
+
+// parseHistoryQuery reads limit, since and until. Other parameters are
+// ignored.
+func parseHistoryQuery(v url.Values) (store.Query, error) {
+	var q store.Query
+	for _, name := range []string{"limit", "since", "until"} {
+		if len(v[name]) > 1 {
+			return q, fmt.Errorf("%s given %d times", name, len(v[name]))
+		}
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 1 {
+			return q, fmt.Errorf("limit %q: want a whole number >= 1", s)
+		}
+		q.Limit = n
+	}
+	var err error
+	if q.Since, err = parseTime("since", v.Get("since")); err != nil {
+		return q, err
+	}
+	if q.Until, err = parseTime("until", v.Get("until")); err != nil {
+		return q, err
+	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && q.Until.Before(q.Since) {
+		return q, fmt.Errorf("until (%s) is before since (%s)", q.Until.Format(time.RFC3339Nano), q.Since.Format(time.RFC3339Nano))
+	}
+	return q, nil
+}
+
+// parseTime reads an RFC 3339 time or unix milliseconds; "" is the zero time.
+func parseTime(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if ms < 0 || ms > 253402300799999 { // 9999-12-31T23:59:59.999Z
+			return time.Time{}, fmt.Errorf("%s %q: unix milliseconds out of range", name, s)
+		}
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q: want an RFC 3339 time (2006-01-02T15:04:05Z) or unix milliseconds", name, s)
+	}
+	if t.Before(time.Unix(0, 0)) {
+		return time.Time{}, fmt.Errorf("%s %q: before 1970", name, s)
+	}
+	return t, nil
+}
+
+// storeError answers a failed Redis request with 503: the request may
+// succeed once Redis is back.
+func (s *server) storeError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		return // the client went away
+	}
+	s.opt.Logger.Warn("redis request failed", "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusServiceUnavailable, "redis unavailable: "+err.Error())
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encode response: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(append(b, '\n'))
+}
+
+// writeError answers with status and {"error":msg}.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	b, _ := json.Marshal(map[string]string{"error": msg}) // a map of strings always encodes
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,7 +28,7 @@ func newTestServer(t *testing.T, h *Hub) *testServer {
 	t.Helper()
 	ts := &testServer{hub: h, served: make(chan struct{}, 100)}
 	up := websocket.Upgrader{}
-	ts.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sel, err := ParseSelection(r.URL.Query())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -40,6 +41,10 @@ func newTestServer(t *testing.T, h *Hub) *testServer {
 		h.Serve(context.Background(), conn, sel)
 		ts.served <- struct{}{}
 	}))
+	// Small socket buffers: a client that stops reading fills them after
+	// kilobytes, not megabytes.
+	ts.srv.Listener = smallBufferListener{ts.srv.Listener}
+	ts.srv.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -55,11 +60,38 @@ func (ts *testServer) url(query string) string {
 	return "ws" + strings.TrimPrefix(ts.srv.URL, "http") + "/" + query
 }
 
+// smallBufferListener gives accepted connections a small send buffer.
+type smallBufferListener struct{ net.Listener }
+
+func (l smallBufferListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		if err := tc.SetWriteBuffer(smallBuffer); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, err
+}
+
+const smallBuffer = 16 << 10
+
 // dialRaw connects a client that reads nothing unless the test does; it
 // is closed when the test ends.
 func (ts *testServer) dialRaw(t *testing.T, query string) *websocket.Conn {
 	t.Helper()
-	conn, resp, err := websocket.DefaultDialer.Dial(ts.url(query), nil)
+	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.(*net.TCPConn).SetReadBuffer(smallBuffer); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	}}
+	conn, resp, err := d.Dial(ts.url(query), nil)
 	if err != nil {
 		t.Fatalf("dial %s: %v (response %v)", query, err, resp)
 	}

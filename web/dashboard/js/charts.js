@@ -2,14 +2,11 @@
 // per sensor that measures it.
 
 import { SeriesWindow } from './series.js';
-import { formatNumber, formatValue, unitLabel } from './format.js';
+import { compareMetrics, formatNumber, formatValue, unitLabel } from './format.js';
 
 /** Charts keep the last WINDOW_MS of each series, at most MAX_POINTS points. */
 export const WINDOW_MS = 10 * 60 * 1000;
 export const MAX_POINTS = 3000;
-
-// Charts of these metrics come first, in this order; the rest by name.
-const ORDER = ['temperature', 'humidity', 'pressure', 'illuminance', 'voltage', 'door'];
 
 const uPlot = window.uPlot; // vendor/uplot/uPlot.iife.min.js, loaded before the modules
 
@@ -17,14 +14,9 @@ function cssVar(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
-function rank(metric) {
-  const i = ORDER.indexOf(metric);
-  return i < 0 ? ORDER.length : i;
-}
-
 // comparePanels orders charts on the page.
 function comparePanels(a, b) {
-  return rank(a.metric) - rank(b.metric) || a.metric.localeCompare(b.metric) || a.unit.localeCompare(b.unit);
+  return compareMetrics(a.metric, b.metric) || a.unit.localeCompare(b.unit);
 }
 
 // axisSize fits the y axis to its widest tick label (after uPlot's demos).
@@ -40,6 +32,18 @@ function axisSize(u, values, axisIdx, cycleNum) {
   return Math.ceil(size);
 }
 
+// Tick steps of the time axis, in seconds: uPlot's defaults jump from 1 to
+// 5 minutes, which leaves a 10-minute window on a phone with one tick.
+const TIME_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+
+// timeTicks labels the time axis compactly, 24-hour, with seconds only when
+// ticks are less than a minute apart (the window is 10 minutes, so no dates).
+function timeTicks(u, splits, axisIdx, space, incr) {
+  const opts = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+  if (incr < 60) opts.second = '2-digit';
+  return splits.map((s) => new Date(s * 1000).toLocaleTimeString([], opts));
+}
+
 /** ChartPanel is the chart of one metric (in one unit) of the selected device. */
 class ChartPanel {
   constructor(metric, unit) {
@@ -47,9 +51,10 @@ class ChartPanel {
     this.unit = unit;
     this.sensors = new Map(); // sensor name -> SeriesWindow
     this.plot = null;
+    this.colors = []; // line colour of each sensor, in sensor order
     this.stale = true; // the plot must be (re)built: new sensor, theme change
     this.dirty = false; // the plot's data is behind the series
-    this.newest = null; // newest reading, shown in the header
+    this.newest = new Map(); // sensor name -> its newest reading, shown in the header
 
     this.el = document.createElement('article');
     this.el.className = 'chart-card';
@@ -75,10 +80,8 @@ class ChartPanel {
       this.stale = true;
     }
     if (!s.add(t, r.value, r.seq)) return false;
-    if (!this.newest || t >= this.newestT) {
-      this.newest = r;
-      this.newestT = t;
-    }
+    const old = this.newest.get(r.sensor);
+    if (!old || t >= old.t) this.newest.set(r.sensor, { value: r.value, t });
     this.dirty = true;
     return true;
   }
@@ -100,13 +103,17 @@ class ChartPanel {
     const show = door ? (v) => (v === 1 ? 'open' : v === 0 ? 'closed' : '–') : formatNumber;
     const palette = [1, 2, 3, 4, 5, 6].map((i) => cssVar(`--series-${i}`));
     const names = [...this.sensors.keys()];
+    this.colors = names.map((_, i) => palette[i % palette.length]);
     return {
       width,
       height: Math.round(Math.min(260, Math.max(170, width * 0.42))),
       cursor: { drag: { x: false, y: false, setScale: false } }, // a live chart: no zoom
       scales: { x: { time: true }, y: door ? { range: [-0.1, 1.1] } : { auto: true } },
       axes: [
-        { stroke: fg, font, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } },
+        {
+          stroke: fg, font, space: 55, size: 40, incrs: TIME_INCRS, values: timeTicks,
+          grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 },
+        },
         {
           stroke: fg, font, labelFont: font, label: unitLabel(this.unit), size: axisSize,
           grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 },
@@ -117,7 +124,7 @@ class ChartPanel {
         {},
         ...names.map((name, i) => ({
           label: name,
-          stroke: palette[i % palette.length],
+          stroke: this.colors[i],
           width: 2,
           spanGaps: true,
           value: (u, v) => show(v),
@@ -139,7 +146,25 @@ class ChartPanel {
       this.plot.setData(this.data());
     }
     this.dirty = false;
-    if (this.newest) this.nowEl.textContent = formatValue(this.metric, this.newest.value, this.unit);
+    this.showNewest();
+  }
+
+  // showNewest puts the newest value in the header; with several sensors,
+  // one value per sensor in its line's colour ("20.9 / 21.4 °C").
+  showNewest() {
+    const vals = [...this.sensors.keys()].map((name) => this.newest.get(name)).filter(Boolean);
+    if (vals.length <= 1) {
+      this.nowEl.textContent = vals.length ? formatValue(this.metric, vals[0].value, this.unit) : '';
+      return;
+    }
+    const spans = vals.flatMap((v, i) => {
+      const span = document.createElement('span');
+      span.style.color = this.colors[i] ?? '';
+      span.textContent = formatValue(this.metric, v.value, '1');
+      return i ? [' / ', span] : [span];
+    });
+    const u = unitLabel(this.unit);
+    this.nowEl.replaceChildren(...spans, u && this.metric !== 'door' ? ` ${u}` : '');
   }
 
   resize() {

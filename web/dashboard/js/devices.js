@@ -1,6 +1,6 @@
 // The device registry as the dashboard knows it, and its list on the page.
 
-import { formatAge, formatValue } from './format.js';
+import { compareMetrics, formatAge, formatValue } from './format.js';
 
 /** A device is online if it was heard from within ONLINE_MS. */
 export const ONLINE_MS = 30 * 1000;
@@ -77,12 +77,17 @@ export function stateText(devices, d, now) {
   return devices.online(d, now) ? `online · ${age}` : `offline · ${age}`;
 }
 
-// latestParts lists a device's newest values as [metric, formatted value]
-// pairs, shown as "temperature 21.4 °C · door closed".
+// latestParts lists a device's newest values as [label, formatted value]
+// pairs, shown as "temperature 21.4 °C · door closed". A metric measured by
+// several sensors is labelled with the sensor: "temperature (sht31)".
 function latestParts(d) {
-  return [...d.latest.values()]
-    .sort((a, b) => a.metric.localeCompare(b.metric) || a.sensor.localeCompare(b.sensor))
-    .map((r) => [r.metric, formatValue(r.metric, r.value, r.unit)]);
+  const rs = [...d.latest.values()].sort((a, b) => compareMetrics(a.metric, b.metric) || a.sensor.localeCompare(b.sensor));
+  const count = new Map();
+  for (const r of rs) count.set(r.metric, (count.get(r.metric) || 0) + 1);
+  return rs.map((r) => [
+    count.get(r.metric) > 1 ? `${r.metric} (${r.sensor})` : r.metric,
+    formatValue(r.metric, r.value, r.unit),
+  ]);
 }
 
 /**
@@ -111,10 +116,10 @@ export class DeviceList {
       it.button.classList.toggle('online', online);
       it.button.setAttribute('aria-current', d.id === selected ? 'true' : 'false');
       it.state.textContent = stateText(this.devices, d, now);
-      it.latest.replaceChildren(...latestParts(d).flatMap(([metric, value], j) => {
+      it.latest.replaceChildren(...latestParts(d).flatMap(([label, value], j) => {
         const b = document.createElement('b');
         b.textContent = value;
-        return [j ? ` · ${metric} ` : `${metric} `, b];
+        return [j ? ` · ${label} ` : `${label} `, b];
       }));
     });
   }

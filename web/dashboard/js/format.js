@@ -10,6 +10,18 @@ const UNIT_LABELS = {
   '1': '',
 };
 
+// These metrics come first, in this order, in charts and lists; the rest by name.
+const METRIC_ORDER = ['temperature', 'humidity', 'pressure', 'illuminance', 'voltage', 'door'];
+
+/** compareMetrics orders metric names for display. */
+export function compareMetrics(a, b) {
+  const rank = (m) => {
+    const i = METRIC_ORDER.indexOf(m);
+    return i < 0 ? METRIC_ORDER.length : i;
+  };
+  return rank(a) - rank(b) || a.localeCompare(b);
+}
+
 /** unitLabel returns how to show a unit code ("" for dimensionless). */
 export function unitLabel(code) {
   return Object.hasOwn(UNIT_LABELS, code) ? UNIT_LABELS[code] : code;

@@ -59,7 +59,17 @@ function deviceFromHash() {
   }
 }
 
-async function loadDevices() {
+// retryDelay is the wait before attempt n+1 of a failed request: 1, 2, 4 ...
+// up to 30 seconds. The stream's resume reloads too, so this only covers a
+// request that failed while the stream stayed up.
+function retryDelay(attempt) {
+  return Math.min(30000, 1000 * 2 ** attempt);
+}
+
+let devicesToken = 0; // identifies the latest device list request
+
+async function loadDevices(attempt = 0) {
+  const token = ++devicesToken;
   try {
     const res = await fetch(apiURL('api/devices'), { cache: 'no-store' });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
@@ -69,12 +79,13 @@ async function loadDevices() {
     devices.load(await res.json(), offset);
     devicesMsg = { text: 'No devices yet: waiting for readings…', error: false };
   } catch (err) {
-    devicesMsg = { text: `Could not load the devices (${err.message}); retrying with the stream.`, error: true };
+    devicesMsg = { text: `Could not load the devices (${err.message}); retrying.`, error: true };
+    setTimeout(() => { if (token === devicesToken) loadDevices(attempt + 1); }, retryDelay(attempt));
   }
   scheduleRender();
 }
 
-async function loadHistory(id) {
+async function loadHistory(id, attempt = 0) {
   const token = ++historyToken;
   if (!board.size) detailMsg = { text: `Loading readings of ${id}…`, error: false };
   scheduleRender();
@@ -89,7 +100,8 @@ async function loadHistory(id) {
     detailMsg = { text: `No readings from ${id} yet.`, error: false };
   } catch (err) {
     if (token !== historyToken) return;
-    detailMsg = { text: `Could not load the readings of ${id} (${err.message}).`, error: true };
+    detailMsg = { text: `Could not load the readings of ${id} (${err.message}); retrying.`, error: true };
+    setTimeout(() => { if (token === historyToken) loadHistory(id, attempt + 1); }, retryDelay(attempt));
   }
   scheduleRender();
 }
@@ -117,12 +129,18 @@ function showMsg(el, msg, show) {
 function renderConn(info) {
   const el = $('conn');
   let text;
+  let detail = '';
   switch (info.state) {
     case 'live': text = 'Live'; break;
-    case 'down': text = `${/redis/i.test(info.reason) ? 'Redis down' : 'Not live'}: ${info.reason}`; break;
+    case 'down':
+      // The cloud is up but gets no live data; its reason names the cause.
+      text = /redis/i.test(info.reason) ? 'Redis down' : 'Not live';
+      detail = info.reason.replace(/^redis:\s*/i, '');
+      break;
     case 'reconnecting': {
+      text = 'Reconnecting…';
       const s = Math.ceil(info.retryInMs / 1000);
-      text = s > 0 ? `Reconnecting in ${s} s…` : 'Reconnecting…';
+      detail = s > 0 ? `next try in ${s} s` : '';
       break;
     }
     default: text = 'Connecting…';
@@ -130,6 +148,7 @@ function renderConn(info) {
   el.dataset.state = info.state;
   el.title = info.reason || text;
   $('conn-text').textContent = text;
+  $('conn-detail').textContent = detail;
 }
 
 function render() {

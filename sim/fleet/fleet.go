@@ -1,0 +1,201 @@
+// Package fleet runs a fleet of simulated edge devices: N real agents
+// (package agent), each with its own Redis client over TCP and its own set of
+// simulated sensors, for demos (`make demo`, cloud --demo) and load tests.
+//
+// The devices differ: each has its own climate (mean temperature, daily
+// swing, warmest hour, dew point) and one of a few sensor layouts, all drawn
+// from Options.Seed, so a fleet looks like a set of real places rather than
+// copies of one.
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-iot/tributary/agent"
+	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/sensors"
+	"github.com/tributary-iot/tributary/sim"
+	"github.com/tributary-iot/tributary/store"
+)
+
+// Options configure a fleet. The zero value of every field but RedisURL is
+// usable; each says its default.
+type Options struct {
+	// RedisURL is where every agent sends, redis:// or rediss://. Required.
+	RedisURL string
+	// Store configures the keyspace (its prefix, caps). Default: the store
+	// package's defaults, as the cloud uses them.
+	Store store.Options
+	// Devices is how many agents to run. Default 5.
+	Devices int
+	// Prefix starts every device id; ids are Prefix + a number from 1,
+	// zero-padded to the width of Devices ("sim-1".."sim-5",
+	// "sim-01".."sim-12"). Default "sim-".
+	Prefix string
+	// Interval is the sampling interval of the sensors (the barometers of
+	// some devices read five times slower). Default 1s.
+	Interval time.Duration
+	// Seed selects the devices' climates, layouts and random streams.
+	Seed int64
+	// StateDir holds the agents' seq leases (one file per device). Default:
+	// a temporary directory, removed when Run returns, so that seqs restart
+	// with each demo (as the demo's Redis usually does too).
+	StateDir string
+	// Logger receives the agents' logs, each with a device attribute.
+	// Default: discard.
+	Logger *slog.Logger
+	// Registerer receives every agent's metrics (tributary_edge_*), each
+	// with a device label. Default nil: not registered.
+	Registerer prometheus.Registerer
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.RedisURL == "" {
+		return o, errors.New("fleet: no Redis URL")
+	}
+	if o.Devices < 0 {
+		return o, fmt.Errorf("fleet: %d devices", o.Devices)
+	}
+	if o.Devices == 0 {
+		o.Devices = 5
+	}
+	if o.Prefix == "" {
+		o.Prefix = "sim-"
+	}
+	if o.Interval < 0 {
+		return o, fmt.Errorf("fleet: negative interval %v", o.Interval)
+	}
+	if o.Interval == 0 {
+		o.Interval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	for _, id := range DeviceIDs(o) {
+		if !reading.ValidID(id) {
+			return o, fmt.Errorf("fleet: prefix %q makes device id %q, which is not valid", o.Prefix, id)
+		}
+	}
+	return o, nil
+}
+
+// DeviceIDs returns the ids of the devices a fleet with opt runs, in order.
+func DeviceIDs(opt Options) []string {
+	n := opt.Devices
+	if n <= 0 {
+		n = 5
+	}
+	prefix := opt.Prefix
+	if prefix == "" {
+		prefix = "sim-"
+	}
+	width := len(strconv.Itoa(n))
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s%0*d", prefix, width, i+1)
+	}
+	return ids
+}
+
+// Run runs the fleet until ctx ends, then stops every agent (each flushes
+// what it can within its flush timeout) and returns nil, or the agents'
+// errors joined. It returns an error at once if an agent cannot be set up.
+// Redis need not be reachable: agents keep their readings and retry.
+func Run(ctx context.Context, opt Options) error {
+	opt, err := opt.withDefaults()
+	if err != nil {
+		return err
+	}
+	if opt.StateDir == "" {
+		dir, err := os.MkdirTemp("", "tributary-fleet-")
+		if err != nil {
+			return fmt.Errorf("fleet: state dir: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		opt.StateDir = dir
+	}
+	var clients []*redis.Client
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	ids := DeviceIDs(opt)
+	agents := make([]*agent.Agent, len(ids))
+	for i, id := range ids {
+		rdb, err := store.NewClient(store.ClientOptions{URL: opt.RedisURL})
+		if err != nil {
+			return fmt.Errorf("fleet: %w", err)
+		}
+		clients = append(clients, rdb)
+		var reg prometheus.Registerer
+		if opt.Registerer != nil {
+			reg = prometheus.WrapRegistererWith(prometheus.Labels{"device": id}, opt.Registerer)
+		}
+		agents[i], err = agent.New(
+			agent.Config{Device: id, Sensors: device(opt, i), Interval: opt.Interval, StateDir: opt.StateDir},
+			agent.NewRedisUplink(store.New(rdb, opt.Store)),
+			agent.Options{Logger: opt.Logger.With("device", id), Registerer: reg},
+		)
+		if err != nil {
+			return fmt.Errorf("fleet: device %s: %w", id, err)
+		}
+	}
+	opt.Logger.Info("fleet starting", "devices", len(ids), "redis", store.RedactURL(opt.RedisURL), "interval", opt.Interval)
+	errs := make([]error, len(agents))
+	var wg sync.WaitGroup
+	for i, a := range agents {
+		wg.Go(func() { errs[i] = a.Run(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// device returns the sensors of device i: its own climate and one of a few
+// layouts, drawn from the seed.
+func device(opt Options, i int) []agent.SensorConfig {
+	seed := uint64(opt.Seed)*0x9e3779b97f4a7c15 + uint64(i)
+	rng := rand.New(rand.NewPCG(seed, 0xf1ee7))
+	mean := 14 + 12*rng.Float64()
+	climate := sim.NewClimate(sim.ClimateOptions{
+		Seed:            seed,
+		MeanTemperature: mean,
+		DailySwing:      2 + 5*rng.Float64(),
+		WarmestHour:     13 + 4*rng.Float64(),
+		DewPoint:        mean - 8 - 6*rng.Float64(),
+		Pressure:        1000 + 25*rng.Float64(),
+	})
+	door := func() sensors.Sensor {
+		return sim.NewDoorSensor("door", sim.NewDoor(sim.DoorOptions{
+			Seed:       seed,
+			MeanClosed: time.Duration(1+rng.IntN(10)) * time.Minute,
+			MeanOpen:   time.Duration(5+rng.IntN(40)) * time.Second,
+		}), nil)
+	}
+	every := func(s sensors.Sensor) agent.SensorConfig { return agent.SensorConfig{Sensor: s} }
+	switch i % 3 {
+	case 0: // a BME280-like climate sensor and a door contact
+		return []agent.SensorConfig{every(sim.NewClimateSensor("climate", climate, nil)), every(door())}
+	case 1: // separate thermometer, hygrometer and a slow barometer, and a door
+		return []agent.SensorConfig{
+			every(sim.NewTemperatureSensor("thermo", climate, nil)),
+			every(sim.NewHumiditySensor("hygro", climate, nil)),
+			{Sensor: sim.NewPressureSensor("baro", climate, nil), Interval: 5 * opt.Interval},
+			every(door()),
+		}
+	default: // climate only
+		return []agent.SensorConfig{every(sim.NewClimateSensor("climate", climate, nil))}
+	}
+}

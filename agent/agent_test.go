@@ -339,3 +339,35 @@ func TestConfigErrors(t *testing.T) {
 		t.Fatal("second Run succeeded")
 	}
 }
+
+// blockingUplink blocks every send until its context ends.
+type blockingUplink struct{ calls chan struct{} }
+
+func (u *blockingUplink) Send(ctx context.Context, rs []reading.Reading) error {
+	select {
+	case u.calls <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestShutdownIsBoundedWhenUplinkHangs(t *testing.T) {
+	var logs logBuffer
+	up := &blockingUplink{calls: make(chan struct{}, 1)}
+	a := start(t, Config{Device: "dev-8", Sensors: []SensorConfig{{Sensor: climate("c")}}, Interval: time.Millisecond, StateDir: t.TempDir()},
+		up, Options{FlushTimeout: 20 * time.Millisecond, Logger: logs.logger()})
+	select {
+	case <-up.calls:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no send attempted")
+	}
+	// stop fails the test if Run does not return; the flush timeout must cut
+	// the hanging send short (SendTimeout is 10s, the test's deadline 30s).
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "readings not sent") {
+		t.Fatalf("no warning about unsent readings:\n%s", logs.String())
+	}
+}

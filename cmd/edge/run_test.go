@@ -190,11 +190,17 @@ sensors:
 		t.Fatalf("%d readings under the file's device id, which the flag overrode", n)
 	}
 
-	// Without the URL's password, the password file is what authenticates.
-	r2 := startRun(t, "--config", cfg, "--device", "pw-file", "--state-dir", dir)
+	// Without the URL's password, the password file is what authenticates;
+	// --sim replaces the file's sensors with the simulated set.
+	r2 := startRun(t, "--config", cfg, "--device", "pw-file", "--state-dir", dir, "--sim")
 	await(t, "readings authenticated by the password file", func() bool { return len(history(t, srv, "pw-file")) > 0 })
 	if err := r2.stop(t); err != nil {
 		t.Fatal(err)
+	}
+	for _, rd := range history(t, srv, "pw-file") {
+		if rd.Sensor != "climate" && rd.Sensor != "door" {
+			t.Fatalf("with --sim, a reading of sensor %q", rd.Sensor)
+		}
 	}
 }
 

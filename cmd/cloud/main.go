@@ -1,0 +1,50 @@
+// Command cloud is Tributary's cloud service: it reads readings from Redis
+// and serves the dashboard, the live WebSocket stream, the REST API,
+// metrics and health checks. See "Cloud API" in the README.
+//
+// Without --redis (or REDIS_URL) it runs an embedded, in-memory Redis, so
+// that it needs nothing else to try out.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// go-redis logs reconnection attempts on its own; the relay already
+	// reports outages, so its lines only matter when debugging.
+	redis.SetLogger(redisLogger{slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "cloud:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program: it parses args, serves until ctx is done, and
+// shuts down within the shutdown timeout. --help and --version print to
+// stdout; logs go to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stdout, os.Getenv)
+	if err != nil || cfg == nil {
+		return err // nil config: --version or --help was answered
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	return serve(ctx, *cfg, log, nil)
+}
+
+// redisLogger sends go-redis's internal log lines to slog at debug level.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...), "from", "go-redis")
+}

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/tributary-iot/tributary/internal/redistest"
+	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/store"
+)
+
+// logLines is an io.Writer that keeps what is written and lets a test
+// await a line.
+type logLines struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	more chan struct{} // closed and replaced on every write
+}
+
+func newLogLines() *logLines { return &logLines{more: make(chan struct{})} }
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	close(l.more)
+	l.more = make(chan struct{})
+	return len(p), nil
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// await returns the first submatch of re in the output, waiting up to 10s.
+func (l *logLines) await(t *testing.T, re string) string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.After(10 * time.Second)
+	for {
+		l.mu.Lock()
+		m := rx.FindStringSubmatch(l.buf.String())
+		more := l.more
+		l.mu.Unlock()
+		if m != nil {
+			return m[len(m)-1]
+		}
+		select {
+		case <-more:
+		case <-deadline:
+			t.Fatalf("no /%s/ in the output within 10s:\n%s", re, l.String())
+		}
+	}
+}
+
+// startRun runs run with args until the test ends and returns its log.
+func startRun(t *testing.T, args ...string) *logLines {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := newLogLines()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, io.Discard, logs) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("run did not return within 20s of cancel")
+		}
+	})
+	return logs
+}
+
+func httpGet(t *testing.T, url, user, password string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+func TestRunWithEmbeddedRedis(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	logs := startRun(t, "--listen", "127.0.0.1:0")
+	redisAddr := logs.await(t, `embedded, in-memory Redis.* addr=(127\.0\.0\.1:\d+)`)
+	base := logs.await(t, `msg="cloud serving" url=(http://127\.0\.0\.1:\d+/)`)
+
+	// A browser's view: the dashboard, then the live stream.
+	code, body := httpGet(t, base, "", "")
+	if code != 200 || !bytes.Contains(body, []byte("<html")) {
+		t.Fatalf("GET /: %d %.200s", code, body)
+	}
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"api/stream?device=field-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f, err := reading.DecodeFrame(data); err != nil || f.Type != reading.FrameStatus {
+			t.Fatalf("frame %s: %v", data, err)
+		} else if f.Status.Live {
+			break
+		}
+	}
+
+	rdb, err := store.NewClient(store.ClientOptions{URL: "redis://" + redisAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	r := reading.Reading{Device: "field-1", Sensor: "sht31", Metric: "humidity", Value: 61.5, Unit: "%RH", Time: time.Now().UTC().Truncate(time.Millisecond), Seq: 1}
+	if _, err := store.New(rdb, store.Options{}).Ingest(context.Background(), []reading.Reading{r}); err != nil {
+		t.Fatal(err)
+	}
+	_, data, err := conn.ReadMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := reading.DecodeFrame(data)
+	if err != nil || len(f.Readings) != 1 || f.Readings[0] != r {
+		t.Fatalf("live frame %s (%v), want %+v", data, err, r)
+	}
+
+	code, body = httpGet(t, base+"api/devices", "", "")
+	var devs []struct {
+		ID     string `json:"id"`
+		Online bool   `json:"online"`
+	}
+	if err := json.Unmarshal(body, &devs); code != 200 || err != nil {
+		t.Fatalf("GET /api/devices: %d %s (%v)", code, body, err)
+	}
+	if len(devs) != 1 || devs[0].ID != "field-1" || !devs[0].Online {
+		t.Errorf("devices %s", body)
+	}
+	if code, _ := httpGet(t, base+"readyz", "", ""); code != 200 {
+		t.Errorf("readyz %d", code)
+	}
+	code, body = httpGet(t, base+"metrics", "", "")
+	if code != 200 || !bytes.Contains(body, []byte("tributary_cloud_redis_up 1")) || !bytes.Contains(body, []byte("tributary_cloud_build_info{")) {
+		t.Errorf("metrics: %d %s", code, body)
+	}
+}
+
+func TestRunWithRedisServerAndAuth(t *testing.T) {
+	redis := redistest.Start(t, redistest.Options{Password: "redis-secret"})
+	dir := t.TempDir()
+	redisPw, authPw := filepath.Join(dir, "redis-pw"), filepath.Join(dir, "auth-pw")
+	if err := os.WriteFile(redisPw, []byte("redis-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(authPw, []byte("dash-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The URL carries a wrong password that the file overrides; neither
+	// may be logged.
+	url := "redis://:url-secret@" + redis.Addr()
+	logs := startRun(t, "--listen", "127.0.0.1:0", "--redis", url, "--redis-password-file", redisPw,
+		"--auth-user", "field", "--auth-password-file", authPw, "--log-level", "debug")
+	base := logs.await(t, `url=(http://127\.0\.0\.1:\d+/)`)
+	logs.await(t, `subscribed to live readings`)
+	if code, _ := httpGet(t, base+"api/devices", "", ""); code != 401 {
+		t.Errorf("devices without credentials: %d", code)
+	}
+	if code, body := httpGet(t, base+"api/devices", "field", "dash-secret"); code != 200 || string(body) != "[]\n" {
+		t.Errorf("devices with credentials: %d %s", code, body)
+	}
+	if code, _ := httpGet(t, base+"healthz", "", ""); code != 200 {
+		t.Errorf("healthz: %d", code)
+	}
+	if code, _ := httpGet(t, base+"readyz", "", ""); code != 200 {
+		t.Errorf("readyz: %d", code)
+	}
+	out := logs.String()
+	for _, secret := range []string{"redis-secret", "url-secret", "dash-secret"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "redis://:xxxxx@"+redis.Addr()) {
+		t.Errorf("log lacks the redacted Redis URL:\n%s", out)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("s3cret\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+		check   func(*testing.T, *config)
+	}{
+		{name: "defaults", check: func(t *testing.T, c *config) {
+			if c.listen != "127.0.0.1:8080" || c.redis.URL != "" || c.authUser != "" || c.offlineAfter != 30*time.Second || c.store.MaxLen != store.DefaultMaxLen {
+				t.Errorf("%+v", c)
+			}
+		}},
+		{name: "REDIS_URL", env: map[string]string{"REDIS_URL": "redis://r:6379"}, check: func(t *testing.T, c *config) {
+			if c.redis.URL != "redis://r:6379" {
+				t.Errorf("redis URL %q", c.redis.URL)
+			}
+		}},
+		{name: "flag beats REDIS_URL", args: []string{"--redis", "redis://flag:1"}, env: map[string]string{"REDIS_URL": "redis://env:2"}, check: func(t *testing.T, c *config) {
+			if c.redis.URL != "redis://flag:1" {
+				t.Errorf("redis URL %q", c.redis.URL)
+			}
+		}},
+		{name: "public without auth", args: []string{"--listen", "0.0.0.0:8080"}, wantErr: "--insecure-no-auth"},
+		{name: "all interfaces without auth", args: []string{"--listen", ":8080"}, wantErr: "refusing to serve"},
+		{name: "public, insecure on purpose", args: []string{"--listen", "0.0.0.0:8080", "--insecure-no-auth"}},
+		{name: "localhost without auth", args: []string{"--listen", "localhost:9000"}},
+		{name: "ipv6 loopback without auth", args: []string{"--listen", "[::1]:9000"}},
+		{name: "public with auth file", args: []string{"--listen", "0.0.0.0:8080", "--auth-user", "field", "--auth-password-file", pw}, check: func(t *testing.T, c *config) {
+			if c.authUser != "field" || c.authPassword != "s3cret" {
+				t.Errorf("auth %q/%q", c.authUser, c.authPassword)
+			}
+		}},
+		{name: "auth password from env", args: []string{"--auth-user", "field"}, env: map[string]string{"TRIBUTARY_AUTH_PASSWORD": "envpw"}, check: func(t *testing.T, c *config) {
+			if c.authPassword != "envpw" {
+				t.Errorf("password %q", c.authPassword)
+			}
+		}},
+		{name: "user without password", args: []string{"--auth-user", "field"}, wantErr: "needs a password"},
+		{name: "password file without user", args: []string{"--auth-password-file", pw}, wantErr: "needs --auth-user"},
+		{name: "empty password file", args: []string{"--auth-user", "u", "--auth-password-file", empty}, wantErr: "is empty"},
+		{name: "missing password file", args: []string{"--auth-user", "u", "--auth-password-file", filepath.Join(dir, "nope")}, wantErr: "--auth-password-file"},
+		{name: "tls cert without key", args: []string{"--tls-cert", pw}, wantErr: "--tls-key"},
+		{name: "bad tls files", args: []string{"--tls-cert", pw, "--tls-key", pw}, wantErr: "--tls-cert/--tls-key"},
+		{name: "redis files without redis", args: []string{"--redis-password-file", pw}, wantErr: "need --redis"},
+		{name: "redis cert without key", args: []string{"--redis", "rediss://r:1", "--redis-cert", pw}, wantErr: "--redis-key"},
+		{name: "bad log level", args: []string{"--log-level", "loud"}, wantErr: "--log-level"},
+		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected arguments"},
+		{name: "unknown flag", args: []string{"--demo-not-yet"}, wantErr: "not defined"},
+		{name: "zero offline-after", args: []string{"--offline-after", "0s"}, wantErr: "--offline-after"},
+		{name: "retention", args: []string{"--history-maxlen", "-1", "--history-maxage", "24h", "--dedup-window", "1h"}, check: func(t *testing.T, c *config) {
+			if c.store.MaxLen != -1 || c.store.MaxAge != 24*time.Hour || c.store.DedupWindow != time.Hour {
+				t.Errorf("store options %+v", c.store)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := func(k string) string { return tc.env[k] }
+			cfg, err := parseFlags(tc.args, io.Discard, getenv)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want an error with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || cfg == nil {
+				t.Fatalf("got %v, %v", cfg, err)
+			}
+			if tc.check != nil {
+				tc.check(t, cfg)
+			}
+		})
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"--version"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "tributary cloud ") {
+		t.Errorf("--version printed %q", out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"--help"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Usage: cloud", "-redis URL", "-insecure-no-auth", "-auth-password-file"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestRunRefusesUnsafeListen(t *testing.T) {
+	err := run(context.Background(), []string{"--listen", "0.0.0.0:0"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "without authentication") {
+		t.Fatalf("got %v", err)
+	}
+}

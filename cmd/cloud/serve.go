@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tributary-iot/tributary/fanout"
+	"github.com/tributary-iot/tributary/internal/buildinfo"
+	"github.com/tributary-iot/tributary/store"
+	"github.com/tributary-iot/tributary/web"
+)
+
+// component is an extra part of the process, started beside the server
+// with the Redis the cloud uses (the embedded one or --redis) and stopped
+// by cancelling ctx. An error from it other than at shutdown stops the
+// whole process.
+type component struct {
+	name string
+	run  func(ctx context.Context, redis store.ClientOptions, log *slog.Logger) error
+}
+
+// listening says where a started cloud serves.
+type listening struct {
+	URL   string              // http(s)://host:port/ of the HTTP server
+	Redis store.ClientOptions // the Redis it uses
+}
+
+// serve runs the cloud until ctx is done or a part fails, then shuts down
+// within cfg.shutdown. started, if not nil, is called once it is serving.
+func serve(ctx context.Context, cfg config, log *slog.Logger, started func(listening)) error {
+	redisOpt := cfg.redis
+	if redisOpt.URL == "" {
+		mr := miniredis.NewMiniRedis()
+		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+			return fmt.Errorf("start embedded redis: %w", err)
+		}
+		defer mr.Close()
+		redisOpt.URL = "redis://" + mr.Addr()
+		log.Warn("using an embedded, in-memory Redis: data is lost on exit; set --redis or REDIS_URL to use a real one", "addr", mr.Addr())
+	}
+	rdb, err := store.NewClient(redisOpt)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	st := store.New(rdb, cfg.store)
+	log.Info("using redis", "url", store.RedactURL(redisOpt.URL), "history_maxlen", cfg.store.MaxLen, "history_maxage", cfg.store.MaxAge)
+
+	reg := prometheus.NewRegistry()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "tributary_cloud_build_info",
+		Help:        "Always 1; the label says which build is running.",
+		ConstLabels: prometheus.Labels{"version": buildinfo.String("cloud")},
+	})
+	buildInfo.Set(1)
+	reg.MustRegister(buildInfo)
+	hub := fanout.NewHub(fanout.Options{Registerer: reg, Logger: log})
+	relay := fanout.NewRelay(st, hub, fanout.RelayOptions{Registerer: reg, Logger: log})
+	handler, err := web.New(web.Options{
+		Store: st, Hub: hub, Ready: relay.Ready, Dashboard: web.DashboardFS(), Gatherer: reg,
+		AuthUser: cfg.authUser, AuthPassword: cfg.authPassword, AllowedOrigins: cfg.allowedOrigins,
+		OfflineAfter: cfg.offlineAfter, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		TLSConfig:         cfg.tls,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	scheme := "http"
+	if cfg.tls != nil {
+		scheme = "https"
+	}
+	if cfg.authUser != "" && cfg.tls == nil && !isLoopback(cfg.listen) {
+		log.Warn("serving HTTP Basic authentication without TLS: passwords cross the network readable; use --tls-cert/--tls-key or a TLS proxy")
+	}
+
+	// Everything but the HTTP server stops when runCtx is cancelled.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2+len(cfg.components))
+	goRun := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && runCtx.Err() == nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	goRun("relay", func() error { return relay.Run(runCtx) })
+	for _, c := range cfg.components {
+		goRun(c.name, func() error { return c.run(runCtx, redisOpt, log.With("component", c.name)) })
+	}
+	goRun("http", func() error {
+		var err error
+		if cfg.tls != nil {
+			err = srv.ServeTLS(ln, "", "")
+		} else {
+			err = srv.Serve(ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	})
+	url := scheme + "://" + ln.Addr().String() + "/"
+	log.Info("cloud serving", "url", url, "auth", cfg.authUser != "", "version", buildinfo.String("cloud"))
+	if started != nil {
+		started(listening{URL: url, Redis: redisOpt})
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", cfg.shutdown)
+	case runErr = <-errs:
+		log.Error("shutting down after a failure", "err", runErr)
+	}
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdown)
+	defer scancel()
+	// HTTP first (no new clients), then the WebSocket clients, which
+	// http.Server.Shutdown does not track, then the relay and components.
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+		srv.Close()
+	}
+	if err := hub.Shutdown(sctx); err != nil {
+		log.Warn("websocket clients did not close in time", "err", err)
+	}
+	cancel()
+	wg.Wait()
+	log.Info("stopped")
+	return runErr
+}

@@ -1,0 +1,262 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/tributary-iot/tributary/fanout"
+	"github.com/tributary-iot/tributary/internal/redistest"
+	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/store"
+	"github.com/tributary-iot/tributary/web"
+)
+
+// TestDashboardBrowser runs the embedded dashboard in a real headless
+// Chromium against the real cloud handler, a real hub and relay, and a real
+// redis-server, and checks through the page's test hook (window.tributary)
+// and the DOM that it lists the devices, charts history, appends live
+// readings, follows the URL hash, lays out on a phone, shows Redis going
+// down, and fills the gap after a lost WebSocket.
+func TestDashboardBrowser(t *testing.T) {
+	cloud := startDashCloud(t)
+	start := time.Now().Add(-30 * time.Second).Truncate(time.Second)
+	gh1 := &dashDevice{id: "greenhouse-1", series: []dashSeries{
+		{"bme280", "temperature", "Cel", 21}, {"bme280", "humidity", "%RH", 55}, {"door", "door", "1", 0},
+	}}
+	gh2 := &dashDevice{id: "greenhouse-2", series: []dashSeries{{"bme280", "temperature", "Cel", 18}}}
+	shed := &dashDevice{id: "shed", series: []dashSeries{{"sht31", "temperature", "Cel", 9}}}
+	const history = 20
+	for _, d := range []*dashDevice{gh1, gh2, shed} {
+		cloud.ingest(t, d.ticks(start, history)...)
+	}
+
+	b := startDashBrowser(t, 1280, 900)
+	b.navigate(t, cloud.srv.URL+"/")
+
+	// The device list, from GET /api/devices, then the stream.
+	b.await(t, "three devices listed and a live stream",
+		`tributary.devices().length === 3 && tributary.connection().state === 'live' &&
+		 document.querySelectorAll('#device-list button.device').length === 3`)
+	devs := dashEval[[]hookDevice](t, b, `tributary.devices()`)
+	for i, want := range []string{"greenhouse-1", "greenhouse-2", "shed"} {
+		d := devs[i]
+		if d.ID != want || !d.Online || d.LastSeq == 0 || len(d.Latest) == 0 {
+			t.Errorf("device %d = %+v, want %s online with its latest readings", i, d, want)
+		}
+	}
+	if got := dashEval[string](t, b, `document.querySelector('button[data-device="greenhouse-1"] .state').textContent`); !strings.HasPrefix(got, "online") {
+		t.Errorf("greenhouse-1 state text %q, want online", got)
+	}
+
+	// Selecting a device charts its history: one chart per metric.
+	b.click(t, `button[data-device="greenhouse-1"]`)
+	b.await(t, "greenhouse-1's history charted",
+		`tributary.selected() === 'greenhouse-1' && tributary.chartPoints('temperature') > 0 && tributary.charts().length === 3`)
+	if h := dashEval[string](t, b, `location.hash`); h != "#device=greenhouse-1" {
+		t.Errorf("location.hash = %q, want #device=greenhouse-1", h)
+	}
+	charts := dashEval[[]hookChart](t, b, `tributary.charts()`)
+	for i, want := range []string{"temperature", "humidity", "door"} {
+		c := charts[i]
+		if c.Metric != want || c.Points != history || c.Canvas == nil || c.Canvas.Width <= 0 || c.Canvas.Height <= 0 {
+			t.Errorf("chart %d = %+v, want %s with %d points on a non-empty canvas", i, c, want, history)
+		}
+	}
+	if got := dashEval[string](t, b, `document.querySelector('.chart-card[data-metric="temperature"] h3').textContent`); got != "temperature (°C)" {
+		t.Errorf("temperature chart title %q, want the unit in it", got)
+	}
+
+	// Live readings are appended to the charts and update the list.
+	cloud.ingest(t, gh1.ticks(time.Now(), 5)...)
+	cloud.ingest(t, gh2.ticks(time.Now(), 1)...)
+	b.await(t, "five live readings appended", `tributary.chartPoints('temperature') >= 25`)
+	if n := dashEval[int](t, b, `tributary.chartPoints('temperature')`); n != history+5 {
+		t.Errorf("temperature chart has %d points, want %d", n, history+5)
+	}
+	b.await(t, "greenhouse-2's new reading in the list",
+		fmt.Sprintf(`tributary.devices()[1].lastSeq === %d`, gh2.seq))
+	b.noConsoleErrors(t)
+	b.screenshot(t, "tributary-dashboard-laptop.png")
+
+	// A phone: one column, no sideways scrolling, charts sized to fit.
+	b.viewport(t, 390, 844, true)
+	b.click(t, `button[data-device="greenhouse-2"]`)
+	b.await(t, "greenhouse-2 charted on a phone",
+		`tributary.selected() === 'greenhouse-2' && tributary.charts().length === 1 &&
+		 tributary.charts()[0].points > 0 && tributary.charts()[0].canvas.width <= 390`)
+	if w := dashEval[int](t, b, `document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("the page is %d px wide on a 390 px phone: it scrolls sideways", w)
+	}
+	if !dashEval[bool](t, b, `document.querySelector('.detail').getBoundingClientRect().top >=
+		document.querySelector('.devices').getBoundingClientRect().bottom`) {
+		t.Error("on a phone the charts are not below the device list")
+	}
+	b.noConsoleErrors(t)
+	b.screenshot(t, "tributary-dashboard-phone.png")
+
+	// A link with the device in the hash opens it.
+	b.viewport(t, 1280, 900, false)
+	b.navigate(t, cloud.srv.URL+"/?from=link#device=shed")
+	b.await(t, "shed opened from the link",
+		`tributary.selected() === 'shed' && tributary.chartPoints('temperature') === 20 &&
+		 document.querySelector('button[data-device="shed"]').getAttribute('aria-current') === 'true'`)
+
+	// Redis goes down: the status frame says so. When it is back (empty: the
+	// test server has no persistence), history is reloaded.
+	loads := dashEval[int](t, b, `tributary.connection().historyLoads`)
+	cloud.redis.Stop()
+	b.await(t, "Redis down shown", `tributary.connection().state === 'down' &&
+		document.getElementById('conn-text').textContent === 'Redis down'`)
+	cloud.redis.Restart(t)
+	cloud.ingest(t, shed.ticks(time.Now(), 3)...)
+	b.await(t, "live again, history reloaded, three new points", fmt.Sprintf(
+		`tributary.connection().state === 'live' && tributary.connection().historyLoads > %d &&
+		 tributary.chartPoints('temperature') === 23`, loads))
+	b.noConsoleErrors(t)
+
+	// The WebSocket drops and cannot come back at once; readings stored
+	// meanwhile reach the page through the reload after the reconnect.
+	cloud.gate.shut()
+	b.await(t, "reconnecting shown", `tributary.connection().state === 'reconnecting'`)
+	cloud.ingest(t, shed.ticks(time.Now(), 4)...)
+	cloud.gate.open()
+	b.await(t, "reconnected, gap filled",
+		`tributary.connection().state === 'live' && tributary.connection().reconnects === 1 &&
+		 tributary.chartPoints('temperature') === 27`)
+	// While the stream was refused, Chromium logged the failed handshakes.
+	b.noConsoleErrors(t, "/api/stream")
+}
+
+// dashCloud is the cloud in-process: redis-server, store, hub, relay, and
+// the handler of package web serving the embedded dashboard.
+type dashCloud struct {
+	redis *redistest.Server
+	st    *store.Store
+	gate  *streamGate
+	srv   *httptest.Server
+}
+
+func startDashCloud(t *testing.T) *dashCloud {
+	t.Helper()
+	c := &dashCloud{redis: redistest.Start(t, redistest.Options{})}
+	c.st = store.New(c.redis.Client(t), store.Options{})
+	hub := fanout.NewHub(fanout.Options{})
+	relay := fanout.NewRelay(c.st, hub, fanout.RelayOptions{PingInterval: 200 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	h, err := web.New(web.Options{Store: c.st, Hub: hub, Ready: relay.Ready, Dashboard: web.DashboardFS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.gate = newStreamGate(h)
+	c.srv = httptest.NewServer(c.gate)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(ctx) }()
+	t.Cleanup(func() {
+		c.srv.Close()
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		if err := hub.Shutdown(sctx); err != nil {
+			t.Errorf("hub shutdown: %v", err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("relay: %v", err)
+		}
+	})
+	c.awaitLive(t)
+	return c
+}
+
+// awaitLive reads the stream until the relay is subscribed, so that
+// readings ingested from now on are published to the page.
+func (c *dashCloud) awaitLive(t *testing.T) {
+	t.Helper()
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(c.srv.URL, "http")+"/api/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for {
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("waiting for the relay to be live: %v", err)
+		}
+		f, err := reading.DecodeFrame(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Type == reading.FrameStatus && f.Status.Live {
+			return
+		}
+	}
+}
+
+func (c *dashCloud) ingest(t *testing.T, rs ...reading.Reading) {
+	t.Helper()
+	res, err := c.st.Ingest(context.Background(), rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stored != len(rs) {
+		t.Fatalf("ingest stored %d of %d readings", res.Stored, len(rs))
+	}
+}
+
+// dashDevice makes readings of one simulated device, with growing seqs.
+type dashDevice struct {
+	id     string
+	series []dashSeries
+	seq    uint64
+}
+
+type dashSeries struct {
+	sensor, metric, unit string
+	base                 float64
+}
+
+// ticks returns n samplings of every series, one second apart from t0.
+func (d *dashDevice) ticks(t0 time.Time, n int) []reading.Reading {
+	var rs []reading.Reading
+	for i := range n {
+		for _, s := range d.series {
+			d.seq++
+			v := s.base + float64(d.seq%7)/4
+			if s.metric == "door" {
+				v = float64(d.seq / 5 % 2)
+			}
+			rs = append(rs, reading.Reading{
+				Device: d.id, Sensor: s.sensor, Metric: s.metric, Unit: s.unit, Value: v,
+				Time: t0.Add(time.Duration(i) * time.Second), Seq: d.seq,
+			})
+		}
+	}
+	return rs
+}
+
+// What the page's test hook returns (see web/dashboard/js/main.js).
+type hookDevice struct {
+	ID      string `json:"id"`
+	Online  bool   `json:"online"`
+	LastSeq uint64 `json:"lastSeq"`
+	Latest  []struct {
+		Metric string  `json:"metric"`
+		Value  float64 `json:"value"`
+	} `json:"latest"`
+}
+
+type hookChart struct {
+	Metric string `json:"metric"`
+	Unit   string `json:"unit"`
+	Points int    `json:"points"`
+	Canvas *struct {
+		Width  float64 `json:"width"`
+		Height float64 `json:"height"`
+	} `json:"canvas"`
+}

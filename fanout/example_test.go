@@ -1,0 +1,49 @@
+package fanout_test
+
+import (
+	"fmt"
+	"log"
+	"net/http"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/tributary-iot/tributary/fanout"
+)
+
+// A hub served over WebSocket: the handler checks the selection before the
+// upgrade, then hands the connection to the hub.
+func ExampleHub_Serve() {
+	hub := fanout.NewHub(fanout.Options{})
+	up := websocket.Upgrader{}
+	http.HandleFunc("GET /stream", func(w http.ResponseWriter, r *http.Request) {
+		sel, err := fanout.ParseSelection(r.URL.Query())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		conn, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return // the upgrader has answered
+		}
+		hub.Serve(r.Context(), conn, sel) // returns when the client is gone
+	})
+	// Elsewhere, a feed (such as a Relay) publishes each reading once.
+	hub.SetStatus(true, "")
+	hub.Publish("greenhouse-1", []byte(`{"v":1,"device":"greenhouse-1","sensor":"bme280","metric":"temperature","value":21.37,"unit":"Cel","ts":"2026-11-26T23:01:13.123Z","seq":42}`))
+	log.Fatal(http.ListenAndServe("127.0.0.1:8080", nil))
+}
+
+func ExampleDecodeControl() {
+	for _, msg := range []string{
+		`{"type":"subscribe","devices":["shed","greenhouse-1","shed"]}`,
+		`{"type":"subscribe","all":true}`,
+		`{"type":"subscribe","devices":["no spaces"]}`,
+	} {
+		sel, err := fanout.DecodeControl([]byte(msg))
+		fmt.Printf("%+v %v\n", sel, err)
+	}
+	// Output:
+	// {All:false Devices:[greenhouse-1 shed]} <nil>
+	// {All:true Devices:[]} <nil>
+	// {All:false Devices:[]} bad control message: fanout: invalid device id "no spaces": use 1 to 64 letters, digits, '.', '_' and '-', starting with a letter or digit
+}

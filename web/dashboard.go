@@ -19,6 +19,15 @@ var dashboardFiles embed.FS
 // The page loads everything relative to its own URL: it expects the cloud
 // API (api/devices, api/devices/{id}/readings, api/stream) beside it, so it
 // works at "/" and behind a proxy that mounts the cloud under a prefix.
+//
+// For tests, the page exposes a read-only hook, window.tributary, whose
+// functions return plain-data snapshots:
+//
+//	devices()           [{id, online, lastSeen, lastSeq, latest: [reading...]}], by id
+//	selected()          id of the device shown (URL hash #device=ID), or null
+//	charts()            [{metric, unit, sensors, points, canvas: {width, height}}], in page order
+//	chartPoints(metric) values drawn by the charts of metric
+//	connection()        {state: connecting|live|down|reconnecting, reason, reconnects, retryInMs, historyLoads}
 func DashboardFS() fs.FS {
 	sub, err := fs.Sub(dashboardFiles, "dashboard")
 	if err != nil {

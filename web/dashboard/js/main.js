@@ -27,8 +27,12 @@ const board = new ChartBoard($('charts'));
 const list = new DeviceList($('device-list'), devices, (id) => {
   location.hash = `device=${encodeURIComponent(id)}`;
   select(id);
-  // On a phone the charts are below the list: bring them into view.
-  if (NARROW.matches) $('detail-title').scrollIntoView({ block: 'start' });
+  // On a phone the charts are below the list: bring them into view (after
+  // rendering, which unhides the header to scroll to).
+  if (NARROW.matches) {
+    render();
+    $('detail-head').scrollIntoView({ block: 'start' });
+  }
 });
 
 let selected = null; // id of the device whose charts are shown

@@ -111,7 +111,7 @@ class ChartPanel {
       scales: { x: { time: true }, y: door ? { range: [-0.1, 1.1] } : { auto: true } },
       axes: [
         {
-          stroke: fg, font, space: 65, size: 40, incrs: TIME_INCRS, values: timeTicks,
+          stroke: fg, font, space: 75, size: 40, incrs: TIME_INCRS, values: timeTicks,
           grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 },
         },
         {

@@ -156,10 +156,10 @@ func TestParseSelection(t *testing.T) {
 		want    Selection
 		wantErr string
 	}{
-		{"", AllDevices, ""},
+		{"", Selection{All: true}, ""},
 		{"device=a", Selection{Devices: []string{"a"}}, ""},
 		{"device=b&device=a&device=b", Selection{Devices: []string{"a", "b"}}, ""},
-		{"other=1", AllDevices, ""},
+		{"other=1", Selection{All: true}, ""},
 		{"device=", Selection{}, "invalid device id"},
 		{"device=-a", Selection{}, "invalid device id"},
 		{"device=a%20b", Selection{}, "invalid device id"},

@@ -22,9 +22,6 @@ type Selection struct {
 	Devices []string
 }
 
-// AllDevices is the selection of every device.
-var AllDevices = Selection{All: true}
-
 // SelectDevices returns the selection of the given devices. Every id must be
 // valid (reading.ValidID); repeats are dropped.
 func SelectDevices(ids ...string) (Selection, error) {
@@ -51,7 +48,7 @@ const MaxSelectedDevices = 1000
 func ParseSelection(q url.Values) (Selection, error) {
 	ids, ok := q["device"]
 	if !ok {
-		return AllDevices, nil
+		return Selection{All: true}, nil
 	}
 	return SelectDevices(ids...)
 }
@@ -92,7 +89,7 @@ func DecodeControl(data []byte) (Selection, error) {
 	case m.All && m.Devices != nil:
 		return Selection{}, fmt.Errorf("%w: give either \"all\":true or \"devices\", not both", ErrControl)
 	case m.All:
-		return AllDevices, nil
+		return Selection{All: true}, nil
 	case m.Devices == nil:
 		return Selection{}, fmt.Errorf("%w: give \"all\":true or \"devices\":[...]", ErrControl)
 	}

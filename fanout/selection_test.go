@@ -16,7 +16,7 @@ func TestDecodeControl(t *testing.T) {
 		want    Selection
 		wantErr string
 	}{
-		{`{"type":"subscribe","all":true}`, AllDevices, ""},
+		{`{"type":"subscribe","all":true}`, Selection{All: true}, ""},
 		{`{"type":"subscribe","devices":["b","a","b"]}`, Selection{Devices: []string{"a", "b"}}, ""},
 		{`{"type":"subscribe","devices":[]}`, Selection{Devices: []string{}}, ""},
 		{` {"type":"subscribe","all":false,"devices":["a"]} `, Selection{Devices: []string{"a"}}, ""},

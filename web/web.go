@@ -10,6 +10,11 @@
 //	GET /healthz                   200 while the process serves
 //	GET /readyz                    200 when ready, 503 with the reason while Redis is unreachable
 //
+// History is oldest first; a device Redis does not know (never seen, or its
+// history expired) has an empty history, 200 {"device":"id","readings":[]},
+// not 404. Bad parameters and invalid ids get 400; Redis being unreachable,
+// 503.
+//
 // Errors of the API are JSON: {"error":"what went wrong"}. With
 // Options.AuthUser set, everything but /healthz and /readyz requires HTTP
 // Basic authentication; browsers send the same credentials with the

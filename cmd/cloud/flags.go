@@ -71,6 +71,8 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		dedupWindow  time.Duration
 		listen       string
 		offlineAfter time.Duration
+		demo         int
+		demoInterval time.Duration
 	)
 	fs.StringVar(&cfg.redis.URL, "redis", getenv("REDIS_URL"), "Redis `URL`: redis://[user:password@]host:port[/db] or rediss:// for TLS (default $REDIS_URL; none: embedded in-memory Redis)")
 	fs.StringVar(&cfg.redis.CAFile, "redis-ca", "", "PEM `file` of CAs to verify a rediss:// server with, instead of the system roots")
@@ -94,6 +96,8 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 10*time.Second, "how long to wait for connections to close on SIGINT/SIGTERM")
 	fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.BoolVar(&version, "version", false, "print the version and exit")
+	fs.IntVar(&demo, "demo", 0, "also run this many simulated edge agents (the real agent code, over TCP to the Redis in use); 0: none")
+	fs.DurationVar(&demoInterval, "demo-interval", time.Second, "sampling `interval` of the --demo agents")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -116,6 +120,12 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		return nil, errors.New("--history-maxage must be >= 0; --dedup-window and --offline-after > 0; --history-maxlen not 0")
 	}
 	cfg.store = store.Options{MaxLen: historyLen, MaxAge: historyAge, DedupWindow: dedupWindow}
+	if demo < 0 || demoInterval <= 0 {
+		return nil, errors.New("--demo must be >= 0 and --demo-interval > 0")
+	}
+	if demo > 0 {
+		cfg.components = append(cfg.components, demoFleet(demo, demoInterval, cfg.store, cfg.redis.URL != ""))
+	}
 
 	var err error
 	if redisPwFile != "" {

@@ -23,7 +23,7 @@ func main() {
 	defer stop()
 	// go-redis logs reconnection attempts on its own; the relay already
 	// reports outages, so its lines only matter when debugging.
-	redis.SetLogger(redisLogger{slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	redis.SetLogger(redisLogger{slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &redisLogLevel}))})
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "cloud:", err)
 		os.Exit(1)
@@ -39,8 +39,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err // nil config: --version or --help was answered
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
-	return serve(ctx, *cfg, log, nil)
+	redisLogLevel.Set(cfg.logLevel)
+	return serve(ctx, *cfg, log, func(l listening) {
+		fmt.Fprintf(stdout, "Tributary dashboard: %s\n", l.URL)
+	})
 }
+
+// redisLogLevel filters go-redis's own log lines (set once by main, for the
+// whole process): they show with --log-level debug.
+var redisLogLevel slog.LevelVar
 
 // redisLogger sends go-redis's internal log lines to slog at debug level.
 type redisLogger struct{ log *slog.Logger }

@@ -30,11 +30,12 @@ import (
 	"github.com/tributary-iot/tributary/store"
 )
 
-// Options configure a fleet. The zero value of every field but RedisURL is
+// Options configure a fleet. The zero value of every field but Redis.URL is
 // usable; each says its default.
 type Options struct {
-	// RedisURL is where every agent sends, redis:// or rediss://. Required.
-	RedisURL string
+	// Redis is where every agent sends (URL redis:// or rediss://, TLS files,
+	// password). Redis.URL is required.
+	Redis store.ClientOptions
 	// Store configures the keyspace (its prefix, caps). Default: the store
 	// package's defaults, as the cloud uses them.
 	Store store.Options
@@ -62,7 +63,7 @@ type Options struct {
 }
 
 func (o Options) withDefaults() (Options, error) {
-	if o.RedisURL == "" {
+	if o.Redis.URL == "" {
 		return o, errors.New("fleet: no Redis URL")
 	}
 	if o.Devices < 0 {
@@ -135,7 +136,7 @@ func Run(ctx context.Context, opt Options) error {
 	ids := DeviceIDs(opt)
 	agents := make([]*agent.Agent, len(ids))
 	for i, id := range ids {
-		rdb, err := store.NewClient(store.ClientOptions{URL: opt.RedisURL})
+		rdb, err := store.NewClient(opt.Redis)
 		if err != nil {
 			return fmt.Errorf("fleet: %w", err)
 		}
@@ -147,13 +148,13 @@ func Run(ctx context.Context, opt Options) error {
 		agents[i], err = agent.New(
 			agent.Config{Device: id, Sensors: device(opt, i), Interval: opt.Interval, StateDir: opt.StateDir},
 			agent.NewRedisUplink(store.New(rdb, opt.Store)),
-			agent.Options{Logger: opt.Logger.With("device", id), Registerer: reg},
+			agent.Options{Logger: opt.Logger, Registerer: reg},
 		)
 		if err != nil {
 			return fmt.Errorf("fleet: device %s: %w", id, err)
 		}
 	}
-	opt.Logger.Info("fleet starting", "devices", len(ids), "redis", store.RedactURL(opt.RedisURL), "interval", opt.Interval)
+	opt.Logger.Info("fleet starting", "devices", len(ids), "redis", store.RedactURL(opt.Redis.URL), "interval", opt.Interval)
 	errs := make([]error, len(agents))
 	var wg sync.WaitGroup
 	for i, a := range agents {

@@ -25,7 +25,7 @@ func TestFleetRuns(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	opt := fleet.Options{RedisURL: srv.URL(), Devices: 3, Interval: 5 * time.Millisecond, Seed: 1, StateDir: dir, Registerer: reg}
+	opt := fleet.Options{Redis: store.ClientOptions{URL: srv.URL()}, Devices: 3, Interval: 5 * time.Millisecond, Seed: 1, StateDir: dir, Registerer: reg}
 	go func() { done <- fleet.Run(ctx, opt) }()
 	ids := fleet.DeviceIDs(opt)
 	if fmt.Sprint(ids) != "[sim-1 sim-2 sim-3]" {
@@ -113,9 +113,9 @@ func TestFleetOptions(t *testing.T) {
 		want string
 	}{
 		{fleet.Options{}, "no Redis URL"},
-		{fleet.Options{RedisURL: "redis://127.0.0.1:1", Prefix: "bad prefix "}, "not valid"},
-		{fleet.Options{RedisURL: "redis://127.0.0.1:1", Devices: -1}, "-1 devices"},
-		{fleet.Options{RedisURL: "http://x"}, "redis URL"},
+		{fleet.Options{Redis: store.ClientOptions{URL: "redis://127.0.0.1:1"}, Prefix: "bad prefix "}, "not valid"},
+		{fleet.Options{Redis: store.ClientOptions{URL: "redis://127.0.0.1:1"}, Devices: -1}, "-1 devices"},
+		{fleet.Options{Redis: store.ClientOptions{URL: "http://x"}}, "redis URL"},
 	} {
 		if err := fleet.Run(ctx, tc.opt); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Run(%+v) = %v, want an error containing %q", tc.opt, err, tc.want)

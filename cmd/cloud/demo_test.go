@@ -1,0 +1,46 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/tributary-iot/tributary/reading"
+)
+
+// TestRunDemo is `make demo` in-process: the embedded Redis and a fleet of
+// real agents, whose readings reach a WebSocket client.
+func TestRunDemo(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	logs := startRun(t, "--listen", "127.0.0.1:0", "--demo", "3", "--demo-interval", "20ms")
+	base := logs.await(t, `msg="cloud serving" url=(http://127\.0\.0\.1:\d+/)`)
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"api/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	seen := map[string]uint64{}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(seen) < 3 || seen["sim-1"] < 5 || seen["sim-2"] < 5 || seen["sim-3"] < 5 {
+		conn.SetReadDeadline(deadline)
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %v: %v", seen, err)
+		}
+		f, err := reading.DecodeFrame(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range f.Readings {
+			if r.Seq <= seen[r.Device] {
+				t.Fatalf("%s: seq %d after %d", r.Device, r.Seq, seen[r.Device])
+			}
+			seen[r.Device] = r.Seq
+		}
+	}
+	if len(seen) != 3 {
+		t.Fatalf("devices %v, want sim-1..sim-3", seen)
+	}
+}

@@ -108,12 +108,14 @@ func (b *dashBrowser) viewport(t *testing.T, width, height int64, mobile bool) {
 
 // await polls the JavaScript condition cond, on every animation frame,
 // until it is true, and fails the test with the page's state if it is not
-// within dashTimeout.
+// within dashTimeout. A condition that throws (the element it looks at is
+// not rendered yet) counts as false.
 func (b *dashBrowser) await(t *testing.T, what, cond string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, dashTimeout+5*time.Second)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(dashTimeout)))
+	expr := "(() => { try { return !!(" + cond + "); } catch { return false; } })()"
+	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(dashTimeout)))
 	if err != nil {
 		t.Fatalf("dashboard: waiting for %s: %v\ncondition: %s\n%s", what, err, cond, b.diagnosis())
 	}

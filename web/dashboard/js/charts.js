@@ -36,6 +36,22 @@ function axisSize(u, values, axisIdx, cycleNum) {
 // 5 minutes, which leaves a 10-minute window on a phone with one tick.
 const TIME_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
 
+// The y axis spans at least this much of a unit, so that sensor noise of
+// a steady value (0.02 hPa) does not fill the chart like a storm would.
+const MIN_SPAN = { Cel: 1, '[degF]': 2, '%RH': 2, hPa: 2, lx: 10, V: 0.1 };
+
+// yRange is uPlot's usual padded range, widened to the unit's minimum span.
+function yRange(unit) {
+  const span = MIN_SPAN[unit] ?? 0;
+  return (u, min, max) => {
+    if (max - min < span) {
+      const mid = (min + max) / 2;
+      [min, max] = [mid - span / 2, mid + span / 2];
+    }
+    return uPlot.rangeNum(min, max, 0.1, true);
+  };
+}
+
 // timeTicks labels the time axis compactly, 24-hour, with seconds only when
 // ticks are less than a minute apart (the window is 10 minutes, so no dates).
 function timeTicks(u, splits, axisIdx, space, incr) {
@@ -108,7 +124,8 @@ class ChartPanel {
       width,
       height: Math.round(Math.min(260, Math.max(170, width * 0.42))),
       cursor: { drag: { x: false, y: false, setScale: false } }, // a live chart: no zoom
-      scales: { x: { time: true }, y: door ? { range: [-0.1, 1.1] } : { auto: true } },
+      padding: [null, 28, null, null], // room for the last time label, centred on its tick
+      scales: { x: { time: true }, y: { range: door ? [-0.1, 1.1] : yRange(this.unit) } },
       axes: [
         {
           stroke: fg, font, space: 75, size: 40, incrs: TIME_INCRS, values: timeTicks,

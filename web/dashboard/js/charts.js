@@ -4,9 +4,10 @@
 import { SeriesWindow } from './series.js';
 import { compareMetrics, formatNumber, formatValue, unitLabel } from './format.js';
 
-/** Charts keep the last WINDOW_MS of each series, at most MAX_POINTS points. */
-export const WINDOW_MS = 10 * 60 * 1000;
-export const MAX_POINTS = 3000;
+// Charts keep the last WINDOW_MS of each series, at most MAX_POINTS points,
+// so memory stays bounded however long the page stays open.
+const WINDOW_MS = 10 * 60 * 1000;
+const MAX_POINTS = 3000;
 
 const uPlot = window.uPlot; // vendor/uplot/uPlot.iife.min.js, loaded before the modules
 
@@ -52,6 +53,11 @@ function yRange(unit) {
   };
 }
 
+// plotHeight keeps charts flatter than wide, within readable bounds.
+function plotHeight(width) {
+  return Math.round(Math.min(260, Math.max(170, width * 0.42)));
+}
+
 // timeTicks labels the time axis compactly, 24-hour, with seconds only when
 // ticks are less than a minute apart (the window is 10 minutes, so no dates).
 function timeTicks(u, splits, axisIdx, space, incr) {
@@ -70,7 +76,7 @@ class ChartPanel {
     this.colors = []; // line colour of each sensor, in sensor order
     this.stale = true; // the plot must be (re)built: new sensor, theme change
     this.dirty = false; // the plot's data is behind the series
-    this.newest = new Map(); // sensor name -> its newest reading, shown in the header
+    this.newest = new Map(); // sensor name -> {value, t} of its newest reading, shown in the header
 
     this.el = document.createElement('article');
     this.el.className = 'chart-card';
@@ -122,7 +128,7 @@ class ChartPanel {
     this.colors = names.map((_, i) => palette[i % palette.length]);
     return {
       width,
-      height: Math.round(Math.min(260, Math.max(170, width * 0.42))),
+      height: plotHeight(width),
       cursor: { drag: { x: false, y: false, setScale: false } }, // a live chart: no zoom
       padding: [null, 28, null, null], // room for the last time label, centred on its tick
       scales: { x: { time: true }, y: { range: door ? [-0.1, 1.1] : yRange(this.unit) } },
@@ -188,7 +194,7 @@ class ChartPanel {
     if (!this.plot) return this.flush();
     const width = Math.floor(this.plotEl.clientWidth);
     if (width > 0 && width !== this.plot.width) {
-      this.plot.setSize({ width, height: Math.round(Math.min(260, Math.max(170, width * 0.42))) });
+      this.plot.setSize({ width, height: plotHeight(width) });
     }
   }
 

@@ -32,6 +32,7 @@ export class Devices {
     for (const item of list) {
       const d = this.ensure(item.id);
       const seen = Date.parse(item.last_seen) + offsetMs;
+      // Keep the later of the two; heardAt is NaN for a device never heard.
       if (Number.isFinite(seen) && !(seen <= d.heardAt)) d.heardAt = seen;
       d.lastSeq = Math.max(d.lastSeq, item.last_seq || 0);
       for (const r of item.latest || []) this.keepLatest(d, r);

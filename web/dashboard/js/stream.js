@@ -40,7 +40,11 @@ export class Stream {
     this.everOpened = false;
   }
 
-  /** start opens the connection and retries now when the device comes back online. */
+  /**
+   * start opens the connection. While reconnecting, it retries at once when
+   * the browser's network comes back or the tab is shown again, instead of
+   * waiting out the backoff.
+   */
   start() {
     const retryNow = () => {
       if (this.state === 'reconnecting' && this.timer) {

@@ -21,6 +21,10 @@ type device struct {
 	Online bool `json:"online"`
 }
 
+// OfflineAfterHeader, on GET /api/devices, is Options.OfflineAfter in
+// milliseconds, so that clients judge online/offline as the server does.
+const OfflineAfterHeader = "Tributary-Offline-After-Ms"
+
 // devices answers GET /api/devices: every device known to Redis, by id.
 func (s *server) devices(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opt.StoreTimeout)
@@ -31,6 +35,8 @@ func (s *server) devices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.opt.Now()
+	// The dashboard applies the same threshold to readings it sees live.
+	w.Header().Set(OfflineAfterHeader, strconv.FormatInt(s.opt.OfflineAfter.Milliseconds(), 10))
 	out := make([]device, len(devs))
 	for i, d := range devs {
 		out[i] = device{Device: d, Online: !d.LastSeen.IsZero() && now.Sub(d.LastSeen) <= s.opt.OfflineAfter}

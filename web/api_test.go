@@ -58,6 +58,15 @@ func TestDevices(t *testing.T) {
 			t.Errorf("%s online 31s after its last reading", d.ID)
 		}
 	}
+	// The dashboard learns the threshold from a header.
+	resp, err := http.Get(f.srv.URL + "/api/devices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get(OfflineAfterHeader); got != "30000" {
+		t.Errorf("%s = %q, want 30000", OfflineAfterHeader, got)
+	}
 }
 
 func TestHistory(t *testing.T) {

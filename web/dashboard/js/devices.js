@@ -2,7 +2,10 @@
 
 import { compareMetrics, formatAge, formatValue } from './format.js';
 
-/** A device is online if it was heard from within ONLINE_MS. */
+/**
+ * A device is online if it was heard from within ONLINE_MS, or the cloud's
+ * --offline-after, which GET /api/devices sends in a header.
+ */
 export const ONLINE_MS = 30 * 1000;
 
 /**
@@ -14,6 +17,7 @@ export const ONLINE_MS = 30 * 1000;
 export class Devices {
   constructor() {
     this.byId = new Map(); // id -> {id, heardAt, lastSeq, latest: Map "sensor/metric" -> reading}
+    this.onlineMs = ONLINE_MS;
   }
 
   get(id) { return this.byId.get(id); }
@@ -55,7 +59,7 @@ export class Devices {
     if (!old || r.seq >= old.seq) d.latest.set(key, r);
   }
 
-  online(d, now) { return now - d.heardAt < ONLINE_MS; }
+  online(d, now) { return now - d.heardAt < this.onlineMs; }
 
   /** sorted returns the devices by id. */
   sorted() { return [...this.byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); }

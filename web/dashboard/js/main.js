@@ -80,6 +80,8 @@ async function loadDevices(attempt = 0) {
     const cloudNow = Date.parse(res.headers.get('Date'));
     let offset = Number.isFinite(cloudNow) ? Date.now() - cloudNow : 0;
     if (Math.abs(offset) < MIN_SKEW_MS) offset = 0;
+    const onlineMs = Number(res.headers.get('Tributary-Offline-After-Ms'));
+    if (onlineMs > 0) devices.onlineMs = onlineMs;
     devices.load(await res.json(), offset);
     devicesMsg = { text: 'No devices yet: waiting for readings…', error: false };
   } catch (err) {

@@ -23,13 +23,26 @@ import (
 // and the end-to-end latency, from the Ingest call to a client's receipt.
 //
 //	go test -run '^$' -bench Fanout -benchtime 20000x ./web/
-func BenchmarkFanout100Clients(b *testing.B) {
+func BenchmarkFanout100Clients(b *testing.B) { benchFanout(b, 0) }
+
+// BenchmarkFanout100ClientsAt2000PerSecond is the same path at a steady
+// 2000 readings/s (batches of 10 every 5 ms, as a fleet of a few hundred
+// agents would send), so its latency is that of a lightly loaded cloud
+// rather than of a saturated one.
+func BenchmarkFanout100ClientsAt2000PerSecond(b *testing.B) { benchFanout(b, 2000) }
+
+// benchFanout ingests b.N readings as fast as the window allows (rate 0) or
+// at rate readings/s.
+func benchFanout(b *testing.B, rate int) {
 	const (
 		clients = 100
 		devices = 10
-		batch   = 100
 		window  = 500
 	)
+	batch := 100
+	if rate > 0 {
+		batch = 10
+	}
 	f := newFixture(b, fixtureOptions{})
 	n := b.N
 	sent := make([]atomic.Int64, n+1) // by seq: unix ns of the Ingest call
@@ -72,8 +85,13 @@ func BenchmarkFanout100Clients(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for next := 0; next < n; {
-		for int64(next)-minGot() > window-batch {
+		for int64(next)-minGot() > int64(window-batch) {
 			awaitProgress()
+		}
+		if rate > 0 {
+			if d := time.Until(start.Add(time.Duration(next) * time.Second / time.Duration(rate))); d > 0 {
+				time.Sleep(d) // pacing the load, not waiting for a result
+			}
 		}
 		k := min(batch, n-next)
 		dev := devs[(next/batch)%devices]

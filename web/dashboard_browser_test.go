@@ -107,6 +107,12 @@ func TestDashboardBrowser(t *testing.T) {
 		`tributary.selected() === 'shed' && tributary.chartPoints('temperature') === 20 &&
 		 document.querySelector('button[data-device="shed"]').getAttribute('aria-current') === 'true'`)
 
+	// Credentials typed into the address bar must not break the API calls
+	// (fetch refuses URLs that carry them).
+	b.navigate(t, strings.Replace(cloud.srv.URL, "http://", "http://field:pw@", 1)+"/#device=shed")
+	b.await(t, "page with credentials in its URL loads devices and history",
+		`tributary.devices().length === 3 && tributary.chartPoints('temperature') === 20`)
+
 	// Redis goes down: the status frame says so. When it is back (empty: the
 	// test server has no persistence), history is reloaded.
 	loads := dashEval[int](t, b, `tributary.connection().historyLoads`)

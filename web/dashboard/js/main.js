@@ -42,9 +42,14 @@ let devicesMsg = { text: 'Loading devices…', error: false };
 let detailMsg = { text: 'Select a device to see its readings.', error: false };
 
 // apiURL resolves a path against the page, so the dashboard also works
-// behind a reverse proxy that mounts the cloud under a prefix.
+// behind a reverse proxy that mounts the cloud under a prefix. Credentials
+// typed into the address bar (http://user:pw@host/) are dropped: fetch
+// refuses such URLs, and the browser sends the cached ones by itself.
 function apiURL(path) {
-  return new URL(path, document.baseURI);
+  const u = new URL(path, document.baseURI);
+  u.username = '';
+  u.password = '';
+  return u;
 }
 
 function streamURL() {

@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
 
-demo: ## cloud + embedded Redis + simulated fleet on $(LISTEN) (REDIS_URL=... to use a real Redis)
+demo: ## cloud + embedded Redis + simulated fleet on 127.0.0.1:8080 (LISTEN=..., REDIS_URL=... to change)
 	$(GO) run ./cmd/cloud --listen $(LISTEN) --demo $(DEMO_DEVICES)
 
 deps: ## install the system packages the tests need (redis-server, chromium) where missing

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"strings"
@@ -82,4 +84,15 @@ func redactErr(err error, u string) error {
 		return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
 	}
 	return err
+}
+
+// RedisLogger takes go-redis's own log lines (redis.SetLogger, a process-wide
+// setting for main to make) to slog at debug level: reconnect attempts
+// repeat several times a second during an outage, which the relay and the
+// agent already report, rate-limited.
+type RedisLogger struct{ Log *slog.Logger }
+
+// Printf implements go-redis's internal.Logging.
+func (l RedisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.Log.DebugContext(ctx, fmt.Sprintf(format, v...), "from", "go-redis")
 }

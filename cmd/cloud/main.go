@@ -16,6 +16,8 @@ import (
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-iot/tributary/store"
 )
 
 func main() {
@@ -23,7 +25,7 @@ func main() {
 	defer stop()
 	// go-redis logs reconnection attempts on its own; the relay already
 	// reports outages, so its lines only matter when debugging.
-	redis.SetLogger(redisLogger{slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &redisLogLevel}))})
+	redis.SetLogger(store.RedisLogger{Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &redisLogLevel}))})
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "cloud:", err)
 		os.Exit(1)
@@ -48,10 +50,3 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // redisLogLevel filters go-redis's own log lines (set once by main, for the
 // whole process): they show with --log-level debug.
 var redisLogLevel slog.LevelVar
-
-// redisLogger sends go-redis's internal log lines to slog at debug level.
-type redisLogger struct{ log *slog.Logger }
-
-func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.log.DebugContext(ctx, fmt.Sprintf(format, v...), "from", "go-redis")
-}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -59,7 +60,7 @@ func parseConfig(data []byte) (fileConfig, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+		return cfg, errors.New(plainYAMLError(err.Error()))
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -67,6 +68,10 @@ func parseConfig(data []byte) (fileConfig, error) {
 	}
 	return cfg, cfg.validate(&root)
 }
+
+// minInterval is the shortest sampling interval accepted: faster than this
+// a sensor would flood the uplink (and no supported chip converts faster).
+const minInterval = 10 * time.Millisecond
 
 // validate checks what the types alone do not; root is the parsed document,
 // for line numbers.
@@ -80,8 +85,8 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 	if c.Device != "" && !reading.ValidID(c.Device) {
 		return fmt.Errorf("%sdevice: %q is not a valid device id (1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit)", at("device"), c.Device, reading.MaxIDLen)
 	}
-	if c.Interval < 0 {
-		return fmt.Errorf("%sinterval: must not be negative", at("interval"))
+	if c.Interval != 0 && c.Interval < minInterval {
+		return fmt.Errorf("%sinterval: %v is below the minimum %v", at("interval"), c.Interval, minInterval)
 	}
 	seen := map[string]string{}
 	for i, s := range c.Sensors {
@@ -97,8 +102,8 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 			return fmt.Errorf("%s%s.name: missing", at("sensors", idx), key)
 		case s.Name != "" && !reading.ValidID(s.Name):
 			return fmt.Errorf("%s%s.name: %q is not a valid sensor id (letters, digits, '.', '_' or '-', starting with a letter or digit)", at("sensors", idx, "name"), key, s.Name)
-		case s.Interval < 0:
-			return fmt.Errorf("%s%s.interval: must not be negative", at("sensors", idx, "interval"), key)
+		case s.Interval != 0 && s.Interval < minInterval:
+			return fmt.Errorf("%s%s.interval: %v is below the minimum %v", at("sensors", idx, "interval"), key, s.Interval, minInterval)
 		}
 		for _, n := range d.names(s.Name) {
 			if prev, dup := seen[n]; dup {
@@ -144,4 +149,20 @@ func lineOf(root *yaml.Node, path ...string) int {
 		}
 	}
 	return n.Line
+}
+
+var (
+	yamlUnknownKey = regexp.MustCompile(`field (\S+) not found in type \S+`)
+	yamlDuration   = regexp.MustCompile("cannot unmarshal !!\\w+ `([^`]*)` into time.Duration")
+	yamlType       = regexp.MustCompile("cannot unmarshal !!(\\w+) `([^`]*)` into \\S+")
+)
+
+// plainYAMLError rewrites the YAML decoder's messages, which speak of Go
+// types, in the config file's terms.
+func plainYAMLError(msg string) string {
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
+	msg = yamlUnknownKey.ReplaceAllString(msg, `unknown key "$1" (see edge.example.yaml for the keys)`)
+	msg = yamlDuration.ReplaceAllString(msg, `"$1" is not a duration: give a unit, such as 5s, 500ms or 1m`)
+	return yamlType.ReplaceAllString(msg, `"$2" is the wrong kind of value here ($1)`)
 }

@@ -27,18 +27,20 @@ func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, yaml, want string
 	}{
-		{"unknown key", "device: a\ndevise: b\n", "line 2: field devise not found"},
-		{"unknown nested key", "uplink:\n  url: redis://x\n  passwd: x\n", "line 3: field passwd not found"},
-		{"unknown sensor key", "sensors:\n  - name: a\n    driver: sim-door\n    every: 1s\n", "line 4: field every not found"},
+		{"unknown key", "device: a\ndevise: b\n", `line 2: unknown key "devise"`},
+		{"unknown nested key", "uplink:\n  url: redis://x\n  passwd: x\n", `line 3: unknown key "passwd"`},
+		{"unknown sensor key", "sensors:\n  - name: a\n    driver: sim-door\n    every: 1s\n", `line 4: unknown key "every"`},
 		{"bad duration", "interval: soon\n", "line 1"},
-		{"negative interval", "interval: -1s\n", "line 1: interval: must not be negative"},
+		{"negative interval", "interval: -1s\n", "line 1: interval: -1s is below the minimum 10ms"},
+		{"too short interval", "interval: 1ms\n", "line 1: interval: 1ms is below the minimum 10ms"},
+		{"duration without unit", "interval: 5\n", `line 1: "5" is not a duration: give a unit`},
 		{"bad device", "device: \"-x\"\n", "line 1: device: \"-x\" is not a valid device id"},
 		{"unknown driver", "sensors:\n  - name: a\n    driver: bme280\n", "line 3: sensors[0].driver: \"bme280\" is not a known driver (known: sim, sim-climate"},
 		{"missing driver", "sensors:\n  - name: a\n", "line 2: sensors[0].driver: missing"},
 		{"missing name", "sensors:\n  - driver: sim-door\n", "line 2: sensors[0].name: missing"},
 		{"bad name", "sensors:\n  - name: a b\n    driver: sim-door\n", "line 2: sensors[0].name: \"a b\" is not a valid sensor id"},
 		{"duplicate name", "sensors:\n  - name: door\n    driver: sim-door\n  - driver: sim\n", "line 4: sensors[1].name: sensor \"door\" already defined by sensors[0]"},
-		{"negative sensor interval", "sensors:\n  - name: a\n    driver: sim-door\n    interval: -2s\n", "line 4: sensors[0].interval: must not be negative"},
+		{"negative sensor interval", "sensors:\n  - name: a\n    driver: sim-door\n    interval: -2s\n", "line 4: sensors[0].interval: -2s is below the minimum 10ms"},
 		{"wrong type", "sensors: yes\n", "line 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

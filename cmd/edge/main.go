@@ -7,9 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-iot/tributary/store"
 )
 
 func main() {
@@ -18,6 +23,9 @@ func main() {
 		<-ctx.Done()
 		stop() // a second signal kills at once
 	}()
+	// go-redis's own reconnect lines would flood the log during an outage;
+	// the agent reports it, rate-limited.
+	redis.SetLogger(store.RedisLogger{Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {

@@ -190,8 +190,8 @@ func resolve(f *flags) (settings, error) {
 	if !set["metrics-listen"] && file.MetricsListen != nil {
 		s.metricsListen = *file.MetricsListen
 	}
-	if s.interval < 0 {
-		return s, usageError{fmt.Errorf("--interval: must not be negative")}
+	if s.interval < minInterval {
+		return s, usageError{fmt.Errorf("--interval: %v is below the minimum %v", s.interval, minInterval)}
 	}
 	if s.device == "" {
 		host, err := os.Hostname()

@@ -100,7 +100,7 @@ func history(t *testing.T, srv *redistest.Server, dev string) []reading.Reading 
 func TestRunSimulatedToRedis(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	r := startRun(t, "--device", "edge-test-1", "--redis", srv.URL(), "--state-dir", t.TempDir(),
-		"--interval", "5ms", "--metrics-listen", "127.0.0.1:0")
+		"--interval", "10ms", "--metrics-listen", "127.0.0.1:0")
 	await(t, "readings in Redis", func() bool { return len(history(t, srv, "edge-test-1")) >= 20 })
 
 	// The metrics endpoint is logged; it serves the agent's metrics.
@@ -161,10 +161,10 @@ metrics_listen: ""
 sensors:
   - name: t1
     driver: sim-temperature
-    interval: 3ms
+    interval: 10ms
   - name: front
     driver: sim-door
-    interval: 4ms
+    interval: 20ms
 `)
 	// The flag overrides the file's device; the URL with a password is logged redacted.
 	r := startRun(t, "--config", cfg, "--device", "from-flag", "--state-dir", dir,

@@ -19,8 +19,9 @@ const DefaultLeaseSize = 1000
 type seqLease struct {
 	path string
 	size uint64
-	next uint64 // next number to hand out
-	end  uint64 // highest number the file allows handing out
+	next uint64   // next number to hand out
+	end  uint64   // highest number the file allows handing out
+	lock *os.File // held from loadSeq to close
 }
 
 // seqPath is the lease file of device in dir.
@@ -28,21 +29,29 @@ func seqPath(dir, device string) string { return filepath.Join(dir, device+".seq
 
 // loadSeq reads the lease of device from dir. A missing file starts at 1; an
 // unreadable or corrupt one is an error, since guessing could reuse numbers.
+// It locks the lease against other agents until close.
 func loadSeq(dir, device string, size uint64) (*seqLease, error) {
 	s := &seqLease{path: seqPath(dir, device), size: size}
+	lock, err := lockState(filepath.Join(dir, device+".lock"))
+	if err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(s.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
+		lock.Close()
 		return nil, fmt.Errorf("agent: read seq lease: %w", err)
 	default:
 		end, perr := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 		if perr != nil {
+			lock.Close()
 			return nil, fmt.Errorf("agent: seq lease %s is corrupt (%q); to start over, move it away knowing that seqs may repeat: %w", s.path, b, perr)
 		}
 		s.end = end
 	}
 	s.next = s.end + 1
+	s.lock = lock
 	return s, nil
 }
 
@@ -61,8 +70,12 @@ func (s *seqLease) take(n int) (uint64, error) {
 }
 
 // close persists the exact last number handed out, so that a clean restart
-// skips none.
-func (s *seqLease) close() error { return s.persist(s.next - 1) }
+// skips none, and releases the lock.
+func (s *seqLease) close() error {
+	err := s.persist(s.next - 1)
+	s.lock.Close()
+	return err
+}
 
 // persist writes end to the lease file durably: temporary file, fsync,
 // rename, fsync of the directory.

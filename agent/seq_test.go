@@ -27,8 +27,15 @@ func TestSeqLease(t *testing.T) {
 		t.Fatalf("lease file %q, want 25", b)
 	}
 
-	// A crash: load without close. Nothing handed out is reused; at most a
-	// lease is skipped.
+	// A second agent on the same device and state dir is refused while the
+	// first runs: it would hand out the same numbers.
+	if _, err := loadSeq(dir, "dev", 10); err == nil || !strings.Contains(err.Error(), "another agent is running") {
+		t.Fatalf("second lease while the first is held: %v", err)
+	}
+
+	// A crash: the kernel drops the dead process's lock, nothing is
+	// persisted. Nothing handed out is reused; at most a lease is skipped.
+	s.lock.Close()
 	c, err := loadSeq(dir, "dev", 10)
 	if err != nil {
 		t.Fatal(err)

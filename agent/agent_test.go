@@ -245,6 +245,13 @@ func TestBackoffFullJitter(t *testing.T) {
 			}
 		}
 	}
+	// A long outage with a large minimum must not overflow the shift.
+	a.opt.BackoffMin, a.opt.BackoffMax = 5*time.Second, time.Minute
+	for attempt := range 200 {
+		if d := a.backoff(attempt); d < 0 || d > time.Minute {
+			t.Fatalf("BackoffMin 5s: backoff(%d) = %v", attempt, d)
+		}
+	}
 }
 
 func TestMetricsText(t *testing.T) {

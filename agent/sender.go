@@ -65,8 +65,8 @@ func (a *Agent) sendOnce(ctx context.Context, batch []reading.Reading) error {
 // [0, min(BackoffMax, BackoffMin*2^attempt)] ("full jitter").
 func (a *Agent) backoff(attempt int) time.Duration {
 	ceil := a.opt.BackoffMax
-	if attempt < 32 {
-		ceil = min(ceil, a.opt.BackoffMin<<attempt)
+	if attempt < 63 && a.opt.BackoffMin <= a.opt.BackoffMax>>attempt { // no overflow
+		ceil = a.opt.BackoffMin << attempt
 	}
 	return rand.N(ceil + 1)
 }

@@ -74,7 +74,9 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		demo         int
 		demoInterval time.Duration
 	)
-	fs.StringVar(&cfg.redis.URL, "redis", getenv("REDIS_URL"), "Redis `URL`: redis://[user:password@]host:port[/db] or rediss:// for TLS (default $REDIS_URL; none: embedded in-memory Redis)")
+	// Not defaulted from $REDIS_URL here: usage text prints defaults, and
+	// the URL may hold a password. The environment is read after parsing.
+	fs.StringVar(&cfg.redis.URL, "redis", "", "Redis `URL`: redis://[user:password@]host:port[/db] or rediss:// for TLS (default $REDIS_URL; none: embedded in-memory Redis)")
 	fs.StringVar(&cfg.redis.CAFile, "redis-ca", "", "PEM `file` of CAs to verify a rediss:// server with, instead of the system roots")
 	fs.StringVar(&cfg.redis.CertFile, "redis-cert", "", "client certificate PEM `file` for rediss://")
 	fs.StringVar(&cfg.redis.KeyFile, "redis-key", "", "client key PEM `file` for rediss://")
@@ -111,6 +113,9 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q (flags only; see --help)", fs.Args())
+	}
+	if cfg.redis.URL == "" {
+		cfg.redis.URL = getenv("REDIS_URL")
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)

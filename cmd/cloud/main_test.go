@@ -301,6 +301,8 @@ func TestFlags(t *testing.T) {
 }
 
 func TestVersionAndHelp(t *testing.T) {
+	// The usage text must not show a password from the environment.
+	t.Setenv("REDIS_URL", "redis://:env-secret-42@127.0.0.1:1")
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"--version"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
@@ -311,6 +313,9 @@ func TestVersionAndHelp(t *testing.T) {
 	out.Reset()
 	if err := run(context.Background(), []string{"--help"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "env-secret-42") {
+		t.Errorf("--help shows the password of $REDIS_URL:\n%s", out.String())
 	}
 	for _, want := range []string{"Usage: cloud", "-redis URL", "-insecure-no-auth", "-auth-password-file"} {
 		if !strings.Contains(out.String(), want) {

@@ -26,6 +26,8 @@ type Agent struct {
 
 	mu  sync.Mutex // orders seq assignment with queueing
 	seq *seqLease
+
+	dupLog *logLimiter // used by the sender goroutine only
 }
 
 // New checks cfg, fills in defaults, creates the state dir and registers
@@ -42,7 +44,8 @@ func New(cfg Config, up Uplink, opt Options) (*Agent, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("agent: state dir: %w", err)
 	}
-	a := &Agent{cfg: cfg, opt: opt, up: up, q: opt.Queue, log: opt.Logger}
+	a := &Agent{cfg: cfg, opt: opt, up: up, q: opt.Queue, log: opt.Logger,
+		dupLog: &logLimiter{every: opt.LogEvery, now: opt.Now}}
 	a.m = newMetrics(a.q.Len)
 	names := make([]string, len(cfg.Sensors))
 	for i, s := range cfg.Sensors {
@@ -71,6 +74,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.seq = seq
+	if seq.fresh {
+		a.resumeSeq(ctx)
+	}
 	a.log.Info("agent started", "device", a.cfg.Device, "sensors", len(a.cfg.Sensors), "next_seq", seq.next)
 
 	// The sender outlives ctx for the flush; it gets its own context.
@@ -188,5 +194,32 @@ func (a *Agent) emit(sensor string, rs []reading.Reading) {
 	a.m.readings.WithLabelValues(sensor).Add(float64(len(rs)))
 	if dropped > 0 {
 		a.m.dropped.WithLabelValues(DropQueueFull).Add(float64(dropped))
+	}
+}
+
+// resumeSeqTimeout bounds the start-up question to the uplink.
+const resumeSeqTimeout = 5 * time.Second
+
+// resumeSeq asks an uplink that can tell (SeqResumer) for the device's last
+// stored seq, when the state dir had no lease. If it cannot answer now, the
+// agent starts at 1 and says so: readings Redis already holds under those
+// seqs are then counted as duplicates.
+func (a *Agent) resumeSeq(ctx context.Context) {
+	r, ok := a.up.(SeqResumer)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, resumeSeqTimeout)
+	defer cancel()
+	last, err := r.LastSeq(ctx, a.cfg.Device)
+	if err != nil {
+		a.log.Warn("no seq lease in the state dir and the uplink cannot say where the device left off; starting at 1",
+			"device", a.cfg.Device, "state_dir", a.cfg.StateDir, "err", err)
+		return
+	}
+	if last > 0 {
+		a.log.Warn("no seq lease in the state dir; resuming after the last seq the uplink stored",
+			"device", a.cfg.Device, "state_dir", a.cfg.StateDir, "last_seq", last)
+		a.seq.resumeAfter(last)
 	}
 }

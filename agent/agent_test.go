@@ -189,20 +189,20 @@ type flakyUplink struct {
 	got    []reading.Reading
 }
 
-func (u *flakyUplink) Send(ctx context.Context, rs []reading.Reading) error {
+func (u *flakyUplink) Send(ctx context.Context, rs []reading.Reading) (int, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.fails > 0 {
 		u.fails--
-		return errors.New("network unreachable")
+		return 0, errors.New("network unreachable")
 	}
 	for _, r := range rs {
 		if r.Sensor == u.reject {
-			return fmt.Errorf("uplink: %w: sensor %s", reading.ErrInvalid, r.Sensor)
+			return 0, fmt.Errorf("uplink: %w: sensor %s", reading.ErrInvalid, r.Sensor)
 		}
 	}
 	u.got = append(u.got, rs...)
-	return nil
+	return 0, nil
 }
 
 func (u *flakyUplink) accepted() []reading.Reading {
@@ -350,13 +350,13 @@ func TestConfigErrors(t *testing.T) {
 // blockingUplink blocks every send until its context ends.
 type blockingUplink struct{ calls chan struct{} }
 
-func (u *blockingUplink) Send(ctx context.Context, rs []reading.Reading) error {
+func (u *blockingUplink) Send(ctx context.Context, rs []reading.Reading) (int, error) {
 	select {
 	case u.calls <- struct{}{}:
 	default:
 	}
 	<-ctx.Done()
-	return ctx.Err()
+	return 0, ctx.Err()
 }
 
 func TestShutdownIsBoundedWhenUplinkHangs(t *testing.T) {
@@ -378,3 +378,42 @@ func TestShutdownIsBoundedWhenUplinkHangs(t *testing.T) {
 		t.Fatalf("no warning about unsent readings:\n%s", logs.String())
 	}
 }
+
+// TestLostStateDirResumesAfterRedis: an agent whose state dir is new asks
+// Redis where the device left off, so its readings are not dropped as
+// repeats; an uplink that cannot tell gets them counted as duplicates.
+func TestLostStateDirResumesAfterRedis(t *testing.T) {
+	f := newRedis(t)
+	cfg := Config{Device: "dev-lost", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: t.TempDir()}
+	a := start(t, cfg, NewRedisUplink(f.st), Options{})
+	await(t, "first life's readings", func() bool { return f.streamLen("dev-lost") >= 5 })
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	first := f.history(t, "dev-lost")
+	last := first[len(first)-1].Seq
+
+	cfg.StateDir = t.TempDir() // the SD card was replaced
+	b := start(t, cfg, NewRedisUplink(f.st), Options{})
+	await(t, "second life's readings", func() bool { return f.streamLen("dev-lost") >= int64(len(first)+5) })
+	if err := b.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	all := f.history(t, "dev-lost")
+	if next := all[len(first)].Seq; next != last+1 {
+		t.Fatalf("after losing its state the agent went on at seq %d, want %d", next, last+1)
+	}
+	if d := testutil.ToFloat64(b.m.duplicates); d != 0 {
+		t.Fatalf("%v duplicates after resuming", d)
+	}
+
+	// Without SeqResumer the agent starts at 1 and the repeats are counted.
+	cfg.StateDir = t.TempDir()
+	c := start(t, cfg, sendOnly{NewRedisUplink(f.st)}, Options{BatchSize: 1})
+	await(t, "repeats counted", func() bool { return testutil.ToFloat64(c.m.duplicates) >= 3 })
+}
+
+// sendOnly hides an uplink's optional abilities.
+type sendOnly struct{ up Uplink }
+
+func (s sendOnly) Send(ctx context.Context, rs []reading.Reading) (int, error) { return s.up.Send(ctx, rs) }

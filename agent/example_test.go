@@ -18,13 +18,13 @@ type printUplink struct {
 	done bool
 }
 
-func (u *printUplink) Send(ctx context.Context, rs []reading.Reading) error {
+func (u *printUplink) Send(ctx context.Context, rs []reading.Reading) (int, error) {
 	if !u.done {
 		u.done = true
 		fmt.Println(string(rs[0].AppendJSON(nil)))
 		u.stop()
 	}
-	return nil
+	return 0, nil
 }
 
 func Example() {

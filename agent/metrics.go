@@ -24,6 +24,7 @@ type metrics struct {
 	sent         prometheus.Counter
 	sendDuration prometheus.Histogram
 	uplinkUp     prometheus.Gauge
+	duplicates   prometheus.Counter
 }
 
 func newMetrics(queueLen func() int) *metrics {
@@ -44,6 +45,10 @@ func newMetrics(queueLen func() int) *metrics {
 			Name: "tributary_edge_dropped_readings_total",
 			Help: "Readings dropped before being sent, by reason.",
 		}, []string{"reason"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_edge_duplicate_readings_total",
+			Help: "Readings the uplink already had (same device and seq): a retry after a lost acknowledgement, or a seq that restarted.",
+		}),
 		uplinkErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tributary_edge_uplink_errors_total",
 			Help: "Failed uplink sends; every retry counts.",
@@ -79,7 +84,7 @@ func (m *metrics) register(reg prometheus.Registerer, sensors []string) error {
 		return nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.readings, m.sensorErrors, m.queue, m.dropped, m.uplinkErrors, m.sent, m.sendDuration, m.uplinkUp} {
+	for _, c := range []prometheus.Collector{m.readings, m.sensorErrors, m.queue, m.dropped, m.uplinkErrors, m.sent, m.sendDuration, m.uplinkUp, m.duplicates} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

@@ -52,8 +52,18 @@ func (a *Agent) sendOnce(ctx context.Context, batch []reading.Reading) error {
 	ctx, cancel := context.WithTimeout(ctx, a.opt.SendTimeout)
 	defer cancel()
 	start := time.Now()
-	if err := a.up.Send(ctx, batch); err != nil {
+	dups, err := a.up.Send(ctx, batch)
+	if err != nil {
 		return err
+	}
+	if dups > 0 {
+		a.m.duplicates.Add(float64(dups))
+		// Expected after a retry whose first try was stored; otherwise the
+		// device's seq restarted (a lost state dir) and Redis drops these.
+		if n, ok := a.dupLog.fail(); ok {
+			a.log.Warn("uplink already had readings with these seqs; if this persists, the state dir was lost and readings are being dropped as repeats",
+				"device", a.cfg.Device, "duplicates", dups, "first_seq", batch[0].Seq, "since_last_log", n)
+		}
 	}
 	a.m.sendDuration.Observe(time.Since(start).Seconds())
 	a.m.sent.Add(float64(len(batch)))

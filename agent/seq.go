@@ -22,6 +22,9 @@ type seqLease struct {
 	next uint64   // next number to hand out
 	end  uint64   // highest number the file allows handing out
 	lock *os.File // held from loadSeq to close
+	// fresh is true when no lease file existed: the device is new, or its
+	// state was lost.
+	fresh bool
 }
 
 // seqPath is the lease file of device in dir.
@@ -39,6 +42,7 @@ func loadSeq(dir, device string, size uint64) (*seqLease, error) {
 	b, err := os.ReadFile(s.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		s.fresh = true
 	case err != nil:
 		lock.Close()
 		return nil, fmt.Errorf("agent: read seq lease: %w", err)
@@ -53,6 +57,13 @@ func loadSeq(dir, device string, size uint64) (*seqLease, error) {
 	s.next = s.end + 1
 	s.lock = lock
 	return s, nil
+}
+
+// resumeAfter makes a fresh lease hand out numbers after last.
+func (s *seqLease) resumeAfter(last uint64) {
+	if last >= s.next {
+		s.end, s.next = last, last+1
+	}
 }
 
 // take returns the first of n consecutive new numbers, extending and

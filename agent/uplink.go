@@ -12,11 +12,20 @@ import (
 // batch (the same readings) until it succeeds, so Send must be idempotent on
 // (device, seq): storing a batch twice must store each reading once.
 //
-// Send blocks until the readings are stored or ctx ends. An error wrapping
-// reading.ErrInvalid means the uplink will never accept these readings; the
-// agent then drops the batch instead of retrying.
+// Send blocks until the readings are stored or ctx ends. It returns how many
+// of them the far end already had (0 where it cannot tell). An error
+// wrapping reading.ErrInvalid means the uplink will never accept these
+// readings; the agent then drops the batch instead of retrying.
 type Uplink interface {
-	Send(ctx context.Context, rs []reading.Reading) error
+	Send(ctx context.Context, rs []reading.Reading) (duplicates int, err error)
+}
+
+// SeqResumer is an optional ability of an Uplink: it knows the highest seq
+// it has stored for a device. An agent that finds no seq lease in its state
+// dir (a new SD card, a container without its volume) resumes after it, so
+// that its readings are not dropped as repeats of ones stored before.
+type SeqResumer interface {
+	LastSeq(ctx context.Context, device string) (uint64, error)
 }
 
 // RedisUplink sends readings straight to Redis with store.Store.Ingest, which
@@ -30,7 +39,12 @@ type RedisUplink struct {
 func NewRedisUplink(s *store.Store) *RedisUplink { return &RedisUplink{store: s} }
 
 // Send implements Uplink.
-func (u *RedisUplink) Send(ctx context.Context, rs []reading.Reading) error {
-	_, err := u.store.Ingest(ctx, rs)
-	return err
+func (u *RedisUplink) Send(ctx context.Context, rs []reading.Reading) (int, error) {
+	res, err := u.store.Ingest(ctx, rs)
+	return res.Duplicates, err
+}
+
+// LastSeq implements SeqResumer.
+func (u *RedisUplink) LastSeq(ctx context.Context, device string) (uint64, error) {
+	return u.store.LastSeq(ctx, device)
 }

@@ -15,7 +15,9 @@
 //	tributary:{dev-1}:latest     Hash. "seen": Redis time (unix ms) of the last
 //	                             ingest; "seq": highest seq stored;
 //	                             "<sensor>/<metric>": JSON of the newest
-//	                             reading of that series.
+//	                             reading (by ts) of that series.
+//	tributary:{dev-1}:latest_ts  Hash. "<sensor>/<metric>": ts (unix ms) of
+//	                             that reading.
 //	tributary:{dev-1}:seen:<n>   String used as a bitmap: bit (seq mod 65536)
 //	                             is set once reading seq (seq div 65536 = n)
 //	                             has been stored. Expires after

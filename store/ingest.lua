@@ -1,7 +1,10 @@
 -- Idempotent ingest of a batch of readings of one device.
--- KEYS[1] history stream, KEYS[2] latest hash, KEYS[3..] dedup bitmap blocks.
+-- KEYS[1] history stream, KEYS[2] latest hash, KEYS[3] latest-time hash,
+-- KEYS[4..] dedup bitmap blocks.
 -- ARGV: channel, maxlen, maxage_ms, dedup_ttl_s, n, then n times:
---   block key index, bit, seq, series ("sensor/metric"), reading JSON.
+--   block key index, bit, seq, series ("sensor/metric"), ts_ms, reading JSON.
+-- A series' latest reading is the one with the newest ts (not the highest
+-- seq: a device whose seq restarted must not freeze its latest values).
 -- Returns {stored, now_ms}.
 local channel = ARGV[1]
 local maxlen = tonumber(ARGV[2])
@@ -16,11 +19,12 @@ local lastseqs = redis.call('HGET', KEYS[2], 'seq') or '0'
 local lastseq = tonumber(lastseqs)
 local stored = 0
 for i = 0, n - 1 do
-  local a = 6 + i * 5
+  local a = 6 + i * 6
   local bkey = KEYS[tonumber(ARGV[a])]
   local seq = tonumber(ARGV[a + 2])
   local series = ARGV[a + 3]
-  local json = ARGV[a + 4]
+  local ts = tonumber(ARGV[a + 4])
+  local json = ARGV[a + 5]
   if redis.call('SETBIT', bkey, tonumber(ARGV[a + 1]), 1) == 0 then
     redis.call('EXPIRE', bkey, ttl)
     if maxlen >= 0 then
@@ -28,8 +32,10 @@ for i = 0, n - 1 do
     else
       redis.call('XADD', KEYS[1], '*', 'r', json)
     end
-    if seq > lastseq or redis.call('HEXISTS', KEYS[2], series) == 0 then
+    local prev = tonumber(redis.call('HGET', KEYS[3], series) or '-1')
+    if ts >= prev then
       redis.call('HSET', KEYS[2], series, json)
+      redis.call('HSET', KEYS[3], series, ARGV[a + 4])
     end
     if seq > lastseq then
       lastseq = seq

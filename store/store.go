@@ -141,7 +141,7 @@ func (s *Store) Ingest(ctx context.Context, rs []reading.Reading) (Result, error
 	buf := make([]byte, 0, 256)
 	for gi, dev := range order {
 		idx := groups[dev]
-		keys := []string{s.StreamKey(dev), s.key(dev, "latest")}
+		keys := []string{s.StreamKey(dev), s.key(dev, "latest"), s.key(dev, "latest_ts")}
 		blocks := map[uint64]int{}
 		args := []any{s.LiveChannel(dev), s.opt.MaxLen, s.opt.MaxAge.Milliseconds(), int64(s.opt.DedupWindow / time.Second), len(idx)}
 		for _, i := range idx {
@@ -154,7 +154,7 @@ func (s *Store) Ingest(ctx context.Context, rs []reading.Reading) (Result, error
 				blocks[b] = k
 			}
 			buf = r.AppendJSON(buf[:0])
-			args = append(args, k, r.Seq%seqBlock, strconv.FormatUint(r.Seq, 10), r.Sensor+"/"+r.Metric, string(buf))
+			args = append(args, k, r.Seq%seqBlock, strconv.FormatUint(r.Seq, 10), r.Sensor+"/"+r.Metric, r.Time.UnixMilli(), string(buf))
 		}
 		cmds[gi] = ingestScript.Eval(ctx, pipe, keys, args...)
 	}
@@ -163,7 +163,6 @@ func (s *Store) Ingest(ctx context.Context, rs []reading.Reading) (Result, error
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return res, fmt.Errorf("store: ingest: %w", err)
 	}
-	now := float64(time.Now().UnixMilli())
 	zs := make([]redis.Z, 0, len(order))
 	for gi, dev := range order {
 		v, err := cmds[gi].Int64Slice()
@@ -173,8 +172,7 @@ func (s *Store) Ingest(ctx context.Context, rs []reading.Reading) (Result, error
 		res.Stored += int(v[0])
 		res.Duplicates += len(groups[dev]) - int(v[0])
 		if v[0] > 0 {
-			now = float64(v[1])
-			zs = append(zs, redis.Z{Score: now, Member: dev})
+			zs = append(zs, redis.Z{Score: float64(v[1]), Member: dev})
 		}
 	}
 	if len(zs) > 0 {
@@ -185,6 +183,22 @@ func (s *Store) Ingest(ctx context.Context, rs []reading.Reading) (Result, error
 		}
 	}
 	return res, nil
+}
+
+// LastSeq returns the highest seq stored for device, 0 if none.
+func (s *Store) LastSeq(ctx context.Context, device string) (uint64, error) {
+	v, err := s.rdb.HGet(ctx, s.key(device, "latest"), "seq").Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: last seq of %q: %w", device, err)
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("store: last seq of %q: %q: %w", device, v, err)
+	}
+	return n, nil
 }
 
 // Device is a device as the keyspace knows it.

@@ -298,3 +298,27 @@ func TestDeviceFromChannel(t *testing.T) {
 		}
 	}
 }
+
+// TestLatestFollowsTimeAfterSeqReset: a device that lost its seq lease
+// starts again at 1; its newer readings must still become the latest.
+func TestLatestFollowsTimeAfterSeqReset(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		s := store.New(rdb, store.Options{Prefix: prefix})
+		old := mk("z", 70000, "temperature", 10)
+		fresh := mk("z", 1, "temperature", 99)
+		fresh.Time = old.Time.Add(time.Hour)
+		for _, r := range []reading.Reading{old, fresh} {
+			if _, err := s.Ingest(ctx, []reading.Reading{r}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		devs, err := s.Devices(ctx)
+		if err != nil || len(devs) != 1 || len(devs[0].Latest) != 1 {
+			t.Fatalf("devices = %+v, %v", devs, err)
+		}
+		if got := devs[0].Latest[0]; got.Value != 99 || devs[0].LastSeq != 70000 {
+			t.Fatalf("latest = %+v, last seq %d; want the newer reading (99) and the highest seq", got, devs[0].LastSeq)
+		}
+	})
+}

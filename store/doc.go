@@ -25,6 +25,8 @@
 //	                             ingest idempotent, also for out-of-order seqs.
 //	tributary:live:{dev-1}       Pub/Sub channel. Each message is one reading's
 //	                             canonical JSON, published once, when stored.
+//	tributary:retention          Hash. The retention the cloud publishes and
+//	                             every ingester applies; see Retention.
 //	tributary:devices            Sorted set. Member: device id; score: unix ms
 //	                             of its last ingest.
 //

@@ -65,11 +65,15 @@ var ingestScript = redis.NewScript(ingestLua)
 type Store struct {
 	rdb redis.UniversalClient
 	opt Options
+	ret retention
 }
 
-// New returns a Store on rdb.
+// New returns a Store on rdb. Its Options' retention applies until a
+// published one is found (see Retention).
 func New(rdb redis.UniversalClient, opt Options) *Store {
-	return &Store{rdb: rdb, opt: opt.withDefaults()}
+	s := &Store{rdb: rdb, opt: opt.withDefaults()}
+	s.ret.cur = Retention{MaxLen: s.opt.MaxLen, MaxAge: s.opt.MaxAge, DedupWindow: s.opt.DedupWindow}
+	return s
 }
 
 // Client returns the Redis client the store uses.
@@ -136,6 +140,8 @@ func (s *Store) Ingest(ctx context.Context, rs []reading.Reading) (Result, error
 		}
 		groups[d] = append(groups[d], i)
 	}
+	s.refreshRetention(ctx)
+	ret := s.Retention()
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(order))
 	buf := make([]byte, 0, 256)
@@ -143,7 +149,7 @@ func (s *Store) Ingest(ctx context.Context, rs []reading.Reading) (Result, error
 		idx := groups[dev]
 		keys := []string{s.StreamKey(dev), s.key(dev, "latest"), s.key(dev, "latest_ts")}
 		blocks := map[uint64]int{}
-		args := []any{s.LiveChannel(dev), s.opt.MaxLen, s.opt.MaxAge.Milliseconds(), int64(s.opt.DedupWindow / time.Second), len(idx)}
+		args := []any{s.LiveChannel(dev), ret.MaxLen, ret.MaxAge.Milliseconds(), int64(ret.DedupWindow / time.Second), len(idx)}
 		for _, i := range idx {
 			r := &rs[i]
 			b := r.Seq / seqBlock

@@ -108,6 +108,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 		}()
 	}
 	goRun("relay", func() error { return relay.Run(runCtx) })
+	// The retention flags reach every ingester through Redis.
+	goRun("retention", func() error { return st.RunRetention(runCtx, 0) })
 	for _, c := range cfg.components {
 		goRun(c.name, func() error { return c.run(runCtx, redisOpt, log.With("component", c.name)) })
 	}

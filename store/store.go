@@ -5,8 +5,10 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -268,9 +270,28 @@ type Query struct {
 	Limit        int64     // the newest Limit readings of the range; 0 means all
 }
 
+// HistoryPage is how many entries History reads from Redis at a time.
+const HistoryPage = 1000
+
 // History returns readings of device from its stream, oldest first, each as
-// its canonical JSON. A device without history yields an empty slice.
+// its canonical JSON. A device without history yields an empty slice. It
+// holds the whole answer in memory; HistoryPages does not.
 func (s *Store) History(ctx context.Context, device string, q Query) ([][]byte, error) {
+	out := [][]byte{}
+	err := s.HistoryPages(ctx, device, q, func(page [][]byte) error {
+		out = append(out, page...)
+		return nil
+	})
+	return out, err
+}
+
+// HistoryPages calls fn with successive pages (at most HistoryPage
+// readings each, oldest first) of device's history selected by q, so that
+// a large answer can be streamed. fn owns each page; an error from fn
+// stops the walk and is returned. Readings stored during the walk may or
+// may not be included, but never more than q.Limit readings.
+func (s *Store) HistoryPages(ctx context.Context, device string, q Query, fn func(page [][]byte) error) error {
+	key := s.StreamKey(device)
 	start, end := "-", "+"
 	if !q.Since.IsZero() {
 		start = strconv.FormatInt(q.Since.UnixMilli(), 10)
@@ -278,24 +299,87 @@ func (s *Store) History(ctx context.Context, device string, q Query) ([][]byte, 
 	if !q.Until.IsZero() {
 		end = strconv.FormatInt(q.Until.UnixMilli(), 10)
 	}
-	var msgs []redis.XMessage
-	var err error
 	if q.Limit > 0 {
-		msgs, err = s.rdb.XRevRangeN(ctx, s.StreamKey(device), end, start, q.Limit).Result()
-		for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
-			msgs[i], msgs[j] = msgs[j], msgs[i]
+		// Walk back to the oldest of the newest Limit entries, keeping
+		// only ids, then read forward from there.
+		left, back, from := q.Limit, end, ""
+		for left > 0 {
+			want := min(left, HistoryPage)
+			page, err := s.rdb.XRevRangeN(ctx, key, back, start, want).Result()
+			if err != nil {
+				return fmt.Errorf("store: history of %q: %w", device, err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			left -= int64(len(page))
+			from = page[len(page)-1].ID
+			if int64(len(page)) < want || from == "0-0" {
+				break
+			}
+			back = prevID(from)
 		}
-	} else {
-		msgs, err = s.rdb.XRange(ctx, s.StreamKey(device), start, end).Result()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: history of %q: %w", device, err)
-	}
-	out := make([][]byte, 0, len(msgs))
-	for _, m := range msgs {
-		if v, ok := m.Values["r"].(string); ok {
-			out = append(out, []byte(v))
+		if from == "" { // nothing in range
+			return nil
 		}
+		start = from
 	}
-	return out, nil
+	sent := int64(0)
+	for {
+		n := int64(HistoryPage)
+		if q.Limit > 0 {
+			n = min(n, q.Limit-sent)
+		}
+		if n == 0 {
+			return nil
+		}
+		msgs, err := s.rdb.XRangeN(ctx, key, start, end, n).Result()
+		if err != nil {
+			return fmt.Errorf("store: history of %q: %w", device, err)
+		}
+		page := make([][]byte, 0, len(msgs))
+		for _, m := range msgs {
+			if v, ok := m.Values["r"].(string); ok {
+				page = append(page, []byte(v))
+			}
+		}
+		if len(page) > 0 {
+			if err := fn(page); err != nil {
+				return err
+			}
+		}
+		sent += int64(len(msgs))
+		if int64(len(msgs)) < n {
+			return nil
+		}
+		start = nextID(msgs[len(msgs)-1].ID)
+	}
+}
+
+// nextID and prevID step a stream entry id ("ms-seq") by one, for ranges
+// that exclude an id without "(" (which older Redis and miniredis lack).
+func nextID(id string) string {
+	ms, seq := splitID(id)
+	if seq == math.MaxUint64 {
+		return strconv.FormatUint(ms+1, 10) + "-0"
+	}
+	return strconv.FormatUint(ms, 10) + "-" + strconv.FormatUint(seq+1, 10)
+}
+
+func prevID(id string) string {
+	ms, seq := splitID(id)
+	if seq == 0 {
+		if ms == 0 {
+			return "0-0"
+		}
+		return strconv.FormatUint(ms-1, 10) + "-" + strconv.FormatUint(math.MaxUint64, 10)
+	}
+	return strconv.FormatUint(ms, 10) + "-" + strconv.FormatUint(seq-1, 10)
+}
+
+func splitID(id string) (ms, seq uint64) {
+	a, b, _ := strings.Cut(id, "-")
+	ms, _ = strconv.ParseUint(a, 10, 64)
+	seq, _ = strconv.ParseUint(b, 10, 64)
+	return ms, seq
 }

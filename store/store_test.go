@@ -322,3 +322,53 @@ func TestLatestFollowsTimeAfterSeqReset(t *testing.T) {
 		}
 	})
 }
+
+func TestHistoryAcrossPages(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		s := store.New(rdb, store.Options{Prefix: prefix})
+		const total = 2*store.HistoryPage + 500
+		var in []reading.Reading
+		for seq := uint64(1); seq <= total; seq++ {
+			in = append(in, mk("p", seq, "temperature", 1))
+		}
+		if _, err := s.Ingest(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			limit      int64
+			first, len uint64
+		}{{0, 1, total}, {total + 10, 1, total}, {store.HistoryPage + 1, total - store.HistoryPage, store.HistoryPage + 1}, {store.HistoryPage, total - store.HistoryPage + 1, store.HistoryPage}, {1, total, 1}} {
+			var seqs []uint64
+			pages := 0
+			err := s.HistoryPages(ctx, "p", store.Query{Limit: c.limit}, func(page [][]byte) error {
+				pages++
+				if len(page) > store.HistoryPage {
+					t.Fatalf("page of %d", len(page))
+				}
+				for _, raw := range page {
+					r, err := reading.Decode(raw)
+					if err != nil {
+						t.Fatal(err)
+					}
+					seqs = append(seqs, r.Seq)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if uint64(len(seqs)) != c.len || seqs[0] != c.first || seqs[len(seqs)-1] != c.first+c.len-1 {
+				t.Fatalf("limit %d: %d readings %d..%d, want %d from %d", c.limit, len(seqs), seqs[0], seqs[len(seqs)-1], c.len, c.first)
+			}
+			for i := 1; i < len(seqs); i++ {
+				if seqs[i] != seqs[i-1]+1 {
+					t.Fatalf("limit %d: seq %d after %d", c.limit, seqs[i], seqs[i-1])
+				}
+			}
+			if c.len > store.HistoryPage && pages < 2 {
+				t.Fatalf("limit %d: %d pages", c.limit, pages)
+			}
+		}
+	})
+}

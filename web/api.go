@@ -61,30 +61,46 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opt.StoreTimeout)
 	defer cancel()
-	raws, err := s.opt.Store.History(ctx, id, q)
-	if err != nil {
-		s.storeError(w, r, err)
-		return
+	// The readings are canonical JSON already: copy, do not re-encode, and
+	// stream page by page so that a long history never sits in memory whole.
+	var b []byte
+	started := false
+	begin := func() {
+		started = true
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		b = append(b[:0], `{"device":`...)
+		b = strconv.AppendQuote(b, id)
+		b = append(b, `,"readings":[`...)
 	}
-	// The readings are canonical JSON already: copy, do not re-encode.
-	n := 64
-	for _, raw := range raws {
-		n += len(raw) + 1
-	}
-	b := make([]byte, 0, n)
-	b = append(b, `{"device":`...)
-	b = strconv.AppendQuote(b, id)
-	b = append(b, `,"readings":[`...)
-	for i, raw := range raws {
-		if i > 0 {
-			b = append(b, ',')
+	err = s.opt.Store.HistoryPages(ctx, id, q, func(page [][]byte) error {
+		if !started {
+			begin()
+		} else {
+			b = append(b[:0], ',')
 		}
-		b = append(b, raw...)
+		for i, raw := range page {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, raw...)
+		}
+		_, err := w.Write(b)
+		return err
+	})
+	switch {
+	case err != nil && !started:
+		s.storeError(w, r, err)
+	case err != nil:
+		// Half an answer must not look whole: cut the connection.
+		s.opt.Logger.Warn("history: aborted mid-answer", "device", id, "err", err)
+		panic(http.ErrAbortHandler)
+	case !started: // no readings
+		begin()
+		w.Write(append(b, "]}\n"...))
+	default:
+		w.Write([]byte("]}\n"))
 	}
-	b = append(b, "]}\n"...)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Write(b)
 }
 
 // parseHistoryQuery reads limit, since and until. Other parameters are

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/store"
 )
 
 func TestDevices(t *testing.T) {
@@ -308,5 +309,31 @@ func TestDashboardAndHealth(t *testing.T) {
 	g := newFixture(t, fixtureOptions{})
 	if code, _ := g.get(t, "/"); code != 404 {
 		t.Errorf("/ without a dashboard: %d", code)
+	}
+}
+
+// TestHistoryStreamsManyPages: a history longer than a store page arrives
+// whole, in order, as one JSON document.
+func TestHistoryStreamsManyPages(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	const total = 2*store.HistoryPage + 300
+	batch := make([]reading.Reading, 0, total)
+	for seq := uint64(1); seq <= total; seq++ {
+		batch = append(batch, temp("long", seq, float64(seq)/10))
+	}
+	f.ingest(t, batch...)
+	for _, c := range []struct {
+		query       string
+		first, last uint64
+	}{{"", 1, total}, {"?limit=2100", total - 2099, total}} {
+		var h struct {
+			Device   string            `json:"device"`
+			Readings []reading.Reading `json:"readings"`
+		}
+		f.getJSON(t, "/api/devices/long/readings"+c.query, 200, &h)
+		n := uint64(len(h.Readings))
+		if h.Device != "long" || n != c.last-c.first+1 || h.Readings[0].Seq != c.first || h.Readings[n-1].Seq != c.last {
+			t.Fatalf("%q: %d readings, want %d..%d", c.query, n, c.first, c.last)
+		}
 	}
 }

@@ -106,21 +106,3 @@ func (s *DoorSensor) Read(ctx context.Context) ([]sensors.Sample, error) {
 	}
 	return []sensors.Sample{{Metric: sensors.MetricDoor, Value: v, Unit: sensors.UnitOne}}, nil
 }
-
-// DefaultSet returns the simulated sensors a device gets when nothing else
-// is configured: "climate" (temperature, humidity and pressure, like a
-// BME280) and "door" (a door contact). A non-empty prefix is put in front of
-// the names ("<prefix>-climate"). The models are seeded from seed; now is
-// the clock (nil: time.Now).
-func DefaultSet(prefix string, seed uint64, now func() time.Time) []sensors.Sensor {
-	name := func(n string) string {
-		if prefix == "" {
-			return n
-		}
-		return prefix + "-" + n
-	}
-	return []sensors.Sensor{
-		NewClimateSensor(name("climate"), NewClimate(ClimateOptions{Seed: seed}), now),
-		NewDoorSensor(name("door"), NewDoor(DoorOptions{Seed: seed}), now),
-	}
-}

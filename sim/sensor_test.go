@@ -91,20 +91,6 @@ func TestDoorSensor(t *testing.T) {
 	}
 }
 
-func TestDefaultSet(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}
-	for prefix, want := range map[string][]string{"": {"climate", "door"}, "lab": {"lab-climate", "lab-door"}} {
-		set := sim.DefaultSet(prefix, 1, clk.Now)
-		var names []string
-		for _, s := range set {
-			names = append(names, s.Name())
-		}
-		if fmt.Sprint(names) != fmt.Sprint(want) {
-			t.Errorf("DefaultSet(%q) names %v, want %v", prefix, names, want)
-		}
-	}
-}
-
 func ExampleNewClimateSensor() {
 	clk := &fakeClock{t: time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)}
 	s := sim.NewClimateSensor("climate", sim.NewClimate(sim.ClimateOptions{Seed: 1}), clk.Now)

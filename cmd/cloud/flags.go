@@ -8,11 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/tributary-iot/tributary/internal/buildinfo"
+	"github.com/tributary-iot/tributary/internal/secret"
 	"github.com/tributary-iot/tributary/store"
 	"github.com/tributary-iot/tributary/web"
 )
@@ -134,7 +133,7 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 
 	var err error
 	if redisPwFile != "" {
-		if cfg.redis.Password, err = readSecret(redisPwFile); err != nil {
+		if cfg.redis.Password, err = secret.ReadFile(redisPwFile); err != nil {
 			return nil, fmt.Errorf("--redis-password-file: %w", err)
 		}
 	}
@@ -157,7 +156,7 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	}
 
 	if authPwFile != "" {
-		if cfg.authPassword, err = readSecret(authPwFile); err != nil {
+		if cfg.authPassword, err = secret.ReadFile(authPwFile); err != nil {
 			return nil, fmt.Errorf("--auth-password-file: %w", err)
 		}
 	} else {
@@ -177,19 +176,6 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		}
 	}
 	return &cfg, nil
-}
-
-// readSecret reads a password file, without its trailing newline.
-func readSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	s := strings.TrimRight(string(b), "\r\n")
-	if s == "" {
-		return "", fmt.Errorf("%s is empty", path)
-	}
-	return s, nil
 }
 
 // isLoopback reports whether a listen address only accepts local

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/internal/buildinfo"
+	"github.com/tributary-iot/tributary/internal/secret"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/sensors"
 	"github.com/tributary-iot/tributary/store"
@@ -210,13 +211,9 @@ func resolve(f *flags) (settings, error) {
 		return s, usageError{errors.New("--redis-cert and --redis-key go together")}
 	}
 	if pwf := cmp.Or(f.pwf, file.Uplink.PasswordFile); pwf != "" {
-		b, err := os.ReadFile(pwf)
-		if err != nil {
+		var err error
+		if s.client.Password, err = secret.ReadFile(pwf); err != nil {
 			return s, fmt.Errorf("redis password: %w", err)
-		}
-		s.client.Password = strings.TrimRight(string(b), "\r\n")
-		if s.client.Password == "" {
-			return s, fmt.Errorf("redis password file %s is empty", pwf)
 		}
 	}
 	return s, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/tributary-iot/tributary/fanout"
+	"github.com/tributary-iot/tributary/internal/browsertest"
 	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
@@ -36,107 +37,107 @@ func TestDashboardBrowser(t *testing.T) {
 		cloud.ingest(t, d.ticks(start, history)...)
 	}
 
-	b := startDashBrowser(t, 1280, 900)
-	b.navigate(t, cloud.srv.URL+"/")
+	b := browsertest.Start(t, 1280, 900)
+	b.Navigate(t, cloud.srv.URL+"/")
 
 	// The device list, from GET /api/devices, then the stream.
-	b.await(t, "three devices listed and a live stream",
+	b.Await(t, "three devices listed and a live stream",
 		`tributary.devices().length === 3 && tributary.connection().state === 'live' &&
 		 document.querySelectorAll('#device-list button.device').length === 3`)
-	devs := dashEval[[]hookDevice](t, b, `tributary.devices()`)
+	devs := browsertest.Eval[[]hookDevice](t, b, `tributary.devices()`)
 	for i, want := range []string{"greenhouse-1", "greenhouse-2", "shed"} {
 		d := devs[i]
 		if d.ID != want || !d.Online || d.LastSeq == 0 || len(d.Latest) == 0 {
 			t.Errorf("device %d = %+v, want %s online with its latest readings", i, d, want)
 		}
 	}
-	if got := dashEval[string](t, b, `document.querySelector('button[data-device="greenhouse-1"] .state').textContent`); !strings.HasPrefix(got, "online") {
+	if got := browsertest.Eval[string](t, b, `document.querySelector('button[data-device="greenhouse-1"] .state').textContent`); !strings.HasPrefix(got, "online") {
 		t.Errorf("greenhouse-1 state text %q, want online", got)
 	}
 
 	// Selecting a device charts its history: one chart per metric.
-	b.click(t, `button[data-device="greenhouse-1"]`)
-	b.await(t, "greenhouse-1's history charted",
+	b.Click(t, `button[data-device="greenhouse-1"]`)
+	b.Await(t, "greenhouse-1's history charted",
 		`tributary.selected() === 'greenhouse-1' && tributary.chartPoints('temperature') > 0 && tributary.charts().length === 3`)
-	if h := dashEval[string](t, b, `location.hash`); h != "#device=greenhouse-1" {
+	if h := browsertest.Eval[string](t, b, `location.hash`); h != "#device=greenhouse-1" {
 		t.Errorf("location.hash = %q, want #device=greenhouse-1", h)
 	}
-	charts := dashEval[[]hookChart](t, b, `tributary.charts()`)
+	charts := browsertest.Eval[[]hookChart](t, b, `tributary.charts()`)
 	for i, want := range []string{"temperature", "humidity", "door"} {
 		c := charts[i]
 		if c.Metric != want || c.Points != history || c.Canvas == nil || c.Canvas.Width <= 0 || c.Canvas.Height <= 0 {
 			t.Errorf("chart %d = %+v, want %s with %d points on a non-empty canvas", i, c, want, history)
 		}
 	}
-	if got := dashEval[string](t, b, `document.querySelector('.chart-card[data-metric="temperature"] h3').textContent`); got != "temperature (°C)" {
+	if got := browsertest.Eval[string](t, b, `document.querySelector('.chart-card[data-metric="temperature"] h3').textContent`); got != "temperature (°C)" {
 		t.Errorf("temperature chart title %q, want the unit in it", got)
 	}
 
 	// Live readings are appended to the charts and update the list.
 	cloud.ingest(t, gh1.ticks(time.Now(), 5)...)
 	cloud.ingest(t, gh2.ticks(time.Now(), 1)...)
-	b.await(t, "five live readings appended", `tributary.chartPoints('temperature') >= 25`)
-	if n := dashEval[int](t, b, `tributary.chartPoints('temperature')`); n != history+5 {
+	b.Await(t, "five live readings appended", `tributary.chartPoints('temperature') >= 25`)
+	if n := browsertest.Eval[int](t, b, `tributary.chartPoints('temperature')`); n != history+5 {
 		t.Errorf("temperature chart has %d points, want %d", n, history+5)
 	}
-	b.await(t, "greenhouse-2's new reading in the list",
+	b.Await(t, "greenhouse-2's new reading in the list",
 		fmt.Sprintf(`tributary.devices()[1].lastSeq === %d`, gh2.seq))
-	b.noConsoleErrors(t)
-	b.screenshot(t, "tributary-dashboard-laptop.png")
+	b.NoConsoleErrors(t)
+	b.Screenshot(t, "tributary-dashboard-laptop.png")
 
 	// A phone: one column, no sideways scrolling, charts sized to fit.
-	b.viewport(t, 390, 844, true)
-	b.click(t, `button[data-device="greenhouse-2"]`)
-	b.await(t, "greenhouse-2 charted on a phone",
+	b.Viewport(t, 390, 844, true)
+	b.Click(t, `button[data-device="greenhouse-2"]`)
+	b.Await(t, "greenhouse-2 charted on a phone",
 		`tributary.selected() === 'greenhouse-2' && tributary.charts().length === 1 &&
 		 tributary.charts()[0].points > 0 && tributary.charts()[0].canvas.width <= 390`)
-	if w := dashEval[int](t, b, `document.documentElement.scrollWidth`); w > 390 {
+	if w := browsertest.Eval[int](t, b, `document.documentElement.scrollWidth`); w > 390 {
 		t.Errorf("the page is %d px wide on a 390 px phone: it scrolls sideways", w)
 	}
-	if !dashEval[bool](t, b, `document.querySelector('.detail').getBoundingClientRect().top >=
+	if !browsertest.Eval[bool](t, b, `document.querySelector('.detail').getBoundingClientRect().top >=
 		document.querySelector('.devices').getBoundingClientRect().bottom`) {
 		t.Error("on a phone the charts are not below the device list")
 	}
-	b.noConsoleErrors(t)
-	b.screenshot(t, "tributary-dashboard-phone.png")
+	b.NoConsoleErrors(t)
+	b.Screenshot(t, "tributary-dashboard-phone.png")
 
 	// A link with the device in the hash opens it.
-	b.viewport(t, 1280, 900, false)
-	b.navigate(t, cloud.srv.URL+"/?from=link#device=shed")
-	b.await(t, "shed opened from the link",
+	b.Viewport(t, 1280, 900, false)
+	b.Navigate(t, cloud.srv.URL+"/?from=link#device=shed")
+	b.Await(t, "shed opened from the link",
 		`tributary.selected() === 'shed' && tributary.chartPoints('temperature') === 20 &&
 		 document.querySelector('button[data-device="shed"]').getAttribute('aria-current') === 'true'`)
 
 	// Credentials typed into the address bar must not break the API calls
 	// (fetch refuses URLs that carry them).
-	b.navigate(t, strings.Replace(cloud.srv.URL, "http://", "http://field:pw@", 1)+"/#device=shed")
-	b.await(t, "page with credentials in its URL loads devices and history",
+	b.Navigate(t, strings.Replace(cloud.srv.URL, "http://", "http://field:pw@", 1)+"/#device=shed")
+	b.Await(t, "page with credentials in its URL loads devices and history",
 		`tributary.devices().length === 3 && tributary.chartPoints('temperature') === 20`)
 
 	// Redis goes down: the status frame says so. When it is back (empty: the
 	// test server has no persistence), history is reloaded.
-	loads := dashEval[int](t, b, `tributary.connection().historyLoads`)
+	loads := browsertest.Eval[int](t, b, `tributary.connection().historyLoads`)
 	cloud.redis.Stop()
-	b.await(t, "Redis down shown", `tributary.connection().state === 'down' &&
+	b.Await(t, "Redis down shown", `tributary.connection().state === 'down' &&
 		document.getElementById('conn-text').textContent === 'Redis down'`)
 	cloud.redis.Restart(t)
 	cloud.ingest(t, shed.ticks(time.Now(), 3)...)
-	b.await(t, "live again, history reloaded, three new points", fmt.Sprintf(
+	b.Await(t, "live again, history reloaded, three new points", fmt.Sprintf(
 		`tributary.connection().state === 'live' && tributary.connection().historyLoads > %d &&
 		 tributary.chartPoints('temperature') === 23`, loads))
-	b.noConsoleErrors(t)
+	b.NoConsoleErrors(t)
 
 	// The WebSocket drops and cannot come back at once; readings stored
 	// meanwhile reach the page through the reload after the reconnect.
 	cloud.gate.shut()
-	b.await(t, "reconnecting shown", `tributary.connection().state === 'reconnecting'`)
+	b.Await(t, "reconnecting shown", `tributary.connection().state === 'reconnecting'`)
 	cloud.ingest(t, shed.ticks(time.Now(), 4)...)
 	cloud.gate.open()
-	b.await(t, "reconnected, gap filled",
+	b.Await(t, "reconnected, gap filled",
 		`tributary.connection().state === 'live' && tributary.connection().reconnects === 1 &&
 		 tributary.chartPoints('temperature') === 27`)
 	// While the stream was refused, Chromium logged the failed handshakes.
-	b.noConsoleErrors(t, "/api/stream")
+	b.NoConsoleErrors(t, "/api/stream")
 }
 
 // dashCloud is the cloud in-process: redis-server, store, hub, relay, and

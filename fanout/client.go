@@ -30,6 +30,9 @@ type client struct {
 	reason  string
 
 	readerDone chan struct{}
+
+	deadlineMu sync.Mutex // orders read-deadline changes with finish
+	finishing  bool       // finish owns the read deadline
 }
 
 func newClient(h *Hub, conn *websocket.Conn) *client {
@@ -80,15 +83,20 @@ func (c *client) writeLoop() {
 		case <-c.closing:
 			return
 		case <-ping.C:
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(o.WriteTimeout)); err != nil {
-				c.close(closeNone, "ping: "+err.Error())
+			if !c.ping() {
 				return
 			}
 		case <-c.q.wake:
 			for {
+				// A client that always has readings waiting still gets its
+				// pings, or its read deadline would expire.
 				select {
 				case <-c.closing:
 					return
+				case <-ping.C:
+					if !c.ping() {
+						return
+					}
 				default:
 				}
 				var frame bool
@@ -120,6 +128,26 @@ func (c *client) writeLoop() {
 	}
 }
 
+// ping sends a ping; it reports false, closing the client, if that fails.
+func (c *client) ping() bool {
+	if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.hub.opt.WriteTimeout)); err != nil {
+		c.close(closeNone, "ping: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// extendRead pushes the read deadline idle into the future, unless finish
+// has taken the deadline over.
+func (c *client) extendRead(idle time.Duration) error {
+	c.deadlineMu.Lock()
+	defer c.deadlineMu.Unlock()
+	if c.finishing {
+		return nil
+	}
+	return c.conn.SetReadDeadline(time.Now().Add(idle))
+}
+
 func (c *client) write(msg []byte) error {
 	if err := c.conn.SetWriteDeadline(time.Now().Add(c.hub.opt.WriteTimeout)); err != nil {
 		return err
@@ -139,7 +167,10 @@ func (c *client) finish() {
 		c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(o.WriteTimeout))
 		deadline = time.Now().Add(o.CloseGrace)
 	}
+	c.deadlineMu.Lock()
+	c.finishing = true
 	c.conn.SetReadDeadline(deadline)
+	c.deadlineMu.Unlock()
 	<-c.readerDone
 	c.conn.Close()
 }
@@ -164,15 +195,8 @@ func (c *client) readLoop() {
 	defer close(c.readerDone)
 	o := &c.hub.opt
 	idle := o.PingInterval + o.PongTimeout
-	c.conn.SetReadDeadline(time.Now().Add(idle))
-	c.conn.SetPongHandler(func(string) error {
-		select {
-		case <-c.closing:
-			return nil // finish owns the deadline now
-		default:
-		}
-		return c.conn.SetReadDeadline(time.Now().Add(idle))
-	})
+	c.extendRead(idle)
+	c.conn.SetPongHandler(func(string) error { return c.extendRead(idle) })
 	for {
 		typ, r, err := c.conn.NextReader()
 		if err != nil {
@@ -192,7 +216,7 @@ func (c *client) readLoop() {
 			c.close(closeNone, readErrReason(err))
 			return
 		}
-		c.conn.SetReadDeadline(time.Now().Add(idle))
+		c.extendRead(idle)
 		switch {
 		case int64(len(data)) > o.MaxMessageSize:
 			c.reject(websocket.CloseMessageTooBig, fmt.Sprintf("message larger than %d bytes", o.MaxMessageSize))

@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"testing"
@@ -254,6 +255,62 @@ func TestKeepalive(t *testing.T) {
 	}
 	h.Publish("a", encoded(testReading("a", 1, 1)))
 	c.readings(t, 1)
+}
+
+// TestPingsUnderSteadyLoad: a client whose queue is never empty still gets
+// pinged, so its read deadline does not expire while it is perfectly fine.
+func TestPingsUnderSteadyLoad(t *testing.T) {
+	// The pong timeout allows for the ping waiting behind a socket full of
+	// frames; 30 pings span 1.5 s or more, past PingInterval+PongTimeout.
+	h := NewHub(Options{PingInterval: 50 * time.Millisecond, PongTimeout: time.Second,
+		QueueSize: 1 << 22, MaxFrameReadings: 4})
+	ts := newTestServer(t, h)
+	conn := ts.dialRaw(t, "")
+	pings := make(chan struct{}, 1000)
+	conn.SetPingHandler(func(s string) error {
+		select {
+		case pings <- struct{}{}:
+		default:
+		}
+		return conn.WriteControl(websocket.PongMessage, []byte(s), time.Now().Add(time.Second))
+	})
+	done := make(chan error, 1)
+	go func() { // a client that keeps up: it discards what it reads
+		for {
+			_, r, err := conn.NextReader()
+			if err == nil {
+				_, err = io.Copy(io.Discard, r)
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	stop := make(chan struct{})
+	published := make(chan struct{})
+	go func() { // faster than 4-reading frames can drain: the queue never empties
+		defer close(published)
+		raw := encoded(testReading("a", 1, 1))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				h.Publish("a", raw)
+			}
+		}
+	}()
+	defer func() { close(stop); <-published }()
+	for range 30 {
+		select {
+		case <-pings:
+		case err := <-done:
+			t.Fatalf("client dropped under load: %v", err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no ping within 10s while the queue stayed full")
+		}
+	}
 }
 
 func TestShutdown(t *testing.T) {

@@ -75,7 +75,7 @@ func NewRelay(st *store.Store, hub *Hub, opt RelayOptions) *Relay {
 	}
 	r := &Relay{
 		st: st, hub: hub, opt: opt,
-		err: errors.New("redis: not subscribed yet"),
+		err: errNotYet,
 		up: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tributary_cloud_redis_up",
 			Help: "1 while the cloud is subscribed to live readings in Redis and Redis answers, else 0.",
@@ -96,12 +96,24 @@ func NewRelay(st *store.Store, hub *Hub, opt RelayOptions) *Relay {
 }
 
 // Ready returns nil while the relay is subscribed and Redis answers, and
-// otherwise an error that says why not.
+// otherwise an error that says why not, in general terms (the log has the
+// details).
 func (r *Relay) Ready() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.err
+	if r.err == nil {
+		return nil
+	}
+	if r.err == errStopped || r.err == errNotYet {
+		return r.err
+	}
+	return errors.New(publicReason(r.err))
 }
+
+var (
+	errNotYet  = errors.New("redis: not subscribed yet")
+	errStopped = errors.New("relay stopped")
+)
 
 // Run relays until ctx is done, then returns nil. Redis failures never end
 // it: it reports them (hub status, Ready, metrics, log) and subscribes again
@@ -150,7 +162,7 @@ func (r *Relay) session(ctx context.Context) (wasLive bool, err error) {
 				return wasLive, fmt.Errorf("redis: %w", err)
 			}
 			if pinged {
-				return wasLive, fmt.Errorf("redis: no answer to PING within %v", r.opt.PingInterval)
+				return wasLive, fmt.Errorf("%w within %v", errNoPong, r.opt.PingInterval)
 			}
 			if err := ps.Ping(ctx); err != nil {
 				return wasLive, fmt.Errorf("redis: ping: %w", err)
@@ -216,12 +228,25 @@ func (r *Relay) setDown(err error) {
 	} else {
 		r.opt.Logger.Debug("redis still unavailable", "err", err)
 	}
-	r.hub.SetStatus(false, err.Error()) // the hub drops repeats
+	r.hub.SetStatus(false, publicReason(err)) // the hub drops repeats
+}
+
+// errNoPong is a Redis that holds the connection but does not answer.
+var errNoPong = errors.New("redis: no answer to PING")
+
+// publicReason says why live data stopped without the details (addresses,
+// library messages) that clients and /readyz, which is unauthenticated,
+// need not see; the log has them.
+func publicReason(err error) string {
+	if errors.Is(err, errNoPong) {
+		return "redis not answering"
+	}
+	return "redis unreachable"
 }
 
 func (r *Relay) stopped() {
 	r.mu.Lock()
-	r.err = errors.New("relay stopped")
+	r.err = errStopped
 	r.mu.Unlock()
 	r.up.Set(0)
 	r.hub.SetStatus(false, "server shutting down")

@@ -416,4 +416,6 @@ func TestLostStateDirResumesAfterRedis(t *testing.T) {
 // sendOnly hides an uplink's optional abilities.
 type sendOnly struct{ up Uplink }
 
-func (s sendOnly) Send(ctx context.Context, rs []reading.Reading) (int, error) { return s.up.Send(ctx, rs) }
+func (s sendOnly) Send(ctx context.Context, rs []reading.Reading) (int, error) {
+	return s.up.Send(ctx, rs)
+}

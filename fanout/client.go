@@ -79,6 +79,16 @@ func (c *client) writeLoop() {
 	var batch [][]byte
 	var buf []byte
 	for {
+		var frame bool
+		batch, frame = c.q.take(batch[:0], o.MaxFrameReadings, o.MaxFrameBytes)
+		// With nothing taken, wait for the queue; with a batch in hand, go
+		// on at once. Either way a due ping or a close comes first, so a
+		// client that always has readings waiting still gets its pings (or
+		// its read deadline would expire).
+		next := c.q.wake
+		if len(batch) > 0 {
+			next = alreadyDone
+		}
 		select {
 		case <-c.closing:
 			return
@@ -86,47 +96,35 @@ func (c *client) writeLoop() {
 			if !c.ping() {
 				return
 			}
-		case <-c.q.wake:
-			for {
-				// A client that always has readings waiting still gets its
-				// pings, or its read deadline would expire.
-				select {
-				case <-c.closing:
-					return
-				case <-ping.C:
-					if !c.ping() {
-						return
-					}
-				default:
-				}
-				var frame bool
-				batch, frame = c.q.take(batch[:0], o.MaxFrameReadings, o.MaxFrameBytes)
-				if len(batch) == 0 {
-					break
-				}
-				msg := batch[0]
-				if !frame {
-					buf = reading.AppendReadingsFrame(buf[:0], batch)
-					msg = buf
-				}
-				// Counted before the write, so that a client that has the
-				// frame sees it counted.
-				c.hub.m.frames.Inc()
-				if !frame {
-					c.hub.m.delivered.Add(float64(len(batch)))
-				}
-				if err := c.write(msg); err != nil {
-					c.close(closeNone, "write: "+err.Error())
-					return
-				}
-				clear(batch) // drop references to shared readings
-				if cap(buf) > 4*o.MaxFrameBytes {
-					buf = nil // one huge frame should not pin its buffer
-				}
-			}
+		case <-next:
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		msg := batch[0]
+		if !frame {
+			buf = reading.AppendReadingsFrame(buf[:0], batch)
+			msg = buf
+		}
+		// Counted before the write, so that a client that has the frame
+		// sees it counted.
+		c.hub.m.frames.Inc()
+		if !frame {
+			c.hub.m.delivered.Add(float64(len(batch)))
+		}
+		if err := c.write(msg); err != nil {
+			c.close(closeNone, "write: "+err.Error())
+			return
+		}
+		clear(batch) // drop references to shared readings
+		if cap(buf) > 4*o.MaxFrameBytes {
+			buf = nil // one huge frame should not pin its buffer
 		}
 	}
 }
+
+// alreadyDone is a closed channel: receiving from it never blocks.
+var alreadyDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // ping sends a ping; it reports false, closing the client, if that fails.
 func (c *client) ping() bool {

@@ -257,59 +257,49 @@ func TestKeepalive(t *testing.T) {
 	c.readings(t, 1)
 }
 
-// TestPingsUnderSteadyLoad: a client whose queue is never empty still gets
-// pinged, so its read deadline does not expire while it is perfectly fine.
+// TestPingsUnderSteadyLoad: a client whose queue never empties still gets
+// pinged, so its read deadline does not expire while it keeps up.
 func TestPingsUnderSteadyLoad(t *testing.T) {
-	// The pong timeout allows for the ping waiting behind a socket full of
-	// frames; 30 pings span 1.5 s or more, past PingInterval+PongTimeout.
-	h := NewHub(Options{PingInterval: 50 * time.Millisecond, PongTimeout: time.Second,
-		QueueSize: 1 << 22, MaxFrameReadings: 4})
+	// Frames of 4 readings and a backlog of 2000: the writer never finds
+	// the queue empty. 30 pings span 1.45 s or more, past
+	// PingInterval+PongTimeout.
+	h := NewHub(Options{PingInterval: 50 * time.Millisecond, PongTimeout: time.Second, MaxFrameReadings: 4})
 	ts := newTestServer(t, h)
 	conn := ts.dialRaw(t, "")
-	pings := make(chan struct{}, 1000)
+	pings := make(chan struct{}, 1)
 	conn.SetPingHandler(func(s string) error {
 		select {
 		case pings <- struct{}{}:
 		default:
 		}
-		return conn.WriteControl(websocket.PongMessage, []byte(s), time.Now().Add(time.Second))
+		return conn.WriteControl(websocket.PongMessage, []byte(s), time.Now().Add(10*time.Second))
 	})
-	done := make(chan error, 1)
-	go func() { // a client that keeps up: it discards what it reads
-		for {
-			_, r, err := conn.NextReader()
-			if err == nil {
-				_, err = io.Copy(io.Discard, r)
-			}
-			if err != nil {
-				done <- err
-				return
-			}
+	c := startReader(conn)
+	c.status(t, false)
+	raw := encoded(testReading("a", 1, 1))
+	published, received := 0, 0
+	topUp := func() {
+		for ; published-received < 2000; published++ {
+			h.Publish("a", raw)
 		}
-	}()
-	stop := make(chan struct{})
-	published := make(chan struct{})
-	go func() { // faster than 4-reading frames can drain: the queue never empties
-		defer close(published)
-		raw := encoded(testReading("a", 1, 1))
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				h.Publish("a", raw)
-			}
-		}
-	}()
-	defer func() { close(stop); <-published }()
-	for range 30 {
+	}
+	topUp()
+	for n := 0; n < 30; {
 		select {
+		case f, ok := <-c.frames:
+			if !ok {
+				t.Fatalf("client dropped under load after %d pings: %v", n, <-c.done)
+			}
+			received += len(f.Readings)
+			topUp()
 		case <-pings:
-		case err := <-done:
-			t.Fatalf("client dropped under load: %v", err)
+			n++
 		case <-time.After(10 * time.Second):
-			t.Fatal("no ping within 10s while the queue stayed full")
+			t.Fatalf("nothing within 10s after %d pings", n)
 		}
+	}
+	if f := c.frame(t); f.Type != reading.FrameReadings {
+		t.Fatalf("got %+v, want readings", f)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -260,12 +261,19 @@ func TestKeepalive(t *testing.T) {
 // TestPingsUnderSteadyLoad: a client whose queue never empties still gets
 // pinged, so its read deadline does not expire while it keeps up.
 func TestPingsUnderSteadyLoad(t *testing.T) {
-	// Frames of 4 readings and a backlog of 2000: the writer never finds
-	// the queue empty. 30 pings span 1.45 s or more, past
-	// PingInterval+PongTimeout.
-	h := NewHub(Options{PingInterval: 50 * time.Millisecond, PongTimeout: time.Second, MaxFrameReadings: 4})
+	// One reading a frame, and a publisher that keeps the queue tens of
+	// thousands deep: the writer never finds it empty. 30 pings span
+	// 1.45 s or more, past PingInterval+PongTimeout.
+	const depth = 1 << 15
+	h := NewHub(Options{PingInterval: 50 * time.Millisecond, PongTimeout: time.Second,
+		MaxFrameReadings: 1, QueueSize: 2 * depth})
 	ts := newTestServer(t, h)
-	conn := ts.dialRaw(t, "")
+	// Default socket buffers: this client keeps up.
+	conn, _, err := websocket.DefaultDialer.Dial(ts.url(""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
 	pings := make(chan struct{}, 1)
 	conn.SetPingHandler(func(s string) error {
 		select {
@@ -274,33 +282,77 @@ func TestPingsUnderSteadyLoad(t *testing.T) {
 		}
 		return conn.WriteControl(websocket.PongMessage, []byte(s), time.Now().Add(10*time.Second))
 	})
-	c := startReader(conn)
-	c.status(t, false)
-	raw := encoded(testReading("a", 1, 1))
-	published, received := 0, 0
-	topUp := func() {
-		for ; published-received < 2000; published++ {
-			h.Publish("a", raw)
+	got := make(chan struct{}, 1) // a token per message read
+	done := make(chan error, 1)
+	go func() { // reads and discards
+		for {
+			_, r, err := conn.NextReader()
+			if err == nil {
+				_, err = io.Copy(io.Discard, r)
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+			select {
+			case got <- struct{}{}:
+			default:
+			}
 		}
-	}
-	topUp()
+	}()
+	<-got // the status frame: the client is registered
+	c := onlyClient(t, h)
+	stop := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		raw := encoded(testReading("a", 1, 1))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if c.q.len() < depth {
+				h.Publish("a", raw)
+			} else {
+				runtime.Gosched()
+			}
+		}
+	}()
+	defer func() { close(stop); <-stopped }()
 	for n := 0; n < 30; {
 		select {
-		case f, ok := <-c.frames:
-			if !ok {
-				t.Fatalf("client dropped under load after %d pings: %v", n, <-c.done)
-			}
-			received += len(f.Readings)
-			topUp()
 		case <-pings:
 			n++
+		case err := <-done:
+			t.Fatalf("client dropped under load after %d pings: %v", n, err)
 		case <-time.After(10 * time.Second):
-			t.Fatalf("nothing within 10s after %d pings", n)
+			t.Fatalf("%d pings, then none within 10s", n)
 		}
 	}
-	if f := c.frame(t); f.Type != reading.FrameReadings {
-		t.Fatalf("got %+v, want readings", f)
+	<-got    // drop a token that may be from before
+	select { // still served
+	case <-got:
+	case err := <-done:
+		t.Fatalf("client dropped: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message within 10s")
 	}
+}
+
+// onlyClient returns the hub's one client.
+func onlyClient(t *testing.T, h *Hub) *client {
+	t.Helper()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if len(h.sel) != 1 {
+		t.Fatalf("%d clients, want 1", len(h.sel))
+	}
+	for c := range h.sel {
+		return c
+	}
+	panic("unreachable")
 }
 
 func TestShutdown(t *testing.T) {

@@ -3,9 +3,7 @@ package fanout
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/url"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -226,133 +224,6 @@ func TestSlowClientIsClosedAndOthersGetEverything(t *testing.T) {
 	if n := h.Clients(); n != 1 {
 		t.Errorf("%d clients left, want 1", n)
 	}
-}
-
-func TestKeepalive(t *testing.T) {
-	h := NewHub(Options{PingInterval: 20 * time.Millisecond, PongTimeout: time.Second})
-	ts := newTestServer(t, h)
-	silent := ts.dialRaw(t, "")
-	silent.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, _, err := silent.ReadMessage(); err != nil {
-		t.Fatal(err)
-	}
-	// The silent client answers no ping, so the hub drops it.
-	ts.await(t)
-
-	conn := ts.dialRaw(t, "")
-	pings := make(chan struct{}, 100)
-	conn.SetPingHandler(func(s string) error {
-		pings <- struct{}{}
-		return conn.WriteControl(websocket.PongMessage, []byte(s), time.Now().Add(time.Second))
-	})
-	c := startReader(conn)
-	c.status(t, false)
-	for range 3 {
-		select {
-		case <-pings:
-		case <-time.After(10 * time.Second):
-			t.Fatal("no ping within 10s")
-		}
-	}
-	h.Publish("a", encoded(testReading("a", 1, 1)))
-	c.readings(t, 1)
-}
-
-// TestPingsUnderSteadyLoad: a client whose queue never empties still gets
-// pinged, so its read deadline does not expire while it keeps up.
-func TestPingsUnderSteadyLoad(t *testing.T) {
-	// One reading a frame, and a publisher that keeps the queue tens of
-	// thousands deep: the writer never finds it empty. 30 pings span
-	// 1.45 s or more, past PingInterval+PongTimeout.
-	const depth = 1 << 15
-	h := NewHub(Options{PingInterval: 50 * time.Millisecond, PongTimeout: time.Second,
-		MaxFrameReadings: 1, QueueSize: 2 * depth})
-	ts := newTestServer(t, h)
-	// Default socket buffers: this client keeps up.
-	conn, _, err := websocket.DefaultDialer.Dial(ts.url(""), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	pings := make(chan struct{}, 1)
-	conn.SetPingHandler(func(s string) error {
-		select {
-		case pings <- struct{}{}:
-		default:
-		}
-		return conn.WriteControl(websocket.PongMessage, []byte(s), time.Now().Add(10*time.Second))
-	})
-	got := make(chan struct{}, 1) // a token per message read
-	done := make(chan error, 1)
-	go func() { // reads and discards
-		for {
-			_, r, err := conn.NextReader()
-			if err == nil {
-				_, err = io.Copy(io.Discard, r)
-			}
-			if err != nil {
-				done <- err
-				return
-			}
-			select {
-			case got <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	<-got // the status frame: the client is registered
-	c := onlyClient(t, h)
-	stop := make(chan struct{})
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		raw := encoded(testReading("a", 1, 1))
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if c.q.len() < depth {
-				h.Publish("a", raw)
-			} else {
-				runtime.Gosched()
-			}
-		}
-	}()
-	defer func() { close(stop); <-stopped }()
-	for n := 0; n < 30; {
-		select {
-		case <-pings:
-			n++
-		case err := <-done:
-			t.Fatalf("client dropped under load after %d pings: %v", n, err)
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%d pings, then none within 10s", n)
-		}
-	}
-	<-got    // drop a token that may be from before
-	select { // still served
-	case <-got:
-	case err := <-done:
-		t.Fatalf("client dropped: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("no message within 10s")
-	}
-}
-
-// onlyClient returns the hub's one client.
-func onlyClient(t *testing.T, h *Hub) *client {
-	t.Helper()
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	if len(h.sel) != 1 {
-		t.Fatalf("%d clients, want 1", len(h.sel))
-	}
-	for c := range h.sel {
-		return c
-	}
-	panic("unreachable")
 }
 
 func TestShutdown(t *testing.T) {

@@ -195,10 +195,13 @@ func (c *client) readLoop() {
 	idle := o.PingInterval + o.PongTimeout
 	c.extendRead(idle)
 	c.conn.SetPongHandler(func(string) error { return c.extendRead(idle) })
+	// Gorilla refuses a larger message from its frame header, before
+	// reading its payload, and sends 1009 itself.
+	c.conn.SetReadLimit(o.MaxMessageSize)
 	for {
 		typ, r, err := c.conn.NextReader()
 		if err != nil {
-			c.close(closeNone, readErrReason(err))
+			c.readFailed(err)
 			return
 		}
 		select {
@@ -209,15 +212,13 @@ func (c *client) readLoop() {
 			continue
 		default:
 		}
-		data, err := io.ReadAll(io.LimitReader(r, o.MaxMessageSize+1))
+		data, err := io.ReadAll(r) // at most MaxMessageSize
 		if err != nil {
-			c.close(closeNone, readErrReason(err))
+			c.readFailed(err)
 			return
 		}
 		c.extendRead(idle)
 		switch {
-		case int64(len(data)) > o.MaxMessageSize:
-			c.reject(websocket.CloseMessageTooBig, fmt.Sprintf("message larger than %d bytes", o.MaxMessageSize))
 		case typ != websocket.TextMessage:
 			c.reject(websocket.CloseUnsupportedData, "binary messages are not supported; send JSON text")
 		default:
@@ -229,6 +230,16 @@ func (c *client) readLoop() {
 			c.hub.resubscribe(c, sel)
 		}
 	}
+}
+
+// readFailed ends the client after a read error.
+func (c *client) readFailed(err error) {
+	if errors.Is(err, websocket.ErrReadLimit) {
+		// Gorilla has sent 1009, without a reason; this one is for the log.
+		c.reject(websocket.CloseMessageTooBig, fmt.Sprintf("message larger than %d bytes", c.hub.opt.MaxMessageSize))
+		return
+	}
+	c.close(closeNone, readErrReason(err))
 }
 
 // reject closes the client for a bad message.

@@ -23,9 +23,11 @@
 //	{"type":"subscribe","devices":["greenhouse-1","shed"]}
 //	{"type":"subscribe","all":true}
 //
-// A malformed one closes that client with 1008 (policy violation), a
-// message over Options.MaxMessageSize with 1009, a binary one with 1003;
-// the close frame's reason says what was wrong.
+// A malformed one closes that client with 1008 (policy violation) and a
+// binary one with 1003; the close frame's reason says what was wrong. A
+// message over Options.MaxMessageSize is refused from its frame header,
+// unread, with 1009 and no reason (gorilla/websocket sends that close
+// frame itself).
 //
 // A [Relay] feeds a hub from Redis: it pattern-subscribes to every device's
 // live channel, publishes each message to the hub, and turns Redis outages

@@ -34,7 +34,8 @@ type Options struct {
 	// message) beyond PingInterval before it is dropped. Default 20s.
 	PongTimeout time.Duration
 	// MaxMessageSize caps a message from a client (a control message). A
-	// larger one closes the client with 1009. Default 4096 bytes.
+	// larger one closes the client with 1009 as soon as its frame header
+	// says so, before its payload is read. Default 4096 bytes.
 	MaxMessageSize int64
 	// CloseGrace is how long a closing handshake may take before the
 	// connection is cut. Default 2s.

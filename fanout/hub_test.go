@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/url"
 	"strings"
@@ -125,7 +126,7 @@ func TestBadClientMessagesCloseOnlyThatClient(t *testing.T) {
 		{"unknown type", websocket.TextMessage, `{"type":"unsubscribe"}`, websocket.ClosePolicyViolation, `type "unsubscribe"`},
 		{"unknown field", websocket.TextMessage, `{"type":"subscribe","all":true,"x":1}`, websocket.ClosePolicyViolation, "unknown field"},
 		{"invalid id", websocket.TextMessage, `{"type":"subscribe","devices":["no spaces"]}`, websocket.ClosePolicyViolation, "invalid device id"},
-		{"too large", websocket.TextMessage, `{"type":"subscribe","devices":["` + strings.Repeat("a", 5000) + `"]}`, websocket.CloseMessageTooBig, "larger than 4096 bytes"},
+		{"too large", websocket.TextMessage, `{"type":"subscribe","devices":["` + strings.Repeat("a", 5000) + `"]}`, websocket.CloseMessageTooBig, ""}, // gorilla's close: no reason
 		{"binary", websocket.BinaryMessage, `{"type":"subscribe","all":true}`, websocket.CloseUnsupportedData, "binary"},
 	}
 	for i, tc := range cases {
@@ -146,6 +147,29 @@ func TestBadClientMessagesCloseOnlyThatClient(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(h.m.rejected); got != float64(len(cases)) {
 		t.Errorf("bad messages counted %v, want %d", got, len(cases))
+	}
+}
+
+// TestOversizedMessageRefusedFromItsHeader: a message announced larger
+// than MaxMessageSize is refused at once with 1009, without waiting for (or
+// reading) its payload.
+func TestOversizedMessageRefusedFromItsHeader(t *testing.T) {
+	h := NewHub(Options{})
+	ts := newTestServer(t, h)
+	c := ts.dial(t, "")
+	c.status(t, false)
+	// A masked text frame announcing 1 GiB, of which 16 bytes follow.
+	frame := []byte{0x81, 0x80 | 127}
+	frame = binary.BigEndian.AppendUint64(frame, 1<<30)
+	frame = append(frame, 1, 2, 3, 4)
+	frame = append(frame, make([]byte, 16)...)
+	if _, err := c.conn.NetConn().Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	c.closed(t, websocket.CloseMessageTooBig, "")
+	ts.await(t)
+	if got := testutil.ToFloat64(h.m.rejected); got != 1 {
+		t.Errorf("bad messages counted %v, want 1", got)
 	}
 }
 

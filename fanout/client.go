@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -234,9 +235,16 @@ func (c *client) readLoop() {
 
 // readFailed ends the client after a read error.
 func (c *client) readFailed(err error) {
+	o := &c.hub.opt
 	if errors.Is(err, websocket.ErrReadLimit) {
 		// Gorilla has sent 1009, without a reason; this one is for the log.
-		c.reject(websocket.CloseMessageTooBig, fmt.Sprintf("message larger than %d bytes", c.hub.opt.MaxMessageSize))
+		c.reject(websocket.CloseMessageTooBig, fmt.Sprintf("message larger than %d bytes", o.MaxMessageSize))
+		return
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		// The read deadline: no pong (nor message) in time. Once closing,
+		// the close already has its reason.
+		c.close(closeNone, fmt.Sprintf("no pong or message for %v", o.PingInterval+o.PongTimeout))
 		return
 	}
 	c.close(closeNone, readErrReason(err))

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,12 +122,26 @@ type testClient struct {
 	conn   *websocket.Conn
 	frames chan reading.Frame
 	done   chan error // the read error that ended the client
-	pongs  chan string
+
+	pongMu   sync.Mutex
+	lastPong string        // payload of the latest pong
+	pong     chan struct{} // a token when a pong arrives
+	syncs    int           // sync pings sent; used by sync only
 }
 
 func startReader(conn *websocket.Conn) *testClient {
-	c := &testClient{conn: conn, frames: make(chan reading.Frame, 1<<14), done: make(chan error, 1), pongs: make(chan string, 16)}
-	conn.SetPongHandler(func(s string) error { c.pongs <- s; return nil })
+	c := &testClient{conn: conn, frames: make(chan reading.Frame, 1<<14), done: make(chan error, 1), pong: make(chan struct{}, 1)}
+	// Never blocks, so that pongs nobody waits for cannot stall the reader.
+	conn.SetPongHandler(func(s string) error {
+		c.pongMu.Lock()
+		c.lastPong = s
+		c.pongMu.Unlock()
+		select {
+		case c.pong <- struct{}{}:
+		default:
+		}
+		return nil
+	})
 	go func() {
 		for {
 			typ, data, err := conn.ReadMessage()
@@ -236,16 +252,28 @@ func checkClose(t *testing.T, err error, code int, want string) {
 }
 
 // sync returns once the server has handled every message sent before: the
-// server answers a ping only after the messages ahead of it.
+// server answers a ping only after the messages ahead of it. Pongs to other
+// pings are skipped.
 func (c *testClient) sync(t *testing.T) {
 	t.Helper()
-	if err := c.conn.WriteControl(websocket.PingMessage, []byte("sync"), time.Now().Add(10*time.Second)); err != nil {
+	c.syncs++
+	want := fmt.Sprintf("sync %d", c.syncs)
+	if err := c.conn.WriteControl(websocket.PingMessage, []byte(want), time.Now().Add(10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-c.pongs:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no pong within 10s")
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case <-c.pong:
+			c.pongMu.Lock()
+			got := c.lastPong
+			c.pongMu.Unlock()
+			if got == want {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no pong to %q within 10s", want)
+		}
 	}
 }
 
@@ -255,6 +283,49 @@ func (c *testClient) send(t *testing.T, msg string) {
 	if err := c.conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// logRecorder is a slog.Handler that keeps every record, for tests that
+// check what was logged. It is safe for concurrent use.
+type logRecorder struct {
+	mu   sync.Mutex
+	recs []loggedRecord
+}
+
+// loggedRecord is a record's message and its attributes as text.
+type loggedRecord struct {
+	level slog.Level
+	msg   string
+	attrs map[string]string
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler            { return l }
+
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	rec := loggedRecord{level: r.Level, msg: r.Message, attrs: map[string]string{}}
+	r.Attrs(func(a slog.Attr) bool {
+		rec.attrs[a.Key] = a.Value.String()
+		return true
+	})
+	l.mu.Lock()
+	l.recs = append(l.recs, rec)
+	l.mu.Unlock()
+	return nil
+}
+
+// find returns the attributes of the records logged with msg so far.
+func (l *logRecorder) find(msg string) []map[string]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]string
+	for _, r := range l.recs {
+		if r.msg == msg {
+			out = append(out, r.attrs)
+		}
+	}
+	return out
 }
 
 func testReading(dev string, seq uint64, v float64) reading.Reading {

@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"io"
+	"log/slog"
 	"runtime"
 	"strings"
 	"testing"
@@ -12,7 +13,8 @@ import (
 )
 
 func TestKeepalive(t *testing.T) {
-	h := NewHub(Options{PingInterval: 20 * time.Millisecond, PongTimeout: time.Second})
+	log := &logRecorder{}
+	h := NewHub(Options{PingInterval: 20 * time.Millisecond, PongTimeout: time.Second, Logger: slog.New(log)})
 	ts := newTestServer(t, h)
 	silent := ts.dialRaw(t, "")
 	silent.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -21,11 +23,21 @@ func TestKeepalive(t *testing.T) {
 	}
 	// The silent client answers no ping, so the hub drops it.
 	ts.await(t)
+	recs := log.find("websocket client disconnected")
+	if len(recs) != 1 {
+		t.Fatalf("%d disconnections logged, want 1", len(recs))
+	}
+	if reason := recs[0]["reason"]; !strings.Contains(reason, "no pong") {
+		t.Errorf("silent client dropped for %q, want no pong", reason)
+	}
 
 	conn := ts.dialRaw(t, "")
-	pings := make(chan struct{}, 100)
+	pings := make(chan struct{}, 1)
 	conn.SetPingHandler(func(s string) error {
-		pings <- struct{}{}
+		select {
+		case pings <- struct{}{}:
+		default:
+		}
 		return conn.WriteControl(websocket.PongMessage, []byte(s), time.Now().Add(time.Second))
 	})
 	c := startReader(conn)
@@ -37,6 +49,23 @@ func TestKeepalive(t *testing.T) {
 			t.Fatal("no ping within 10s")
 		}
 	}
+	h.Publish("a", encoded(testReading("a", 1, 1)))
+	c.readings(t, 1)
+}
+
+// TestClientTakesManyPongs: the test client's reader does not stall on
+// pongs nobody waits for.
+func TestClientTakesManyPongs(t *testing.T) {
+	h := NewHub(Options{})
+	ts := newTestServer(t, h)
+	c := ts.dial(t, "")
+	c.status(t, false)
+	for range 100 {
+		if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.sync(t)
 	h.Publish("a", encoded(testReading("a", 1, 1)))
 	c.readings(t, 1)
 }

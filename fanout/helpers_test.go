@@ -288,9 +288,12 @@ func (c *testClient) send(t *testing.T, msg string) {
 // logRecorder is a slog.Handler that keeps every record, for tests that
 // check what was logged. It is safe for concurrent use.
 type logRecorder struct {
-	mu   sync.Mutex
-	recs []loggedRecord
+	mu     sync.Mutex
+	recs   []loggedRecord
+	logged chan struct{} // a token when a record arrives
 }
+
+func newLogRecorder() *logRecorder { return &logRecorder{logged: make(chan struct{}, 1)} }
 
 // loggedRecord is a record's message and its attributes as text.
 type loggedRecord struct {
@@ -312,7 +315,37 @@ func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
 	l.mu.Lock()
 	l.recs = append(l.recs, rec)
 	l.mu.Unlock()
+	select {
+	case l.logged <- struct{}{}:
+	default:
+	}
 	return nil
+}
+
+// await waits until n records with msg have been logged.
+func (l *logRecorder) await(t *testing.T, msg string, n int) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for len(l.find(msg)) < n {
+		select {
+		case <-l.logged:
+		case <-timeout:
+			t.Fatalf("%q logged %d times within 10s, want %d", msg, len(l.find(msg)), n)
+		}
+	}
+}
+
+// level returns the attributes of the records logged at level so far.
+func (l *logRecorder) level(level slog.Level) []loggedRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []loggedRecord
+	for _, r := range l.recs {
+		if r.level == level {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // find returns the attributes of the records logged with msg so far.

@@ -223,12 +223,20 @@ func (r *Relay) setDown(err error) {
 	r.err = err
 	r.mu.Unlock()
 	r.up.Set(0)
-	if was == nil {
+	reason := publicReason(err)
+	// The details go to the log, once per change (going down, failing at
+	// start, failing another way), not at every retry.
+	switch {
+	case was == nil:
 		r.opt.Logger.Warn("lost live readings from redis; retrying", "err", err)
-	} else {
+	case was == errNotYet:
+		r.opt.Logger.Warn("cannot subscribe to live readings in redis; retrying", "err", err)
+	case publicReason(was) != reason:
+		r.opt.Logger.Warn("redis still unavailable, another way; retrying", "err", err)
+	default:
 		r.opt.Logger.Debug("redis still unavailable", "err", err)
 	}
-	r.hub.SetStatus(false, publicReason(err)) // the hub drops repeats
+	r.hub.SetStatus(false, reason) // the hub drops repeats
 }
 
 // errNoPong is a Redis that holds the connection but does not answer.

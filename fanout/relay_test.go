@@ -2,6 +2,8 @@ package fanout
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,16 +24,18 @@ type relayFixture struct {
 	relay *Relay
 	ts    *testServer
 	reg   *prometheus.Registry
+	log   *logRecorder // the relay's log
 }
 
 // newRelayFixture starts everything but the relay, so that a test can
 // connect clients that see the status go live.
 func newRelayFixture(t *testing.T) *relayFixture {
 	t.Helper()
-	f := &relayFixture{redis: redistest.Start(t, redistest.Options{}), reg: prometheus.NewRegistry()}
+	f := &relayFixture{redis: redistest.Start(t, redistest.Options{}), reg: prometheus.NewRegistry(), log: newLogRecorder()}
 	f.st = store.New(f.redis.Client(t), store.Options{})
 	f.hub = NewHub(Options{Registerer: f.reg})
-	f.relay = NewRelay(f.st, f.hub, RelayOptions{PingInterval: 200 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Registerer: f.reg})
+	f.relay = NewRelay(f.st, f.hub, RelayOptions{PingInterval: 200 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
+		Registerer: f.reg, Logger: slog.New(f.log)})
 	f.ts = newTestServer(t, f.hub)
 	return f
 }
@@ -157,9 +161,12 @@ func TestRelayRedisOutage(t *testing.T) {
 	if st.Reason != "redis unreachable" {
 		t.Errorf("outage reason %q, want \"redis unreachable\"", st.Reason)
 	}
-	if err := f.relay.Ready(); err == nil {
-		t.Error("ready while redis is down")
+	if err := f.relay.Ready(); err == nil || err.Error() != "redis unreachable" {
+		t.Errorf("ready while redis is down: %v, want \"redis unreachable\"", err)
 	}
+	// The log has the details, once, however many retries fail.
+	f.log.await(t, "redis still unavailable", 3)
+	checkOneWarning(t, f.log, "lost live readings from redis; retrying")
 	if up := testutil.ToFloat64(f.relay.up); up != 0 {
 		t.Errorf("redis_up %v while down, want 0", up)
 	}
@@ -181,6 +188,39 @@ func TestRelayRedisOutage(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(f.relay.subscribed); n != 2 {
 		t.Errorf("subscriptions %v, want 2", n)
+	}
+}
+
+// TestRelayRedisDownAtStart: a relay that cannot subscribe at all says so
+// in general terms, and logs the details once.
+func TestRelayRedisDownAtStart(t *testing.T) {
+	f := newRelayFixture(t)
+	c := f.ts.dial(t, "")
+	c.status(t, false)
+	f.redis.Stop()
+	f.start(t)
+	if st := c.status(t, false); st.Reason != "redis unreachable" {
+		t.Errorf("reason %q, want \"redis unreachable\"", st.Reason)
+	}
+	f.log.await(t, "redis still unavailable", 3)
+	if err := f.relay.Ready(); err == nil || err.Error() != "redis unreachable" {
+		t.Errorf("ready: %v, want \"redis unreachable\"", err)
+	}
+	checkOneWarning(t, f.log, "cannot subscribe to live readings in redis; retrying")
+	f.redis.Restart(t)
+	c.awaitLive(t)
+}
+
+// checkOneWarning checks that the log holds one warning, msg, and that it
+// has the details clients do not get.
+func checkOneWarning(t *testing.T, log *logRecorder, msg string) {
+	t.Helper()
+	warns := log.level(slog.LevelWarn)
+	if len(warns) != 1 || warns[0].msg != msg {
+		t.Fatalf("warnings %+v, want one %q", warns, msg)
+	}
+	if err := warns[0].attrs["err"]; !strings.HasPrefix(err, "redis: ") {
+		t.Errorf("warning's err %q, want the client library's error", err)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 )
 
 func TestKeepalive(t *testing.T) {
-	log := &logRecorder{}
+	log := newLogRecorder()
 	h := NewHub(Options{PingInterval: 20 * time.Millisecond, PongTimeout: time.Second, Logger: slog.New(log)})
 	ts := newTestServer(t, h)
 	silent := ts.dialRaw(t, "")

@@ -157,7 +157,9 @@ func TestFailingSensorDoesNotStopOthers(t *testing.T) {
 		t.Fatalf("sensor_errors_total{bad} = %v, want >= 20", n)
 	}
 	// The clock stands still, so the rate limit lets exactly one through.
-	if n := strings.Count(logs.String(), "sensor read failed"); n != 1 {
+	// (The good sensor may time out now and then on a loaded machine: its
+	// reads are bounded by the 1 ms interval.)
+	if n := strings.Count(logs.String(), `msg="sensor read failed" sensor=bad`); n != 1 {
 		t.Fatalf("%d log lines about the failing sensor, want 1 (rate-limited):\n%s", n, logs.String())
 	}
 	if !strings.Contains(logs.String(), "no ACK from 0x76") {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,7 +18,10 @@ import (
 	"github.com/tributary-iot/tributary/store"
 )
 
-var shared *redistest.Server
+var (
+	shared *redistest.Server
+	runs   atomic.Int64
+)
 
 func TestMain(m *testing.M) {
 	var err error
@@ -35,7 +39,9 @@ func TestMain(m *testing.M) {
 // that `cloud` uses when given no Redis, each with its own key prefix.
 func backends(t *testing.T, f func(t *testing.T, rdb redis.UniversalClient, prefix string)) {
 	t.Run("redis-server", func(t *testing.T) {
-		f(t, shared.Client(t), "t"+strings.ReplaceAll(t.Name(), "/", "_"))
+		// The server is shared by the package (and by -count runs): each
+		// run gets keys of its own.
+		f(t, shared.Client(t), fmt.Sprintf("t%d_%s", runs.Add(1), strings.ReplaceAll(t.Name(), "/", "_")))
 	})
 	t.Run("miniredis", func(t *testing.T) {
 		m := miniredis.RunT(t)

@@ -44,6 +44,11 @@ const (
 	MetricDoor        = "door"        // door contact, UnitOne: 0 closed, 1 open
 	MetricIlluminance = "illuminance" // light, UnitLux
 	MetricVoltage     = "voltage"     // UnitVolt
+	MetricMotion      = "motion"      // PIR motion, UnitOne: 0 still, 1 motion
+	MetricState       = "state"       // any other digital input, UnitOne: 0 low, 1 high
+	MetricCount       = "count"       // pulses counted since the agent started, UnitOne
+	MetricRate        = "rate"        // pulses per second over the last interval, UnitPerSecond
+	MetricMoisture    = "moisture"    // soil moisture, UnitPercent (0 dry .. 100 wet)
 )
 
 // Unit codes (UCUM-style, as in package reading).
@@ -54,6 +59,8 @@ const (
 	UnitOne         = "1"
 	UnitLux         = "lx"
 	UnitVolt        = "V"
+	UnitPerSecond   = "/s"
+	UnitPercent     = "%"
 )
 
 // Door contact values.

@@ -98,3 +98,18 @@ func Close(ss ...Sensor) error {
 
 // validTime is any time reading.Validate accepts.
 var validTime = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Watcher is an optional ability of a Sensor whose value changes at moments
+// of its own (a door contact, a PIR motion detector): besides Read, which
+// the agent still calls on the sensor's interval as a heartbeat, it reports
+// each change as it happens.
+//
+// The agent calls Watch once, in a goroutine of its own, and Watch calls
+// emit with the samples of each (debounced) change, in order, until ctx
+// ends; then it returns ctx.Err(). emit does not block for long and does not
+// keep the slice. Watch returns another error only when it cannot watch at
+// all (the pin cannot detect edges); the agent then logs it and relies on
+// Read alone.
+type Watcher interface {
+	Watch(ctx context.Context, emit func([]Sample)) error
+}

@@ -1,0 +1,178 @@
+package bridge
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/tributary-iot/tributary/reading"
+)
+
+// The MQTT contract between an edge agent and the bridge. An agent with
+// device id D connects with username D and client id EdgeClientID(D), clean
+// session false, and publishes with QoS 1:
+//
+//   - to ReadingsTopic(D), not retained: a batch (reading.AppendBatch) of
+//     1 to reading.MaxBatch readings of device D, in seq order;
+//   - to StatusTopic(D), retained: EncodeStatus of an online Status when it
+//     connects, and the same encoding of the offline Status as its last
+//     will, so that the broker publishes it when the agent vanishes.
+const (
+	// TopicRoot is the first level of every Tributary topic.
+	TopicRoot = "tributary"
+	// ReadingsFilter matches every device's readings topic.
+	ReadingsFilter = TopicRoot + "/+/readings"
+	// StatusFilter matches every device's status topic.
+	StatusFilter = TopicRoot + "/+/status"
+)
+
+// ReadingsTopic is the topic device publishes its batches of readings to.
+func ReadingsTopic(device string) string { return TopicRoot + "/" + device + "/readings" }
+
+// StatusTopic is the topic device publishes its retained status to.
+func StatusTopic(device string) string { return TopicRoot + "/" + device + "/status" }
+
+// EdgeClientID is the MQTT client id of device's agent. It is stable, so the
+// broker keeps the agent's session (clean session false) across reconnects.
+func EdgeClientID(device string) string { return "tributary-edge-" + device }
+
+// SharedFilter is filter as a shared subscription of group
+// ("$share/<group>/<filter>"): the broker hands each message to one
+// subscriber of the group.
+func SharedFilter(group, filter string) string { return "$share/" + group + "/" + filter }
+
+// Topic kinds returned by ParseTopic.
+const (
+	KindReadings = "readings"
+	KindStatus   = "status"
+)
+
+// ParseTopic splits a Tributary topic "tributary/<device>/<kind>" into the
+// device id and the kind (KindReadings or KindStatus). ok is false for any
+// other topic, including one whose device is not a valid device id
+// (reading.ValidID).
+func ParseTopic(topic string) (device, kind string, ok bool) {
+	rest, found := strings.CutPrefix(topic, TopicRoot+"/")
+	if !found {
+		return "", "", false
+	}
+	device, kind, found = strings.Cut(rest, "/")
+	if !found || (kind != KindReadings && kind != KindStatus) || !reading.ValidID(device) {
+		return "", "", false
+	}
+	return device, kind, true
+}
+
+// Status is the retained message on StatusTopic(device):
+//
+//	{"v":1,"online":true,"boot":"<boot id>","first_seq":<first seq of this boot>,"ts":"<RFC 3339>"}
+//	{"v":1,"online":false,"boot":"<boot id>"}
+//
+// The first form is published when the agent connects, the second is its
+// last will. A boot is one run of the agent (from start to exit or power
+// loss); the cloud uses the boots' first seqs to tell a gap in seq caused
+// by a restart from readings lost on the way.
+type Status struct {
+	Online bool
+	// Boot identifies this run of the agent: 1 to 64 characters from
+	// [A-Za-z0-9._-] starting with a letter or digit (reading.ValidID),
+	// such as a UUID. Required.
+	Boot string
+	// FirstSeq is the seq of the first reading of this boot. Required (>= 1)
+	// when Online; not encoded when offline.
+	FirstSeq uint64
+	// Time is when the agent came online. Required when Online; not encoded
+	// when offline. Encoded like a reading's ts (UTC milliseconds).
+	Time time.Time
+}
+
+// MaxStatusEncoded is the most bytes an encoded status may take.
+const MaxStatusEncoded = 512
+
+// ErrBadStatus is wrapped by every error of DecodeStatus and EncodeStatus.
+var ErrBadStatus = errors.New("bad status")
+
+// statusWire mirrors the JSON object.
+type statusWire struct {
+	V        *int    `json:"v"`
+	Online   *bool   `json:"online"`
+	Boot     *string `json:"boot"`
+	FirstSeq *uint64 `json:"first_seq,omitempty"`
+	TS       *string `json:"ts,omitempty"`
+}
+
+func (s *Status) validate() error {
+	if !reading.ValidID(s.Boot) {
+		return fmt.Errorf("bridge: %w: boot %q: want 1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit", ErrBadStatus, s.Boot, reading.MaxIDLen)
+	}
+	if !s.Online {
+		return nil
+	}
+	if s.FirstSeq == 0 {
+		return fmt.Errorf("bridge: %w: online status without first_seq >= 1", ErrBadStatus)
+	}
+	if y := s.Time.UTC().Year(); s.Time.IsZero() || y < 2000 || y > 9999 {
+		return fmt.Errorf("bridge: %w: online status needs ts in years 2000..9999", ErrBadStatus)
+	}
+	return nil
+}
+
+// EncodeStatus returns the JSON encoding of s, validating it first.
+func EncodeStatus(s Status) ([]byte, error) {
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	v := reading.Version
+	w := statusWire{V: &v, Online: &s.Online, Boot: &s.Boot}
+	if s.Online {
+		ts := s.Time.UTC().Format(reading.TimeLayout)
+		w.FirstSeq, w.TS = &s.FirstSeq, &ts
+	}
+	return json.Marshal(w)
+}
+
+// DecodeStatus parses and validates a status message. Like a reading, it
+// rejects unknown fields, versions other than 1, trailing data and input
+// over MaxStatusEncoded bytes. An offline status may carry first_seq and
+// ts; they are not returned.
+func DecodeStatus(data []byte) (Status, error) {
+	if len(data) > MaxStatusEncoded {
+		return Status{}, fmt.Errorf("bridge: %w: %d bytes, limit %d", ErrBadStatus, len(data), MaxStatusEncoded)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var w statusWire
+	if err := dec.Decode(&w); err != nil {
+		return Status{}, fmt.Errorf("bridge: %w: %v", ErrBadStatus, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Status{}, fmt.Errorf("bridge: %w: trailing data after the object", ErrBadStatus)
+	}
+	if w.V == nil || *w.V != reading.Version {
+		return Status{}, fmt.Errorf("bridge: %w: want \"v\":%d", ErrBadStatus, reading.Version)
+	}
+	if w.Online == nil || w.Boot == nil {
+		return Status{}, fmt.Errorf("bridge: %w: \"online\" and \"boot\" are required", ErrBadStatus)
+	}
+	s := Status{Online: *w.Online, Boot: *w.Boot}
+	if s.Online {
+		if w.FirstSeq != nil {
+			s.FirstSeq = *w.FirstSeq
+		}
+		if w.TS != nil {
+			t, err := time.Parse(time.RFC3339Nano, *w.TS)
+			if err != nil {
+				return Status{}, fmt.Errorf("bridge: %w: ts %q is not an RFC 3339 time", ErrBadStatus, *w.TS)
+			}
+			s.Time = t.UTC().Truncate(time.Millisecond)
+		}
+	}
+	if err := s.validate(); err != nil {
+		return Status{}, err
+	}
+	return s, nil
+}

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/tributary-iot/tributary/reading"
 )
 
 // Agent samples sensors and sends their readings over an uplink. Create it
@@ -24,8 +22,13 @@ type Agent struct {
 	log     *slog.Logger
 	started atomic.Bool
 
-	mu  sync.Mutex // orders seq assignment with queueing
-	seq *seqLease
+	sensors []*sensorRun
+
+	mu      sync.Mutex // orders seq assignment with queueing, and guards:
+	seq     *seqLease
+	held    []heldReading        // taken while the clock was not ready
+	lastTS  map[string]time.Time // newest time stamped per sensor
+	clockOK bool                 // the clock has been ready
 
 	dupLog *logLimiter // used by the sender goroutine only
 }
@@ -46,12 +49,16 @@ func New(cfg Config, up Uplink, opt Options) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, opt: opt, up: up, q: opt.Queue, log: opt.Logger,
 		dupLog: &logLimiter{every: opt.LogEvery, now: opt.Now}}
-	a.m = newMetrics(a.q.Len)
-	names := make([]string, len(cfg.Sensors))
-	for i, s := range cfg.Sensors {
-		names[i] = s.Sensor.Name()
+	a.m = newMetrics(a.q.Len, a.heldLen)
+	a.lastTS = map[string]time.Time{}
+	for _, s := range cfg.Sensors {
+		st := SensorStarting
+		a.sensors = append(a.sensors, &sensorRun{cfg: s,
+			lim:     &logLimiter{every: opt.LogEvery, now: opt.Now},
+			invalid: &logLimiter{every: opt.LogEvery, now: opt.Now},
+			h:       SensorHealth{Sensor: s.Sensor.Name(), State: st, Simulated: s.Simulated}})
 	}
-	if err := a.m.register(opt.Registerer, names); err != nil {
+	if err := a.m.register(opt.Registerer, cfg.Sensors); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -91,7 +98,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 
 	var wg sync.WaitGroup
-	for _, s := range a.cfg.Sensors {
+	for _, s := range a.sensors {
 		wg.Go(func() { a.sample(ctx, s) })
 	}
 	<-ctx.Done()
@@ -119,82 +126,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info("agent stopped", "device", a.cfg.Device, "next_seq", next)
 	return nil
-}
-
-// sample reads s now and then every interval until ctx ends.
-func (a *Agent) sample(ctx context.Context, s SensorConfig) {
-	lim := &logLimiter{every: a.opt.LogEvery, now: a.opt.Now}
-	t := time.NewTicker(s.Interval)
-	defer t.Stop()
-	for {
-		a.readOnce(ctx, s, lim)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// readOnce reads s once and queues its readings.
-func (a *Agent) readOnce(ctx context.Context, s SensorConfig, lim *logLimiter) {
-	name := s.Sensor.Name()
-	rctx, cancel := context.WithTimeout(ctx, s.Interval)
-	samples, err := s.Sensor.Read(rctx)
-	cancel()
-	if ctx.Err() != nil {
-		return // stopping; a read cut short is not an error
-	}
-	if err != nil {
-		a.m.sensorErrors.WithLabelValues(name).Inc()
-		if n, ok := lim.fail(); ok {
-			a.log.Warn("sensor read failed", "sensor", name, "err", err, "errors_since_last_log", n)
-		}
-		return
-	}
-	if n, ok := lim.ok(); ok {
-		a.log.Info("sensor recovered", "sensor", name, "errors", n)
-	}
-	now := a.opt.Now().UTC().Truncate(time.Millisecond)
-	rs := make([]reading.Reading, 0, len(samples))
-	for _, smp := range samples {
-		r := reading.Reading{Device: a.cfg.Device, Sensor: name, Metric: smp.Metric, Value: smp.Value, Unit: smp.Unit, Time: now, Seq: 1}
-		if err := r.Validate(); err != nil {
-			a.m.sensorErrors.WithLabelValues(name).Inc()
-			a.m.dropped.WithLabelValues(DropInvalid).Inc()
-			if n, ok := lim.fail(); ok {
-				a.log.Warn("sensor returned an invalid sample", "sensor", name, "err", err, "errors_since_last_log", n)
-			}
-			continue
-		}
-		rs = append(rs, r)
-	}
-	a.emit(name, rs)
-}
-
-// emit numbers rs and queues them, under one lock so that the queue is in
-// seq order.
-func (a *Agent) emit(sensor string, rs []reading.Reading) {
-	if len(rs) == 0 {
-		return
-	}
-	a.mu.Lock()
-	first, err := a.seq.take(len(rs))
-	if err != nil {
-		a.mu.Unlock()
-		a.m.dropped.WithLabelValues(DropSeqLease).Add(float64(len(rs)))
-		a.log.Error("cannot number readings; dropping them", "sensor", sensor, "err", err)
-		return
-	}
-	for i := range rs {
-		rs[i].Seq = first + uint64(i)
-	}
-	dropped := a.q.Push(rs)
-	a.mu.Unlock()
-	a.m.readings.WithLabelValues(sensor).Add(float64(len(rs)))
-	if dropped > 0 {
-		a.m.dropped.WithLabelValues(DropQueueFull).Add(float64(dropped))
-	}
 }
 
 // resumeSeqTimeout bounds the start-up question to the uplink.

@@ -153,7 +153,7 @@ func TestFailingSensorDoesNotStopOthers(t *testing.T) {
 	}, NewRedisUplink(f.st), Options{Logger: logs.logger()})
 	await(t, "the bad sensor to fail 20 times", func() bool { _, fails := bad.Reads(); return fails >= 20 })
 	await(t, "the good sensor's readings", func() bool { return f.streamLen("dev-3") >= 20 })
-	if n := testutil.ToFloat64(a.m.sensorErrors.WithLabelValues("bad")); n < 20 {
+	if n := testutil.ToFloat64(a.m.sensorErrors.WithLabelValues("bad", "other")); n < 20 {
 		t.Fatalf("sensor_errors_total{bad} = %v, want >= 20", n)
 	}
 	// The clock stands still, so the rate limit lets exactly one through.
@@ -270,6 +270,7 @@ func TestMetricsText(t *testing.T) {
 	const fixed = `
 # HELP tributary_edge_dropped_readings_total Readings dropped before being sent, by reason.
 # TYPE tributary_edge_dropped_readings_total counter
+tributary_edge_dropped_readings_total{reason="clock"} 0
 tributary_edge_dropped_readings_total{reason="invalid"} 0
 tributary_edge_dropped_readings_total{reason="queue_full"} 0
 tributary_edge_dropped_readings_total{reason="rejected"} 0
@@ -302,7 +303,7 @@ tributary_edge_sent_readings_total %d
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(counted), "tributary_edge_readings_total", "tributary_edge_sent_readings_total"); err != nil {
 		t.Fatal(err)
 	}
-	if errs := testutil.ToFloat64(a.m.sensorErrors.WithLabelValues("bad")); errs < 1 {
+	if errs := testutil.ToFloat64(a.m.sensorErrors.WithLabelValues("bad", "other")); errs < 1 {
 		t.Fatalf("sensor_errors_total{bad} = %v", errs)
 	}
 	if c, err := testutil.GatherAndCount(reg, "tributary_edge_send_duration_seconds"); err != nil || c != 1 {

@@ -35,6 +35,10 @@ type SensorConfig struct {
 	// Interval between reads; default Config.Interval. A read that takes
 	// longer than the interval is cancelled and counted as an error.
 	Interval time.Duration
+	// Simulated says that Sensor is a simulation standing in for hardware
+	// that could not be opened; the agent shows it in Health and in the
+	// tributary_edge_sensor_simulated metric.
+	Simulated bool
 }
 
 // Options tune the agent's machinery. The zero value is usable; each field
@@ -69,6 +73,21 @@ type Options struct {
 	// LeaseSize is how many seqs one persisted lease covers: at most this
 	// many are skipped after a crash. Default DefaultLeaseSize (1000).
 	LeaseSize uint64
+	// DownAfter is how many failed reads in a row make a sensor "down":
+	// from then on it is retried with exponential backoff instead of on
+	// every interval. Default 3.
+	DownAfter int
+	// SensorBackoffMax caps the wait between retries of a down sensor.
+	// Default 1 minute.
+	SensorBackoffMax time.Duration
+	// ClockReady reports whether the wall clock (Now) can be trusted yet.
+	// While it reports false, readings are held in memory and stamped once
+	// it reports true (see the clock notes in clock.go). Default: always
+	// true. A clock before the year 2000 is never trusted.
+	ClockReady func() bool
+	// HoldLimit is the most readings held while the clock is not ready;
+	// beyond it the oldest are dropped (DropClock). Default 100000.
+	HoldLimit int
 	// LogEvery is the least time between two logged errors of one sensor or
 	// of the uplink; errors in between are counted and reported with the
 	// next. Default 1 minute.
@@ -77,13 +96,16 @@ type Options struct {
 
 // Defaults of Config and Options.
 const (
-	DefaultInterval     = time.Second
-	DefaultBatchSize    = 500
-	DefaultBackoffMin   = 100 * time.Millisecond
-	DefaultBackoffMax   = 30 * time.Second
-	DefaultSendTimeout  = 10 * time.Second
-	DefaultFlushTimeout = 5 * time.Second
-	DefaultLogEvery     = time.Minute
+	DefaultInterval         = time.Second
+	DefaultBatchSize        = 500
+	DefaultBackoffMin       = 100 * time.Millisecond
+	DefaultBackoffMax       = 30 * time.Second
+	DefaultSendTimeout      = 10 * time.Second
+	DefaultFlushTimeout     = 5 * time.Second
+	DefaultLogEvery         = time.Minute
+	DefaultDownAfter        = 3
+	DefaultSensorBackoffMax = time.Minute
+	DefaultHoldLimit        = 100000
 )
 
 func (c Config) withDefaults() (Config, error) {
@@ -156,6 +178,18 @@ func (o Options) withDefaults() Options {
 	}
 	if o.LeaseSize == 0 {
 		o.LeaseSize = DefaultLeaseSize
+	}
+	if o.DownAfter <= 0 {
+		o.DownAfter = DefaultDownAfter
+	}
+	if o.SensorBackoffMax <= 0 {
+		o.SensorBackoffMax = DefaultSensorBackoffMax
+	}
+	if o.ClockReady == nil {
+		o.ClockReady = func() bool { return true }
+	}
+	if o.HoldLimit <= 0 {
+		o.HoldLimit = DefaultHoldLimit
 	}
 	if o.LogEvery <= 0 {
 		o.LogEvery = DefaultLogEvery

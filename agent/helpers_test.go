@@ -48,6 +48,9 @@ func start(t *testing.T, cfg Config, up Uplink, opt Options) *started {
 	if opt.BackoffMax == 0 {
 		opt.BackoffMin, opt.BackoffMax = 5*time.Millisecond, 50*time.Millisecond
 	}
+	if opt.SensorBackoffMax == 0 {
+		opt.SensorBackoffMax = 5 * time.Millisecond
+	}
 	a, err := New(cfg, up, opt)
 	if err != nil {
 		t.Fatal(err)

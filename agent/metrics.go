@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tributary-iot/tributary/sensors"
 )
 
 // Reasons for dropping readings (the reason label of
@@ -13,11 +15,17 @@ const (
 	DropInvalid   = "invalid"    // a sensor returned a sample that is not a valid reading
 	DropRejected  = "rejected"   // the uplink refused them as invalid (reading.ErrInvalid)
 	DropSeqLease  = "seq_lease"  // the seq lease could not be persisted
+	DropClock     = "clock"      // held too long for a clock that was not ready (HoldLimit)
 )
 
 type metrics struct {
 	readings     *prometheus.CounterVec
 	sensorErrors *prometheus.CounterVec
+	sensorUp     *prometheus.GaugeVec
+	simulated    *prometheus.GaugeVec
+	held         prometheus.GaugeFunc
+	restamped    prometheus.Counter
+	clockBack    prometheus.Counter
 	queue        prometheus.GaugeFunc
 	dropped      *prometheus.CounterVec
 	uplinkErrors prometheus.Counter
@@ -27,7 +35,7 @@ type metrics struct {
 	duplicates   prometheus.Counter
 }
 
-func newMetrics(queueLen func() int) *metrics {
+func newMetrics(queueLen, heldLen func() int) *metrics {
 	return &metrics{
 		readings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_edge_readings_total",
@@ -35,8 +43,28 @@ func newMetrics(queueLen func() int) *metrics {
 		}, []string{"sensor"}),
 		sensorErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_edge_sensor_errors_total",
-			Help: "Failed sensor reads and invalid samples, by sensor.",
+			Help: "Failed sensor reads and invalid samples, by sensor and kind (no_device, bus, crc, out_of_range, stuck, timeout, other, invalid).",
+		}, []string{"sensor", "kind"}),
+		sensorUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tributary_edge_sensor_up",
+			Help: "1 if the sensor's last read succeeded, else 0.",
 		}, []string{"sensor"}),
+		simulated: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tributary_edge_sensor_simulated",
+			Help: "1 if a simulation stands in for the sensor's hardware, which could not be opened.",
+		}, []string{"sensor"}),
+		held: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tributary_edge_clock_held_readings",
+			Help: "Readings held in memory until the clock is synchronised.",
+		}, func() float64 { return float64(heldLen()) }),
+		restamped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_edge_clock_restamped_readings_total",
+			Help: "Readings taken before the clock was synchronised, stamped from the monotonic clock once it was.",
+		}),
+		clockBack: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_edge_clock_backward_readings_total",
+			Help: "Readings whose time was raised to their sensor's previous one because the clock went backwards.",
+		}),
 		queue: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tributary_edge_queue_readings",
 			Help: "Readings queued for the uplink, not yet sent.",
@@ -72,19 +100,28 @@ func newMetrics(queueLen func() int) *metrics {
 // register registers every metric on reg (nothing if reg is nil), with the
 // given sensors and every drop reason at zero so that they show from the
 // start.
-func (m *metrics) register(reg prometheus.Registerer, sensors []string) error {
-	for _, s := range sensors {
-		m.readings.WithLabelValues(s)
-		m.sensorErrors.WithLabelValues(s)
+func (m *metrics) register(reg prometheus.Registerer, ss []SensorConfig) error {
+	for _, s := range ss {
+		name := s.Sensor.Name()
+		m.readings.WithLabelValues(name)
+		for _, k := range sensors.ErrorKinds {
+			m.sensorErrors.WithLabelValues(name, k)
+		}
+		m.sensorUp.WithLabelValues(name)
+		sim := 0.0
+		if s.Simulated {
+			sim = 1
+		}
+		m.simulated.WithLabelValues(name).Set(sim)
 	}
-	for _, r := range []string{DropQueueFull, DropInvalid, DropRejected, DropSeqLease} {
+	for _, r := range []string{DropQueueFull, DropInvalid, DropRejected, DropSeqLease, DropClock} {
 		m.dropped.WithLabelValues(r)
 	}
 	if reg == nil {
 		return nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.readings, m.sensorErrors, m.queue, m.dropped, m.uplinkErrors, m.sent, m.sendDuration, m.uplinkUp, m.duplicates} {
+	for _, c := range []prometheus.Collector{m.readings, m.sensorErrors, m.sensorUp, m.simulated, m.held, m.restamped, m.clockBack, m.queue, m.dropped, m.uplinkErrors, m.sent, m.sendDuration, m.uplinkUp, m.duplicates} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

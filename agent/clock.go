@@ -1,0 +1,128 @@
+package agent
+
+import (
+	"time"
+
+	"github.com/tributary-iot/tributary/reading"
+)
+
+// A board without a real-time clock boots at 1970 (or, with fake-hwclock,
+// at the time it last shut down) and learns the time from the network
+// later, when the clock jumps. The agent never stamps a reading with a time
+// it does not trust:
+//
+//   - While Options.ClockReady reports false, readings are numbered (so
+//     their order is kept) but held in memory, each with the monotonic time
+//     it was taken, up to Options.HoldLimit (the oldest are dropped beyond,
+//     counted as DropClock). They are not spooled: a reading with no
+//     trustworthy time cannot be sent, and a power loss before the first
+//     sync loses them (counted at the next start as a seq gap).
+//   - When the clock becomes ready, each held reading is stamped with the
+//     now-trusted wall time minus the monotonic time elapsed since it was
+//     taken, which is exact up to the sync's own error, and queued ahead of
+//     anything newer.
+//   - Times never go backwards per sensor: a reading stamped earlier than
+//     its sensor's previous one (the clock was stepped back) takes the
+//     previous one's time.
+
+// heldReading is a reading taken before the clock was ready.
+type heldReading struct {
+	r    reading.Reading
+	mono time.Time // time.Now() when taken: its monotonic part counts
+}
+
+func (a *Agent) heldLen() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.held)
+}
+
+// emit numbers rs, stamps them and queues them, under one lock so that the
+// queue is in seq order. While the clock is not ready they are held.
+func (a *Agent) emit(sensor string, rs []reading.Reading) {
+	if len(rs) == 0 {
+		return
+	}
+	ready := a.opt.ClockReady() && a.opt.Now().UTC().Year() >= 2000
+	a.mu.Lock()
+	first, err := a.seq.take(len(rs))
+	if err != nil {
+		a.mu.Unlock()
+		a.m.dropped.WithLabelValues(DropSeqLease).Add(float64(len(rs)))
+		a.log.Error("cannot number readings; dropping them", "sensor", sensor, "err", err)
+		return
+	}
+	for i := range rs {
+		rs[i].Seq = first + uint64(i)
+	}
+	var dropped, clockDropped int
+	if !ready {
+		clockDropped = a.hold(rs)
+	} else {
+		if !a.clockOK {
+			a.clockOK = true
+			if len(a.held) > 0 {
+				dropped += a.release()
+			}
+		}
+		for i := range rs {
+			a.monotonic(&rs[i])
+		}
+		dropped += a.q.Push(rs)
+	}
+	a.mu.Unlock()
+	a.m.readings.WithLabelValues(sensor).Add(float64(len(rs)))
+	if dropped > 0 {
+		a.m.dropped.WithLabelValues(DropQueueFull).Add(float64(dropped))
+	}
+	if clockDropped > 0 {
+		a.m.dropped.WithLabelValues(DropClock).Add(float64(clockDropped))
+	}
+}
+
+// hold keeps rs until the clock is ready; it returns how many held readings
+// it dropped to stay within HoldLimit. Called with a.mu held.
+func (a *Agent) hold(rs []reading.Reading) int {
+	if a.clockOK {
+		a.clockOK = false
+		a.log.Warn("the clock is no longer trusted; holding readings until it is", "device", a.cfg.Device)
+	} else if len(a.held) == 0 {
+		a.log.Warn("the clock is not synchronised yet; holding readings until it is", "device", a.cfg.Device)
+	}
+	mono := time.Now()
+	for _, r := range rs {
+		a.held = append(a.held, heldReading{r: r, mono: mono})
+	}
+	if over := len(a.held) - a.opt.HoldLimit; over > 0 {
+		a.held = append(a.held[:0], a.held[over:]...)
+		return over
+	}
+	return 0
+}
+
+// release stamps the held readings from the now-trusted clock and queues
+// them; it returns how many the queue dropped. Called with a.mu held.
+func (a *Agent) release() int {
+	wall, mono := a.opt.Now(), time.Now()
+	rs := make([]reading.Reading, len(a.held))
+	for i, h := range a.held {
+		rs[i] = h.r
+		rs[i].Time = wall.Add(-mono.Sub(h.mono)).UTC().Truncate(time.Millisecond)
+		a.monotonic(&rs[i])
+	}
+	a.log.Info("the clock is synchronised; stamping and sending the readings held until now",
+		"device", a.cfg.Device, "readings", len(rs), "oldest", rs[0].Time)
+	a.m.restamped.Add(float64(len(rs)))
+	a.held = nil
+	return a.q.Push(rs)
+}
+
+// monotonic keeps r's time from going back behind its sensor's previous
+// reading. Called with a.mu held.
+func (a *Agent) monotonic(r *reading.Reading) {
+	if last, ok := a.lastTS[r.Sensor]; ok && r.Time.Before(last) {
+		r.Time = last
+		a.m.clockBack.Inc()
+	}
+	a.lastTS[r.Sensor] = r.Time
+}

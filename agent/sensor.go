@@ -1,0 +1,182 @@
+package agent
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/sensors"
+)
+
+// Sensor states, as Health reports them.
+const (
+	SensorStarting = "starting" // not read yet
+	SensorOK       = "ok"       // the last read succeeded
+	SensorFailing  = "failing"  // the last read failed, fewer than DownAfter in a row
+	SensorDown     = "down"     // DownAfter or more reads in a row failed; retried with backoff
+)
+
+// SensorHealth is what the agent knows of one sensor.
+type SensorHealth struct {
+	Sensor string `json:"sensor"`
+	State  string `json:"state"`
+	// Simulated is SensorConfig.Simulated: a simulation stands in for
+	// missing hardware.
+	Simulated bool `json:"simulated"`
+	// Errors is how many reads failed in a row (0 when the last succeeded).
+	Errors int `json:"errors"`
+	// LastError and LastErrorKind describe the most recent failure, if any
+	// (kinds as sensors.ErrorKind); they stay after a recovery.
+	LastError     string `json:"last_error,omitempty"`
+	LastErrorKind string `json:"last_error_kind,omitempty"`
+	// LastOK is when a read last succeeded (zero if never).
+	LastOK time.Time `json:"last_ok,omitzero"`
+	// NextRead is when the agent reads the sensor next.
+	NextRead time.Time `json:"next_read,omitzero"`
+}
+
+// sensorRun is one sensor's loop and its health.
+type sensorRun struct {
+	cfg SensorConfig
+	lim *logLimiter // used by the loop goroutine only
+
+	mu      sync.Mutex
+	h       SensorHealth
+	invalid *logLimiter // of invalid samples, from the loop and the watcher
+}
+
+// Health reports the state of every sensor, in configuration order. It is
+// safe to call at any time, also before Run.
+func (a *Agent) Health() []SensorHealth {
+	out := make([]SensorHealth, len(a.sensors))
+	for i, s := range a.sensors {
+		s.mu.Lock()
+		out[i] = s.h
+		s.mu.Unlock()
+	}
+	return out
+}
+
+// sample reads s now and then every interval until ctx ends. After a failed
+// read it retries on the interval; once the sensor is down (DownAfter
+// failures in a row), it backs off exponentially, with jitter, up to
+// SensorBackoffMax, so that a missing chip does not keep a bus busy. A
+// sensor that answers again is back on its interval at once.
+func (a *Agent) sample(ctx context.Context, s *sensorRun) {
+	if w, ok := s.cfg.Sensor.(sensors.Watcher); ok {
+		go a.watch(ctx, s, w)
+	}
+	next := time.Now()
+	for {
+		failures := a.readOnce(ctx, s)
+		now := time.Now()
+		wait := s.cfg.Interval
+		if failures >= a.opt.DownAfter {
+			wait = a.sensorBackoff(s.cfg.Interval, failures-a.opt.DownAfter)
+			next = now.Add(wait)
+		} else {
+			// Keep the cadence: the next tick after now.
+			next = next.Add(wait)
+			if next.Before(now) {
+				next = now.Add(wait - now.Sub(next)%wait)
+			}
+		}
+		s.mu.Lock()
+		s.h.NextRead = a.opt.Now().Add(next.Sub(now))
+		s.mu.Unlock()
+		if !sleep(ctx, next.Sub(now)) {
+			return
+		}
+	}
+}
+
+// sensorBackoff is the wait before the n-th (0-based) retry of a down
+// sensor: uniformly random in [d/2, d], d = min(SensorBackoffMax,
+// interval*2^(n+1)), but never less than the interval.
+func (a *Agent) sensorBackoff(interval time.Duration, n int) time.Duration {
+	d := a.opt.SensorBackoffMax
+	if n < 62 && interval <= a.opt.SensorBackoffMax>>(n+1) {
+		d = interval << (n + 1)
+	}
+	return max(interval, d/2+rand.N(d/2+1))
+}
+
+// readOnce reads s once and queues its readings. It returns how many reads
+// in a row have now failed.
+func (a *Agent) readOnce(ctx context.Context, s *sensorRun) int {
+	name := s.cfg.Sensor.Name()
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.Interval)
+	samples, err := s.cfg.Sensor.Read(rctx)
+	cancel()
+	if ctx.Err() != nil {
+		return 0 // stopping; a read cut short is not an error
+	}
+	if err != nil {
+		kind := sensors.ErrorKind(err)
+		a.m.sensorErrors.WithLabelValues(name, kind).Inc()
+		a.m.sensorUp.WithLabelValues(name).Set(0)
+		s.mu.Lock()
+		s.h.Errors++
+		s.h.LastError, s.h.LastErrorKind = err.Error(), kind
+		s.h.State = SensorFailing
+		if s.h.Errors >= a.opt.DownAfter {
+			s.h.State = SensorDown
+		}
+		failures := s.h.Errors
+		s.mu.Unlock()
+		if n, ok := s.lim.fail(); ok {
+			a.log.Warn("sensor read failed", "sensor", name, "kind", kind, "err", err, "errors_since_last_log", n)
+		}
+		return failures
+	}
+	if n, ok := s.lim.ok(); ok {
+		a.log.Info("sensor recovered", "sensor", name, "errors", n)
+	}
+	s.mu.Lock()
+	s.h.State, s.h.Errors, s.h.LastOK = SensorOK, 0, a.opt.Now()
+	s.mu.Unlock()
+	a.m.sensorUp.WithLabelValues(name).Set(1)
+	a.emitSamples(s, samples)
+	return 0
+}
+
+// watch runs a Watcher's Watch until ctx ends, queueing each change.
+func (a *Agent) watch(ctx context.Context, s *sensorRun, w sensors.Watcher) {
+	err := w.Watch(ctx, func(samples []sensors.Sample) { a.emitSamples(s, slices.Clone(samples)) })
+	if err != nil && ctx.Err() == nil {
+		a.log.Warn("sensor cannot report changes as they happen; reading it on its interval only",
+			"sensor", s.cfg.Sensor.Name(), "err", err)
+	}
+}
+
+// emitSamples turns samples of s into readings stamped now and queues them;
+// an invalid sample is counted and dropped.
+func (a *Agent) emitSamples(s *sensorRun, samples []sensors.Sample) {
+	name := s.cfg.Sensor.Name()
+	now := a.opt.Now().UTC().Truncate(time.Millisecond)
+	rs := make([]reading.Reading, 0, len(samples))
+	for _, smp := range samples {
+		r := reading.Reading{Device: a.cfg.Device, Sensor: name, Metric: smp.Metric, Value: smp.Value, Unit: smp.Unit, Time: validTime, Seq: 1}
+		if err := r.Validate(); err != nil {
+			a.m.sensorErrors.WithLabelValues(name, "invalid").Inc()
+			a.m.dropped.WithLabelValues(DropInvalid).Inc()
+			s.mu.Lock()
+			n, ok := s.invalid.fail()
+			s.mu.Unlock()
+			if ok {
+				a.log.Warn("sensor returned an invalid sample", "sensor", name, "err", err, "errors_since_last_log", n)
+			}
+			continue
+		}
+		r.Time = now
+		rs = append(rs, r)
+	}
+	a.emit(name, rs)
+}
+
+// validTime is any time reading.Validate accepts; samples are validated
+// before the clock is known to be right.
+var validTime = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)

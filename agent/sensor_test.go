@@ -1,0 +1,205 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tributary-iot/tributary/sensors"
+)
+
+func healthOf(a *Agent, sensor string) SensorHealth {
+	for _, h := range a.Health() {
+		if h.Sensor == sensor {
+			return h
+		}
+	}
+	return SensorHealth{}
+}
+
+func TestSensorHealthAndErrorKinds(t *testing.T) {
+	up := &flakyUplink{}
+	reg := prometheus.NewRegistry()
+	chip := climate("bme")
+	chip.SetErr(fmt.Errorf("bme280: read: %w: sysfs-i2c: remote I/O error", sensors.ErrNoDevice))
+	a := start(t, Config{Device: "dev-h", Sensors: []SensorConfig{{Sensor: chip}, {Sensor: door("sim-door"), Simulated: true}}, Interval: time.Millisecond, StateDir: t.TempDir()},
+		up, Options{Registerer: reg, DownAfter: 3})
+	await(t, "the chip to be down", func() bool { return healthOf(a.Agent, "bme").State == SensorDown })
+	h := healthOf(a.Agent, "bme")
+	if h.LastErrorKind != "no_device" || !strings.Contains(h.LastError, "remote I/O error") || h.Errors < 3 || !h.LastOK.IsZero() {
+		t.Fatalf("health of the missing chip: %+v", h)
+	}
+	if n := testutil.ToFloat64(a.m.sensorErrors.WithLabelValues("bme", "no_device")); n < 3 {
+		t.Fatalf(`sensor_errors_total{sensor="bme",kind="no_device"} = %v, want >= 3`, n)
+	}
+	if v := testutil.ToFloat64(a.m.sensorUp.WithLabelValues("bme")); v != 0 {
+		t.Fatalf("sensor_up{bme} = %v while down", v)
+	}
+	if h := healthOf(a.Agent, "sim-door"); !h.Simulated || h.State != SensorOK {
+		t.Fatalf("health of the simulated door: %+v", h)
+	}
+	if v := testutil.ToFloat64(a.m.simulated.WithLabelValues("sim-door")); v != 1 {
+		t.Fatalf("sensor_simulated{sim-door} = %v, want 1", v)
+	}
+
+	chip.SetErr(fmt.Errorf("sht3x: %w", sensors.ErrCRC))
+	await(t, "a CRC error to be counted", func() bool { return testutil.ToFloat64(a.m.sensorErrors.WithLabelValues("bme", "crc")) >= 1 })
+	chip.SetErr(nil)
+	await(t, "the chip to be back", func() bool { return healthOf(a.Agent, "bme").State == SensorOK })
+	if h := healthOf(a.Agent, "bme"); h.Errors != 0 || h.LastOK.IsZero() || h.LastErrorKind != "crc" {
+		t.Fatalf("health after recovery: %+v", h)
+	}
+	await(t, "readings of the recovered chip", func() bool {
+		for _, r := range up.accepted() {
+			if r.Sensor == "bme" {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestSensorBackoff(t *testing.T) {
+	a := &Agent{opt: Options{SensorBackoffMax: time.Minute}}
+	for _, tc := range []struct {
+		interval time.Duration
+		n        int
+		lo, hi   time.Duration
+	}{
+		{time.Second, 0, time.Second, 2 * time.Second},
+		{time.Second, 2, 4 * time.Second, 8 * time.Second},
+		{time.Second, 10, 30 * time.Second, time.Minute},
+		{time.Second, 500, 30 * time.Second, time.Minute},
+		{5 * time.Minute, 3, 5 * time.Minute, 5 * time.Minute}, // never faster than the interval
+	} {
+		for range 100 {
+			d := a.sensorBackoff(tc.interval, tc.n)
+			if d < tc.lo/2 || d > tc.hi || d < tc.interval {
+				t.Fatalf("sensorBackoff(%v, %d) = %v, want in [%v, %v]", tc.interval, tc.n, d, tc.lo/2, tc.hi)
+			}
+		}
+	}
+}
+
+// watcher is a sensor that reports changes through Watch when told to.
+type watcher struct {
+	name    string
+	changes chan float64
+	state   atomic.Value
+}
+
+func (w *watcher) Name() string { return w.name }
+func (w *watcher) Read(ctx context.Context) ([]sensors.Sample, error) {
+	v, _ := w.state.Load().(float64)
+	return []sensors.Sample{{Metric: sensors.MetricDoor, Value: v, Unit: sensors.UnitOne}}, nil
+}
+func (w *watcher) Watch(ctx context.Context, emit func([]sensors.Sample)) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case v := <-w.changes:
+			w.state.Store(v)
+			emit([]sensors.Sample{{Metric: sensors.MetricDoor, Value: v, Unit: sensors.UnitOne}})
+		}
+	}
+}
+
+func TestWatcherChangesArriveBetweenReads(t *testing.T) {
+	up := &flakyUplink{}
+	w := &watcher{name: "door", changes: make(chan float64)}
+	// An hour between heartbeats: every reading after the first is a change.
+	start(t, Config{Device: "dev-w", Sensors: []SensorConfig{{Sensor: w}}, Interval: time.Hour, StateDir: t.TempDir()}, up, Options{})
+	await(t, "the first heartbeat", func() bool { return len(up.accepted()) == 1 })
+	for _, v := range []float64{1, 0, 1} {
+		w.changes <- v
+	}
+	await(t, "three changes", func() bool { return len(up.accepted()) == 4 })
+	got := up.accepted()
+	for i, want := range []float64{0, 1, 0, 1} {
+		if got[i].Value != want || got[i].Seq != uint64(i+1) {
+			t.Fatalf("reading %d: value %v seq %d, want %v seq %d", i, got[i].Value, got[i].Seq, want, i+1)
+		}
+	}
+}
+
+// clock is a settable wall clock and readiness flag.
+type clock struct {
+	mu    sync.Mutex
+	now   time.Time
+	ready bool
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Ready() bool    { c.mu.Lock(); defer c.mu.Unlock(); return c.ready }
+func (c *clock) set(now time.Time, ready bool) {
+	c.mu.Lock()
+	c.now, c.ready = now, ready
+	c.mu.Unlock()
+}
+
+func TestReadingsWaitForTheClock(t *testing.T) {
+	up := &flakyUplink{}
+	c := &clock{now: time.Unix(0, 0)} // a Pi without an RTC boots in 1970
+	a := start(t, Config{Device: "dev-c", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: t.TempDir()},
+		up, Options{Now: c.Now, ClockReady: c.Ready})
+	await(t, "readings held", func() bool { return a.heldLen() >= 20 })
+	if n := len(up.accepted()); n != 0 {
+		t.Fatalf("%d readings sent before the clock was synchronised", n)
+	}
+	// Ready but still in 1970 is not trusted either.
+	c.set(time.Unix(0, 0), true)
+	n := a.heldLen()
+	await(t, "more readings held", func() bool { return a.heldLen() > n })
+	if n := len(up.accepted()); n != 0 {
+		t.Fatalf("%d readings sent with a 1970 clock", n)
+	}
+	synced := time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)
+	c.set(synced, true)
+	await(t, "held readings sent", func() bool { return len(up.accepted()) >= 30 && a.heldLen() == 0 })
+	got := up.accepted()
+	for i, r := range got {
+		if r.Seq != uint64(i+1) {
+			t.Fatalf("reading %d has seq %d: held readings reordered", i, r.Seq)
+		}
+		if r.Time.Year() < 2026 || r.Time.After(synced) {
+			t.Fatalf("reading %d (seq %d) stamped %v: want a time at or before the sync, %v", i, r.Seq, r.Time, synced)
+		}
+		if i > 0 && r.Time.Before(got[i-1].Time) {
+			t.Fatalf("reading %d stamped %v, before reading %d at %v", i, r.Time, i-1, got[i-1].Time)
+		}
+	}
+	if n := testutil.ToFloat64(a.m.restamped); n < 20 {
+		t.Fatalf("clock_restamped_readings_total = %v, want >= 20", n)
+	}
+	// The clock is stepped back an hour: times stay put rather than go back.
+	before := len(up.accepted())
+	c.set(synced.Add(-time.Hour), true)
+	await(t, "readings after the step back", func() bool { return len(up.accepted()) >= before+10 })
+	for _, r := range up.accepted()[before:] {
+		if r.Time.Before(synced) {
+			t.Fatalf("reading seq %d stamped %v, before %v: time went backwards", r.Seq, r.Time, synced)
+		}
+	}
+	if n := testutil.ToFloat64(a.m.clockBack); n < 10 {
+		t.Fatalf("clock_backward_readings_total = %v, want >= 10", n)
+	}
+}
+
+func TestHoldLimit(t *testing.T) {
+	up := &flakyUplink{}
+	c := &clock{now: time.Unix(0, 0)}
+	a := start(t, Config{Device: "dev-l", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: t.TempDir()},
+		up, Options{Now: c.Now, ClockReady: c.Ready, HoldLimit: 5})
+	await(t, "drops beyond the hold limit", func() bool { return testutil.ToFloat64(a.m.dropped.WithLabelValues(DropClock)) >= 10 })
+	if n := a.heldLen(); n > 5 {
+		t.Fatalf("%d readings held, limit 5", n)
+	}
+}

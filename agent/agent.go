@@ -22,7 +22,8 @@ type Agent struct {
 	log     *slog.Logger
 	started atomic.Bool
 
-	sensors []*sensorRun
+	sensors  []*sensorRun
+	firstSeq uint64 // of this boot; set by Run before the sender starts
 
 	mu      sync.Mutex // orders seq assignment with queueing, and guards:
 	seq     *seqLease
@@ -46,6 +47,11 @@ func New(cfg Config, up Uplink, opt Options) (*Agent, error) {
 	opt = opt.withDefaults()
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("agent: state dir: %w", err)
+	}
+	if cfg.Boot == "" {
+		if cfg.Boot, err = NewBoot(cfg.StateDir, cfg.Device); err != nil {
+			return nil, err
+		}
 	}
 	a := &Agent{cfg: cfg, opt: opt, up: up, q: opt.Queue, log: opt.Logger,
 		dupLog: &logLimiter{every: opt.LogEvery, now: opt.Now}}
@@ -84,7 +90,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	if seq.fresh {
 		a.resumeSeq(ctx)
 	}
-	a.log.Info("agent started", "device", a.cfg.Device, "sensors", len(a.cfg.Sensors), "next_seq", seq.next)
+	a.firstSeq = seq.next
+	a.log.Info("agent started", "device", a.cfg.Device, "boot", a.cfg.Boot, "sensors", len(a.cfg.Sensors), "next_seq", seq.next)
 
 	// The sender outlives ctx for the flush; it gets its own context.
 	sendCtx, cancelSend := context.WithCancel(context.WithoutCancel(ctx))

@@ -24,9 +24,13 @@ type Config struct {
 	// Interval is the sampling interval of sensors that do not set their
 	// own. Default 1s.
 	Interval time.Duration
-	// StateDir holds the agent's persistent state (the seq lease). Required;
-	// created (mode 0700) if missing.
+	// StateDir holds the agent's persistent state (the seq lease, the boot
+	// count). Required; created (mode 0700) if missing.
 	StateDir string
+	// Boot is this run's boot id (NewBoot). Default: New calls NewBoot.
+	// Set it when the uplink needs it before the agent starts (an
+	// MQTTUplink's last will).
+	Boot string
 }
 
 // SensorConfig is one sensor and how often to read it.
@@ -70,6 +74,12 @@ type Options struct {
 	// FlushTimeout bounds how long Run keeps sending queued readings after
 	// its context ends. Default 5s.
 	FlushTimeout time.Duration
+	// DrainRate caps how many readings a second the agent sends while it
+	// works through a backlog (more than one batch queued, as after an
+	// outage), so that a fleet coming back together does not flood Redis
+	// or the broker. Readings keep their order: live readings wait behind
+	// the backlog. Negative: no cap. Default DefaultDrainRate.
+	DrainRate float64
 	// LeaseSize is how many seqs one persisted lease covers: at most this
 	// many are skipped after a crash. Default DefaultLeaseSize (1000).
 	LeaseSize uint64
@@ -105,6 +115,7 @@ const (
 	DefaultLogEvery         = time.Minute
 	DefaultDownAfter        = 3
 	DefaultSensorBackoffMax = time.Minute
+	DefaultDrainRate        = 2000.0
 	DefaultHoldLimit        = 100000
 )
 
@@ -175,6 +186,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FlushTimeout <= 0 {
 		o.FlushTimeout = DefaultFlushTimeout
+	}
+	if o.DrainRate == 0 {
+		o.DrainRate = DefaultDrainRate
 	}
 	if o.LeaseSize == 0 {
 		o.LeaseSize = DefaultLeaseSize

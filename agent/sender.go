@@ -14,10 +14,20 @@ import (
 // same readings, with backoff, so the device's order is kept.
 func (a *Agent) send(sendCtx, waitCtx context.Context) {
 	lim := &logLimiter{every: a.opt.LogEvery, now: a.opt.Now}
+	if !a.announceBoot(sendCtx) {
+		return
+	}
+	drain := newPacer(a.opt.DrainRate)
 	for {
 		batch, _ := a.q.Peek(waitCtx, a.opt.BatchSize)
 		if len(batch) == 0 {
 			return
+		}
+		// A backlog (more queued than this batch) drains at DrainRate.
+		if a.q.Len() > len(batch) || drain.owed() {
+			if !drain.wait(sendCtx, len(batch)) {
+				return
+			}
 		}
 		for attempt := 0; ; attempt++ {
 			err := a.sendOnce(sendCtx, batch)
@@ -79,6 +89,33 @@ func (a *Agent) backoff(attempt int) time.Duration {
 		ceil = a.opt.BackoffMin << attempt
 	}
 	return rand.N(ceil + 1)
+}
+
+// pacer spaces sends so that they average at most rate readings a second.
+// It is used by the sender goroutine only.
+type pacer struct {
+	rate float64 // readings per second; <= 0: no cap
+	next time.Time
+}
+
+func newPacer(rate float64) *pacer { return &pacer{rate: rate} }
+
+// owed reports whether the last paced send's time is still ahead.
+func (p *pacer) owed() bool { return p.rate > 0 && time.Now().Before(p.next) }
+
+// wait waits for the slot of the next n readings, or until ctx ends; it
+// reports whether it waited the slot.
+func (p *pacer) wait(ctx context.Context, n int) bool {
+	if p.rate <= 0 {
+		return true
+	}
+	now := time.Now()
+	if p.next.Before(now) {
+		p.next = now
+	}
+	d := p.next.Sub(now)
+	p.next = p.next.Add(time.Duration(float64(n) / p.rate * float64(time.Second)))
+	return d <= 0 || sleep(ctx, d)
 }
 
 // sleep waits d or until ctx ends; it reports whether it waited d.

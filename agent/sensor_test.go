@@ -203,3 +203,41 @@ func TestHoldLimit(t *testing.T) {
 		t.Fatalf("%d readings held, limit 5", n)
 	}
 }
+
+func TestPacer(t *testing.T) {
+	p := newPacer(1000)
+	start := time.Now()
+	if !p.wait(context.Background(), 500) {
+		t.Fatal("first wait failed")
+	}
+	// The first batch goes at once; the next one's slot is half a second on.
+	if d := p.next.Sub(start); d < 500*time.Millisecond || d > 600*time.Millisecond {
+		t.Fatalf("slot after 500 readings at 1000/s: %v after start, want 0.5s", d)
+	}
+	if !p.owed() {
+		t.Fatal("pacer not owed right after a paced batch")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if p.wait(ctx, 500) {
+		t.Fatal("wait with an ended context reported success")
+	}
+	if off := newPacer(-1); !off.wait(ctx, 1e9) || off.owed() {
+		t.Fatal("an uncapped pacer waits")
+	}
+}
+
+func TestNewBootCounts(t *testing.T) {
+	dir := t.TempDir()
+	var prev string
+	for i := 1; i <= 3; i++ {
+		id, err := NewBoot(dir, "pi-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(id, fmt.Sprintf("%d-", i)) || id == prev {
+			t.Fatalf("boot %d: id %q", i, id)
+		}
+		prev = id
+	}
+}

@@ -88,15 +88,24 @@ func (s *seqLease) close() error {
 	return err
 }
 
-// persist writes end to the lease file durably: temporary file, fsync,
-// rename, fsync of the directory.
+// persist writes end to the lease file durably.
 func (s *seqLease) persist(end uint64) error {
-	dir := filepath.Dir(s.path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(s.path)+".tmp*")
-	if err != nil {
+	if err := writeFileSync(s.path, []byte(strconv.FormatUint(end, 10)+"\n")); err != nil {
 		return fmt.Errorf("agent: write seq lease: %w", err)
 	}
-	_, werr := tmp.WriteString(strconv.FormatUint(end, 10) + "\n")
+	s.end = end
+	return nil
+}
+
+// writeFileSync replaces the file at path with b durably: temporary file,
+// fsync, rename, fsync of the directory.
+func writeFileSync(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(b)
 	if werr == nil {
 		werr = tmp.Sync()
 	}
@@ -104,21 +113,20 @@ func (s *seqLease) persist(end uint64) error {
 		werr = cerr
 	}
 	if werr == nil {
-		werr = os.Rename(tmp.Name(), s.path)
+		werr = os.Rename(tmp.Name(), path)
 	}
 	if werr != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("agent: write seq lease %s: %w", s.path, werr)
+		return fmt.Errorf("%s: %w", path, werr)
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("agent: sync state dir: %w", err)
+		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	serr := d.Sync()
 	d.Close()
 	if serr != nil {
-		return fmt.Errorf("agent: sync state dir: %w", serr)
+		return fmt.Errorf("sync %s: %w", dir, serr)
 	}
-	s.end = end
 	return nil
 }

@@ -1,0 +1,226 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/tributary-iot/tributary/bridge"
+	"github.com/tributary-iot/tributary/reading"
+)
+
+// MQTTOptions configure an MQTTUplink. URL and Device are required.
+type MQTTOptions struct {
+	// URL of the broker: mqtt://host:1883 or mqtts://host:8883 (tcp://,
+	// ssl:// and tls:// also work). Credentials in the URL are refused:
+	// use Username and Password, which are never logged.
+	URL string
+	// Device is the agent's device id; it names the topics
+	// (bridge.ReadingsTopic) and the client id (bridge.EdgeClientID).
+	Device string
+	// Boot identifies this run of the agent (see NewBoot); it goes into the
+	// retained online status and the last will. Required.
+	Boot string
+	// Username defaults to Device, which is what the shipped broker ACL
+	// (deploy/mosquitto/acl) expects.
+	Username string
+	Password string
+	// TLS configures mqtts://; nil uses the system roots.
+	TLS *tls.Config
+	// KeepAlive is the MQTT keep-alive. Default 30s.
+	KeepAlive time.Duration
+	// ConnectTimeout bounds one connection attempt. Default 10s.
+	ConnectTimeout time.Duration
+	// MaxReconnectInterval caps the wait between reconnection attempts.
+	// Default 30s.
+	MaxReconnectInterval time.Duration
+	// Logger receives connection events. Default: discard.
+	Logger *slog.Logger
+}
+
+// MQTTUplink publishes readings to an MQTT broker, for the bridge to store
+// in Redis: each Send is one QoS 1 message on bridge.ReadingsTopic holding a
+// batch, and succeeds when the broker acknowledges it (PUBACK). The session
+// is persistent (clean session false) and the agent's status is retained on
+// bridge.StatusTopic, with a last will that marks it offline.
+//
+// It buffers nothing of its own: while the broker is unreachable, Send
+// fails at once and the agent's queue (the spool) keeps the readings, since
+// the client library's buffering drops QoS 0 messages and buffers nothing
+// while it retries a connection. A batch whose acknowledgement was lost may
+// reach the bridge twice; the bridge's ingest stores it once.
+type MQTTUplink struct {
+	opt    MQTTOptions
+	client mqtt.Client
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	status *bridge.Status // online status to publish on every connect, once Boot has been called
+}
+
+// NewMQTTUplink checks opt and starts connecting in the background; it
+// does not wait for the broker. Close it after the agent has stopped.
+func NewMQTTUplink(opt MQTTOptions) (*MQTTUplink, error) {
+	if !reading.ValidID(opt.Device) {
+		return nil, fmt.Errorf("mqtt uplink: invalid device id %q", opt.Device)
+	}
+	if !reading.ValidID(opt.Boot) {
+		return nil, fmt.Errorf("mqtt uplink: invalid boot id %q", opt.Boot)
+	}
+	broker, err := brokerURL(opt.URL)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Username == "" {
+		opt.Username = opt.Device
+	}
+	if opt.KeepAlive <= 0 {
+		opt.KeepAlive = 30 * time.Second
+	}
+	if opt.ConnectTimeout <= 0 {
+		opt.ConnectTimeout = 10 * time.Second
+	}
+	if opt.MaxReconnectInterval <= 0 {
+		opt.MaxReconnectInterval = 30 * time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	will, err := bridge.EncodeStatus(bridge.Status{Online: false, Boot: opt.Boot})
+	if err != nil {
+		return nil, err
+	}
+	u := &MQTTUplink{opt: opt, log: opt.Logger}
+	co := mqtt.NewClientOptions().
+		AddBroker(broker).
+		SetClientID(bridge.EdgeClientID(opt.Device)).
+		SetUsername(opt.Username).
+		SetPassword(opt.Password).
+		SetCleanSession(false).
+		SetOrderMatters(true).
+		SetKeepAlive(opt.KeepAlive).
+		SetConnectTimeout(opt.ConnectTimeout).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(opt.MaxReconnectInterval).
+		SetBinaryWill(bridge.StatusTopic(opt.Device), will, 1, true).
+		SetOnConnectHandler(u.onConnect).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			u.log.Warn("mqtt connection lost; reconnecting", "device", opt.Device, "err", err)
+		})
+	if opt.TLS != nil {
+		co.SetTLSConfig(opt.TLS)
+	}
+	u.client = mqtt.NewClient(co)
+	u.client.Connect() // with ConnectRetry, it keeps trying in the background
+	return u, nil
+}
+
+// brokerURL checks a broker URL and turns mqtt:// and mqtts:// into the
+// schemes the client library knows.
+func brokerURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("mqtt uplink: broker URL: %w", err)
+	}
+	if u.User != nil {
+		return "", errors.New("mqtt uplink: broker URL carries credentials; pass the username and a password file instead")
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("mqtt uplink: broker URL %q has no host", raw)
+	}
+	switch u.Scheme {
+	case "mqtt", "tcp":
+		u.Scheme = "tcp"
+	case "mqtts", "ssl", "tls":
+		u.Scheme = "ssl"
+	default:
+		return "", fmt.Errorf("mqtt uplink: broker URL %q: scheme must be mqtt:// or mqtts://", raw)
+	}
+	return u.String(), nil
+}
+
+// onConnect publishes the retained online status (when Boot has been
+// called). It runs on the client's goroutine and must not block on the
+// broker: the publication is waited for elsewhere.
+func (u *MQTTUplink) onConnect(c mqtt.Client) {
+	u.log.Info("mqtt connected", "device", u.opt.Device)
+	u.mu.Lock()
+	st := u.status
+	u.mu.Unlock()
+	if st != nil {
+		go u.publishStatus(context.Background(), *st)
+	}
+}
+
+func (u *MQTTUplink) publishStatus(ctx context.Context, st bridge.Status) error {
+	b, err := bridge.EncodeStatus(st)
+	if err != nil {
+		return err
+	}
+	return u.wait(ctx, u.client.Publish(bridge.StatusTopic(u.opt.Device), 1, true, b))
+}
+
+// Boot implements Booter: it announces the boot in the retained status, now
+// if connected and again on every reconnection.
+func (u *MQTTUplink) Boot(ctx context.Context, b Boot) error {
+	st := bridge.Status{Online: true, Boot: u.opt.Boot, FirstSeq: b.FirstSeq, Time: b.Time}
+	u.mu.Lock()
+	u.status = &st
+	u.mu.Unlock()
+	if !u.client.IsConnectionOpen() {
+		return nil // onConnect publishes it
+	}
+	return u.publishStatus(ctx, st)
+}
+
+// Send implements Uplink: one QoS 1 message, acknowledged by the broker.
+func (u *MQTTUplink) Send(ctx context.Context, rs []reading.Reading) (int, error) {
+	if len(rs) > reading.MaxBatch {
+		return 0, fmt.Errorf("mqtt uplink: %d readings in one batch, limit %d", len(rs), reading.MaxBatch)
+	}
+	if !u.client.IsConnectionOpen() {
+		return 0, errors.New("mqtt uplink: not connected to the broker")
+	}
+	payload := reading.AppendBatch(make([]byte, 0, len(rs)*160), rs)
+	return 0, u.wait(ctx, u.client.Publish(bridge.ReadingsTopic(u.opt.Device), 1, false, payload))
+}
+
+// wait waits for t or ctx.
+func (u *MQTTUplink) wait(ctx context.Context, t mqtt.Token) error {
+	select {
+	case <-t.Done():
+		if err := t.Error(); err != nil {
+			return fmt.Errorf("mqtt uplink: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("mqtt uplink: waiting for the broker's acknowledgement: %w", ctx.Err())
+	}
+}
+
+// Connected reports whether the client is connected now.
+func (u *MQTTUplink) Connected() bool { return u.client.IsConnectionOpen() }
+
+// Close publishes the offline status (if connected, within a second) and
+// disconnects.
+func (u *MQTTUplink) Close() error {
+	if u.client.IsConnectionOpen() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := u.publishStatus(ctx, bridge.Status{Online: false, Boot: u.opt.Boot})
+		cancel()
+		if err != nil {
+			u.log.Warn("mqtt: could not publish the offline status", "device", u.opt.Device, "err", err)
+		}
+	}
+	u.client.Disconnect(250)
+	return nil
+}

@@ -34,4 +34,20 @@
 // device's keys live in one Redis Cluster slot and one Lua script stores a
 // batch atomically: a reading is either stored, published and deduplicated,
 // or none of these.
+//
+// # Boots, assigned seqs and dead letters (the MQTT bridge)
+//
+//	tributary:{dev-1}:boots         Stream. One entry per boot of the
+//	                                device's agent (fields "boot", "first_seq",
+//	                                "ts" in unix ms), from its retained online
+//	                                status; see RecordBoot. Capped at about
+//	                                MaxBoots entries.
+//	tributary:{dev-1}:assigned_seq  String. The last seq NextSeqs handed out
+//	                                to a device that numbers nothing itself
+//	                                (SenML, Zigbee2MQTT, Tasmota via the
+//	                                bridge's mappings).
+//	tributary:deadletter            Stream. MQTT messages the bridge refused
+//	                                (fields "reason", "error", "topic",
+//	                                "payload", "payload_bytes", "truncated",
+//	                                "ts"); capped. Written by package bridge.
 package store

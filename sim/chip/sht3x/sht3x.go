@@ -1,0 +1,338 @@
+package sht3x
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tributary-iot/tributary/sim"
+)
+
+// Input gives the physical conditions the chip measures at t: air
+// temperature in °C and relative humidity in %RH.
+type Input func(t time.Time) (temperature, humidity float64)
+
+// Fixed returns an Input that is always temperature °C and humidity %RH.
+func Fixed(temperature, humidity float64) Input {
+	return func(time.Time) (float64, float64) { return temperature, humidity }
+}
+
+// DefaultSerial is the serial number of a chip whose Options give none.
+const DefaultSerial uint32 = 0x0B5A1E3D
+
+// Options configure a Chip. The zero value is a chip at 25 °C and 50 %RH
+// on the real clock.
+type Options struct {
+	// Input is what the chip measures. Default Fixed(25, 50).
+	Input Input
+	// Now is the chip's clock: measurements are not ready until their
+	// datasheet time has passed on it. Default time.Now.
+	Now func() time.Time
+	// Serial is the 32-bit serial number the chip reports. Default
+	// DefaultSerial.
+	Serial uint32
+}
+
+// Fault is a failure of the chip itself (the bus's own faults, no
+// acknowledge and bus error, are i2csim.Fault).
+type Fault int
+
+const (
+	// OK: the chip works.
+	OK Fault = iota
+	// CRC: every word the chip sends carries a wrong CRC byte, as when
+	// the line is noisy or the chip's output latch is upset.
+	CRC
+	// Stuck: every measurement returns the words of the first measurement
+	// taken under the fault, forever (until the fault is cleared).
+	Stuck
+	// OutOfRange: measurements return the temperature word 0xFFFF
+	// (130 °C, beyond the chip's 125 °C), as a damaged sensing element
+	// does.
+	OutOfRange
+)
+
+func (f Fault) String() string {
+	switch f {
+	case OK:
+		return "ok"
+	case CRC:
+		return "crc"
+	case Stuck:
+		return "stuck"
+	case OutOfRange:
+		return "out-of-range"
+	}
+	return fmt.Sprintf("Fault(%d)", int(f))
+}
+
+// Commands the chip understands (datasheet section 4; serial number:
+// application note "SHT3x Electronic Identification Code").
+const (
+	CmdMeasureHigh          = 0x2400 // single shot, no clock stretching
+	CmdMeasureMedium        = 0x240B
+	CmdMeasureLow           = 0x2416
+	CmdMeasureHighStretch   = 0x2C06 // single shot, clock stretching
+	CmdMeasureMediumStretch = 0x2C0D
+	CmdMeasureLowStretch    = 0x2C10
+	CmdSoftReset            = 0x30A2
+	CmdBreak                = 0x3093
+	CmdStatus               = 0xF32D
+	CmdClearStatus          = 0x3041
+	CmdHeaterOn             = 0x306D
+	CmdHeaterOff            = 0x3066
+	CmdSerial               = 0x3682 // no clock stretching
+	CmdSerialStretch        = 0x3780
+)
+
+// Measurement durations without clock stretching: the datasheet's maxima
+// at 2.4-5.5 V (table 4). A read before they have passed is not
+// acknowledged.
+const (
+	MeasureHighTime   = 15 * time.Millisecond
+	MeasureMediumTime = 6 * time.Millisecond
+	MeasureLowTime    = 4 * time.Millisecond
+	// SerialTime is how long after the serial-number command the chip
+	// starts acknowledging the read (tIDLE in the application note).
+	SerialTime = time.Millisecond
+)
+
+// Status register bits.
+const (
+	StatusAlert        = 1 << 15
+	StatusHeater       = 1 << 13
+	StatusRHAlert      = 1 << 11
+	StatusTAlert       = 1 << 10
+	StatusReset        = 1 << 4
+	StatusCommandError = 1 << 1
+	StatusWriteCRC     = 1 << 0
+	// statusPowerOn is the register after power-on or a reset.
+	statusPowerOn = StatusAlert | StatusReset
+)
+
+// Chip emulates a Sensirion SHT3x at the level of its I²C commands:
+// single-shot measurements (no data until the measurement time has
+// passed: the read header is not acknowledged), the status register,
+// heater and clear-status commands, soft reset and the serial number,
+// every word followed by its CRC-8. Periodic and ART modes and alert
+// limits are not emulated: their commands are refused (not acknowledged,
+// and the status register's command-error bit set). It implements
+// i2csim.Chip and is safe for concurrent use.
+type Chip struct {
+	opt Options
+
+	mu       sync.Mutex
+	in       Input
+	fault    Fault
+	status   uint16
+	out      []byte    // what the next read returns; nil: no data
+	readyAt  time.Time // out is not readable before
+	frozen   []uint16  // the words the Stuck fault repeats
+	commands map[uint16]int
+}
+
+// New returns a chip with the options applied, as after power-on.
+func New(opt Options) *Chip {
+	if opt.Input == nil {
+		opt.Input = Fixed(25, 50)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Serial == 0 {
+		opt.Serial = DefaultSerial
+	}
+	return &Chip{opt: opt, in: opt.Input, status: statusPowerOn, commands: map[uint16]int{}}
+}
+
+// NewClimate returns a chip that measures c at the time now returns (nil:
+// time.Now).
+func NewClimate(c *sim.Climate, now func() time.Time) *Chip {
+	return New(Options{Now: now, Input: func(t time.Time) (float64, float64) {
+		k := c.At(t)
+		return k.Temperature, k.Humidity
+	}})
+}
+
+// SetInput replaces what the chip measures, from the next measurement on.
+func (c *Chip) SetInput(in Input) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.in = in
+}
+
+// SetFault makes the chip fail with f from the next transfer on, or work
+// again with OK.
+func (c *Chip) SetFault(f Fault) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fault = f
+	c.frozen = nil
+}
+
+// Commands returns how many times the chip has accepted command cmd.
+func (c *Chip) Commands(cmd uint16) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.commands[cmd]
+}
+
+// Tx implements i2csim.Chip: w, if any, is one 16-bit command; r, if any,
+// reads what the last command produced.
+func (c *Chip) Tx(w, r []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.opt.Now()
+	if len(w) > 0 {
+		if err := c.command(w, now); err != nil {
+			return err
+		}
+	}
+	if len(r) == 0 {
+		return nil
+	}
+	if c.out == nil {
+		return nack("no data: no measurement or read-out command before the read")
+	}
+	if now.Before(c.readyAt) {
+		return nack(fmt.Sprintf("data not ready for another %s", c.readyAt.Sub(now)))
+	}
+	n := copy(r, c.out)
+	for i := n; i < len(r); i++ {
+		r[i] = 0xFF // the chip drives nothing past its data; pull-ups read high
+	}
+	c.out = nil // data is read out once
+	return nil
+}
+
+// command runs one command.
+func (c *Chip) command(w []byte, now time.Time) error {
+	if len(w) != 2 {
+		c.status |= StatusCommandError
+		return nack(fmt.Sprintf("%d-byte write: only 2-byte commands are emulated", len(w)))
+	}
+	cmd := uint16(w[0])<<8 | uint16(w[1])
+	switch cmd {
+	case CmdMeasureHigh:
+		c.measure(now, MeasureHighTime)
+	case CmdMeasureMedium:
+		c.measure(now, MeasureMediumTime)
+	case CmdMeasureLow:
+		c.measure(now, MeasureLowTime)
+	case CmdMeasureHighStretch, CmdMeasureMediumStretch, CmdMeasureLowStretch:
+		// The chip holds SCL low until done; to the master the data is
+		// simply there.
+		c.measure(now, 0)
+	case CmdSoftReset:
+		c.status = statusPowerOn
+		c.out = nil
+	case CmdBreak:
+	case CmdStatus:
+		c.send(now, 0, c.status)
+	case CmdClearStatus:
+		c.status &^= StatusAlert | StatusRHAlert | StatusTAlert | StatusReset
+	case CmdHeaterOn:
+		c.status |= StatusHeater
+	case CmdHeaterOff:
+		c.status &^= StatusHeater
+	case CmdSerial:
+		c.send(now, SerialTime, uint16(c.opt.Serial>>16), uint16(c.opt.Serial))
+	case CmdSerialStretch:
+		c.send(now, 0, uint16(c.opt.Serial>>16), uint16(c.opt.Serial))
+	default:
+		c.status |= StatusCommandError
+		return nack(fmt.Sprintf("command %#04x not emulated", cmd))
+	}
+	c.status &^= StatusCommandError
+	c.commands[cmd]++
+	return nil
+}
+
+// measure starts a measurement that is ready after d.
+func (c *Chip) measure(now time.Time, d time.Duration) {
+	t, h := c.in(now)
+	words := []uint16{RawTemperature(t), RawHumidity(h)}
+	switch c.fault {
+	case Stuck:
+		if c.frozen == nil {
+			c.frozen = words
+		}
+		words = c.frozen
+	case OutOfRange:
+		words[0] = 0xFFFF
+	}
+	c.send(now, d, words...)
+}
+
+// send makes words, each followed by its CRC, the data of the next read,
+// readable after d.
+func (c *Chip) send(now time.Time, d time.Duration, words ...uint16) {
+	out := make([]byte, 0, 3*len(words))
+	for _, w := range words {
+		b := []byte{byte(w >> 8), byte(w)}
+		crc := crc8(b)
+		if c.fault == CRC {
+			crc ^= 0x01
+		}
+		out = append(out, b[0], b[1], crc)
+	}
+	c.out = out
+	c.readyAt = now.Add(d)
+}
+
+// RawTemperature is the word the chip sends for t °C (datasheet 4.13,
+// inverted, rounded, and clamped to the word's range: -45..130 °C).
+func RawTemperature(t float64) uint16 { return rawWord((t + 45) * 65535 / 175) }
+
+// RawHumidity is the word the chip sends for h %RH (datasheet 4.13,
+// inverted, rounded, clamped to 0..100 %RH).
+func RawHumidity(h float64) uint16 { return rawWord(h * 65535 / 100) }
+
+func rawWord(v float64) uint16 {
+	if math.IsNaN(v) {
+		return 0
+	}
+	return uint16(math.Round(math.Max(0, math.Min(65535, v))))
+}
+
+// crc8 is the chip's CRC-8: polynomial 0x31, initial value 0xFF (datasheet
+// 4.12). It is written independently of the driver's, table-driven, so
+// that the emulator does not share a driver's mistake.
+func crc8(data []byte) byte {
+	crc := byte(0xFF)
+	for _, b := range data {
+		crc = crcTable[crc^b]
+	}
+	return crc
+}
+
+var crcTable = func() (t [256]byte) {
+	for i := range t {
+		c := byte(i)
+		for range 8 {
+			if c&0x80 != 0 {
+				c = c<<1 ^ 0x31
+			} else {
+				c <<= 1
+			}
+		}
+		t[i] = c
+	}
+	return t
+}()
+
+// nackError is a transfer the chip did not acknowledge. Linux's I²C
+// drivers report that as EREMOTEIO, which is what the error wraps, so
+// that drivers see what they would see on a Raspberry Pi (and
+// sensors.I2CError classifies it as no device at the address).
+type nackError struct{ why string }
+
+func nack(why string) error { return &nackError{why: why} }
+
+func (e *nackError) Error() string {
+	return "sysfs-i2c: " + syscall.EREMOTEIO.Error() + " (emulated SHT3x: " + e.why + ")"
+}
+
+func (e *nackError) Unwrap() error { return syscall.EREMOTEIO }

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+)
+
+// Clock policies: when the agent trusts the wall clock enough to stamp
+// readings (see agent.Options.ClockReady; until then readings are held in
+// memory and stamped from the monotonic clock once it is trusted).
+const (
+	// clockAuto trusts the clock once it is past a floor: the newest of the
+	// binary's commit time, a fixed date, and the last time the agent wrote
+	// its state. That catches a board booting in 1970 and a clock set back
+	// behind what the agent already stamped, without waiting for a time
+	// daemon that may not exist (containers, CI). A board restoring a stale
+	// time with fake-hwclock passes the floor: use clockKernel there.
+	clockAuto = "auto"
+	// clockKernel trusts the clock once the kernel says a time daemon
+	// (systemd-timesyncd, chrony, ntpd) has synchronised it (adjtimex
+	// without STA_UNSYNC), and only while the floor holds too. The choice
+	// for a Raspberry Pi without an RTC.
+	clockKernel = "kernel"
+	// clockTrust trusts any clock after the year 2000.
+	clockTrust = "trust"
+)
+
+// minFloor is the floor of clockAuto when nothing newer is known: no
+// reading of this agent can predate its first release.
+var minFloor = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// clockReady returns the agent's ClockReady for a policy, the floor it
+// applies, and an error for an unknown policy.
+func clockReady(policy, stateDir, device string) (func() bool, time.Time, error) {
+	floor := clockFloor(stateDir, device)
+	past := func() bool { return !time.Now().Before(floor) }
+	switch policy {
+	case clockAuto, "":
+		return past, floor, nil
+	case clockKernel:
+		return func() bool { return past() && kernelSynced() }, floor, nil
+	case clockTrust:
+		return func() bool { return true }, time.Time{}, nil
+	}
+	return nil, time.Time{}, fmt.Errorf("clock policy %q: want %s, %s or %s", policy, clockAuto, clockKernel, clockTrust)
+}
+
+// clockFloor is the newest time the agent knows has passed.
+func clockFloor(stateDir, device string) time.Time {
+	floor := minFloor
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.time" {
+				if t, err := time.Parse(time.RFC3339, s.Value); err == nil && t.After(floor) {
+					floor = t
+				}
+			}
+		}
+	}
+	// The seq lease and boot count are written with the wall clock of
+	// their time (the lease at least every lease's worth of readings).
+	for _, name := range []string{device + ".seq", device + ".boot"} {
+		if fi, err := os.Stat(filepath.Join(stateDir, name)); err == nil && fi.ModTime().After(floor) {
+			floor = fi.ModTime()
+		}
+	}
+	return floor
+}

@@ -48,3 +48,8 @@ func (u *RedisUplink) Send(ctx context.Context, rs []reading.Reading) (int, erro
 func (u *RedisUplink) LastSeq(ctx context.Context, device string) (uint64, error) {
 	return u.store.LastSeq(ctx, device)
 }
+
+// Boot implements Booter: it records the boot in Redis (store.RecordBoot).
+func (u *RedisUplink) Boot(ctx context.Context, b Boot) error {
+	return u.store.RecordBoot(ctx, b.Device, b.ID, b.FirstSeq, b.Time)
+}

@@ -1,0 +1,154 @@
+package agent
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/tributary-iot/tributary/bridge"
+	"github.com/tributary-iot/tributary/internal/mosquittotest"
+	"github.com/tributary-iot/tributary/reading"
+)
+
+// subscriber records what a broker delivers on the Tributary topics.
+type subscriber struct {
+	mu       sync.Mutex
+	readings []reading.Reading
+	statuses []bridge.Status
+	bad      []string
+}
+
+func subscribe(t *testing.T, srv *mosquittotest.Server, user, pass string) *subscriber {
+	t.Helper()
+	s := &subscriber{}
+	co := mqtt.NewClientOptions().AddBroker("tcp://" + srv.Addr()).SetClientID("test-sub-" + t.Name()).
+		SetUsername(user).SetPassword(pass).SetCleanSession(false).SetAutoReconnect(true).
+		SetConnectRetry(true).SetConnectRetryInterval(50 * time.Millisecond).SetMaxReconnectInterval(100 * time.Millisecond).
+		SetOrderMatters(true)
+	co.SetOnConnectHandler(func(c mqtt.Client) {
+		c.Subscribe(bridge.ReadingsFilter, 1, func(_ mqtt.Client, m mqtt.Message) {
+			rs, err := reading.DecodeBatch(m.Payload())
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if err != nil {
+				s.bad = append(s.bad, err.Error())
+				return
+			}
+			s.readings = append(s.readings, rs...)
+		})
+		c.Subscribe(bridge.StatusFilter, 1, func(_ mqtt.Client, m mqtt.Message) {
+			st, err := bridge.DecodeStatus(m.Payload())
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if err != nil {
+				s.bad = append(s.bad, err.Error())
+				return
+			}
+			s.statuses = append(s.statuses, st)
+		})
+	})
+	c := mqtt.NewClient(co)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscriber connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return s
+}
+
+func (s *subscriber) got() ([]reading.Reading, []bridge.Status, []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]reading.Reading(nil), s.readings...), append([]bridge.Status(nil), s.statuses...), append([]string(nil), s.bad...)
+}
+
+// lastStatus is the newest status received, and whether there is one.
+func (s *subscriber) lastStatus() (bridge.Status, bool) {
+	_, sts, _ := s.got()
+	if len(sts) == 0 {
+		return bridge.Status{}, false
+	}
+	return sts[len(sts)-1], true
+}
+
+func TestMQTTUplinkThroughBrokerRestart(t *testing.T) {
+	users := map[string]string{"pi-1": "device-secret", "bridge": "bridge-secret"}
+	srv := mosquittotest.Start(t, mosquittotest.Options{Users: users, Persistence: true})
+	sub := subscribe(t, srv, "bridge", users["bridge"])
+	dir := t.TempDir()
+	boot, err := NewBoot(dir, "pi-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := NewMQTTUplink(MQTTOptions{URL: srv.URL(), Device: "pi-1", Boot: boot, Password: users["pi-1"], MaxReconnectInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := start(t, Config{Device: "pi-1", Boot: boot, Sensors: []SensorConfig{{Sensor: climate("c")}}, Interval: time.Millisecond, StateDir: dir},
+		up, Options{BackoffMin: time.Millisecond, BackoffMax: 20 * time.Millisecond})
+	await(t, "the online status", func() bool { st, ok := sub.lastStatus(); return ok && st.Online && st.Boot == boot && st.FirstSeq == 1 })
+	await(t, "readings through the broker", func() bool { rs, _, _ := sub.got(); return len(rs) >= 50 })
+
+	// The broker goes away while the agent keeps sampling: the queue holds.
+	srv.Stop()
+	produced := a.produced()
+	await(t, "readings produced while the broker is down", func() bool { return a.produced() >= produced+200 })
+	if up.Connected() {
+		t.Fatal("uplink says connected with the broker stopped")
+	}
+	srv.Restart(t)
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	up.Close()
+	total := a.produced()
+	await(t, "every reading after the restart", func() bool { rs, _, _ := sub.got(); return len(rs) >= total })
+	await(t, "the offline status", func() bool { st, ok := sub.lastStatus(); return ok && !st.Online && st.Boot == boot })
+
+	rs, _, bad := sub.got()
+	if len(bad) > 0 {
+		t.Fatalf("undecodable messages: %v", bad)
+	}
+	// QoS 1 may deliver a batch twice (an acknowledgement lost in the
+	// restart); the bridge's ingest stores it once. Here: none missing, in
+	// order once repeats are removed.
+	var next uint64 = 1
+	dups := 0
+	for _, r := range rs {
+		switch {
+		case r.Seq == next:
+			next++
+		case r.Seq < next:
+			dups++
+		default:
+			t.Fatalf("seq %d arrived while %d was expected: readings lost or reordered", r.Seq, next)
+		}
+	}
+	if int(next-1) != total {
+		t.Fatalf("received seqs 1..%d, produced %d", next-1, total)
+	}
+	t.Logf("%d readings, %d delivered twice", total, dups)
+}
+
+func TestMQTTUplinkOptions(t *testing.T) {
+	for _, tc := range []struct {
+		opt  MQTTOptions
+		want string
+	}{
+		{MQTTOptions{URL: "mqtt://u:p@host:1883", Device: "d", Boot: "1-a"}, "credentials"},
+		{MQTTOptions{URL: "http://host", Device: "d", Boot: "1-a"}, "scheme"},
+		{MQTTOptions{URL: "mqtt://", Device: "d", Boot: "1-a"}, "no host"},
+		{MQTTOptions{URL: "mqtt://host", Device: "bad id", Boot: "1-a"}, "device"},
+		{MQTTOptions{URL: "mqtt://host", Device: "d"}, "boot"},
+	} {
+		_, err := NewMQTTUplink(tc.opt)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewMQTTUplink(%+v) = %v, want an error about %s", tc.opt, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), ":p@") {
+			t.Errorf("error shows the password: %v", err)
+		}
+	}
+}

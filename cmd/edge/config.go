@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -23,12 +24,15 @@ type fileConfig struct {
 	StateDir      string         `yaml:"state_dir"`
 	Interval      time.Duration  `yaml:"interval"`
 	MetricsListen *string        `yaml:"metrics_listen"` // nil: default; "": disabled
+	Clock         string         `yaml:"clock"`
+	DrainRate     float64        `yaml:"drain_rate"`
 	Uplink        uplinkConfig   `yaml:"uplink"`
 	Sensors       []sensorConfig `yaml:"sensors"`
 }
 
 type uplinkConfig struct {
 	URL          string `yaml:"url"`
+	Username     string `yaml:"username"`
 	CAFile       string `yaml:"ca_file"`
 	CertFile     string `yaml:"cert_file"`
 	KeyFile      string `yaml:"key_file"`
@@ -84,6 +88,22 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 	}
 	if c.Device != "" && !reading.ValidID(c.Device) {
 		return fmt.Errorf("%sdevice: %q is not a valid device id (1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit)", at("device"), c.Device, reading.MaxIDLen)
+	}
+	switch c.Clock {
+	case "", clockAuto, clockKernel, clockTrust:
+	default:
+		return fmt.Errorf("%sclock: %q: want %s, %s or %s", at("clock"), c.Clock, clockAuto, clockKernel, clockTrust)
+	}
+	if c.Uplink.URL != "" {
+		u, err := url.Parse(c.Uplink.URL)
+		switch {
+		case err != nil:
+			return fmt.Errorf("%suplink.url: not a URL", at("uplink", "url"))
+		case u.User != nil && u.User.Username() != "" && isMQTT(c.Uplink.URL):
+			return fmt.Errorf("%suplink.url: keep credentials out of the URL: use username and password_file", at("uplink", "url"))
+		case u.Scheme != "redis" && u.Scheme != "rediss" && !isMQTT(c.Uplink.URL):
+			return fmt.Errorf("%suplink.url: scheme %q: want redis://, rediss://, mqtt:// or mqtts://", at("uplink", "url"), u.Scheme)
+		}
 	}
 	if c.Interval != 0 && c.Interval < minInterval {
 		return fmt.Errorf("%sinterval: %v is below the minimum %v", at("interval"), c.Interval, minInterval)

@@ -43,6 +43,9 @@ type flags struct {
 	config, stateDir, metricsListen   string
 	interval                          time.Duration
 	sim, version, help                bool
+	up                                uplinkFlags
+	clock                             string
+	drainRate                         float64
 }
 
 func newFlags(stderr io.Writer) *flags {
@@ -58,6 +61,9 @@ func newFlags(stderr io.Writer) *flags {
 	fs.StringVar(&f.cert, "redis-cert", "", "client certificate PEM `file` for rediss://")
 	fs.StringVar(&f.key, "redis-key", "", "client key PEM `file` for rediss://")
 	fs.StringVar(&f.pwf, "redis-password-file", "", "`file` holding the Redis password (overrides the URL's)")
+	f.up.register(fs)
+	fs.StringVar(&f.clock, "clock", "", "when to trust the wall clock: auto (past the last time the agent saw), kernel (a time daemon synchronised it: boards without an RTC), trust (default: the file's, else auto)")
+	fs.Float64Var(&f.drainRate, "drain-rate", 0, "most readings a `second` sent while a backlog drains; -1 for no cap (default: the file's, else 2000)")
 	fs.DurationVar(&f.interval, "interval", 0, "default sampling `interval` (default: the file's, else 1s)")
 	fs.StringVar(&f.stateDir, "state-dir", "", "`dir` for persistent state (default: the file's, else $STATE_DIRECTORY, $XDG_STATE_HOME/tributary-edge or ~/.local/state/tributary-edge)")
 	fs.StringVar(&f.metricsListen, "metrics-listen", defaultMetricsListen, "`address` to serve /metrics on; empty disables")
@@ -80,7 +86,9 @@ func (f *flags) usage(w io.Writer) {
 // settings are flags, file and environment merged.
 type settings struct {
 	device        string
-	client        store.ClientOptions
+	up            uplinkSettings
+	clock         string
+	drainRate     float64
 	stateDir      string
 	interval      time.Duration
 	metricsListen string
@@ -115,16 +123,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			log.Warn("closing sensors", "err", err)
 		}
 	}()
-	rdb, err := store.NewClient(s.client)
+	ready, floor, err := clockReady(s.clock, s.stateDir, s.device)
+	if err != nil {
+		return usageError{err}
+	}
+	boot, err := agent.NewBoot(s.stateDir, s.device)
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
+	up, uplinkDesc, closeUplink, err := openUplink(s, boot, log)
+	if err != nil {
+		return err
+	}
+	defer closeUplink()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a, err := agent.New(agent.Config{Device: s.device, Sensors: cfgs, Interval: s.interval, StateDir: s.stateDir},
-		agent.NewRedisUplink(store.New(rdb, store.Options{})), agent.Options{Logger: log, Registerer: reg})
+	a, err := agent.New(agent.Config{Device: s.device, Boot: boot, Sensors: cfgs, Interval: s.interval, StateDir: s.stateDir},
+		up, agent.Options{Logger: log, Registerer: reg, ClockReady: ready, DrainRate: s.drainRate})
 	if err != nil {
 		return err
 	}
@@ -138,8 +154,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		stop := serveMetrics(ln, reg, log)
 		defer stop()
 	}
-	log.Info("edge starting", "version", buildinfo.String("edge"), "device", s.device, "redis", store.RedactURL(s.client.URL),
-		"state_dir", s.stateDir, "sensors", len(cfgs), "metrics", metricsAddr)
+	log.Info("edge starting", "version", buildinfo.String("edge"), "device", s.device, "boot", boot, "uplink", uplinkDesc,
+		"state_dir", s.stateDir, "sensors", len(cfgs), "metrics", metricsAddr, "clock", cmp.Or(s.clock, clockAuto), "clock_floor", floor)
 	return a.Run(ctx)
 }
 
@@ -180,12 +196,14 @@ func resolve(f *flags) (settings, error) {
 		interval: cmp.Or(f.interval, file.Interval, agent.DefaultInterval),
 		sensors:  file.Sensors,
 		sim:      f.sim,
-		client: store.ClientOptions{
-			URL:      cmp.Or(f.redis, file.Uplink.URL, os.Getenv("REDIS_URL"), defaultRedisURL),
-			CAFile:   cmp.Or(f.ca, file.Uplink.CAFile),
-			CertFile: cmp.Or(f.cert, file.Uplink.CertFile),
-			KeyFile:  cmp.Or(f.key, file.Uplink.KeyFile),
-		},
+		up: uplinkSettings{redis: store.ClientOptions{
+			URL:      cmp.Or(f.redis, fileIf(!isMQTT(file.Uplink.URL), file.Uplink.URL), os.Getenv("REDIS_URL"), defaultRedisURL),
+			CAFile:   cmp.Or(f.ca, fileIf(!isMQTT(file.Uplink.URL), file.Uplink.CAFile)),
+			CertFile: cmp.Or(f.cert, fileIf(!isMQTT(file.Uplink.URL), file.Uplink.CertFile)),
+			KeyFile:  cmp.Or(f.key, fileIf(!isMQTT(file.Uplink.URL), file.Uplink.KeyFile)),
+		}},
+		clock:         cmp.Or(f.clock, file.Clock),
+		drainRate:     cmp.Or(f.drainRate, file.DrainRate),
 		metricsListen: f.metricsListen,
 	}
 	if !set["metrics-listen"] && file.MetricsListen != nil {
@@ -207,12 +225,18 @@ func resolve(f *flags) (settings, error) {
 	if s.stateDir == "" {
 		return s, usageError{errors.New("no state directory: give --state-dir (neither $STATE_DIRECTORY, $XDG_STATE_HOME nor $HOME is set)")}
 	}
-	if (s.client.CertFile == "") != (s.client.KeyFile == "") {
+	var err error
+	if s.up.mqtt, err = resolveMQTT(f, file, s.device); err != nil {
+		return s, err
+	}
+	if s.up.mqtt.URL != "" {
+		return s, nil
+	}
+	if (s.up.redis.CertFile == "") != (s.up.redis.KeyFile == "") {
 		return s, usageError{errors.New("--redis-cert and --redis-key go together")}
 	}
-	if pwf := cmp.Or(f.pwf, file.Uplink.PasswordFile); pwf != "" {
-		var err error
-		if s.client.Password, err = secret.ReadFile(pwf); err != nil {
+	if pwf := cmp.Or(f.pwf, fileIf(!isMQTT(file.Uplink.URL), file.Uplink.PasswordFile)); pwf != "" {
+		if s.up.redis.Password, err = secret.ReadFile(pwf); err != nil {
 			return s, fmt.Errorf("redis password: %w", err)
 		}
 	}

@@ -247,8 +247,16 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"--device", "d", "--state-dir", dir, "--redis", "http://x"}, "redis URL", false},
 		{[]string{"--device", "d", "--state-dir", dir, "--redis-password-file", filepath.Join(dir, "nope")}, "redis password", false},
 		{[]string{"--device", "d", "--state-dir", dir, "--redis-cert", "c.pem"}, "--redis-cert and --redis-key go together", true},
+		{[]string{"--device", "d", "--state-dir", dir, "--redis", "redis://x", "--mqtt", "mqtt://x"}, "choose one uplink", true},
+		{[]string{"--device", "d", "--state-dir", dir, "--mqtt", "redis://x"}, "mqtt:// or mqtts://", true},
+		{[]string{"--device", "d", "--state-dir", dir, "--mqtt", "mqtt://u:hunter2@x"}, "credentials", false},
+		{[]string{"--device", "d", "--state-dir", dir, "--mqtt", "mqtt://x", "--mqtt-cert", "c.pem"}, "--mqtt-cert and --mqtt-key go together", true},
+		{[]string{"--device", "d", "--state-dir", dir, "--clock", "ntp"}, `clock policy "ntp"`, true},
 	} {
 		err := run(context.Background(), tc.args, io.Discard, io.Discard)
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("run(%q) error shows the password: %v", tc.args, err)
+		}
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("run(%q) = %v, want an error containing %q", tc.args, err, tc.want)
 			continue

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/tributary-iot/tributary/bridge"
+	"github.com/tributary-iot/tributary/internal/mosquittotest"
+	"github.com/tributary-iot/tributary/reading"
+)
+
+func TestRunSimulatedToMQTT(t *testing.T) {
+	users := map[string]string{"field-7": "device-secret", "bridge": "bridge-secret"}
+	srv := mosquittotest.Start(t, mosquittotest.Options{Users: users})
+	var mu sync.Mutex
+	var got []reading.Reading
+	var online bool
+	co := mqtt.NewClientOptions().AddBroker("tcp://" + srv.Addr()).SetClientID("test-sub").SetUsername("bridge").SetPassword(users["bridge"])
+	c := mqtt.NewClient(co)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer c.Disconnect(100)
+	c.Subscribe(bridge.ReadingsTopic("field-7"), 1, func(_ mqtt.Client, m mqtt.Message) {
+		rs, err := reading.DecodeBatch(m.Payload())
+		if err != nil {
+			t.Errorf("bad batch: %v", err)
+			return
+		}
+		mu.Lock()
+		got = append(got, rs...)
+		mu.Unlock()
+	}).Wait()
+	c.Subscribe(bridge.StatusTopic("field-7"), 1, func(_ mqtt.Client, m mqtt.Message) {
+		st, err := bridge.DecodeStatus(m.Payload())
+		mu.Lock()
+		online = err == nil && st.Online && st.FirstSeq == 1
+		mu.Unlock()
+	}).Wait()
+
+	dir := t.TempDir()
+	pwf := filepath.Join(dir, "mqtt-password")
+	write(t, pwf, users["field-7"]+"\n")
+	r := startRun(t, "--sim", "--device", "field-7", "--state-dir", dir, "--interval", "20ms", "--metrics-listen", "",
+		"--mqtt", srv.URL(), "--mqtt-password-file", pwf)
+	await(t, "readings through the broker and the online status", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= 20 && online
+	})
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, rd := range got {
+		if rd.Device != "field-7" || rd.Seq != uint64(i+1) {
+			t.Fatalf("reading %d: %+v", i, rd)
+		}
+	}
+	if log := r.stderr.String(); strings.Contains(log, users["field-7"]) || !strings.Contains(log, "uplink=\"mqtt mqtt://127.0.0.1") {
+		t.Fatalf("log shows the password or not the uplink:\n%s", log)
+	}
+}

@@ -18,16 +18,17 @@ help: ## list the targets
 demo: ## cloud + embedded Redis + simulated fleet on 127.0.0.1:8080 (LISTEN=..., REDIS_URL=... to change)
 	$(GO) run ./cmd/cloud --listen $(LISTEN) --demo $(DEMO_DEVICES)
 
-deps: ## install the system packages the tests need (redis-server, chromium) where missing
+deps: ## install the system packages the tests need (redis-server, mosquitto, chromium) where missing
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || missing="$$missing mosquitto"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-test: deps ## go vet + every test with the race detector (real redis-server and chromium)
+test: deps ## go vet + every test with the race detector (real redis-server, mosquitto and chromium)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 

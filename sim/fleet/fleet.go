@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/reading"
@@ -60,6 +59,14 @@ type Options struct {
 	// Registerer receives every agent's metrics (tributary_edge_*), each
 	// with a device label. Default nil: not registered.
 	Registerer prometheus.Registerer
+	// MQTT, when set, is the broker (with its credentials and TLS) that
+	// every MQTTEvery-th device publishes to instead of writing to Redis,
+	// for a bridge to store; Device and Boot are filled per device. Default:
+	// every device writes to Redis.
+	MQTT agent.MQTTOptions
+	// MQTTEvery picks the MQTT devices: those whose 1-based number is a
+	// multiple of it. Default 2 (every other device) when MQTT.URL is set.
+	MQTTEvery int
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -83,6 +90,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.MQTTEvery <= 0 {
+		o.MQTTEvery = 2
 	}
 	for _, id := range DeviceIDs(o) {
 		if !reading.ValidID(id) {
@@ -127,34 +137,53 @@ func Run(ctx context.Context, opt Options) error {
 		defer os.RemoveAll(dir)
 		opt.StateDir = dir
 	}
-	var clients []*redis.Client
+	var closers []func()
 	defer func() {
-		for _, c := range clients {
-			c.Close()
+		for _, c := range closers {
+			c()
 		}
 	}()
 	ids := DeviceIDs(opt)
 	agents := make([]*agent.Agent, len(ids))
+	var viaMQTT []string
 	for i, id := range ids {
-		rdb, err := store.NewClient(opt.Redis)
+		boot, err := agent.NewBoot(opt.StateDir, id)
 		if err != nil {
-			return fmt.Errorf("fleet: %w", err)
+			return fmt.Errorf("fleet: device %s: %w", id, err)
 		}
-		clients = append(clients, rdb)
+		var up agent.Uplink
+		if opt.MQTT.URL != "" && (i+1)%opt.MQTTEvery == 0 {
+			mo := opt.MQTT
+			mo.Device, mo.Boot, mo.Logger = id, boot, opt.Logger.With("device", id)
+			u, err := agent.NewMQTTUplink(mo)
+			if err != nil {
+				return fmt.Errorf("fleet: device %s: %w", id, err)
+			}
+			// Closed after the agents stop: each publishes its offline status.
+			closers = append(closers, func() { u.Close() })
+			up = u
+			viaMQTT = append(viaMQTT, id)
+		} else {
+			rdb, err := store.NewClient(opt.Redis)
+			if err != nil {
+				return fmt.Errorf("fleet: %w", err)
+			}
+			closers = append(closers, func() { rdb.Close() })
+			up = agent.NewRedisUplink(store.New(rdb, opt.Store))
+		}
 		var reg prometheus.Registerer
 		if opt.Registerer != nil {
 			reg = prometheus.WrapRegistererWith(prometheus.Labels{"device": id}, opt.Registerer)
 		}
 		agents[i], err = agent.New(
-			agent.Config{Device: id, Sensors: device(opt, i), Interval: opt.Interval, StateDir: opt.StateDir},
-			agent.NewRedisUplink(store.New(rdb, opt.Store)),
-			agent.Options{Logger: opt.Logger, Registerer: reg},
+			agent.Config{Device: id, Boot: boot, Sensors: device(opt, i), Interval: opt.Interval, StateDir: opt.StateDir},
+			up, agent.Options{Logger: opt.Logger, Registerer: reg},
 		)
 		if err != nil {
 			return fmt.Errorf("fleet: device %s: %w", id, err)
 		}
 	}
-	opt.Logger.Info("fleet starting", "devices", len(ids), "redis", store.RedactURL(opt.Redis.URL), "interval", opt.Interval)
+	opt.Logger.Info("fleet starting", "devices", len(ids), "redis", store.RedactURL(opt.Redis.URL), "via_mqtt", viaMQTT, "interval", opt.Interval)
 	errs := make([]error, len(agents))
 	var wg sync.WaitGroup
 	for i, a := range agents {

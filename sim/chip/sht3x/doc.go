@@ -34,9 +34,11 @@
 //     clock stretching, at once).
 //   - Every word the chip sends is followed by its CRC-8 (polynomial 0x31,
 //     initial value 0xFF).
-//   - Anything else (periodic and ART modes, alert limits, writes that are
-//     not a 2-byte command) is not acknowledged and sets the status
-//     register's command-error bit.
+//   - Anything else (periodic and ART modes, alert limits, writes longer
+//     than a command) is not acknowledged and sets the status register's
+//     command-error bit. A one-byte write (half a command, e.g. an SHT4x's
+//     0x89 from a bus scan) is acknowledged and ignored, and leaves no data
+//     to read.
 //
 // Addresses are the bus's business: attach the chip at 0x44 (ADDR low) or
 // 0x45 (ADDR high).

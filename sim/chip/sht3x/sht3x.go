@@ -118,7 +118,8 @@ const (
 // heater and clear-status commands, soft reset and the serial number,
 // every word followed by its CRC-8. Periodic and ART modes and alert
 // limits are not emulated: their commands are refused (not acknowledged,
-// and the status register's command-error bit set). It implements
+// and the status register's command-error bit set). A one-byte write (half
+// a command, such as an SHT4x command) is acknowledged and ignored. It implements
 // i2csim.Chip and is safe for concurrent use.
 type Chip struct {
 	opt Options
@@ -209,9 +210,16 @@ func (c *Chip) Tx(w, r []byte) error {
 
 // command runs one command.
 func (c *Chip) command(w []byte, now time.Time) error {
-	if len(w) != 2 {
+	switch {
+	case len(w) == 1:
+		// Half a command: the chip acknowledged the byte, then the stop
+		// ended the transfer. Nothing happens.
 		c.status |= StatusCommandError
-		return nack(fmt.Sprintf("%d-byte write: only 2-byte commands are emulated", len(w)))
+		c.out = nil
+		return nil
+	case len(w) > 2:
+		c.status |= StatusCommandError
+		return nack(fmt.Sprintf("%d-byte write: commands with data (alert limits) are not emulated", len(w)))
 	}
 	cmd := uint16(w[0])<<8 | uint16(w[1])
 	switch cmd {

@@ -173,6 +173,12 @@ func TestStatusAndCommands(t *testing.T) {
 	if err := c.Tx([]byte{0x61, 0x1D, 0xCD, 0x33, 0x00}, nil); !isNack(err) {
 		t.Errorf("alert-limit write: %v, want a NACK", err)
 	}
+	if err := c.Tx([]byte{0x89}, nil); err != nil {
+		t.Errorf("one-byte write: %v, want it acknowledged", err)
+	}
+	if err := c.Tx(nil, make([]byte, 6)); !isNack(err) {
+		t.Errorf("read after a one-byte write: %v, want a NACK", err)
+	}
 	if got := status(); got&sht3x.StatusCommandError == 0 {
 		t.Errorf("status %#04x after a refused command: no command-error bit", got)
 	}

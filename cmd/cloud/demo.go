@@ -2,18 +2,23 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/tributary-iot/tributary/agent"
+	"github.com/tributary-iot/tributary/bridge"
 	"github.com/tributary-iot/tributary/sim/fleet"
 	"github.com/tributary-iot/tributary/store"
 )
 
 // demoFleet is the --demo component: a fleet of simulated edge agents
-// sending to the Redis the cloud uses. With the embedded Redis, which
+// sending to the Redis the cloud uses, every other one through MQTT: to an
+// embedded broker (mochi-mqtt) and a bridge of its own, so that the demo
+// shows both paths with nothing installed. With the embedded Redis, which
 // forgets everything on exit, the agents' sequence numbers start afresh each
 // time; with a real Redis, which remembers which seqs it stored, they are
 // kept in a state directory so that a second demo is not taken for repeats.
@@ -27,8 +32,56 @@ func demoFleet(devices int, interval time.Duration, st store.Options, persistent
 			}
 			opt.StateDir = dir
 		}
-		log.Info("demo fleet of simulated edge agents", "devices", fleet.DeviceIDs(opt), "interval", interval, "state_dir", opt.StateDir)
-		return fleet.Run(ctx, opt)
+		broker, err := startDemoBroker(log)
+		if err != nil {
+			return err
+		}
+		defer broker.Close()
+		rdb, err := store.NewClient(redis)
+		if err != nil {
+			return err
+		}
+		defer rdb.Close()
+		br, err := bridge.New(bridge.Options{Store: store.New(rdb, st), MQTT: bridge.MQTTOptions{URL: broker.URL(), ClientID: "tributary-demo-bridge"},
+			Logger: log.With("component", "demo-bridge")})
+		if err != nil {
+			return err
+		}
+		bridgeDone := make(chan error, 1)
+		bctx, stopBridge := context.WithCancel(context.WithoutCancel(ctx))
+		go func() { bridgeDone <- br.Run(bctx) }()
+		opt.MQTT = agent.MQTTOptions{URL: broker.URL()}
+		log.Info("demo fleet of simulated edge agents", "devices", fleet.DeviceIDs(opt), "interval", interval, "state_dir", opt.StateDir,
+			"mqtt_broker", broker.URL())
+		err = fleet.Run(ctx, opt)
+		// The agents have flushed; give the bridge a moment to store what
+		// the broker still holds, then stop it.
+		select {
+		case <-time.After(time.Second):
+		case berr := <-bridgeDone:
+			stopBridge()
+			return errors.Join(err, fmt.Errorf("demo bridge stopped early: %w", berr))
+		}
+		stopBridge()
+		return errors.Join(err, <-bridgeDone)
+	}}
+}
+
+// mqttBridge is the --mqtt component: the bridge from a broker to the
+// Redis the cloud uses.
+func mqttBridge(opt bridge.Options, st store.Options) component {
+	return component{name: "mqtt-bridge", run: func(ctx context.Context, redis store.ClientOptions, log *slog.Logger) error {
+		rdb, err := store.NewClient(redis)
+		if err != nil {
+			return err
+		}
+		defer rdb.Close()
+		opt.Store, opt.Logger = store.New(rdb, st), log
+		b, err := bridge.New(opt)
+		if err != nil {
+			return err
+		}
+		return b.Run(ctx)
 	}}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/tributary-iot/tributary/bridge"
 	"github.com/tributary-iot/tributary/internal/buildinfo"
 	"github.com/tributary-iot/tributary/internal/secret"
 	"github.com/tributary-iot/tributary/store"
@@ -72,6 +73,9 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		offlineAfter time.Duration
 		demo         int
 		demoInterval time.Duration
+		mq           bridge.MQTTOptions
+		mqPwFile     string
+		mqGroup      string
 	)
 	// Not defaulted from $REDIS_URL here: usage text prints defaults, and
 	// the URL may hold a password. The environment is read after parsing.
@@ -99,6 +103,14 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	fs.BoolVar(&version, "version", false, "print the version and exit")
 	fs.IntVar(&demo, "demo", 0, "also run this many simulated edge agents (the real agent code, over TCP to the Redis in use); 0: none")
 	fs.DurationVar(&demoInterval, "demo-interval", time.Second, "sampling `interval` of the --demo agents")
+	fs.StringVar(&mq.URL, "mqtt", "", "also run the MQTT bridge: store what edge agents publish to the broker at this `URL` (mqtt:// or mqtts://)")
+	fs.StringVar(&mq.Username, "mqtt-username", "", "MQTT `user` name of the bridge")
+	fs.StringVar(&mqPwFile, "mqtt-password-file", "", "`file` holding the bridge's MQTT password")
+	fs.StringVar(&mq.CAFile, "mqtt-ca", "", "PEM `file` of CAs to verify an mqtts:// broker with")
+	fs.StringVar(&mq.CertFile, "mqtt-cert", "", "client certificate PEM `file` for mqtts://")
+	fs.StringVar(&mq.KeyFile, "mqtt-key", "", "client key PEM `file` for mqtts://")
+	fs.StringVar(&mq.ClientID, "mqtt-client-id", "", "MQTT client `id` of the bridge: unique per replica, stable across restarts (default: tributary-bridge[-group]-<host name>)")
+	fs.StringVar(&mqGroup, "mqtt-group", "", "share the subscription among the bridges of this `group` ($share/<group>/...), as several cloud replicas should")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -132,6 +144,19 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	}
 
 	var err error
+	if mq.URL != "" {
+		if mqPwFile != "" {
+			if mq.Password, err = secret.ReadFile(mqPwFile); err != nil {
+				return nil, fmt.Errorf("--mqtt-password-file: %w", err)
+			}
+		}
+		if (mq.CertFile == "") != (mq.KeyFile == "") {
+			return nil, errors.New("--mqtt-cert and --mqtt-key go together")
+		}
+		cfg.components = append(cfg.components, mqttBridge(bridge.Options{MQTT: mq, Group: mqGroup}, cfg.store))
+	} else if mqPwFile != "" || mq.Username != "" || mq.CAFile != "" || mq.CertFile != "" || mqGroup != "" {
+		return nil, errors.New("--mqtt-* flags need --mqtt")
+	}
 	if redisPwFile != "" {
 		if cfg.redis.Password, err = secret.ReadFile(redisPwFile); err != nil {
 			return nil, fmt.Errorf("--redis-password-file: %w", err)

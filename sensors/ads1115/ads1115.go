@@ -128,7 +128,9 @@ type Options struct {
 	Clamp bool
 	// StuckAfter is how many identical conversion results in a row count
 	// as a stuck chip (see sensors.NewStuckDetector). Default
-	// sensors.DefaultStuckAfter.
+	// sensors.DefaultStuckAfter; negative: never (for an input steady
+	// enough, at a coarse enough range, that the chip's noise does not
+	// move its last bit).
 	StuckAfter int
 	// Lock is held for each conversion, from starting it to reading its
 	// result. Sensors on different channels of one chip must share one
@@ -170,7 +172,7 @@ type Sensor struct {
 	wait func(ctx context.Context, d time.Duration) error
 
 	mu     sync.Mutex // guards what follows
-	stuck  *sensors.StuckDetector
+	stuck  *sensors.StuckDetector // nil: no check
 	closed bool
 }
 
@@ -242,7 +244,9 @@ func New(b i2c.Bus, opt Options) (*Sensor, error) {
 		clamp:  opt.Clamp,
 		lock:   opt.Lock,
 		wait:   sleep,
-		stuck:  sensors.NewStuckDetector(opt.StuckAfter),
+	}
+	if opt.StuckAfter >= 0 {
+		s.stuck = sensors.NewStuckDetector(opt.StuckAfter)
 	}
 	step := math.Abs(s.scale(opt.FullScale/32768) - s.scale(0))
 	s.digits = int(math.Min(9, math.Max(0, math.Ceil(-math.Log10(step)))))
@@ -283,8 +287,10 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Sample, error) {
 	if raw == math.MaxInt16 || raw == math.MinInt16 {
 		return nil, fmt.Errorf("ads1115 %s: result %#04x at the end of the ±%v V range: %w", s.name, uint16(raw), s.fs, sensors.ErrOutOfRange)
 	}
-	if err := s.stuck.Check(uint64(uint16(raw))); err != nil {
-		return nil, fmt.Errorf("ads1115 %s: %w", s.name, err)
+	if s.stuck != nil {
+		if err := s.stuck.Check(uint64(uint16(raw))); err != nil {
+			return nil, fmt.Errorf("ads1115 %s: %w", s.name, err)
+		}
 	}
 	v := s.scale(float64(raw) * s.fs / 32768)
 	if s.clamp {

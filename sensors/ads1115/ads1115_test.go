@@ -290,6 +290,23 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// TestStuckDisabled: with StuckAfter negative a steady input is never
+// reported stuck.
+func TestStuckDisabled(t *testing.T) {
+	r := newRig(t, 0x48, chip.Options{Inputs: [4]chip.Input{chip.Volts(2.5)}})
+	s := r.sensor(t, ads1115.Options{StuckAfter: -1})
+	for range sensors.DefaultStuckAfter + 10 {
+		if got := read1(t, s); got.Value != 2.5 {
+			t.Fatalf("%v V", got.Value)
+		}
+	}
+	d := r.sensor(t, ads1115.Options{StuckAfter: 2})
+	read1(t, d)
+	if _, err := d.Read(context.Background()); !errors.Is(err, sensors.ErrStuck) {
+		t.Errorf("StuckAfter 2, steady input: %v, want stuck", err)
+	}
+}
+
 // neverDone is an ADS1115 whose conversions never end.
 type neverDone struct{ *chip.Chip }
 

@@ -171,7 +171,7 @@ type Sensor struct {
 	// wait blocks for d or until ctx ends; replaced in tests.
 	wait func(ctx context.Context, d time.Duration) error
 
-	mu     sync.Mutex // guards what follows
+	mu     sync.Mutex             // guards what follows
 	stuck  *sensors.StuckDetector // nil: no check
 	closed bool
 }

@@ -104,7 +104,8 @@ type Options struct {
 	// compensate an optical window in front of the sensor.
 	MTreg int
 	// StuckAfter is how many identical non-zero counts in a row make a
-	// stuck chip. Default sensors.DefaultStuckAfter.
+	// stuck chip. Default sensors.DefaultStuckAfter; negative: never (for
+	// a sensor under steady artificial light only).
 	StuckAfter int
 }
 
@@ -123,7 +124,7 @@ type Sensor struct {
 	wait  time.Duration
 
 	mu     sync.Mutex
-	stuck  *sensors.StuckDetector
+	stuck  *sensors.StuckDetector // nil: no stuck check
 	closed bool
 }
 
@@ -160,7 +161,9 @@ func New(b i2c.Bus, opt Options) (*Sensor, error) {
 		res:   opt.Resolution,
 		mtreg: byte(opt.MTreg),
 		wait:  opt.Resolution.maxTime() * time.Duration(opt.MTreg) / DefaultMTreg,
-		stuck: sensors.NewStuckDetector(opt.StuckAfter),
+	}
+	if opt.StuckAfter >= 0 {
+		s.stuck = sensors.NewStuckDetector(opt.StuckAfter)
 	}
 	if err := s.write(opPowerOn); err != nil {
 		return nil, fmt.Errorf("bh1750: power on at %#02x: %w", s.addr, err)
@@ -221,10 +224,14 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Sample, error) {
 		return nil, fmt.Errorf("bh1750: saturated (65535 counts, over %.0f lx at resolution %s, MTreg %d): %w",
 			s.lux(counts), s.res, s.mtreg, sensors.ErrOutOfRange)
 	}
-	if counts == 0 {
+	switch {
+	case s.stuck == nil:
+	case counts == 0:
 		s.stuck.Reset() // darkness stays dark for hours: not a stuck chip
-	} else if err := s.stuck.Check(uint64(counts)); err != nil {
-		return nil, fmt.Errorf("bh1750: %w", err)
+	default:
+		if err := s.stuck.Check(uint64(counts)); err != nil {
+			return nil, fmt.Errorf("bh1750: %w", err)
+		}
 	}
 	return []sensors.Sample{{Metric: sensors.MetricIlluminance, Value: s.lux(counts), Unit: sensors.UnitLux}}, nil
 }

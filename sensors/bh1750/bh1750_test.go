@@ -259,6 +259,17 @@ func TestDarknessNotStuck(t *testing.T) {
 	if _, err := s.Read(context.Background()); sensors.ErrorKind(err) != "stuck" {
 		t.Fatalf("third identical light read: %v, want stuck", err)
 	}
+	// A negative StuckAfter turns the check off, for steady artificial light.
+	opt.StuckAfter = -1
+	off, err := bh1750.New(b, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := off.Read(context.Background()); err != nil {
+			t.Fatalf("StuckAfter -1, read %d: %v", i+1, err)
+		}
+	}
 }
 
 // A chip unplugged and plugged back in (so power-cycled, MTreg back at 69)

@@ -65,7 +65,7 @@ type Options struct {
 	// the datasheet recommends 1x for weather monitoring.
 	Oversampling int
 	// StuckAfter is how many identical raw readings in a row make a stuck
-	// chip. Default sensors.DefaultStuckAfter.
+	// chip. Default sensors.DefaultStuckAfter; negative: never.
 	StuckAfter int
 }
 
@@ -85,7 +85,7 @@ type Sensor struct {
 	mu     sync.Mutex
 	dev    *bmxx80.Dev // nil until (re)initialised
 	model  string
-	stuck  *sensors.StuckDetector
+	stuck  *sensors.StuckDetector // nil: no stuck check
 	closed bool
 }
 
@@ -110,11 +110,13 @@ func New(b i2c.Bus, opt Options) (*Sensor, error) {
 		return nil, err
 	}
 	s := &Sensor{
-		name:  opt.Name,
-		bus:   b,
-		addr:  opt.Addr,
-		opts:  bmxx80.Opts{Temperature: os, Pressure: os, Humidity: os},
-		stuck: sensors.NewStuckDetector(opt.StuckAfter),
+		name: opt.Name,
+		bus:  b,
+		addr: opt.Addr,
+		opts: bmxx80.Opts{Temperature: os, Pressure: os, Humidity: os},
+	}
+	if opt.StuckAfter >= 0 {
+		s.stuck = sensors.NewStuckDetector(opt.StuckAfter)
 	}
 	if err := s.init(); err != nil {
 		return nil, err
@@ -156,7 +158,9 @@ func (s *Sensor) init() error {
 		return fmt.Errorf("bme280: init at %#02x: %w", s.addr, sensors.I2CError(periphErr(err)))
 	}
 	s.dev, s.model = dev, modelOf(id)
-	s.stuck.Reset()
+	if s.stuck != nil {
+		s.stuck.Reset()
+	}
 	return nil
 }
 
@@ -242,8 +246,10 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Sample, error) {
 	if bme && (hum < MinHumidity || hum > MaxHumidity) {
 		return nil, fmt.Errorf("bme280: humidity %.2f %%RH outside %v..%v: %w", hum, MinHumidity, MaxHumidity, sensors.ErrOutOfRange)
 	}
-	if err := s.stuck.Check(tRaw, pRaw, hRaw); err != nil {
-		return nil, fmt.Errorf("bme280: %w", err)
+	if s.stuck != nil {
+		if err := s.stuck.Check(tRaw, pRaw, hRaw); err != nil {
+			return nil, fmt.Errorf("bme280: %w", err)
+		}
 	}
 
 	out := make([]sensors.Sample, 0, 3)

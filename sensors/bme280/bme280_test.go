@@ -442,3 +442,28 @@ func BenchmarkRead(b *testing.B) {
 		})
 	}
 }
+
+// Constant conditions give constant words: stuck after StuckAfter reads,
+// never with a negative StuckAfter.
+func TestStuckAfter(t *testing.T) {
+	sb, b := simBus(t)
+	sb.Attach(0x76, chip.New(chip.BME280, nil)) // fixed conditions
+	ctx := context.Background()
+	on, err := bme280.New(b, bme280.Options{StuckAfter: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := bme280.New(b, bme280.Options{StuckAfter: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		_, err := on.Read(ctx)
+		if got, want := sensors.ErrorKind(err), map[bool]string{true: "stuck", false: ""}[i >= 2]; got != want {
+			t.Errorf("StuckAfter 3, read %d: %v, want kind %q", i+1, err, want)
+		}
+		if _, err := off.Read(ctx); err != nil {
+			t.Errorf("StuckAfter -1, read %d: %v", i+1, err)
+		}
+	}
+}

@@ -59,6 +59,10 @@ type Options struct {
 	// client (mosquitto drops the rest silently). Default 100000 (mosquitto's
 	// own default is 1000, too few for a fault test).
 	MaxQueuedMessages int
+	// LogTypes are the broker's log_type lines ("all" shows every packet,
+	// denials included). Default error, warning, notice, information (which
+	// includes connections).
+	LogTypes []string
 	// Extra lines appended to the generated mosquitto.conf.
 	Extra []string
 }
@@ -96,6 +100,9 @@ func StartServer(opt Options) (*Server, error) {
 	}
 	if opt.AutosaveInterval <= 0 {
 		opt.AutosaveInterval = 1
+	}
+	if len(opt.LogTypes) == 0 {
+		opt.LogTypes = []string{"error", "warning", "notice", "information"}
 	}
 	if opt.MaxQueuedMessages == 0 {
 		opt.MaxQueuedMessages = 100000
@@ -186,7 +193,9 @@ func (s *Server) config() string {
 		add("user root") // as root, mosquitto would switch to user mosquitto, who cannot read this directory
 	}
 	add("log_dest stderr")
-	add("log_type all")
+	for _, t := range s.opt.LogTypes {
+		add("log_type %s", t)
+	}
 	add("connection_messages true")
 	add("max_queued_messages %d", s.opt.MaxQueuedMessages)
 	if s.opt.Persistence {

@@ -1,0 +1,353 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/store"
+)
+
+// Bridge subscribes to the device topics on an MQTT broker and stores what
+// arrives in Redis. Create it with New and run it with Run; Ready says when
+// it receives. Its methods are safe for concurrent use.
+type Bridge struct {
+	opt       Options
+	st        *store.Store
+	client    mqtt.Client
+	mappers   []*mapper
+	filters   map[string]byte // subscriptions, all QoS 1
+	shareable []string        // the filters that Group shares
+	broker    string          // the broker URL, redacted, for logs
+	met       *metrics
+	log       *slog.Logger
+
+	queue     chan mqtt.Message // received, not yet acknowledged
+	stop      chan struct{}     // closed when Run stops: the handler gives up
+	ready     chan struct{}     // closed when first subscribed
+	readyOnce sync.Once
+	ran       atomic.Bool
+
+	// beforeAck, if set (tests), is called once a group of n messages is
+	// in Redis, before they are acknowledged; false abandons them
+	// unacknowledged, as a crash at that moment would.
+	beforeAck func(n int) bool
+}
+
+// Groups of messages stored with one ingest are at most this large.
+const (
+	maxGroupMessages = 256
+	maxGroupBytes    = 1 << 20
+)
+
+// New checks opt and returns a Bridge. It does not connect; Run does.
+func New(opt Options) (*Bridge, error) {
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	opt = opt.withDefaults()
+	b := &Bridge{
+		opt:    opt,
+		st:     opt.Store,
+		log:    opt.Logger,
+		broker: store.RedactURL(opt.MQTT.URL),
+		queue:  make(chan mqtt.Message, opt.QueueSize),
+		stop:   make(chan struct{}),
+		ready:  make(chan struct{}),
+	}
+	names := map[string]bool{}
+	var mappingNames []string
+	for i, m := range opt.Mappings {
+		c, err := compileMapping(m)
+		if err != nil {
+			return nil, fmt.Errorf("bridge: mapping %d (%s): %w", i, cmpOr(m.Name, m.Topic), err)
+		}
+		if names[c.Name] {
+			return nil, fmt.Errorf("bridge: mapping %d: name %q used twice", i, c.Name)
+		}
+		names[c.Name] = true
+		mappingNames = append(mappingNames, c.Name)
+		b.mappers = append(b.mappers, c)
+	}
+	b.shareable = []string{ReadingsFilter}
+	for _, c := range b.mappers {
+		b.shareable = append(b.shareable, c.Topic)
+	}
+	b.filters = map[string]byte{StatusFilter: 1}
+	for _, f := range b.shareable {
+		if opt.Group != "" {
+			f = SharedFilter(opt.Group, f)
+		}
+		b.filters[f] = 1
+	}
+
+	u, tlsOn, err := brokerURL(opt.MQTT.URL)
+	if err != nil {
+		return nil, err
+	}
+	tlsConf, err := opt.MQTT.tlsConfig(tlsOn)
+	if err != nil {
+		return nil, err
+	}
+	co := mqtt.NewClientOptions().
+		AddBroker(u).
+		SetClientID(opt.MQTT.ClientID).
+		SetCleanSession(false). // the broker keeps what is not acknowledged
+		SetOrderMatters(true).  // one handler call at a time, in order
+		SetAutoAckDisabled(true).
+		SetAutoReconnect(true).
+		SetConnectRetry(false). // Run retries the first connection itself, logging why
+		SetResumeSubs(false).
+		SetMaxReconnectInterval(opt.MaxBackoff).
+		SetKeepAlive(opt.MQTT.KeepAlive).
+		SetPingTimeout(10 * time.Second).
+		SetConnectTimeout(10 * time.Second).
+		SetWriteTimeout(10 * time.Second).
+		SetDefaultPublishHandler(b.onMessage).
+		SetOnConnectHandler(b.onConnect).
+		SetConnectionLostHandler(b.onConnectionLost)
+	if opt.MQTT.Username != "" {
+		co.SetUsername(opt.MQTT.Username).SetPassword(opt.MQTT.Password)
+	}
+	if tlsConf != nil {
+		co.SetTLSConfig(tlsConf)
+	}
+	b.client = mqtt.NewClient(co)
+	b.met = newMetrics(opt.Registerer, func() float64 { return float64(len(b.queue)) }, mappingNames)
+	return b, nil
+}
+
+// Ready is closed once the bridge has connected and the broker has granted
+// its subscriptions for the first time.
+func (b *Bridge) Ready() <-chan struct{} { return b.ready }
+
+// Subscriptions returns the topic filters the bridge subscribes to (QoS 1).
+func (b *Bridge) Subscriptions() []string { return sortedKeys(b.filters) }
+
+// Run connects to the broker, subscribes, and stores every message it
+// receives until ctx is done; then it disconnects and returns nil. A
+// message is acknowledged only once Redis holds what it carries (or its
+// dead letter), so what Run had not finished is delivered again, to this
+// bridge's next run or (in a group) to another. While Redis fails, Run
+// retries with backoff and acknowledges nothing. Run may be called once.
+func (b *Bridge) Run(ctx context.Context) error {
+	if !b.ran.CompareAndSwap(false, true) {
+		return errors.New("bridge: Run called twice")
+	}
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		b.work(ctx)
+	}()
+	b.log.Info("bridge starting", "broker", b.broker, "client_id", b.opt.MQTT.ClientID, "group", b.opt.Group,
+		"subscriptions", strings.Join(b.Subscriptions(), " "), "mappings", len(b.mappers))
+	b.connect(ctx)
+	<-ctx.Done()
+	close(b.stop)
+	<-workerDone
+	b.client.Disconnect(250)
+	b.met.mqttUp.Set(0)
+	b.log.Info("bridge stopped", "unacknowledged", len(b.queue))
+	return nil
+}
+
+// connect makes the first connection, retrying until it works or ctx is
+// done; paho reconnects by itself after that.
+func (b *Bridge) connect(ctx context.Context) {
+	var lastErr string
+	for attempt := 0; ; attempt++ {
+		tok := b.client.Connect()
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+			return
+		}
+		err := tok.Error()
+		if err == nil {
+			return
+		}
+		if msg := err.Error(); msg != lastErr {
+			b.log.Warn("mqtt connect failed; retrying", "broker", b.broker, "err", msg)
+			lastErr = msg
+		} else {
+			b.log.Debug("mqtt connect failed; retrying", "broker", b.broker, "err", msg, "attempt", attempt)
+		}
+		if !sleep(ctx, backoff(attempt, b.opt.MaxBackoff)) {
+			return
+		}
+	}
+}
+
+// onConnect (re)subscribes on every connection: with a session the broker
+// kept, that is harmless (retained statuses come again; recording a boot is
+// idempotent); without one, it is what restores the subscriptions.
+func (b *Bridge) onConnect(c mqtt.Client) {
+	b.met.mqttUp.Set(1)
+	b.log.Info("mqtt connected", "broker", b.broker, "client_id", b.opt.MQTT.ClientID)
+	for attempt := 0; ; attempt++ {
+		err := b.subscribe(c)
+		if err == nil {
+			b.readyOnce.Do(func() { close(b.ready) })
+			return
+		}
+		b.log.Error("mqtt subscribe failed", "err", err)
+		select {
+		case <-b.stop:
+			return
+		case <-time.After(backoff(attempt, b.opt.MaxBackoff)):
+		}
+		if !c.IsConnectionOpen() {
+			return // the next connection subscribes again
+		}
+	}
+}
+
+func (b *Bridge) subscribe(c mqtt.Client) error {
+	tok := c.SubscribeMultiple(b.filters, nil) // nil: every message goes to onMessage
+	if !tok.WaitTimeout(30 * time.Second) {
+		return errors.New("no answer from the broker within 30s")
+	}
+	if err := tok.Error(); err != nil {
+		return err
+	}
+	st, ok := tok.(*mqtt.SubscribeToken)
+	if !ok {
+		return nil
+	}
+	var refused []string
+	for f, q := range st.Result() {
+		if q > 2 {
+			refused = append(refused, f)
+		}
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("broker refused %s (check its ACL for user %q)", strings.Join(refused, ", "), b.opt.MQTT.Username)
+	}
+	return nil
+}
+
+func (b *Bridge) onConnectionLost(_ mqtt.Client, err error) {
+	b.met.mqttUp.Set(0)
+	b.log.Warn("mqtt connection lost; reconnecting (unacknowledged messages will come again)", "broker", b.broker, "err", err)
+}
+
+// onMessage is paho's handler, called for one message at a time in the
+// order received. It only queues: the worker stores and acknowledges.
+func (b *Bridge) onMessage(_ mqtt.Client, m mqtt.Message) {
+	b.met.received.WithLabelValues(b.kindOf(m.Topic())).Inc()
+	select {
+	case b.queue <- m:
+	case <-b.stop: // not acknowledged: the broker delivers it again
+	}
+}
+
+// kindOf says which path a topic takes.
+func (b *Bridge) kindOf(topic string) string {
+	switch {
+	case matchFilter(readingsLevels, topic):
+		return kindReadings
+	case matchFilter(statusLevels, topic):
+		return kindStatus
+	}
+	if b.mapperFor(topic) != nil {
+		return kindMapped
+	}
+	return kindOther
+}
+
+var (
+	readingsLevels = strings.Split(ReadingsFilter, "/")
+	statusLevels   = strings.Split(StatusFilter, "/")
+)
+
+func (b *Bridge) mapperFor(topic string) *mapper {
+	for _, m := range b.mappers {
+		if matchFilter(m.levels, topic) {
+			return m
+		}
+	}
+	return nil
+}
+
+// work stores queued messages, a group at a time, until ctx is done.
+func (b *Bridge) work(ctx context.Context) {
+	if err := b.st.Client().Ping(ctx).Err(); err == nil {
+		b.met.redisUp.Set(1)
+	}
+	var r redisState
+	for {
+		var first mqtt.Message
+		select {
+		case first = <-b.queue:
+		case <-ctx.Done():
+			return
+		}
+		group := []mqtt.Message{first}
+		size := len(first.Payload())
+	drain:
+		for len(group) < maxGroupMessages && size < maxGroupBytes {
+			select {
+			case m := <-b.queue:
+				group = append(group, m)
+				size += len(m.Payload())
+			default:
+				break drain
+			}
+		}
+		if !b.process(ctx, group, &r) {
+			return
+		}
+	}
+}
+
+// sleep waits d or until ctx is done; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// backoff is the wait before retry attempt (0-based): 100ms doubling up to
+// max, jittered uniformly in [d/2, d).
+func backoff(attempt int, max time.Duration) time.Duration {
+	d := max
+	if attempt < 30 {
+		d = min(100*time.Millisecond<<attempt, max)
+	}
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2)
+}
+
+// Dead-letter reasons (the "reason" field and label).
+const (
+	ReasonTooLarge       = "too_large"       // over Options.MaxPayload, or a batch over reading.MaxBatch
+	ReasonMalformed      = "malformed"       // not the JSON the topic calls for
+	ReasonInvalid        = "invalid"         // well-formed, but a reading (or SenML record) is invalid
+	ReasonDeviceMismatch = "device_mismatch" // a reading of another device than the topic's
+	ReasonBadTopic       = "bad_topic"       // no valid device id in the topic
+	ReasonBadStatus      = "bad_status"      // a status message that DecodeStatus refuses
+	ReasonUnrouted       = "unrouted"        // a topic that nothing handles
+)
+
+// Reasons lists every dead-letter reason.
+var Reasons = []string{ReasonTooLarge, ReasonMalformed, ReasonInvalid, ReasonDeviceMismatch, ReasonBadTopic, ReasonBadStatus, ReasonUnrouted}
+
+// isInvalid reports whether err is the store refusing a reading (as
+// opposed to Redis failing).
+func isInvalid(err error) bool { return errors.Is(err, reading.ErrInvalid) }

@@ -1,0 +1,91 @@
+package bridge
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Message kinds, the "kind" label of the message counters.
+const (
+	kindReadings = "readings" // a batch on ReadingsTopic
+	kindStatus   = "status"   // a status on StatusTopic
+	kindMapped   = "mapped"   // a foreign format on a mapping's topic
+	kindOther    = "other"    // a topic nothing claims
+)
+
+// metrics are the bridge's Prometheus metrics.
+type metrics struct {
+	received    *prometheus.CounterVec
+	stored      *prometheus.CounterVec
+	readings    prometheus.Counter
+	duplicates  prometheus.Counter
+	deadLetters *prometheus.CounterVec
+	ignored     *prometheus.CounterVec
+	ingest      prometheus.Histogram
+	redisUp     prometheus.Gauge
+	redisErrors prometheus.Counter
+	mqttUp      prometheus.Gauge
+	queue       prometheus.GaugeFunc
+}
+
+func newMetrics(reg prometheus.Registerer, queueLen func() float64, mappings []string) *metrics {
+	m := &metrics{
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_bridge_messages_received_total",
+			Help: "MQTT messages received, by kind (readings, status, mapped, other); a redelivered message counts again.",
+		}, []string{"kind"}),
+		stored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_bridge_messages_stored_total",
+			Help: "MQTT messages acknowledged after Redis stored what they carry, by kind (dead letters not included).",
+		}, []string{"kind"}),
+		readings: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_bridge_readings_stored_total",
+			Help: "Readings stored in Redis for the first time.",
+		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_bridge_duplicate_readings_total",
+			Help: "Readings whose (device, seq) Redis already held (a redelivered message, or a retry after an error).",
+		}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_bridge_dead_letters_total",
+			Help: "Messages refused and written to the dead-letter stream, by reason.",
+		}, []string{"reason"}),
+		ignored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_bridge_ignored_fields_total",
+			Help: "Fields of foreign-format messages that no mapping entry claims (or whose value is not a number), by mapping.",
+		}, []string{"mapping"}),
+		ingest: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tributary_bridge_ingest_duration_seconds",
+			Help:    "Duration of one successful ingest of the readings of a group of messages into Redis.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12),
+		}),
+		redisUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tributary_bridge_redis_up",
+			Help: "1 if the last Redis operation succeeded, 0 while Redis is failing (messages stay unacknowledged).",
+		}),
+		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_bridge_redis_errors_total",
+			Help: "Failed Redis operations (each one retried).",
+		}),
+		mqttUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tributary_bridge_mqtt_up",
+			Help: "1 while connected to the broker.",
+		}),
+		queue: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tributary_bridge_queue_messages",
+			Help: "Messages received and waiting for Redis (not yet acknowledged).",
+		}, queueLen),
+	}
+	for _, k := range []string{kindReadings, kindStatus, kindMapped, kindOther} {
+		m.received.WithLabelValues(k)
+		m.stored.WithLabelValues(k)
+	}
+	for _, r := range Reasons {
+		m.deadLetters.WithLabelValues(r)
+	}
+	for _, name := range mappings {
+		m.ignored.WithLabelValues(name)
+	}
+	if reg != nil {
+		reg.MustRegister(m.received, m.stored, m.readings, m.duplicates, m.deadLetters, m.ignored,
+			m.ingest, m.redisUp, m.redisErrors, m.mqttUp, m.queue)
+	}
+	return m
+}

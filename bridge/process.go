@@ -1,0 +1,329 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-iot/tributary/reading"
+)
+
+// item is one received message and what it asks of Redis.
+type item struct {
+	msg      mqtt.Message
+	kind     string
+	arrival  time.Time
+	readings []reading.Reading // to ingest; a mapped item's seqs are 0 until assigned
+	device   string            // of a mapped item, for its seqs
+	status   *Status           // an online status, to record as a boot
+	reason   string            // dead letter: why
+	detail   string            // dead letter: the error
+	mapping  string            // of a mapped item
+	ignored  int               // fields a mapping ignored
+}
+
+func (it *item) dead(reason string, format string, args ...any) {
+	it.reason, it.detail, it.readings, it.status = reason, fmt.Sprintf(format, args...), nil, nil
+}
+
+// classify decodes and checks a message; it touches no Redis.
+func (b *Bridge) classify(m mqtt.Message) item {
+	topic, payload := m.Topic(), m.Payload()
+	it := item{msg: m, kind: b.kindOf(topic), arrival: b.opt.Now()}
+	if len(payload) > b.opt.MaxPayload {
+		it.dead(ReasonTooLarge, "payload of %d bytes, limit %d", len(payload), b.opt.MaxPayload)
+		return it
+	}
+	switch it.kind {
+	case kindReadings:
+		device, _, ok := ParseTopic(topic)
+		if !ok {
+			it.dead(ReasonBadTopic, "topic %q: not a valid device id", topic)
+			return it
+		}
+		rs, err := reading.DecodeBatch(payload)
+		if err != nil {
+			it.dead(batchReason(err), "%v", err)
+			return it
+		}
+		for i := range rs {
+			if rs[i].Device != device {
+				it.dead(ReasonDeviceMismatch, "reading %d is of device %q, the topic of %q", i, rs[i].Device, device)
+				return it
+			}
+		}
+		it.readings = rs
+	case kindStatus:
+		if _, _, ok := ParseTopic(topic); !ok {
+			it.dead(ReasonBadTopic, "topic %q: not a valid device id", topic)
+			return it
+		}
+		s, err := DecodeStatus(payload)
+		if err != nil {
+			it.dead(ReasonBadStatus, "%v", err)
+			return it
+		}
+		if s.Online {
+			it.status = &s
+		}
+	case kindMapped:
+		mp := b.mapperFor(topic)
+		it.mapping = mp.Name
+		device, err := mp.device(topic)
+		if err != nil {
+			it.dead(ReasonBadTopic, "mapping %s: %v", mp.Name, err)
+			return it
+		}
+		d, err := mp.decode(device, payload, it.arrival)
+		if err != nil {
+			reason := ReasonMalformed
+			if errors.Is(err, errInvalid) {
+				reason = ReasonInvalid
+			}
+			it.dead(reason, "mapping %s: %v", mp.Name, err)
+			return it
+		}
+		it.device, it.readings, it.ignored = device, d.readings, d.ignored
+	default:
+		it.dead(ReasonUnrouted, "no mapping for topic %q", topic)
+	}
+	return it
+}
+
+// batchReason names the dead-letter reason of a DecodeBatch error.
+func batchReason(err error) string {
+	var fe *reading.FieldError
+	switch {
+	case errors.Is(err, reading.ErrTooLarge):
+		return ReasonTooLarge
+	case errors.As(err, &fe), errors.Is(err, reading.ErrUnknownField), errors.Is(err, reading.ErrVersion):
+		return ReasonInvalid
+	default:
+		return ReasonMalformed
+	}
+}
+
+// process stores a group of messages in Redis and then acknowledges them,
+// in the order received. It reports false if ctx ended first: then nothing
+// of the group is acknowledged.
+func (b *Bridge) process(ctx context.Context, msgs []mqtt.Message, r *redisState) bool {
+	items := make([]item, len(msgs))
+	for i, m := range msgs {
+		items[i] = b.classify(m)
+	}
+	if !b.assignSeqs(ctx, items, r) {
+		return false
+	}
+	if !b.ingest(ctx, items, r) {
+		return false
+	}
+	if !b.writeDeadLetters(ctx, items, r) {
+		return false
+	}
+	for i := range items {
+		it := &items[i]
+		if it.status == nil {
+			continue
+		}
+		device, _, _ := ParseTopic(it.msg.Topic())
+		s := it.status
+		if !r.retry(ctx, b, "record boot", func(ctx context.Context) error {
+			return b.st.RecordBoot(ctx, device, s.Boot, s.FirstSeq, s.Time)
+		}) {
+			return false
+		}
+	}
+	if b.beforeAck != nil && !b.beforeAck(len(items)) {
+		return false
+	}
+	for i := range items {
+		it := &items[i]
+		it.msg.Ack()
+		if it.reason != "" {
+			b.met.deadLetters.WithLabelValues(it.reason).Inc()
+			b.log.Debug("message dead-lettered", "topic", it.msg.Topic(), "reason", it.reason, "err", it.detail)
+			continue
+		}
+		b.met.stored.WithLabelValues(it.kind).Inc()
+		if it.ignored > 0 {
+			b.met.ignored.WithLabelValues(it.mapping).Add(float64(it.ignored))
+		}
+	}
+	return true
+}
+
+// assignSeqs gives the readings of mapped items seqs from their devices'
+// counters, one NextSeqs per device for the whole group, in message order.
+func (b *Bridge) assignSeqs(ctx context.Context, items []item, r *redisState) bool {
+	need := map[string]int{}
+	var order []string
+	for i := range items {
+		it := &items[i]
+		if it.kind != kindMapped || it.reason != "" || len(it.readings) == 0 {
+			continue
+		}
+		if _, ok := need[it.device]; !ok {
+			order = append(order, it.device)
+		}
+		need[it.device] += len(it.readings)
+	}
+	next := map[string]uint64{}
+	for _, dev := range order {
+		var first uint64
+		if !r.retry(ctx, b, "assign seqs", func(ctx context.Context) error {
+			var err error
+			first, err = b.st.NextSeqs(ctx, dev, need[dev])
+			return err
+		}) {
+			return false
+		}
+		next[dev] = first
+	}
+	for i := range items {
+		it := &items[i]
+		if it.kind != kindMapped || it.reason != "" {
+			continue
+		}
+		for j := range it.readings {
+			it.readings[j].Seq = next[it.device]
+			next[it.device]++
+		}
+	}
+	return true
+}
+
+// ingest stores the readings of every item with one Ingest. Should the
+// store refuse a reading (classify checked them all, so it should not),
+// the items are stored one by one and the refused ones dead-lettered.
+func (b *Bridge) ingest(ctx context.Context, items []item, r *redisState) bool {
+	var all []reading.Reading
+	for i := range items {
+		all = append(all, items[i].readings...)
+	}
+	if len(all) == 0 {
+		return true
+	}
+	invalid := false
+	ok := r.retry(ctx, b, "ingest", func(ctx context.Context) error {
+		start := time.Now()
+		res, err := b.st.Ingest(ctx, all)
+		if isInvalid(err) {
+			invalid = true
+			return nil
+		}
+		if err == nil {
+			b.met.ingest.Observe(time.Since(start).Seconds())
+			b.met.readings.Add(float64(res.Stored))
+			b.met.duplicates.Add(float64(res.Duplicates))
+		}
+		return err
+	})
+	if !ok || !invalid {
+		return ok
+	}
+	for i := range items {
+		it := &items[i]
+		if len(it.readings) == 0 {
+			continue
+		}
+		if !r.retry(ctx, b, "ingest", func(ctx context.Context) error {
+			res, err := b.st.Ingest(ctx, it.readings)
+			if isInvalid(err) {
+				it.dead(ReasonInvalid, "%v", err)
+				return nil
+			}
+			if err == nil {
+				b.met.readings.Add(float64(res.Stored))
+				b.met.duplicates.Add(float64(res.Duplicates))
+			}
+			return err
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeDeadLetters appends the refused items to the dead-letter stream.
+func (b *Bridge) writeDeadLetters(ctx context.Context, items []item, r *redisState) bool {
+	var dead []*item
+	for i := range items {
+		if items[i].reason != "" {
+			dead = append(dead, &items[i])
+		}
+	}
+	if len(dead) == 0 {
+		return true
+	}
+	rdb := b.st.Client()
+	return r.retry(ctx, b, "dead letter", func(ctx context.Context) error {
+		pipe := rdb.Pipeline()
+		for _, it := range dead {
+			payload := it.msg.Payload()
+			truncated := len(payload) > b.opt.DeadLetterPayload
+			if truncated {
+				payload = payload[:b.opt.DeadLetterPayload]
+			}
+			pipe.XAdd(ctx, &redis.XAddArgs{
+				Stream: b.opt.DeadLetterKey,
+				MaxLen: b.opt.DeadLetterMaxLen,
+				Approx: true,
+				Values: []any{
+					"reason", it.reason,
+					"error", it.detail,
+					"topic", it.msg.Topic(),
+					"payload", payload,
+					"payload_bytes", strconv.Itoa(len(it.msg.Payload())),
+					"truncated", strconv.FormatBool(truncated),
+					"ts", it.arrival.UTC().Format(reading.TimeLayout),
+				},
+			})
+		}
+		_, err := pipe.Exec(ctx)
+		return err
+	})
+}
+
+// redisState tracks whether Redis is failing, for the metric and for
+// logging an outage once (at its start and its end), not at every retry.
+type redisState struct {
+	down     bool
+	since    time.Time
+	attempts int
+}
+
+// retry runs f until it succeeds or ctx is done, with jittered backoff;
+// it reports whether f succeeded.
+func (r *redisState) retry(ctx context.Context, b *Bridge, what string, f func(context.Context) error) bool {
+	for attempt := 0; ; attempt++ {
+		err := f(ctx)
+		if err == nil {
+			if r.down {
+				b.log.Info("redis reachable again", "down_for", time.Since(r.since).Round(time.Millisecond), "retries", r.attempts)
+				r.down = false
+			}
+			b.met.redisUp.Set(1)
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		b.met.redisErrors.Inc()
+		b.met.redisUp.Set(0)
+		if !r.down {
+			r.down, r.since, r.attempts = true, time.Now(), 0
+			b.log.Warn("redis failing; messages stay unacknowledged and are retried", "op", what, "err", err)
+		} else {
+			b.log.Debug("redis still failing", "op", what, "err", err, "attempt", attempt)
+		}
+		r.attempts++
+		if !sleep(ctx, backoff(attempt, b.opt.MaxBackoff)) {
+			return false
+		}
+	}
+}

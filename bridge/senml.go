@@ -1,0 +1,155 @@
+package bridge
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// senmlRelative is the bound below which a SenML time is relative to now
+// (RFC 8428 section 4.5.3: 2^28 seconds).
+const senmlRelative = 1 << 28
+
+// senmlVersion is the highest SenML version (bver) understood.
+const senmlVersion = 10
+
+// senmlRecord holds the fields of one record that the bridge reads; each
+// is a pointer, so that absent and zero differ.
+type senmlRecord struct {
+	BN   *string  `json:"bn"`
+	BT   *float64 `json:"bt"`
+	BU   *string  `json:"bu"`
+	BV   *float64 `json:"bv"`
+	BVer *int     `json:"bver"`
+	N    *string  `json:"n"`
+	U    *string  `json:"u"`
+	V    *float64 `json:"v"`
+	VS   *string  `json:"vs"`
+	VB   *bool    `json:"vb"`
+	T    *float64 `json:"t"`
+}
+
+// decodeSenML resolves a SenML pack (RFC 8428, JSON) into readings.
+func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (decoded, error) {
+	var raws []json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if err := dec.Decode(&raws); err != nil {
+		return decoded{}, fmt.Errorf("%w: SenML: not a JSON array of records: %v", errMalformed, err)
+	}
+	if dec.More() {
+		return decoded{}, fmt.Errorf("%w: SenML: trailing data after the array", errMalformed)
+	}
+	if len(raws) == 0 {
+		return decoded{}, fmt.Errorf("%w: SenML: empty pack", errMalformed)
+	}
+	var (
+		d              decoded
+		bn, bu         string
+		bt, bv         float64
+		unitMismatches []string
+	)
+	for i, raw := range raws {
+		// Check every key: one ending in '_' must be understood (section
+		// 4.4), and none here is.
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &keys); err != nil {
+			return decoded{}, fmt.Errorf("%w: SenML record %d: not an object: %v", errMalformed, i, err)
+		}
+		for k := range keys {
+			if strings.HasSuffix(k, "_") {
+				return decoded{}, fmt.Errorf("%w: SenML record %d: must-understand field %q", errInvalid, i, k)
+			}
+		}
+		var r senmlRecord
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return decoded{}, fmt.Errorf("%w: SenML record %d: %v", errMalformed, i, err)
+		}
+		if r.BVer != nil && *r.BVer > senmlVersion {
+			return decoded{}, fmt.Errorf("%w: SenML record %d: version %d (this bridge reads up to %d)", errInvalid, i, *r.BVer, senmlVersion)
+		}
+		if r.BN != nil {
+			bn = *r.BN
+		}
+		if r.BT != nil {
+			bt = *r.BT
+		}
+		if r.BU != nil {
+			bu = *r.BU
+		}
+		if r.BV != nil {
+			bv = *r.BV
+		}
+		n := ""
+		if r.N != nil {
+			n = *r.N
+		}
+		name := bn + n
+		if name == "" {
+			d.ignored++ // a record without a name says nothing usable
+			continue
+		}
+		f, ok := m.Fields[name]
+		if !ok && n != "" {
+			f, ok = m.Fields[n]
+		}
+		if !ok {
+			if !m.ignore[name] && !m.ignore[n] {
+				d.ignored++
+			}
+			continue
+		}
+		var v float64
+		switch {
+		case r.V != nil:
+			v = bv + *r.V
+		case r.VB != nil:
+			if *r.VB {
+				v = 1
+			}
+		case r.VS != nil:
+			if v, ok = stringValue(f, *r.VS); !ok {
+				d.ignored++
+				continue
+			}
+		default: // data, sums and records without a value are not readings
+			d.ignored++
+			continue
+		}
+		unit := bu
+		if r.U != nil {
+			unit = *r.U
+		}
+		switch {
+		case unit == "":
+			unit = cmpOr(f.Unit, "1")
+		case f.Unit != "" && f.Unit != unit:
+			unitMismatches = append(unitMismatches, fmt.Sprintf("record %d (%s) in %q, mapping says %q", i, name, unit, f.Unit))
+			continue
+		}
+		t := bt
+		if r.T != nil {
+			t += *r.T
+		}
+		d.readings = append(d.readings, m.reading(device, f, v, unit, saneTime(senmlTime(t, arrival), arrival)))
+	}
+	if len(unitMismatches) > 0 {
+		return decoded{}, fmt.Errorf("%w: SenML unit differs from the mapping's: %s", errInvalid, strings.Join(unitMismatches, "; "))
+	}
+	return d, nil
+}
+
+// senmlTime resolves a SenML time (seconds): 0 is now, below 2^28 relative
+// to now, else absolute.
+func senmlTime(t float64, now time.Time) time.Time {
+	if math.IsNaN(t) || math.IsInf(t, 0) || math.Abs(t) > 1e11 {
+		return time.Time{}
+	}
+	if t < senmlRelative {
+		return now.Add(time.Duration(t * float64(time.Second)))
+	}
+	sec, frac := math.Modf(t)
+	return time.Unix(int64(sec), int64(frac*1e9))
+}

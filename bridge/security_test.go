@@ -1,0 +1,225 @@
+package bridge
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/tributary-iot/tributary/internal/mosquittotest"
+	"github.com/tributary-iot/tributary/internal/testcert"
+)
+
+// users of the secured broker: the bridge and two devices.
+var users = map[string]string{"tributary-bridge": "bridge-secret", "pi-a": "pi-a-secret", "pi-b": "pi-b-secret"}
+
+// The deployment's shape: TLS, passwords and the shipped ACL. The bridge
+// authenticates with its password and verifies the broker with the CA;
+// an agent's batch arrives in Redis.
+func TestTLSAndPassword(t *testing.T) {
+	certs := testcert.New(t)
+	e := newEnv(t, mosquittotest.Options{TLSCertFile: certs.Cert, TLSKeyFile: certs.Key, Users: users, ACLFile: deployACL})
+	br := startBridge(t, e, func(o *Options) {
+		o.MQTT.CAFile, o.MQTT.Username, o.MQTT.Password = certs.CA, "tributary-bridge", "bridge-secret"
+	})
+	c := mqttClient(t, e.mq.URL(), EdgeClientID("pi-a"), "pi-a", "pi-a-secret", func(o *mqtt.ClientOptions) { o.SetTLSConfig(certs.TLSConfig()) })
+	publish(t, c, ReadingsTopic("pi-a"), encode(batch("pi-a", 1, 3)), false)
+	awaitCount(t, e.st, "pi-a", 3)
+	checkExactlyOnceInOrder(t, e.st, "pi-a", 1, 3)
+	if strings.Contains(br.logs.String(), "bridge-secret") {
+		t.Errorf("the bridge logged its password:\n%s", br.logs.String())
+	}
+}
+
+// A wrong password or an untrusted broker keeps the bridge retrying, with
+// the reason in its log and never the password.
+func TestConnectFailuresAreLoggedWithoutSecrets(t *testing.T) {
+	certs := testcert.New(t)
+	e := newEnv(t, mosquittotest.Options{TLSCertFile: certs.Cert, TLSKeyFile: certs.Key, Users: users, ACLFile: deployACL})
+	for _, tc := range []struct {
+		name string
+		edit func(*Options)
+		want string
+	}{
+		{"wrong password", func(o *Options) {
+			o.MQTT.CAFile, o.MQTT.Username, o.MQTT.Password = certs.CA, "tributary-bridge", "wrong-secret"
+		}, "mqtt connect failed"},
+		{"untrusted broker", func(o *Options) {
+			o.MQTT.Username, o.MQTT.Password = "tributary-bridge", "bridge-secret"
+		}, "certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &logBuf{}
+			opt := Options{Store: e.st, MQTT: MQTTOptions{URL: e.mq.URL(), ClientID: "bridge-" + tc.name}, MaxBackoff: 100 * time.Millisecond}
+			tc.edit(&opt)
+			opt.Logger = newTestLogger(logs)
+			b, err := New(opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- b.Run(ctx) }()
+			eventually(t, "a connect failure in the log", func() bool { return strings.Contains(logs.String(), tc.want) })
+			select {
+			case <-b.Ready():
+				t.Fatal("the bridge became ready")
+			default:
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			for _, secret := range []string{"wrong-secret", "bridge-secret"} {
+				if strings.Contains(logs.String(), secret) {
+					t.Fatalf("log shows %q:\n%s", secret, logs.String())
+				}
+			}
+		})
+	}
+}
+
+// A broker that requires client certificates accepts the bridge with its
+// certificate and key.
+func TestClientCertificate(t *testing.T) {
+	certs := testcert.New(t)
+	client := newClientCert(t)
+	e := newEnv(t, mosquittotest.Options{TLSCertFile: certs.Cert, TLSKeyFile: certs.Key, TLSClientCAFile: client.ca})
+	startBridge(t, e, func(o *Options) {
+		o.MQTT.CAFile, o.MQTT.CertFile, o.MQTT.KeyFile = certs.CA, client.cert, client.key
+	})
+	cert, err := tls.LoadX509KeyPair(client.cert, client.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := certs.TLSConfig()
+	conf.Certificates = []tls.Certificate{cert}
+	c := mqttClient(t, e.mq.URL(), EdgeClientID("pi-a"), "", "", func(o *mqtt.ClientOptions) { o.SetTLSConfig(conf) })
+	publish(t, c, ReadingsTopic("pi-a"), encode(batch("pi-a", 1, 2)), false)
+	awaitCount(t, e.st, "pi-a", 2)
+	// Without a certificate the broker refuses the agent.
+	if _, err := dialMQTT(t, e.mq.URL(), "no-cert", "", "", func(o *mqtt.ClientOptions) {
+		o.SetTLSConfig(certs.TLSConfig()).SetAutoReconnect(false)
+	}); err == nil {
+		t.Fatal("a client without a certificate connected")
+	}
+}
+
+// The shipped ACL: a device cannot publish under another device's topics
+// (the broker drops it; the bridge never receives it), nor read them, while
+// its own messages and the other device's own go through.
+func TestACLDeviceOnlyOwnTopic(t *testing.T) {
+	e := newEnv(t, mosquittotest.Options{Users: users, ACLFile: deployACL})
+	br := startBridge(t, e, func(o *Options) {
+		o.MQTT.Username, o.MQTT.Password = "tributary-bridge", "bridge-secret"
+		o.Group = "g"
+	})
+	a := mqttClient(t, e.mq.URL(), EdgeClientID("pi-a"), "pi-a", "pi-a-secret", nil)
+	status, err := EncodeStatus(Status{Online: true, Boot: "forged", FirstSeq: 1, Time: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pi-a tries to pass as pi-b, with pi-b's readings and with its own.
+	publish(t, a, ReadingsTopic("pi-b"), encode(batch("pi-b", 1, 5)), false)
+	publish(t, a, ReadingsTopic("pi-b"), encode(batch("pi-a", 1, 5)), false)
+	publish(t, a, StatusTopic("pi-b"), status, true)
+	publish(t, a, "tributary/pi-b", []byte("x"), false)
+	// Then a batch of its own: once it is stored, anything published
+	// before it on the same connection would have been delivered first.
+	publish(t, a, ReadingsTopic("pi-a"), encode(batch("pi-a", 100, 101)), false)
+	awaitCount(t, e.st, "pi-a", 2)
+
+	if got := storedSeqs(t, e.st, "pi-b"); len(got) != 0 {
+		t.Errorf("pi-b has readings %v published by pi-a", got)
+	}
+	if got := storedSeqs(t, e.st, "pi-a"); len(got) != 2 {
+		t.Errorf("pi-a has readings %v, want only 100 and 101", got)
+	}
+	if boots, err := e.st.Boots(context.Background(), "pi-b"); err != nil || len(boots) != 0 {
+		t.Errorf("pi-b boots %v, %v", boots, err)
+	}
+	if dl := deadLetters(t, e.rdb); len(dl) != 0 {
+		t.Errorf("dead letters %v: a forbidden message reached the bridge", dl)
+	}
+	if n := br.counter(t, "tributary_bridge_messages_received_total", "kind", "readings") + br.counter(t, "tributary_bridge_messages_received_total", "kind", "status"); n != 1 {
+		t.Errorf("the bridge received %v messages, want only pi-a's own batch", n)
+	}
+
+	// pi-a may not read other devices' readings either. mosquitto 2.0
+	// grants the subscription and checks the ACL at each delivery.
+	leaked := make(chan string, 10)
+	tok := a.Subscribe(ReadingsFilter, 1, func(_ mqtt.Client, m mqtt.Message) { leaked <- m.Topic() })
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+
+	// pi-b itself is welcome on its own topics.
+	b := mqttClient(t, e.mq.URL(), EdgeClientID("pi-b"), "pi-b", "pi-b-secret", nil)
+	publish(t, b, ReadingsTopic("pi-b"), encode(batch("pi-b", 1, 3)), false)
+	awaitCount(t, e.st, "pi-b", 3)
+	checkExactlyOnceInOrder(t, e.st, "pi-b", 1, 3)
+	// The broker handled pi-b's batch for every subscriber before the
+	// bridge stored it; a round trip of pi-a's own then flushes anything
+	// queued for pi-a ahead of its PUBACK.
+	publish(t, a, ReadingsTopic("pi-a"), encode(batch("pi-a", 102, 102)), false)
+	select {
+	case topic := <-leaked:
+		t.Errorf("pi-a received a message on %s", topic)
+	default:
+	}
+}
+
+// clientCert is a client certificate with its own CA, in PEM files.
+type clientCert struct{ ca, cert, key string }
+
+func newClientCert(t *testing.T) clientCert {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "tributary test client CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "tributary-bridge"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemOf := func(typ string, b []byte) string { return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b})) }
+	return clientCert{
+		ca:   writeFile(t, dir, "client-ca.pem", pemOf("CERTIFICATE", caDER)),
+		cert: writeFile(t, dir, "client.pem", pemOf("CERTIFICATE", der)),
+		key:  writeFile(t, dir, "client-key.pem", pemOf("EC PRIVATE KEY", keyDER)),
+	}
+}

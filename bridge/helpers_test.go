@@ -160,6 +160,10 @@ func (r *running) counter(t testing.TB, name string, labels ...string) float64 {
 	return 0
 }
 
+func newTestLogger(w *logBuf) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
 // logBuf is a concurrency-safe log sink.
 type logBuf struct {
 	mu sync.Mutex

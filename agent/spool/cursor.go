@@ -1,0 +1,99 @@
+package spool
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+)
+
+// The ack cursor file holds two 512-byte slots. Each write goes to the slot
+// the previous one did not use, with a generation one higher, so a write
+// torn by a crash damages only the slot being written and the other still
+// holds the cursor before it. A slot:
+//
+//	[0:4)     magic "TRCU"
+//	[4]       version (1)
+//	[5]       number of holes h (at most maxHoles)
+//	[6:8)     zero
+//	[8:16)    generation
+//	[16:24)   ack: every index below it is acknowledged or dropped
+//	[24:...)  h holes, each [from, to) as two u64: dropped indices above ack
+//	[508:512) CRC-32C of [0:508)
+const (
+	cursorMagic = "TRCU"
+	slotSize    = 512
+	maxHoles    = (slotSize - 24 - 4) / 16
+)
+
+// span is a half-open range [from, to) of indices or byte offsets.
+type span struct{ from, to uint64 }
+
+type cursorState struct {
+	gen   uint64
+	ack   uint64
+	holes []span
+}
+
+func encodeSlot(c cursorState) []byte {
+	b := make([]byte, slotSize)
+	copy(b, cursorMagic)
+	b[4] = 1
+	h := min(len(c.holes), maxHoles)
+	b[5] = byte(h)
+	binary.LittleEndian.PutUint64(b[8:], c.gen)
+	binary.LittleEndian.PutUint64(b[16:], c.ack)
+	for i, sp := range c.holes[:h] {
+		binary.LittleEndian.PutUint64(b[24+16*i:], sp.from)
+		binary.LittleEndian.PutUint64(b[32+16*i:], sp.to)
+	}
+	binary.LittleEndian.PutUint32(b[slotSize-4:], crc32.Checksum(b[:slotSize-4], castagnoli))
+	return b
+}
+
+func decodeSlot(b []byte) (cursorState, bool) {
+	if len(b) < slotSize || string(b[:4]) != cursorMagic || b[4] != 1 || int(b[5]) > maxHoles ||
+		binary.LittleEndian.Uint32(b[slotSize-4:]) != crc32.Checksum(b[:slotSize-4], castagnoli) {
+		return cursorState{}, false
+	}
+	c := cursorState{gen: binary.LittleEndian.Uint64(b[8:]), ack: binary.LittleEndian.Uint64(b[16:])}
+	for i := range int(b[5]) {
+		sp := span{binary.LittleEndian.Uint64(b[24+16*i:]), binary.LittleEndian.Uint64(b[32+16*i:])}
+		if sp.from < c.ack || sp.to <= sp.from || len(c.holes) > 0 && sp.from < c.holes[len(c.holes)-1].to {
+			return cursorState{}, false
+		}
+		c.holes = append(c.holes, sp)
+	}
+	return c, true
+}
+
+// openCursor opens (creating) the cursor file in dir and reads the newest
+// valid slot. found is false if no slot is valid; corrupt is true if the
+// file held data but no valid slot.
+func openCursor(path string) (f *os.File, c cursorState, found, corrupt bool, err error) {
+	f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, c, false, false, fmt.Errorf("spool: open cursor: %w", err)
+	}
+	b := make([]byte, 2*slotSize)
+	n, err := f.ReadAt(b, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		f.Close()
+		return nil, c, false, false, fmt.Errorf("spool: read cursor: %w", err)
+	}
+	b = b[:n]
+	for i := 0; i+slotSize <= len(b); i += slotSize {
+		if s, ok := decodeSlot(b[i : i+slotSize]); ok && (!found || s.gen > c.gen) {
+			c, found = s, true
+		}
+	}
+	return f, c, found, !found && n > 0, nil
+}
+
+// writeCursor writes c to the slot its generation selects.
+func writeCursor(f *os.File, c cursorState) error {
+	_, err := f.WriteAt(encodeSlot(c), int64(c.gen%2)*slotSize)
+	return err
+}

@@ -39,12 +39,6 @@ type uplinkConfig struct {
 	PasswordFile string `yaml:"password_file"`
 }
 
-type sensorConfig struct {
-	Name     string        `yaml:"name"`
-	Driver   string        `yaml:"driver"`
-	Interval time.Duration `yaml:"interval"`
-}
-
 // loadConfig reads and validates the configuration file at path. Unknown
 // keys are errors; every error names the file, the line and the key.
 func loadConfig(path string) (fileConfig, error) {
@@ -63,14 +57,21 @@ func parseConfig(data []byte) (fileConfig, error) {
 	var cfg fileConfig
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	var errs []error
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, errors.New(plainYAMLError(err.Error()))
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return cfg, errors.New(plainYAMLError(err.Error()))
+		}
+		for _, e := range te.Errors { // every mistake, not just the first
+			errs = append(errs, errors.New(plainYAMLError(e)))
+		}
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return cfg, err
 	}
-	return cfg, cfg.validate(&root)
+	return cfg, errors.Join(append(errs, cfg.validate(&root))...)
 }
 
 // minInterval is the shortest sampling interval accepted: faster than this
@@ -80,6 +81,7 @@ const minInterval = 10 * time.Millisecond
 // validate checks what the types alone do not; root is the parsed document,
 // for line numbers.
 func (c *fileConfig) validate(root *yaml.Node) error {
+	var errs []error // every mistake, each with its line
 	at := func(path ...string) string {
 		if l := lineOf(root, path...); l > 0 {
 			return "line " + strconv.Itoa(l) + ": "
@@ -87,52 +89,29 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 		return ""
 	}
 	if c.Device != "" && !reading.ValidID(c.Device) {
-		return fmt.Errorf("%sdevice: %q is not a valid device id (1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit)", at("device"), c.Device, reading.MaxIDLen)
+		errs = append(errs, fmt.Errorf("%sdevice: %q is not a valid device id (1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit)", at("device"), c.Device, reading.MaxIDLen))
 	}
 	switch c.Clock {
 	case "", clockAuto, clockKernel, clockTrust:
 	default:
-		return fmt.Errorf("%sclock: %q: want %s, %s or %s", at("clock"), c.Clock, clockAuto, clockKernel, clockTrust)
+		errs = append(errs, fmt.Errorf("%sclock: %q: want %s, %s or %s", at("clock"), c.Clock, clockAuto, clockKernel, clockTrust))
 	}
 	if c.Uplink.URL != "" {
 		u, err := url.Parse(c.Uplink.URL)
 		switch {
 		case err != nil:
-			return fmt.Errorf("%suplink.url: not a URL", at("uplink", "url"))
+			errs = append(errs, fmt.Errorf("%suplink.url: not a URL", at("uplink", "url")))
 		case u.User != nil && u.User.Username() != "" && isMQTT(c.Uplink.URL):
-			return fmt.Errorf("%suplink.url: keep credentials out of the URL: use username and password_file", at("uplink", "url"))
+			errs = append(errs, fmt.Errorf("%suplink.url: keep credentials out of the URL: use username and password_file", at("uplink", "url")))
 		case u.Scheme != "redis" && u.Scheme != "rediss" && !isMQTT(c.Uplink.URL):
-			return fmt.Errorf("%suplink.url: scheme %q: want redis://, rediss://, mqtt:// or mqtts://", at("uplink", "url"), u.Scheme)
+			errs = append(errs, fmt.Errorf("%suplink.url: scheme %q: want redis://, rediss://, mqtt:// or mqtts://", at("uplink", "url"), u.Scheme))
 		}
 	}
 	if c.Interval != 0 && c.Interval < minInterval {
-		return fmt.Errorf("%sinterval: %v is below the minimum %v", at("interval"), c.Interval, minInterval)
+		errs = append(errs, fmt.Errorf("%sinterval: %v is below the minimum %v", at("interval"), c.Interval, minInterval))
 	}
-	seen := map[string]string{}
-	for i, s := range c.Sensors {
-		key := fmt.Sprintf("sensors[%d]", i)
-		idx := strconv.Itoa(i)
-		d, ok := lookupDriver(s.Driver)
-		switch {
-		case s.Driver == "":
-			return fmt.Errorf("%s%s.driver: missing (known drivers: %s)", at("sensors", idx), key, driverNames())
-		case !ok:
-			return fmt.Errorf("%s%s.driver: %q is not a known driver (known: %s)", at("sensors", idx, "driver"), key, s.Driver, driverNames())
-		case s.Name == "" && !d.set:
-			return fmt.Errorf("%s%s.name: missing", at("sensors", idx), key)
-		case s.Name != "" && !reading.ValidID(s.Name):
-			return fmt.Errorf("%s%s.name: %q is not a valid sensor id (letters, digits, '.', '_' or '-', starting with a letter or digit)", at("sensors", idx, "name"), key, s.Name)
-		case s.Interval != 0 && s.Interval < minInterval:
-			return fmt.Errorf("%s%s.interval: %v is below the minimum %v", at("sensors", idx, "interval"), key, s.Interval, minInterval)
-		}
-		for _, n := range d.names(s.Name) {
-			if prev, dup := seen[n]; dup {
-				return fmt.Errorf("%s%s.name: sensor %q already defined by %s", at("sensors", idx), key, n, prev)
-			}
-			seen[n] = key
-		}
-	}
-	return nil
+	errs = append(errs, validateSensors(c.Sensors, root, at)...)
+	return errors.Join(errs...)
 }
 
 // lineOf returns the line of the node at path (mapping keys, or sequence

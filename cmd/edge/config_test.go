@@ -35,7 +35,7 @@ func TestConfigErrors(t *testing.T) {
 		{"too short interval", "interval: 1ms\n", "line 1: interval: 1ms is below the minimum 10ms"},
 		{"duration without unit", "interval: 5\n", `line 1: "5" is not a duration: give a unit`},
 		{"bad device", "device: \"-x\"\n", "line 1: device: \"-x\" is not a valid device id"},
-		{"unknown driver", "sensors:\n  - name: a\n    driver: bme280\n", "line 3: sensors[0].driver: \"bme280\" is not a known driver (known: sim, sim-climate"},
+		{"unknown driver", "sensors:\n  - name: a\n    driver: bme281\n", "line 3: sensors[0].driver: \"bme281\" is not a known driver (known: ads1115, bh1750, bme280"},
 		{"missing driver", "sensors:\n  - name: a\n", "line 2: sensors[0].driver: missing"},
 		{"missing name", "sensors:\n  - driver: sim-door\n", "line 2: sensors[0].name: missing"},
 		{"bad name", "sensors:\n  - name: a b\n    driver: sim-door\n", "line 2: sensors[0].name: \"a b\" is not a valid sensor id"},

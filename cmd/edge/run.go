@@ -55,7 +55,7 @@ func newFlags(stderr io.Writer) *flags {
 	fs.Usage = func() { fmt.Fprintln(stderr, "Run edge --help for the flags.") }
 	fs.StringVar(&f.config, "config", "", "YAML configuration `file` (see edge.example.yaml); flags override it")
 	fs.StringVar(&f.device, "device", "", "device `id` (default: the file's, else the host name)")
-	fs.BoolVar(&f.sim, "sim", false, "use the simulated sensor set, whatever the file configures (also the default when no sensor is configured)")
+	fs.BoolVar(&f.sim, "sim", false, "simulate the hardware: every configured sensor's driver over an emulated chip (the simulated set when none is configured)")
 	fs.StringVar(&f.redis, "redis", "", "Redis `URL`, redis:// or rediss:// (default: the file's, else $REDIS_URL, else "+defaultRedisURL+")")
 	fs.StringVar(&f.ca, "redis-ca", "", "PEM `file` of CAs to verify a rediss:// server with")
 	fs.StringVar(&f.cert, "redis-cert", "", "client certificate PEM `file` for rediss://")
@@ -74,7 +74,7 @@ func newFlags(stderr io.Writer) *flags {
 }
 
 func (f *flags) usage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: edge [flags]\n\nTributary's edge agent: samples sensors and sends each reading to Redis.\n\nFlags:\n")
+	fmt.Fprintf(w, "Usage: edge [flags]\n       edge scan [--sim]          probe the I²C buses and 1-wire, print a sensors: snippet\n       edge check --config FILE   validate a configuration file\n\nTributary's edge agent: samples sensors and sends each reading to Redis.\n\nFlags:\n")
 	f.fs.SetOutput(w)
 	f.fs.PrintDefaults()
 	fmt.Fprintf(w, "\nSensor drivers for the configuration file:\n")
@@ -97,6 +97,14 @@ type settings struct {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] { // subcommands: see scan.go and check.go
+		case "scan":
+			return runScan(ctx, args[1:], stdout, stderr)
+		case "check":
+			return runCheck(args[1:], stdout, stderr)
+		}
+	}
 	f := newFlags(stderr)
 	if err := f.fs.Parse(args); err != nil {
 		return usageError{err}
@@ -256,28 +264,4 @@ func defaultStateDir() string {
 		return filepath.Join(h, ".local", "state", "tributary-edge")
 	}
 	return ""
-}
-
-// openSensors makes the configured sensors, or the simulated set.
-func openSensors(s settings, log *slog.Logger) ([]sensors.Sensor, []agent.SensorConfig) {
-	w := newSimWorld(s.device, time.Now)
-	confs := s.sensors
-	switch {
-	case s.sim:
-		log.Info("using simulated sensors (--sim)")
-		confs = []sensorConfig{{Driver: "sim"}}
-	case len(confs) == 0:
-		log.Info("no sensors configured and no sensor hardware support yet; using simulated sensors")
-		confs = []sensorConfig{{Driver: "sim"}}
-	}
-	var all []sensors.Sensor
-	var cfgs []agent.SensorConfig
-	for _, c := range confs {
-		d, _ := lookupDriver(c.Driver) // validated with the file
-		for _, sn := range d.open(c.Name, w) {
-			all = append(all, sn)
-			cfgs = append(cfgs, agent.SensorConfig{Sensor: sn, Interval: c.Interval})
-		}
-	}
-	return all, cfgs
 }

@@ -1,0 +1,420 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpioreg"
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/i2c/i2creg"
+	"periph.io/x/host/v3"
+
+	"github.com/tributary-iot/tributary/agent"
+	"github.com/tributary-iot/tributary/sensors"
+)
+
+// openSensors makes the configured sensors (the default simulated set when
+// none is configured) and returns them, to close once the agent has
+// stopped, and the agent's configuration of them.
+//
+// On a board, hardware sensors are opened through periph's registries after
+// host.Init. A sensor whose hardware cannot be opened is simulated if its
+// configuration allows (fallback: sim: the real driver over an emulated
+// chip, flagged Simulated), and otherwise stands in as a sensor whose reads
+// retry the open and fail with its error, typed (sensors.ErrNoDevice ...),
+// so that the agent reports it down, retries it with backoff and reads it
+// once it answers; the other sensors run regardless.
+//
+// With --sim, every hardware sensor's emulator is registered under the
+// configured bus and pin names and the sensors are opened there, by the
+// same code as on a board.
+func openSensors(s settings, log *slog.Logger) ([]sensors.Sensor, []agent.SensorConfig) {
+	w := newSimWorld(s.device, time.Now)
+	confs := s.sensors
+	switch {
+	case len(confs) == 0 && s.sim:
+		log.Info("using simulated sensors (--sim)")
+		confs = []sensorConfig{{Driver: "sim"}}
+	case len(confs) == 0:
+		log.Info("no sensors configured; using simulated sensors")
+		confs = []sensorConfig{{Driver: "sim"}}
+	case s.sim:
+		log.Info("using simulated sensors (--sim): every configured sensor's driver over an emulated chip")
+	}
+	var specs []sensorSpec
+	for _, c := range confs {
+		d, _ := lookupDriver(c.Driver) // validated with the file
+		sp, _ := c.spec(d, nil)
+		specs = append(specs, sp)
+	}
+
+	hw := newHardware(log)
+	if s.sim {
+		if sh := emulate(w, specs); sh.empty() {
+			// nothing to register
+		} else if err := sh.register(); err != nil {
+			log.Error("cannot register the emulated hardware; simulating each sensor apart", "err", err)
+			hw = nil
+		} else {
+			hw = newHardware(log)
+			hw.host = false
+			hw.onClose = append(hw.onClose, sh.close)
+		}
+	}
+
+	var all []sensors.Sensor
+	var cfgs []agent.SensorConfig
+	add := func(sn sensors.Sensor, sp sensorSpec, simulated bool) {
+		all = append(all, sn)
+		cfgs = append(cfgs, agent.SensorConfig{Sensor: sn, Interval: sp.interval, Simulated: simulated})
+	}
+	for _, sp := range specs {
+		if sp.driver.hw == hwNone {
+			for _, sn := range sp.driver.simOpen(sp.name, w) {
+				add(sn, sp, false)
+			}
+			continue
+		}
+		if s.sim && hw == nil {
+			sn, err := twin(w, sp, log)
+			if err != nil {
+				log.Error(fmt.Sprintf("sensor %s: cannot simulate it", sp.name), "err", err)
+				continue
+			}
+			add(sn, sp, true)
+			continue
+		}
+		sn, err := hw.open(sp)
+		switch {
+		case err == nil:
+			add(sn, sp, s.sim)
+		case sp.fallback:
+			tw, terr := twin(w, sp, log)
+			if terr != nil {
+				log.Error(fmt.Sprintf("sensor %s: hardware not found and cannot simulate it", sp.name), "err", err, "sim_err", terr)
+				add(hw.absent(sp, err), sp, false)
+				continue
+			}
+			log.Warn(fmt.Sprintf("sensor %s: hardware not found (%v); simulating it as configured (fallback: sim)", sp.name, err), "hint", openHint(err))
+			add(tw, sp, true)
+		default:
+			log.Error(fmt.Sprintf("sensor %s: hardware not found (%v); reporting it down and retrying until it answers", sp.name, err), "hint", openHint(err))
+			add(hw.absent(sp, err), sp, false)
+		}
+	}
+	return all, cfgs
+}
+
+// twin opens sp's driver over an emulator of its own, on hardware that is
+// registered nowhere: the fallback of a sensor whose hardware is missing.
+func twin(w *simWorld, sp sensorSpec, log *slog.Logger) (sensors.Sensor, error) {
+	sh := emulate(w, []sensorSpec{sp})
+	h := newHardware(log)
+	h.host = false
+	h.openBus = sh.openBus
+	h.pinByName = sh.pinByName
+	h.onClose = append(h.onClose, sh.close)
+	sp = sh.respec(sp)
+	sn, err := h.open(sp)
+	if err != nil {
+		sh.close()
+		return nil, err
+	}
+	return sn, nil
+}
+
+// hardware opens what sensors are attached to and owns it: an I²C bus is
+// opened once (i2creg.Open) and shared by the sensors on it, which borrow
+// it; pins are found with gpioreg.ByName. Everything is released when the
+// last sensor opened through it is closed. Its methods are safe for
+// concurrent use (an absent sensor opens from the agent's goroutine).
+type hardware struct {
+	log *slog.Logger
+	// host: call periph's host.Init once before the first open (the real
+	// board); false when only emulators are registered.
+	host      bool
+	openBus   func(name string) (i2c.BusCloser, error) // default i2creg.Open
+	pinByName func(name string) gpio.PinIO             // default gpioreg.ByName
+	onClose   []func()                                 // run once the last sensor is closed
+
+	mu       sync.Mutex
+	hostDone bool
+	hostErr  error
+	buses    map[string]i2c.BusCloser
+	locks    map[string]*sync.Mutex
+	refs     int
+	released bool
+}
+
+func newHardware(log *slog.Logger) *hardware {
+	return &hardware{log: log, host: true, openBus: i2creg.Open, pinByName: gpioreg.ByName,
+		buses: map[string]i2c.BusCloser{}, locks: map[string]*sync.Mutex{}}
+}
+
+// open opens the sensor sp describes; the returned sensor releases its
+// share of the hardware when closed.
+func (h *hardware) open(sp sensorSpec) (sensors.Sensor, error) {
+	sn, err := h.openNow(sp)
+	if err != nil {
+		return nil, err
+	}
+	return h.own(sn), nil
+}
+
+// openNow opens the sensor, without counting a reference.
+func (h *hardware) openNow(sp sensorSpec) (sensors.Sensor, error) {
+	switch sp.driver.hw {
+	case hwI2C:
+		b, err := h.bus(sp.bus)
+		if err != nil {
+			return nil, err
+		}
+		return sp.driver.openI2C(b, sp, h)
+	}
+	return nil, fmt.Errorf("%s: not a hardware driver", sp.driver.name)
+}
+
+// initHost runs periph's host.Init once, when h is for a real board.
+func (h *hardware) initHost() error {
+	if !h.host || h.hostDone {
+		return h.hostErr
+	}
+	h.hostDone = true
+	if _, err := host.Init(); err != nil {
+		h.hostErr = fmt.Errorf("periph host.Init: %w", err)
+		h.log.Error("cannot initialise the board's drivers", "err", err)
+	}
+	return h.hostErr
+}
+
+// bus returns the I²C bus called name, opening it the first time. The
+// error wraps sensors.ErrNoDevice when there is no such bus.
+func (h *hardware) bus(name string) (i2c.Bus, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.initHost(); err != nil {
+		return nil, err
+	}
+	key := busKey(name)
+	if b, ok := h.buses[key]; ok {
+		return b, nil
+	}
+	b, err := h.openBus(name)
+	if err != nil {
+		return nil, busOpenError(name, err)
+	}
+	h.buses[key] = b
+	return b, nil
+}
+
+// busOpenError types an i2creg.Open failure: a bus that does not exist is
+// ErrNoDevice; permission is said plainly.
+func busOpenError(name string, err error) error {
+	if errors.Is(err, os.ErrPermission) || strings.Contains(err.Error(), "permission denied") {
+		return fmt.Errorf("I²C bus %s: permission denied: %w", name, err)
+	}
+	if strings.Contains(err.Error(), "unknown bus") || strings.Contains(err.Error(), "no bus found") || errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("I²C bus %s does not exist: %w: %w", name, sensors.ErrNoDevice, err)
+	}
+	return fmt.Errorf("I²C bus %s: %w", name, sensors.I2CError(err))
+}
+
+// openHint says what to do about a failure to open hardware.
+func openHint(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "permission denied") && strings.Contains(msg, "I²C"):
+		return "add the agent's user to group i2c (sudo usermod -aG i2c USER; the systemd unit has SupplementaryGroups=i2c)"
+	case strings.Contains(msg, "permission denied"):
+		return "add the agent's user to group gpio (sudo usermod -aG gpio USER)"
+	case strings.Contains(msg, "I²C bus") && strings.Contains(msg, "does not exist"):
+		return "enable I²C: sudo raspi-config nonint do_i2c 0 (or dtparam=i2c_arm=on in /boot/firmware/config.txt) and reboot; edge scan lists the buses"
+	case strings.Contains(msg, "w1"):
+		return "enable 1-wire: dtoverlay=w1-gpio in /boot/firmware/config.txt and reboot; edge scan lists the probes"
+	case errors.Is(err, sensors.ErrNoDevice):
+		return "check the wiring and the address (edge scan probes the bus)"
+	}
+	return "see firmware-notes/README.md"
+}
+
+// busKey names a bus the same however it is written: "1" and "I2C1" are
+// one bus.
+func busKey(name string) string {
+	if _, err := strconv.Atoi(name); err == nil {
+		return "I2C" + name
+	}
+	return name
+}
+
+// chipLock returns the lock that sensors on the same chip share (the
+// ADS1115's channels).
+func (h *hardware) chipLock(bus string, addr uint16) sync.Locker {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := fmt.Sprintf("%s/%#02x", busKey(bus), addr)
+	l := h.locks[k]
+	if l == nil {
+		l = &sync.Mutex{}
+		h.locks[k] = l
+	}
+	return l
+}
+
+// own counts a reference to h for sn, given back when sn is closed.
+func (h *hardware) own(sn sensors.Sensor) sensors.Sensor {
+	h.mu.Lock()
+	h.refs++
+	h.mu.Unlock()
+	o := &owned{Sensor: sn, release: h.release}
+	if w, ok := sn.(sensors.Watcher); ok {
+		return &ownedWatcher{owned: o, w: w}
+	}
+	return o
+}
+
+// release gives back one reference; the last closes the buses.
+func (h *hardware) release() {
+	h.mu.Lock()
+	h.refs--
+	if h.refs > 0 || h.released {
+		h.mu.Unlock()
+		return
+	}
+	h.released = true
+	buses := h.buses
+	h.buses = map[string]i2c.BusCloser{}
+	h.mu.Unlock()
+	for name, b := range buses {
+		if err := b.Close(); err != nil {
+			h.log.Warn("closing I²C bus", "bus", name, "err", err)
+		}
+	}
+	for _, f := range h.onClose {
+		f()
+	}
+}
+
+// owned is a sensor holding a reference to the hardware it was opened on.
+type owned struct {
+	sensors.Sensor
+	release func()
+	once    sync.Once
+}
+
+// Close closes the sensor, then gives back its reference.
+func (o *owned) Close() error {
+	var err error
+	o.once.Do(func() {
+		if c, ok := o.Sensor.(interface{ Close() error }); ok {
+			err = c.Close()
+		}
+		o.release()
+	})
+	return err
+}
+
+// ownedWatcher is an owned sensor that reports changes as they happen.
+type ownedWatcher struct {
+	*owned
+	w sensors.Watcher
+}
+
+func (o *ownedWatcher) Watch(ctx context.Context, emit func([]sensors.Sample)) error {
+	return o.w.Watch(ctx, emit)
+}
+
+// absent returns a stand-in for sp, whose hardware failed to open with
+// err: each Read tries to open it again and, until that succeeds, fails
+// with the open's error, so that the agent shows the sensor down with the
+// error's kind and retries it with its backoff. Once open, it is the
+// sensor.
+func (h *hardware) absent(sp sensorSpec, err error) sensors.Sensor {
+	h.mu.Lock()
+	h.refs++
+	h.mu.Unlock()
+	a := &absent{spec: sp, h: h, ready: make(chan struct{}), lastErr: err}
+	if sp.driver.hw == hwGPIO {
+		return &absentWatcher{a}
+	}
+	return a
+}
+
+// absent is a sensor whose hardware is missing; see hardware.absent.
+type absent struct {
+	spec sensorSpec
+	h    *hardware
+
+	mu      sync.Mutex
+	s       sensors.Sensor // nil until opened
+	ready   chan struct{}  // closed once s is set
+	lastErr error
+	closed  bool
+}
+
+func (a *absent) Name() string { return a.spec.name }
+
+// Read opens the sensor if it is not yet, then reads it.
+func (a *absent) Read(ctx context.Context) ([]sensors.Sample, error) {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil, fmt.Errorf("sensor %s: read after Close", a.spec.name)
+	}
+	if a.s == nil {
+		s, err := a.h.openNow(a.spec)
+		if err != nil {
+			a.lastErr = err
+			a.mu.Unlock()
+			return nil, err
+		}
+		a.s = s
+		close(a.ready)
+		a.h.log.Info(fmt.Sprintf("sensor %s: hardware found; reading it", a.spec.name))
+	}
+	s := a.s
+	a.mu.Unlock()
+	return s.Read(ctx)
+}
+
+// Close closes the sensor if it was opened and gives back the hardware.
+func (a *absent) Close() error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	s := a.s
+	a.mu.Unlock()
+	var err error
+	if c, ok := s.(interface{ Close() error }); ok {
+		err = c.Close()
+	}
+	a.h.release()
+	return err
+}
+
+// absentWatcher is an absent sensor that reports changes once opened.
+type absentWatcher struct{ *absent }
+
+// Watch waits for the sensor to be opened, then watches it.
+func (a *absentWatcher) Watch(ctx context.Context, emit func([]sensors.Sample)) error {
+	select {
+	case <-a.ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if w, ok := a.s.(sensors.Watcher); ok {
+		return w.Watch(ctx, emit)
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}

@@ -1,0 +1,360 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/sensors"
+	"github.com/tributary-iot/tributary/sensors/ads1115"
+)
+
+// sensorConfig is one entry of the configuration file's sensors: list, as
+// written. Which keys a sensor takes besides name, driver, interval and
+// fallback depends on its driver (see drivers.go); check turns it into a
+// sensorSpec.
+type sensorConfig struct {
+	Name     string        `yaml:"name"`
+	Driver   string        `yaml:"driver"`
+	Interval time.Duration `yaml:"interval"`
+	// Fallback "sim" lets the agent simulate the sensor (the real driver
+	// over an emulated chip) when its hardware cannot be opened at start.
+	// Default "": the sensor is reported down and retried until it answers.
+	Fallback string `yaml:"fallback"`
+
+	// I²C chips.
+	Bus     string `yaml:"bus"`     // bus number or name: "1" (default) or "I2C1"
+	Address string `yaml:"address"` // 7-bit address in hex: 0x76; default the chip's first
+
+	// ADS1115.
+	Channel  string   `yaml:"channel"`   // "0".."3" against GND, or "0-1", "0-3", "1-3", "2-3"; default "0"
+	Metric   string   `yaml:"metric"`    // ads1115: voltage (default) or moisture; gpio-input: state (default), door or motion
+	Scale    float64  `yaml:"scale"`     // ads1115 voltage: multiply by (a voltage divider's ratio); default 1
+	DryVolts *float64 `yaml:"dry_volts"` // ads1115 moisture: the probe's volts in dry air; default 2.8
+	WetVolts *float64 `yaml:"wet_volts"` // ads1115 moisture: the probe's volts in water; default 1.2
+
+	// GPIO inputs.
+	Pin      string        `yaml:"pin"`      // "GPIO17", or 17 (BCM numbering)
+	Debounce time.Duration `yaml:"debounce"` // ignore changes shorter than this; default per driver
+	Pull     string        `yaml:"pull"`     // up, down or none; default per metric
+
+	// DS18B20.
+	ID    string `yaml:"id"`     // the probe's 1-wire id, 28-xxxxxxxxxxxx (edge scan lists them)
+	W1Dir string `yaml:"w1_dir"` // where the kernel lists 1-wire slaves; default /sys/bus/w1/devices
+}
+
+// Defaults of the hardware keys.
+const (
+	defaultBus   = "1" // the Raspberry Pi's I²C on header pins 3 and 5
+	defaultW1Dir = "/sys/bus/w1/devices"
+	fallbackSim  = "sim"
+)
+
+// sensorSpec is a sensor's configuration checked against its driver, with
+// its defaults applied: what opening and emulating the sensor use.
+type sensorSpec struct {
+	name     string
+	driver   driver
+	interval time.Duration // 0: the agent's default
+	fallback bool
+
+	bus  string // I²C bus as configured
+	addr uint16
+
+	channel  ads1115.Channel
+	metric   string
+	scale    float64
+	dry, wet float64
+
+	pin      string
+	debounce time.Duration
+	pull     string
+
+	id    string
+	w1Dir string
+}
+
+// fieldError is a mistake in one key of one sensor.
+type fieldError struct {
+	key string // "address", or "" for the sensor as a whole
+	msg string
+}
+
+// spec checks c against d and returns its spec and every mistake found.
+// keys are the keys present in the file (nil: unknown, assume those set).
+func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
+	s := sensorSpec{name: c.Name, driver: d, interval: c.Interval}
+	var errs []fieldError
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fieldError{key, fmt.Sprintf(format, args...)})
+	}
+	if keys == nil {
+		keys = c.setKeys()
+	}
+	for _, k := range keys {
+		if !slices.Contains(commonKeys, k) && !slices.Contains(d.keys, k) {
+			takes := "no other keys"
+			if len(d.keys) > 0 {
+				takes = "only " + strings.Join(d.keys, ", ")
+			}
+			bad(k, "driver %s does not take %s (besides name, driver, interval%s it takes %s)", d.name, k, map[bool]string{true: " and fallback", false: ""}[d.hw != hwNone], takes)
+		}
+	}
+	switch c.Fallback {
+	case "":
+	case fallbackSim:
+		if d.hw == hwNone {
+			bad("fallback", "driver %s is a simulation already: fallback does not apply", d.name)
+		}
+		s.fallback = true
+	default:
+		bad("fallback", "%q: the only fallback is %q (default: none, the sensor is reported down until it answers)", c.Fallback, fallbackSim)
+	}
+	if c.Interval != 0 && c.Interval < minInterval {
+		bad("interval", "%v is below the minimum %v", c.Interval, minInterval)
+	} else if c.Interval != 0 && c.Interval < d.minInterval {
+		bad("interval", "%v is shorter than one %s measurement (%v): give at least that", c.Interval, d.name, d.minInterval)
+	}
+
+	switch d.hw {
+	case hwI2C:
+		s.bus = cmp.Or(c.Bus, defaultBus)
+		if strings.ContainsAny(s.bus, " :/") {
+			bad("bus", "%q is not an I²C bus: give its number (1 for /dev/i2c-1) or name (I2C1)", c.Bus)
+		}
+		s.addr = d.addrs[0]
+		if c.Address != "" {
+			a, err := parseAddr(c.Address)
+			switch {
+			case err != nil:
+				bad("address", "%v", err)
+			case !slices.Contains(d.addrs, a):
+				bad("address", "%#02x: a %s answers only at %s", a, d.name, addrList(d.addrs))
+			default:
+				s.addr = a
+			}
+		}
+	case hwGPIO:
+		if c.Pin == "" {
+			bad("", "pin: missing (a GPIO name such as GPIO17, BCM numbering)")
+		} else if p, err := parsePin(c.Pin); err != nil {
+			bad("pin", "%v", err)
+		} else {
+			s.pin = p
+		}
+		if c.Debounce < 0 || c.Debounce > time.Second {
+			bad("debounce", "%v: want 0 to 1s", c.Debounce)
+		}
+		s.debounce = c.Debounce
+		switch c.Pull {
+		case "", "up", "down", "none":
+			s.pull = c.Pull
+		default:
+			bad("pull", "%q: want up, down or none", c.Pull)
+		}
+	case hw1Wire:
+		s.w1Dir = cmp.Or(c.W1Dir, defaultW1Dir)
+		switch {
+		case c.ID == "":
+			bad("", "id: missing (the probe's 1-wire id, 28-xxxxxxxxxxxx: `edge scan` lists them)")
+		case !validW1ID(c.ID):
+			bad("id", "%q is not a DS18B20 id: want 28- and 12 hex digits, as under %s", c.ID, defaultW1Dir)
+		default:
+			s.id = c.ID
+		}
+	}
+
+	if slices.Contains(d.keys, "channel") {
+		ch, err := ads1115.ParseChannel(cmp.Or(c.Channel, "0"))
+		if err != nil {
+			bad("channel", "%q: want 0, 1, 2 or 3 (against GND) or 0-1, 0-3, 1-3, 2-3 (differential)", c.Channel)
+		}
+		s.channel = ch
+	}
+	if slices.Contains(d.keys, "metric") {
+		s.metric = cmp.Or(c.Metric, d.metrics[0])
+		if !slices.Contains(d.metrics, s.metric) {
+			bad("metric", "%q: %s measures %s", c.Metric, d.name, strings.Join(d.metrics, " or "))
+		}
+	}
+	if slices.Contains(d.keys, "scale") {
+		s.scale = cmp.Or(c.Scale, 1)
+		switch {
+		case c.Scale < 0 || c.Scale > 1000:
+			bad("scale", "%v: want a factor above 0 (a divider's ratio, such as 11 for 100k over 10k)", c.Scale)
+		case c.Scale != 0 && s.metric != sensors.MetricVoltage:
+			bad("scale", "applies to metric voltage only; moisture takes dry_volts and wet_volts")
+		}
+	}
+	if slices.Contains(d.keys, "dry_volts") {
+		s.dry, s.wet = ads1115.SoilDryVolts, ads1115.SoilWetVolts
+		if c.DryVolts != nil {
+			s.dry = *c.DryVolts
+		}
+		if c.WetVolts != nil {
+			s.wet = *c.WetVolts
+		}
+		if (c.DryVolts != nil || c.WetVolts != nil) && s.metric != sensors.MetricMoisture {
+			bad(cmp.Or(map[bool]string{true: "dry_volts"}[c.DryVolts != nil], "wet_volts"), "applies to metric moisture only")
+		} else if s.dry == s.wet || s.dry < 0 || s.wet < 0 || s.dry > 6.144 || s.wet > 6.144 {
+			bad(cmp.Or(map[bool]string{true: "dry_volts"}[c.DryVolts != nil], "wet_volts"), "dry %v V and wet %v V: want two different voltages within 0..6.144 V", s.dry, s.wet)
+		}
+	}
+	return s, errs
+}
+
+// commonKeys are the keys every sensor takes.
+var commonKeys = []string{"name", "driver", "interval", "fallback"}
+
+// setKeys lists the keys of c that are not zero, for a config made in Go
+// rather than read from a file.
+func (c sensorConfig) setKeys() []string {
+	var ks []string
+	for _, kv := range []struct {
+		k   string
+		set bool
+	}{
+		{"name", c.Name != ""}, {"driver", c.Driver != ""}, {"interval", c.Interval != 0}, {"fallback", c.Fallback != ""},
+		{"bus", c.Bus != ""}, {"address", c.Address != ""}, {"channel", c.Channel != ""}, {"metric", c.Metric != ""},
+		{"scale", c.Scale != 0}, {"dry_volts", c.DryVolts != nil}, {"wet_volts", c.WetVolts != nil},
+		{"pin", c.Pin != ""}, {"debounce", c.Debounce != 0}, {"pull", c.Pull != ""}, {"id", c.ID != ""}, {"w1_dir", c.W1Dir != ""},
+	} {
+		if kv.set {
+			ks = append(ks, kv.k)
+		}
+	}
+	return ks
+}
+
+// parseAddr reads an I²C address written 0x76 (or 118).
+func parseAddr(s string) (uint16, error) {
+	v, err := strconv.ParseUint(s, 0, 16)
+	if err != nil || v < 0x03 || v > 0x77 {
+		return 0, fmt.Errorf("%q is not a 7-bit I²C address: write it in hex, such as 0x76", s)
+	}
+	return uint16(v), nil
+}
+
+func addrList(as []uint16) string {
+	var ss []string
+	for _, a := range as {
+		ss = append(ss, fmt.Sprintf("%#02x", a))
+	}
+	return strings.Join(ss, ", ")
+}
+
+// parsePin reads a GPIO pin: a number is a BCM GPIO number ("17" is
+// "GPIO17"); a name is kept as periph's gpioreg knows it.
+func parsePin(s string) (string, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 0 || n > 53 {
+			return "", fmt.Errorf("%d is not a Raspberry Pi GPIO (0..27 on the header, BCM numbering)", n)
+		}
+		return "GPIO" + strconv.Itoa(n), nil
+	}
+	if !reading.ValidID(s) {
+		return "", fmt.Errorf("%q is not a pin name: give GPIO17 or 17 (BCM numbering, not the header's pin number)", s)
+	}
+	return s, nil
+}
+
+// validW1ID reports whether id is a DS18B20's 1-wire slave id: family 28,
+// a dash, 12 lower-case hex digits.
+func validW1ID(id string) bool {
+	rest, ok := strings.CutPrefix(id, "28-")
+	if !ok || len(rest) != 12 {
+		return false
+	}
+	for _, r := range rest {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
+}
+
+// validateSensors checks the sensors: list and returns every mistake,
+// each with its line (at gives the "line N: " prefix of a path in root).
+func validateSensors(ss []sensorConfig, root *yaml.Node, at func(path ...string) string) []error {
+	var errs []error
+	seen := map[string]string{}
+	for i, s := range ss {
+		key := fmt.Sprintf("sensors[%d]", i)
+		idx := strconv.Itoa(i)
+		d, ok := lookupDriver(s.Driver)
+		switch {
+		case s.Driver == "":
+			errs = append(errs, fmt.Errorf("%s%s.driver: missing (known drivers: %s)", at("sensors", idx), key, driverNames()))
+			continue
+		case !ok:
+			errs = append(errs, fmt.Errorf("%s%s.driver: %q is not a known driver (known: %s)", at("sensors", idx, "driver"), key, s.Driver, driverNames()))
+			continue
+		}
+		switch {
+		case s.Name == "" && !d.set:
+			errs = append(errs, fmt.Errorf("%s%s.name: missing", at("sensors", idx), key))
+		case s.Name != "" && !reading.ValidID(s.Name):
+			errs = append(errs, fmt.Errorf("%s%s.name: %q is not a valid sensor id (letters, digits, '.', '_' or '-', starting with a letter or digit)", at("sensors", idx, "name"), key, s.Name))
+		}
+		_, ferrs := s.spec(d, keysAt(root, "sensors", idx))
+		for _, fe := range ferrs {
+			if fe.key == "" {
+				errs = append(errs, fmt.Errorf("%s%s.%s", at("sensors", idx), key, fe.msg))
+			} else {
+				errs = append(errs, fmt.Errorf("%s%s.%s: %s", at("sensors", idx, fe.key), key, fe.key, fe.msg))
+			}
+		}
+		for _, n := range d.names(s.Name) {
+			if prev, dup := seen[n]; dup {
+				errs = append(errs, fmt.Errorf("%s%s.name: sensor %q already defined by %s", at("sensors", idx), key, n, prev))
+			}
+			seen[n] = key
+		}
+	}
+	return errs
+}
+
+// keysAt returns the keys of the mapping at path in root, or nil if there
+// is none.
+func keysAt(root *yaml.Node, path ...string) []string {
+	n := root
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, p := range path {
+		var next *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == p {
+					next = n.Content[i+1]
+				}
+			}
+		case yaml.SequenceNode:
+			if i, err := strconv.Atoi(p); err == nil && i >= 0 && i < len(n.Content) {
+				next = n.Content[i]
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	ks := []string{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		ks = append(ks, n.Content[i].Value)
+	}
+	return ks
+}

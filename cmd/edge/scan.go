@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/i2c/i2creg"
+	"periph.io/x/host/v3"
+
+	"github.com/tributary-iot/tributary/sensors"
+)
+
+// How to enable what scan found missing (Raspberry Pi OS).
+const (
+	enableI2C = "enable it with `sudo raspi-config nonint do_i2c 0` (or add dtparam=i2c_arm=on to /boot/firmware/config.txt) and reboot"
+	enableW1  = "enable it with `sudo raspi-config nonint do_onewire 0` (or add dtoverlay=w1-gpio to /boot/firmware/config.txt: data on GPIO4, pin 7) and reboot"
+)
+
+// runScan is `edge scan`: it lists the I²C buses, probes every address of
+// every supported chip on each, lists the DS18B20 probes the kernel's
+// 1-wire driver found, and prints a ready-to-paste sensors: snippet.
+// With --sim it scans emulated hardware: one chip of each kind on bus 1 and
+// a DS18B20 (so that it can be tried, and tested, anywhere).
+//
+// It returns an error (exit status 1) when it found no sensor, saying why:
+// no I²C bus (not a Pi, or I²C not enabled), permission denied (the group
+// to join), or nothing answering.
+func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("edge scan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	simulate := fs.Bool("sim", false, "scan emulated hardware instead of the board's")
+	w1Dir := fs.String("w1-dir", defaultW1Dir, "`dir` where the kernel lists 1-wire devices")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: edge scan [--sim] [--w1-dir DIR]\n\nLists the I²C buses, probes the addresses of every supported chip,\nlists the DS18B20 probes, and prints a sensors: snippet for the\nconfiguration file. Flags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("scan: unexpected argument %q", fs.Arg(0))}
+	}
+	if *simulate {
+		sh, err := scanBoard()
+		if err != nil {
+			return fmt.Errorf("scan: %w", err)
+		}
+		defer sh.close()
+		if d := sh.w1Dir(); d != "" {
+			*w1Dir = d
+		}
+	} else if _, err := host.Init(); err != nil {
+		fmt.Fprintf(stdout, "warning: periph host.Init: %v\n", err)
+	}
+	return scan(ctx, stdout, *w1Dir, *simulate)
+}
+
+// scanBoard is the emulated board of scan --sim: on bus 1 a BME280 at
+// 0x76, an SHT3x at 0x44, a BH1750 at 0x23, an ADS1115 at 0x48 with a soil
+// probe on AIN0; and a DS18B20 on 1-wire. It is registered with periph as
+// a board's would be.
+func scanBoard() (*simHardware, error) {
+	w := newSimWorld("scan", time.Now)
+	var specs []sensorSpec
+	for _, c := range scanBoardSensors {
+		d, _ := lookupDriver(c.Driver)
+		sp, errs := c.spec(d, nil)
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("emulated board: %s: %s", c.Name, errs[0].msg)
+		}
+		specs = append(specs, sp)
+	}
+	sh := emulate(w, specs)
+	if err := sh.register(); err != nil {
+		sh.close()
+		return nil, err
+	}
+	return sh, nil
+}
+
+// scanBoardSensors is what scanBoard emulates.
+var scanBoardSensors = []sensorConfig{
+	{Name: "air", Driver: "bme280", Address: "0x76"},
+	{Name: "air2", Driver: "sht3x", Address: "0x44"},
+	{Name: "light", Driver: "bh1750", Address: "0x23"},
+	{Name: "soil", Driver: "ads1115", Address: "0x48", Metric: "moisture"},
+}
+
+// found is one sensor scan found, as a snippet entry.
+type found struct {
+	driver string
+	bus    string
+	addr   uint16
+	id     string
+}
+
+func scan(ctx context.Context, w io.Writer, w1Dir string, simulated bool) error {
+	var all []found
+	var problems []string
+	refs := i2creg.All()
+	fmt.Fprintf(w, "I²C buses:\n")
+	if len(refs) == 0 {
+		msg := "no I²C bus found: not a Raspberry Pi, or I²C is not enabled: " + enableI2C
+		fmt.Fprintf(w, "  none: %s\n", msg)
+		problems = append(problems, msg)
+	}
+	for _, ref := range refs {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		name := ref.Name
+		if ref.Number >= 0 {
+			name = fmt.Sprintf("%d", ref.Number)
+		}
+		fmt.Fprintf(w, "  bus %s (%s)\n", name, ref.Name)
+		b, err := ref.Open()
+		if err != nil {
+			msg := fmt.Sprintf("cannot open I²C bus %s: %v", name, err)
+			if errors.Is(err, os.ErrPermission) || strings.Contains(err.Error(), "permission denied") {
+				msg = fmt.Sprintf("permission denied on I²C bus %s: add your user to group i2c (sudo usermod -aG i2c $USER, then log in again) or run as a member of it", name)
+			}
+			fmt.Fprintf(w, "    %s\n", msg)
+			problems = append(problems, msg)
+			continue
+		}
+		fs := probeBus(w, b, name)
+		b.Close()
+		all = append(all, fs...)
+	}
+
+	fmt.Fprintf(w, "\n1-wire (%s):\n", w1Dir)
+	ids, err := listW1(w1Dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		fmt.Fprintf(w, "  not enabled: %s\n", enableW1)
+	case err != nil:
+		fmt.Fprintf(w, "  cannot list: %v\n", err)
+	case len(ids) == 0:
+		fmt.Fprintf(w, "  no device found (the bus master is there: check the probe's wiring and its 4.7 kΩ pull-up)\n")
+	}
+	for _, id := range ids {
+		if strings.HasPrefix(id, "28-") {
+			fmt.Fprintf(w, "  %s  DS18B20 (family 28)\n", id)
+			all = append(all, found{driver: "ds18b20", id: id})
+		} else {
+			fmt.Fprintf(w, "  %s  not a DS18B20 (family %s): not supported\n", id, strings.SplitN(id, "-", 2)[0])
+		}
+	}
+	fmt.Fprintf(w, "\nGPIO inputs (door contacts, PIR motion, pulse counters) cannot be detected: add them by pin (see firmware-notes/README.md).\n")
+
+	if len(all) == 0 {
+		if len(problems) == 0 {
+			problems = append(problems, "nothing answered: check the wiring, the power (3.3 V) and the pull-ups")
+		}
+		return fmt.Errorf("scan: no sensor found: %s", strings.Join(problems, "; "))
+	}
+	fmt.Fprintf(w, "\nPaste into the configuration file (names are yours to choose):\n\n")
+	writeSnippet(w, all)
+	if simulated {
+		fmt.Fprintf(w, "\n(emulated hardware: edge scan --sim)\n")
+	}
+	return nil
+}
+
+// probeBus tries every address of every supported chip on b and reports
+// what answers.
+func probeBus(w io.Writer, b i2c.Bus, bus string) []found {
+	type probe struct {
+		addr uint16
+		d    driver
+	}
+	var probes []probe
+	seen := map[string]bool{}
+	for _, d := range drivers {
+		if d.hw != hwI2C || d.identify == nil || seen[fmt.Sprint(d.addrs)] {
+			continue // bmp280 shares bme280's addresses and identification
+		}
+		seen[fmt.Sprint(d.addrs)] = true
+		for _, a := range d.addrs {
+			probes = append(probes, probe{a, d})
+		}
+	}
+	sort.SliceStable(probes, func(i, j int) bool { return probes[i].addr < probes[j].addr })
+	var out []found
+	any := false
+	for _, p := range probes {
+		model, err := p.d.identify(b, p.addr)
+		switch {
+		case errors.Is(err, sensors.ErrNoDevice):
+			continue
+		case err != nil:
+			fmt.Fprintf(w, "    %#02x  %s?  error while probing: %v\n", p.addr, p.d.name, err)
+			any = true
+		case model == "":
+			fmt.Fprintf(w, "    %#02x  something answered, but not as a %s does (another chip at a %s address)\n", p.addr, p.d.name, p.d.name)
+			any = true
+		default:
+			drv := strings.ToLower(model)
+			if _, ok := lookupDriver(drv); !ok {
+				drv = p.d.name
+			}
+			fmt.Fprintf(w, "    %#02x  %s  (identified by %s)\n", p.addr, model, p.d.identifiedBy)
+			out = append(out, found{driver: drv, bus: bus, addr: p.addr})
+			any = true
+		}
+	}
+	if !any {
+		fmt.Fprintf(w, "    no supported chip answered\n")
+	}
+	return out
+}
+
+// listW1 lists the 1-wire slaves in dir (the bus masters, w1_bus_master*,
+// left out).
+func listW1(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range ents {
+		if n := e.Name(); !strings.HasPrefix(n, "w1_bus_master") && strings.Contains(n, "-") {
+			ids = append(ids, n)
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// writeSnippet prints the sensors: entries for what scan found.
+func writeSnippet(w io.Writer, fs []found) {
+	fmt.Fprintf(w, "sensors:\n")
+	names := map[string]int{}
+	for _, f := range fs {
+		name := f.driver
+		switch {
+		case f.id != "":
+			name = "probe-" + f.id[len(f.id)-4:]
+		case f.addr != 0:
+			name = fmt.Sprintf("%s-%02x", f.driver, f.addr)
+			if f.bus != defaultBus {
+				name = fmt.Sprintf("%s-%s-%02x", f.driver, f.bus, f.addr)
+			}
+		}
+		names[name]++
+		if n := names[name]; n > 1 {
+			name = fmt.Sprintf("%s-%d", name, n)
+		}
+		fmt.Fprintf(w, "  - name: %s\n    driver: %s\n", name, f.driver)
+		if f.id != "" {
+			fmt.Fprintf(w, "    id: %s\n    interval: 10s\n", f.id)
+			continue
+		}
+		fmt.Fprintf(w, "    bus: %q\n    address: %#02x\n", f.bus, f.addr)
+		switch f.driver {
+		case "ads1115":
+			fmt.Fprintf(w, "    channel: \"0\"        # AIN0..AIN3: \"0\"..\"3\"; one entry per channel in use\n")
+			fmt.Fprintf(w, "    metric: voltage     # or moisture, for a capacitive soil probe (dry_volts, wet_volts)\n")
+		case "bh1750":
+			fmt.Fprintf(w, "    interval: 1s\n")
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/i2c/i2creg"
+
+	"github.com/tributary-iot/tributary/sim/i2csim"
+)
+
+// simHardware is emulated hardware for a set of sensors: an i2csim bus per
+// configured bus, with each chip's emulator attached at its configured
+// address, driven by the world's models. The real drivers open it as they
+// open a board's: through i2creg once registered, or directly (a fallback
+// twin).
+type simHardware struct {
+	w     *simWorld
+	buses map[string]*i2csim.Bus // by busKey
+	chips map[string]i2csim.Chip // by busKey/address
+	order []string               // bus keys in configuration order
+
+	mu         sync.Mutex
+	registered []string
+	stop       context.CancelFunc // ends the goroutines driving pins
+	closed     bool
+}
+
+// emulate builds the emulated hardware of specs' hardware sensors.
+func emulate(w *simWorld, specs []sensorSpec) *simHardware {
+	sh := &simHardware{w: w, buses: map[string]*i2csim.Bus{}, chips: map[string]i2csim.Chip{}, stop: func() {}}
+	for _, sp := range specs {
+		switch sp.driver.hw {
+		case hwI2C:
+			key := busKey(sp.bus)
+			b := sh.buses[key]
+			if b == nil {
+				b = i2csim.NewBus(key)
+				sh.buses[key] = b
+				sh.order = append(sh.order, key)
+			}
+			ck := fmt.Sprintf("%s/%#02x", key, sp.addr)
+			c := sp.driver.emulate(sp, w, sh.chips[ck])
+			sh.chips[ck] = c
+			b.Attach(sp.addr, c)
+		}
+	}
+	return sh
+}
+
+// empty reports whether there is nothing to emulate.
+func (sh *simHardware) empty() bool { return len(sh.buses) == 0 }
+
+// register registers the buses with periph's i2creg under their names, a
+// bus configured as "1" as "I2C1", number 1, as Linux's is, so that
+// i2creg.Open("1") finds it.
+func (sh *simHardware) register() error {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for _, key := range sh.order {
+		b := sh.buses[key]
+		num := -1
+		if n, err := strconv.Atoi(strings.TrimPrefix(key, "I2C")); err == nil && strings.HasPrefix(key, "I2C") {
+			num = n
+		}
+		if err := i2creg.Register(key, nil, num, func() (i2c.BusCloser, error) { return simBusHandle{b}, nil }); err != nil {
+			sh.unregisterLocked()
+			return fmt.Errorf("emulated I²C bus %s: %w", key, err)
+		}
+		sh.registered = append(sh.registered, key)
+	}
+	return nil
+}
+
+func (sh *simHardware) unregisterLocked() {
+	for _, key := range sh.registered {
+		i2creg.Unregister(key) // only fails for a name not registered
+	}
+	sh.registered = nil
+}
+
+// close unregisters what register registered and stops the pins' drivers.
+func (sh *simHardware) close() {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.closed {
+		return
+	}
+	sh.closed = true
+	sh.unregisterLocked()
+	sh.stop()
+}
+
+// openBus opens an emulated bus directly, as i2creg.Open would once it is
+// registered.
+func (sh *simHardware) openBus(name string) (i2c.BusCloser, error) {
+	b := sh.buses[busKey(name)]
+	if b == nil {
+		return nil, errors.New("i2creg: can't open unknown bus: " + strconv.Quote(name))
+	}
+	return simBusHandle{b}, nil
+}
+
+// pinByName finds an emulated pin, as gpioreg.ByName would once it is
+// registered.
+func (sh *simHardware) pinByName(name string) gpio.PinIO { return nil }
+
+// w1Dir is the directory of the emulated 1-wire tree ("" if none).
+func (sh *simHardware) w1Dir() string { return "" }
+
+// respec adjusts sp to where the emulated hardware is (the w1 tree's
+// directory).
+func (sh *simHardware) respec(sp sensorSpec) sensorSpec { return sp }
+
+// simBusHandle is one opened reference to an emulated bus: closing it
+// leaves the bus to the others, as closing one of several opens of
+// /dev/i2c-1 does.
+type simBusHandle struct{ *i2csim.Bus }
+
+func (simBusHandle) Close() error { return nil }

@@ -99,7 +99,7 @@ func (s *Spool) Collector() prometheus.Collector {
 }
 
 type collector struct {
-	s                                                         *Spool
+	s                                                       *Spool
 	readings, bytes, oldest, overflow, dropped, writeErrors *prometheus.Desc
 }
 

@@ -28,6 +28,7 @@ type Bridge struct {
 	filters   map[string]byte // subscriptions, all QoS 1
 	shareable []string        // the filters that Group shares
 	broker    string          // the broker URL, redacted, for logs
+	user      string          // the MQTT user name
 	met       *metrics
 	log       *slog.Logger
 
@@ -90,16 +91,16 @@ func New(opt Options) (*Bridge, error) {
 		b.filters[f] = 1
 	}
 
-	u, tlsOn, err := brokerURL(opt.MQTT.URL)
+	bu, err := brokerURL(opt.MQTT.URL)
 	if err != nil {
 		return nil, err
 	}
-	tlsConf, err := opt.MQTT.tlsConfig(tlsOn)
+	tlsConf, err := opt.MQTT.tlsConfig(bu.tls)
 	if err != nil {
 		return nil, err
 	}
 	co := mqtt.NewClientOptions().
-		AddBroker(u).
+		AddBroker(bu.url).
 		SetClientID(opt.MQTT.ClientID).
 		SetCleanSession(false). // the broker keeps what is not acknowledged
 		SetOrderMatters(true).  // one handler call at a time, in order
@@ -115,8 +116,8 @@ func New(opt Options) (*Bridge, error) {
 		SetDefaultPublishHandler(b.onMessage).
 		SetOnConnectHandler(b.onConnect).
 		SetConnectionLostHandler(b.onConnectionLost)
-	if opt.MQTT.Username != "" {
-		co.SetUsername(opt.MQTT.Username).SetPassword(opt.MQTT.Password)
+	if b.user = cmpOr(opt.MQTT.Username, bu.username); b.user != "" {
+		co.SetUsername(b.user).SetPassword(cmpOr(opt.MQTT.Password, bu.password))
 	}
 	if tlsConf != nil {
 		co.SetTLSConfig(tlsConf)
@@ -230,7 +231,7 @@ func (b *Bridge) subscribe(c mqtt.Client) error {
 		}
 	}
 	if len(refused) > 0 {
-		return fmt.Errorf("broker refused %s (check its ACL for user %q)", strings.Join(refused, ", "), b.opt.MQTT.Username)
+		return fmt.Errorf("broker refused %s (check its ACL for user %q)", strings.Join(refused, ", "), b.user)
 	}
 	return nil
 }

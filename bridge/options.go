@@ -21,9 +21,8 @@ import (
 // MQTTOptions say how to reach the broker. The zero value of every field
 // but URL is usable. cmd/bridge and cmd/cloud fill it from the same flags.
 type MQTTOptions struct {
-	// URL is mqtt://host[:port] (default port 1883) or mqtts://host[:port]
-	// for TLS (default port 8883). A user name and password in the URL are
-	// used unless Username is set.
+	// URL is mqtt://[user[:password]@]host[:port] (default port 1883) or
+	// mqtts://... for TLS (default port 8883).
 	URL string
 	// CAFile is a PEM bundle to verify an mqtts:// broker with, in place of
 	// the system roots.
@@ -32,7 +31,8 @@ type MQTTOptions struct {
 	// require one (require_certificate true).
 	CertFile, KeyFile string
 	// Username and Password authenticate the bridge (password_file). Read
-	// the password from a file (internal/secret); it is never logged.
+	// the password from a file (internal/secret); it is never logged. Each
+	// overrides its part of the URL's user info.
 	Username, Password string
 	// ClientID names the bridge's persistent session at the broker. It must
 	// be unique per bridge instance and stable across its restarts, so that
@@ -142,34 +142,45 @@ func (o *Options) validate() error {
 	return nil
 }
 
-// brokerURL checks u and returns it with the default port filled in, and
-// whether it is TLS.
-func brokerURL(u string) (string, bool, error) {
+// broker is a checked broker URL.
+type broker struct {
+	url                string // without user info, with the port
+	tls                bool
+	username, password string // from the URL
+}
+
+// brokerURL checks u and returns it with the default port filled in and
+// its user info apart.
+func brokerURL(u string) (broker, error) {
 	p, err := url.Parse(u)
 	if err != nil {
-		return "", false, fmt.Errorf("bridge: MQTT URL %s: malformed", store.RedactURL(u))
+		return broker{}, fmt.Errorf("bridge: MQTT URL %s: malformed", store.RedactURL(u))
 	}
-	var port string
-	var tlsOn bool
+	var b broker
+	port := "1883"
 	switch p.Scheme {
 	case "mqtt", "tcp":
-		port = "1883"
 	case "mqtts", "ssl", "tls":
-		port, tlsOn = "8883", true
+		port, b.tls = "8883", true
 	default:
-		return "", false, fmt.Errorf("bridge: MQTT URL %s: scheme %q, want mqtt:// or mqtts://", store.RedactURL(u), p.Scheme)
+		return broker{}, fmt.Errorf("bridge: MQTT URL %s: scheme %q, want mqtt:// or mqtts://", store.RedactURL(u), p.Scheme)
 	}
 	if p.Hostname() == "" {
-		return "", false, fmt.Errorf("bridge: MQTT URL %s: no host", store.RedactURL(u))
+		return broker{}, fmt.Errorf("bridge: MQTT URL %s: no host", store.RedactURL(u))
 	}
 	if p.Port() == "" {
 		p.Host = net.JoinHostPort(p.Hostname(), port)
 	}
 	if p.Path != "" && p.Path != "/" {
-		return "", false, fmt.Errorf("bridge: MQTT URL %s: unexpected path %q", store.RedactURL(u), p.Path)
+		return broker{}, fmt.Errorf("bridge: MQTT URL %s: unexpected path %q", store.RedactURL(u), p.Path)
 	}
-	p.Path = ""
-	return p.String(), tlsOn, nil
+	if p.User != nil {
+		b.username = p.User.Username()
+		b.password, _ = p.User.Password()
+	}
+	p.Path, p.User = "", nil
+	b.url = p.String()
+	return b, nil
 }
 
 // tlsConfig builds the client TLS configuration of o, for an mqtts:// URL.

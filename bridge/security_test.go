@@ -41,6 +41,30 @@ func TestTLSAndPassword(t *testing.T) {
 	}
 }
 
+// The user name and password may come in the URL; the log shows neither
+// the password nor the URL with it. A password option overrides the URL's.
+func TestCredentialsInURL(t *testing.T) {
+	e := newEnv(t, mosquittotest.Options{Users: users, ACLFile: deployACL})
+	withURL := func(pw, id string) func(*Options) {
+		return func(o *Options) {
+			o.MQTT.URL = "mqtt://tributary-bridge:" + pw + "@" + e.mq.Addr()
+			o.MQTT.ClientID += id
+		}
+	}
+	br := startBridge(t, e, withURL("bridge-secret", "-1"))
+	over := startBridge(t, e, func(o *Options) { withURL("url-secret", "-2")(o); o.MQTT.Password = "bridge-secret" })
+	for _, r := range []*running{br, over} {
+		for _, secret := range []string{"bridge-secret", "url-secret"} {
+			if strings.Contains(r.logs.String(), secret) {
+				t.Errorf("log shows %q:\n%s", secret, r.logs.String())
+			}
+		}
+		if !strings.Contains(r.logs.String(), "tributary-bridge:xxxxx@") {
+			t.Errorf("log does not show the redacted URL:\n%s", r.logs.String())
+		}
+	}
+}
+
 // A wrong password or an untrusted broker keeps the bridge retrying, with
 // the reason in its log and never the password.
 func TestConnectFailuresAreLoggedWithoutSecrets(t *testing.T) {

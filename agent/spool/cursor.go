@@ -69,8 +69,8 @@ func decodeSlot(b []byte) (cursorState, bool) {
 	return c, true
 }
 
-// openCursor opens (creating) the cursor file in dir and reads the newest
-// valid slot. found is false if no slot is valid; corrupt is true if the
+// openCursor opens (creating) the cursor file at path, allocates its two
+// slots and reads the newest valid one. found is false if no slot is valid; corrupt is true if the
 // file held data but no valid slot.
 func openCursor(path string) (f *os.File, c cursorState, found, corrupt bool, err error) {
 	f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
@@ -82,6 +82,14 @@ func openCursor(path string) (f *os.File, c cursorState, found, corrupt bool, er
 	if err != nil && !errors.Is(err, io.EOF) {
 		f.Close()
 		return nil, c, false, false, fmt.Errorf("spool: read cursor: %w", err)
+	}
+	if n < len(b) {
+		// Allocate both slots now, so that a full disk never keeps a
+		// later Commit from overwriting them. Bytes past n hold no slot.
+		if _, err := f.WriteAt(make([]byte, len(b)-n), int64(n)); err != nil {
+			f.Close()
+			return nil, c, false, false, fmt.Errorf("spool: allocate cursor: %w", err)
+		}
 	}
 	b = b[:n]
 	for i := 0; i+slotSize <= len(b); i += slotSize {

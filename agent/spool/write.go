@@ -47,7 +47,7 @@ func (s *Spool) flush() error {
 				// if this fails too, the next write overwrites it.
 				s.w.f.Truncate(s.w.off)
 			}
-			return fmt.Errorf("spool: write %s: %w", s.w.seg.path, err)
+			return fmt.Errorf("spool: %w", err) // a *PathError: names the segment
 		}
 	}
 	if cap(s.wbuf) > 4*maxChunk {
@@ -116,7 +116,7 @@ func (s *Spool) newSegment() error {
 	if _, err := f.WriteAt(segHeader(base), 0); err != nil {
 		f.Close()
 		os.Remove(path)
-		return fmt.Errorf("spool: create segment %s: %w", path, err)
+		return fmt.Errorf("spool: create segment: %w", err)
 	}
 	seg := &segment{base: base, path: path, end: segHdrSize}
 	if k := len(s.segs); k > 0 && s.segs[k-1].base == base {

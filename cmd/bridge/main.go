@@ -1,0 +1,41 @@
+// Command bridge is Tributary's MQTT bridge on its own: it subscribes to
+// the edge agents' topics on an MQTT broker and stores every reading in
+// Redis through the same idempotent ingest as the direct path (package
+// bridge). `cloud --mqtt URL` runs the same bridge inside the cloud.
+//
+// Several bridges may share the load with --group (MQTT shared
+// subscriptions); give each its own --client-id, stable across restarts.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+	_ "time/tzdata" // mappings' time_zone without the system's zoneinfo
+
+	"github.com/tributary-iot/tributary/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills at once
+	}()
+	// go-redis logs reconnection attempts on its own; the bridge reports
+	// outages once, so its lines only matter when debugging.
+	redis.SetLogger(store.RedisLogger{Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &redisLogLevel}))})
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bridge:", err)
+		os.Exit(1)
+	}
+}
+
+// redisLogLevel filters go-redis's own log lines (set once by main, for the
+// whole process): they show with --log-level debug.
+var redisLogLevel slog.LevelVar

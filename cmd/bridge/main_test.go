@@ -1,0 +1,397 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/tributary-iot/tributary/bridge"
+	"github.com/tributary-iot/tributary/internal/mosquittotest"
+	"github.com/tributary-iot/tributary/internal/redistest"
+	"github.com/tributary-iot/tributary/internal/testcert"
+	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/store"
+)
+
+// binPath is the bridge binary TestMain builds, for the tests that kill it.
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tributary-bridge-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "bridge")
+	build := exec.Command("go", "build", "-o", binPath, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the bridge:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// logLines is an io.Writer that keeps what is written and lets a test
+// await a line.
+type logLines struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	more chan struct{} // closed and replaced on every write
+}
+
+func newLogLines() *logLines { return &logLines{more: make(chan struct{})} }
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	close(l.more)
+	l.more = make(chan struct{})
+	return len(p), nil
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// await returns the last submatch of re in the output, waiting up to 20s.
+func (l *logLines) await(t *testing.T, re string) string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.After(20 * time.Second)
+	for {
+		l.mu.Lock()
+		m := rx.FindStringSubmatch(l.buf.String())
+		more := l.more
+		l.mu.Unlock()
+		if m != nil {
+			return m[len(m)-1]
+		}
+		select {
+		case <-more:
+		case <-deadline:
+			t.Fatalf("no /%s/ in the output within 20s:\n%s", re, l.String())
+		}
+	}
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestParseFlags(t *testing.T) {
+	pw := writeFile(t, "pw", "s3cret\n")
+	empty := writeFile(t, "empty", "")
+	mappings := filepath.Join("..", "..", "bridge", "testdata", "mappings.yaml")
+	badMappings := writeFile(t, "bad.yaml", "mappings:\n  - topic: a/+\n    formt: flat\n")
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(t *testing.T, c *config)
+		wantErr string
+	}{
+		{name: "defaults", check: func(t *testing.T, c *config) {
+			if c.mqtt.URL != defaultMQTT || c.redis.URL != defaultRedis || c.metricsListen != defaultMetricsListen || c.group != "" || c.maxPayload != reading.MaxBatchEncoded {
+				t.Errorf("config %+v", c)
+			}
+		}},
+		{name: "environment", env: map[string]string{"MQTT_URL": "mqtts://broker:8883", "REDIS_URL": "redis://r:1"}, check: func(t *testing.T, c *config) {
+			if c.mqtt.URL != "mqtts://broker:8883" || c.redis.URL != "redis://r:1" {
+				t.Errorf("config %+v", c)
+			}
+		}},
+		{name: "everything", args: []string{"--mqtt", "mqtts://b", "--mqtt-username", "tributary-bridge", "--mqtt-password-file", pw,
+			"--mqtt-ca", "ca.pem", "--mqtt-cert", "c.pem", "--mqtt-key", "k.pem", "--group", "g", "--client-id", "b1",
+			"--redis-password-file", pw, "--mappings", mappings, "--metrics-listen", "", "--queue-size", "64"}, check: func(t *testing.T, c *config) {
+			m := c.mqtt
+			if m.URL != "mqtts://b" || m.Username != "tributary-bridge" || m.Password != "s3cret" || m.CAFile != "ca.pem" || m.CertFile != "c.pem" ||
+				m.KeyFile != "k.pem" || m.ClientID != "b1" || c.group != "g" || c.redis.Password != "s3cret" || len(c.mappings) != 3 ||
+				c.metricsListen != "" || c.queueSize != 64 {
+				t.Errorf("config %+v", c)
+			}
+		}},
+		{name: "cert without key", args: []string{"--mqtt-cert", "c.pem"}, wantErr: "go together"},
+		{name: "redis cert without key", args: []string{"--redis-cert", "c.pem"}, wantErr: "go together"},
+		{name: "empty password file", args: []string{"--mqtt-password-file", empty}, wantErr: "is empty"},
+		{name: "missing password file", args: []string{"--redis-password-file", filepath.Join(t.TempDir(), "nope")}, wantErr: "--redis-password-file"},
+		{name: "bad mappings", args: []string{"--mappings", badMappings}, wantErr: `line 3: unknown key "formt"`},
+		{name: "arguments", args: []string{"extra"}, wantErr: "unexpected arguments"},
+		{name: "bad level", args: []string{"--log-level", "loud"}, wantErr: "--log-level"},
+		{name: "zero queue", args: []string{"--queue-size", "0"}, wantErr: "must be > 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseFlags(tc.args, io.Discard, func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want one containing %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "s3cret") {
+					t.Fatalf("error shows the password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestHelpHidesEnvironmentPasswords(t *testing.T) {
+	var out bytes.Buffer
+	env := map[string]string{"MQTT_URL": "mqtt://u:mqtt-env-secret@h", "REDIS_URL": "redis://:redis-env-secret@h"}
+	c, err := parseFlags([]string{"--help"}, &out, func(k string) string { return env[k] })
+	if err != nil || c != nil {
+		t.Fatalf("--help: %v, %v", c, err)
+	}
+	for _, s := range []string{"mqtt-env-secret", "redis-env-secret"} {
+		if strings.Contains(out.String(), s) {
+			t.Errorf("--help shows %q:\n%s", s, out.String())
+		}
+	}
+	for _, want := range []string{"Usage: bridge", "-mqtt URL", "-mqtt-password-file", "-group", "-mappings"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
+
+// The binary's whole path, secured: mosquitto with TLS, passwords and the
+// shipped ACL; Redis with a password; passwords in files and (wrong ones)
+// in the URLs. The agent's batch arrives, /metrics counts it, and no
+// password is ever logged.
+func TestRunSecuredNeverLogsSecrets(t *testing.T) {
+	certs := testcert.New(t)
+	mq := mosquittotest.Start(t, mosquittotest.Options{TLSCertFile: certs.Cert, TLSKeyFile: certs.Key,
+		ACLFile: filepath.Join("..", "..", "deploy", "mosquitto", "acl"),
+		Users:   map[string]string{"tributary-bridge": "mqtt-secret", "pi-1": "pi-secret"}})
+	rd := redistest.Start(t, redistest.Options{Password: "redis-secret"})
+	mqttPw := writeFile(t, "mqtt-pw", "mqtt-secret\n")
+	redisPw := writeFile(t, "redis-pw", "redis-secret\n")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := newLogLines()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{
+			"--mqtt", "mqtts://tributary-bridge:url-mqtt-secret@" + mq.Addr(), "--mqtt-username", "tributary-bridge",
+			"--mqtt-password-file", mqttPw, "--mqtt-ca", certs.CA, "--client-id", "bridge-secured",
+			"--redis", "redis://:url-redis-secret@" + rd.Addr(), "--redis-password-file", redisPw,
+			"--metrics-listen", "127.0.0.1:0", "--log-level", "debug",
+		}, io.Discard, logs)
+	}()
+	metrics := logs.await(t, `metrics=(http://127\.0\.0\.1:\d+/metrics)`)
+	logs.await(t, `msg="mqtt connected"`)
+
+	o := mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID(bridge.EdgeClientID("pi-1")).SetUsername("pi-1").
+		SetPassword("pi-secret").SetTLSConfig(certs.TLSConfig()).SetCleanSession(false)
+	agent := mqtt.NewClient(o)
+	if tok := agent.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("agent connect: %v", tok.Error())
+	}
+	defer agent.Disconnect(100)
+	st := store.New(rd.Client(t), store.Options{})
+	rs := []reading.Reading{{Device: "pi-1", Sensor: "s", Metric: "temperature", Value: 20, Unit: "Cel", Time: time.Now(), Seq: 1}}
+	// The bridge may still be subscribing: publish until the reading is in.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if tok := agent.Publish(bridge.ReadingsTopic("pi-1"), 1, false, reading.AppendBatch(nil, rs)); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish: %v", tok.Error())
+		}
+		if seq, err := st.LastSeq(context.Background(), "pi-1"); err == nil && seq == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reading not stored within 20s:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	resp, err := http.Get(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"tributary_bridge_readings_stored_total 1", "tributary_bridge_mqtt_up 1", "tributary_bridge_redis_up 1", "tributary_bridge_build_info"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return within 20s of cancel")
+	}
+	out := logs.String()
+	for _, secret := range []string{"mqtt-secret", "redis-secret", "pi-secret", "url-mqtt-secret", "url-redis-secret"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "xxxxx") {
+		t.Errorf("log shows no redacted URL:\n%s", out)
+	}
+}
+
+// proc is the bridge binary running as a process.
+type proc struct {
+	cmd  *exec.Cmd
+	out  *logLines
+	done chan struct{}
+}
+
+func startProc(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(binPath, args...), out: newLogLines(), done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("bridge output:\n%s", p.out.String())
+		}
+	})
+	return p
+}
+
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+}
+
+// The bridge process is killed with SIGKILL three times while an agent
+// publishes, and started again each time with the same client id: every
+// reading ends up in Redis once and in order (what a killed bridge stored
+// but had not acknowledged comes again and is deduplicated).
+func TestBridgeProcessKilledRepeatedly(t *testing.T) {
+	mq := mosquittotest.Start(t, mosquittotest.Options{LogTypes: []string{"all"}})
+	rd := redistest.Start(t, redistest.Options{})
+	st := store.New(rd.Client(t), store.Options{})
+	args := []string{"--mqtt", mq.URL(), "--redis", rd.URL(), "--client-id", "bridge-killed", "--metrics-listen", ""}
+	p := startProc(t, args...)
+	p.out.await(t, `msg="mqtt connected"`)
+
+	agent := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID(bridge.EdgeClientID("pi-1")).SetCleanSession(false))
+	if tok := agent.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("agent connect: %v", tok.Error())
+	}
+	defer agent.Disconnect(100)
+	const batches, per = 400, 10
+	published := make(chan error, 1)
+	go func() {
+		t0 := time.Now().UTC()
+		for i := range batches {
+			rs := make([]reading.Reading, per)
+			for j := range rs {
+				seq := uint64(i*per + j + 1)
+				rs[j] = reading.Reading{Device: "pi-1", Sensor: "s", Metric: "temperature", Value: float64(seq), Unit: "Cel", Time: t0.Add(time.Duration(seq) * time.Millisecond), Seq: seq}
+			}
+			tok := agent.Publish(bridge.ReadingsTopic("pi-1"), 1, false, reading.AppendBatch(nil, rs))
+			if !tok.WaitTimeout(20*time.Second) || tok.Error() != nil {
+				published <- fmt.Errorf("publish %d: %v", i, tok.Error())
+				return
+			}
+			if i%20 == 19 {
+				time.Sleep(5 * time.Millisecond) // spread the batches over the kills
+			}
+		}
+		published <- nil
+	}()
+	stored := func() int64 {
+		n, _ := st.Client().XLen(context.Background(), st.StreamKey("pi-1")).Result()
+		return n
+	}
+	for kill := 1; kill <= 3; kill++ {
+		target := int64(kill * batches * per / 5)
+		awaitTrue(t, fmt.Sprintf("%d readings stored before kill %d", target, kill), func() bool { return stored() >= target })
+		p.kill(t)
+		p = startProc(t, args...)
+		p.out.await(t, `msg="mqtt connected"`)
+	}
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
+	awaitTrue(t, "every reading stored", func() bool { return stored() >= batches*per })
+
+	raws, err := st.History(context.Background(), "pi-1", store.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[uint64]int{}
+	var last uint64
+	inOrder := true
+	for _, raw := range raws {
+		r, err := reading.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[r.Seq]++
+		if r.Seq < last {
+			inOrder = false
+		}
+		last = r.Seq
+	}
+	missing, dups := 0, 0
+	for s := uint64(1); s <= batches*per; s++ {
+		switch n := seen[s]; {
+		case n == 0:
+			missing++
+		case n > 1:
+			dups += n - 1
+		}
+	}
+	t.Logf("produced %d, stored %d, missing %d, duplicated %d; the broker redelivered %d messages to the bridge",
+		batches*per, len(raws), missing, dups, strings.Count(mq.Log(), "Sending PUBLISH to bridge-killed (d1"))
+	if missing != 0 || dups != 0 || len(raws) != batches*per || !inOrder {
+		t.Fatalf("want every reading once and in order: missing %d, duplicated %d, in order %v", missing, dups, inOrder)
+	}
+}
+
+// awaitTrue polls cond every 10ms until it holds, failing after 60s.
+func awaitTrue(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 60s: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tributary-iot/tributary/bridge"
+	"github.com/tributary-iot/tributary/internal/buildinfo"
+	"github.com/tributary-iot/tributary/store"
+)
+
+// run is the whole program: it parses args, bridges until ctx is done, and
+// stops within the shutdown timeout. --help and --version print to stdout;
+// logs go to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stdout, os.Getenv)
+	if err != nil || cfg == nil {
+		return err // nil config: --version or --help was answered
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	redisLogLevel.Set(cfg.logLevel)
+
+	rdb, err := store.NewClient(cfg.redis)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	// History length, age and the dedup window are the cloud's: it
+	// publishes them in Redis and every ingester applies them.
+	st := store.New(rdb, store.Options{})
+
+	reg := prometheus.NewRegistry()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "tributary_bridge_build_info",
+		Help:        "Always 1; the label says which build is running.",
+		ConstLabels: prometheus.Labels{"version": buildinfo.String("bridge")},
+	})
+	buildInfo.Set(1)
+	reg.MustRegister(buildInfo)
+
+	b, err := bridge.New(bridge.Options{
+		Store:      st,
+		MQTT:       cfg.mqtt,
+		Group:      cfg.group,
+		Mappings:   cfg.mappings,
+		MaxPayload: cfg.maxPayload,
+		QueueSize:  cfg.queueSize,
+		Registerer: reg,
+		Logger:     log,
+	})
+	if err != nil {
+		return err
+	}
+
+	metricsAddr := "disabled"
+	if cfg.metricsListen != "" {
+		ln, err := net.Listen("tcp", cfg.metricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		stopMetrics := serveMetrics(ln, reg, log)
+		defer stopMetrics()
+		metricsAddr = "http://" + ln.Addr().String() + "/metrics"
+	}
+	log.Info("bridge", "version", buildinfo.String("bridge"), "mqtt", store.RedactURL(cfg.mqtt.URL),
+		"redis", store.RedactURL(cfg.redis.URL), "metrics", metricsAddr)
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- b.Run(runCtx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.shutdown)
+	cancel()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(cfg.shutdown):
+		return fmt.Errorf("the bridge did not stop within %v", cfg.shutdown)
+	}
+}
+
+// serveMetrics serves /metrics and /healthz on ln until the returned stop
+// is called.
+func serveMetrics(ln net.Listener, reg *prometheus.Registry, log *slog.Logger) (stop func()) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "err", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}
+}

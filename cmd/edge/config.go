@@ -25,6 +25,7 @@ type fileConfig struct {
 	Interval      time.Duration  `yaml:"interval"`
 	MetricsListen *string        `yaml:"metrics_listen"` // nil: default; "": disabled
 	Clock         string         `yaml:"clock"`
+	Spool         spoolFile      `yaml:"spool"`
 	DrainRate     float64        `yaml:"drain_rate"`
 	Uplink        uplinkConfig   `yaml:"uplink"`
 	Sensors       []sensorConfig `yaml:"sensors"`

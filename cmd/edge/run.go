@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tributary-iot/tributary/agent"
+	"github.com/tributary-iot/tributary/agent/spool"
 	"github.com/tributary-iot/tributary/internal/buildinfo"
 	"github.com/tributary-iot/tributary/internal/secret"
 	"github.com/tributary-iot/tributary/reading"
@@ -44,6 +45,7 @@ type flags struct {
 	interval                          time.Duration
 	sim, version, help                bool
 	up                                uplinkFlags
+	spool                             spoolFlags
 	clock                             string
 	drainRate                         float64
 }
@@ -62,6 +64,7 @@ func newFlags(stderr io.Writer) *flags {
 	fs.StringVar(&f.key, "redis-key", "", "client key PEM `file` for rediss://")
 	fs.StringVar(&f.pwf, "redis-password-file", "", "`file` holding the Redis password (overrides the URL's)")
 	f.up.register(fs)
+	f.spool.register(fs)
 	fs.StringVar(&f.clock, "clock", "", "when to trust the wall clock: auto (past the last time the agent saw), kernel (a time daemon synchronised it: boards without an RTC), trust (default: the file's, else auto)")
 	fs.Float64Var(&f.drainRate, "drain-rate", 0, "most readings a `second` sent while a backlog drains; -1 for no cap (default: the file's, else 2000)")
 	fs.DurationVar(&f.interval, "interval", 0, "default sampling `interval` (default: the file's, else 1s)")
@@ -87,6 +90,7 @@ func (f *flags) usage(w io.Writer) {
 type settings struct {
 	device        string
 	up            uplinkSettings
+	spool         spoolSettings
 	clock         string
 	drainRate     float64
 	stateDir      string
@@ -139,16 +143,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	so := s.spool.opt
+	so.Logger = log.With("component", "spool")
+	q, err := spool.Open(s.spool.dir, so)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	if err := reg.Register(q.Collector()); err != nil {
+		return err
+	}
 	up, uplinkDesc, closeUplink, err := openUplink(s, boot, log)
 	if err != nil {
 		return err
 	}
 	defer closeUplink()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a, err := agent.New(agent.Config{Device: s.device, Boot: boot, Sensors: cfgs, Interval: s.interval, StateDir: s.stateDir},
-		up, agent.Options{Logger: log, Registerer: reg, ClockReady: ready, DrainRate: s.drainRate})
+		up, agent.Options{Logger: log, Registerer: reg, ClockReady: ready, DrainRate: s.drainRate, Queue: q})
 	if err != nil {
 		return err
 	}
@@ -163,7 +177,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer stop()
 	}
 	log.Info("edge starting", "version", buildinfo.String("edge"), "device", s.device, "boot", boot, "uplink", uplinkDesc,
-		"state_dir", s.stateDir, "sensors", len(cfgs), "metrics", metricsAddr, "clock", cmp.Or(s.clock, clockAuto), "clock_floor", floor)
+		"state_dir", s.stateDir, "spool", s.spool.dir, "spool_sync", s.spool.opt.Sync, "spooled", q.Len(), "sensors", len(cfgs), "metrics", metricsAddr, "clock", cmp.Or(s.clock, clockAuto), "clock_floor", floor)
 	return a.Run(ctx)
 }
 
@@ -234,6 +248,9 @@ func resolve(f *flags) (settings, error) {
 		return s, usageError{errors.New("no state directory: give --state-dir (neither $STATE_DIRECTORY, $XDG_STATE_HOME nor $HOME is set)")}
 	}
 	var err error
+	if s.spool, err = resolveSpool(f.spool, file.Spool, s.stateDir); err != nil {
+		return s, err
+	}
 	if s.up.mqtt, err = resolveMQTT(f, file, s.device); err != nil {
 		return s, err
 	}

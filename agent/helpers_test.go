@@ -98,7 +98,7 @@ type redisFixture struct {
 	st  *store.Store
 }
 
-func newRedis(t *testing.T) *redisFixture {
+func newRedis(t testing.TB) *redisFixture {
 	srv := redistest.Start(t, redistest.Options{})
 	rdb, err := store.NewClient(store.ClientOptions{URL: srv.URL()})
 	if err != nil {

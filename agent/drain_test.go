@@ -113,4 +113,3 @@ func BenchmarkDrain(b *testing.B) {
 		b.ReportMetric(float64(b.N)/d.Seconds(), "readings/s")
 	})
 }
-

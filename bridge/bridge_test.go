@@ -394,3 +394,69 @@ func newEnvStore(t *testing.T) *store.Store {
 	t.Cleanup(func() { rdb.Close() })
 	return store.New(rdb, store.Options{})
 }
+
+// mosquitto restarts (cleanly, with persistence): the batches queued for a
+// stopped bridge survive it, and a running bridge reconnects, finds its
+// session and goes on. Every reading is stored once and in order.
+func TestBrokerRestart(t *testing.T) {
+	e := newEnv(t, mosquittotest.Options{Persistence: true})
+	id := func(o *Options) { o.MQTT.ClientID = "bridge-durable" }
+	first := startBridge(t, e, id)
+	n := 0
+	agent := func() func(from uint64) {
+		n++ // a client id each: the earlier ones reconnect by themselves
+		c := mqttClient(t, e.mq.URL(), EdgeClientID("pi-1")+"-"+strconv.Itoa(n), "", "", nil)
+		return func(from uint64) {
+			for i := range uint64(10) {
+				publish(t, c, ReadingsTopic("pi-1"), encode(batch("pi-1", from+i*5, from+i*5+4)), false)
+			}
+		}
+	}
+	agent()(1)
+	awaitCount(t, e.st, "pi-1", 50)
+
+	first.stop(t)
+	agent()(51) // queued at the broker for the stopped bridge
+	e.mq.Restart(t)
+	second := startBridge(t, e, id)
+	awaitCount(t, e.st, "pi-1", 100)
+
+	e.mq.Restart(t) // under the running bridge
+	eventually(t, "the bridge reconnected", func() bool { return second.counter(t, "tributary_bridge_mqtt_up") == 1 })
+	agent()(101)
+	awaitCount(t, e.st, "pi-1", 150)
+	checkExactlyOnceInOrder(t, e.st, "pi-1", 1, 150)
+	if !strings.Contains(second.logs.String(), "mqtt connection lost") {
+		t.Errorf("the bridge did not notice the restart:\n%s", second.logs.String())
+	}
+}
+
+// Every metric the README lists is registered, under its name.
+func TestMetricNames(t *testing.T) {
+	e := newEnv(t, mosquittotest.Options{})
+	br := startBridge(t, e, func(o *Options) { o.Mappings = []Mapping{z2mMapping()} })
+	mfs, err := br.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = true
+	}
+	for _, name := range []string{
+		"tributary_bridge_messages_received_total", "tributary_bridge_messages_stored_total",
+		"tributary_bridge_readings_stored_total", "tributary_bridge_duplicate_readings_total",
+		"tributary_bridge_dead_letters_total", "tributary_bridge_ignored_fields_total",
+		"tributary_bridge_ingest_duration_seconds", "tributary_bridge_redis_up", "tributary_bridge_redis_errors_total",
+		"tributary_bridge_mqtt_up", "tributary_bridge_queue_messages",
+	} {
+		if !got[name] {
+			t.Errorf("metric %s not registered", name)
+		}
+	}
+	for _, r := range Reasons { // every reason is exported from the start, at 0
+		if v := br.counter(t, "tributary_bridge_dead_letters_total", "reason", r); v != 0 {
+			t.Errorf("dead letters %s = %v at start", r, v)
+		}
+	}
+}

@@ -1,8 +1,91 @@
 // Package bridge carries readings from MQTT to Redis: it subscribes to the
 // edge agents' topics on a broker and stores every message through the same
-// idempotent ingest as the direct path (store.Store.Ingest).
+// idempotent ingest as the direct path (store.Store.Ingest). It runs on its
+// own (cmd/bridge) and inside the cloud (cloud --mqtt URL), from the same
+// Options.
 //
-// The topics, the batch payload and the retained status message are the
-// MQTT contract shared with the edge agent; see ReadingsTopic, StatusTopic
-// and Status. Doc of the bridge itself follows with the implementation.
+// # The MQTT contract
+//
+// An agent with device id D connects with user name D and client id
+// EdgeClientID(D), clean session false, and publishes with QoS 1:
+//
+//	tributary/D/readings   a batch: a JSON array of 1 to reading.MaxBatch
+//	                       readings of device D in seq order
+//	                       (reading.AppendBatch), not retained
+//	tributary/D/status     retained; on connect
+//	                       {"v":1,"online":true,"boot":"<boot id>","first_seq":<n>,"ts":"<RFC 3339>"}
+//	                       and as its last will
+//	                       {"v":1,"online":false,"boot":"<boot id>"}
+//
+// ReadingsTopic, StatusTopic, Status, EncodeStatus and DecodeStatus are the
+// contract in code; the agent imports them from here. An online status
+// records a boot in Redis (store.Store.RecordBoot, idempotent), so the cloud
+// can tell a gap in seq caused by a restart from readings lost on the way;
+// an offline status records nothing.
+//
+// # Delivery
+//
+// The bridge subscribes with QoS 1 in a persistent session (clean session
+// false, a stable client id) and acknowledges a message only after Redis
+// holds what it carries, in the order received. A bridge that dies, or
+// loses the broker, before acknowledging gets the message again (it, or its
+// next run with the same client id); ingest is idempotent on (device, seq),
+// so the second copy stores nothing. While Redis fails, the bridge retries
+// with jittered backoff and acknowledges nothing; the broker holds the rest
+// (mosquitto: max_inflight_messages in flight to the bridge, up to
+// max_queued_messages more queued). Readings of Tributary agents are thus
+// stored exactly once, and with one bridge in the order each device
+// published them.
+//
+// With Options.Group several bridges share the readings through the shared
+// subscription $share/<group>/tributary/+/readings, each message going to
+// one of them: no reading is stored twice, but two batches of a device
+// handled by two bridges may enter its history stream in either order
+// (their seqs say the true order). A bridge of a group that stops keeps,
+// in its session at the broker, the messages given to it and not yet
+// acknowledged, and mosquitto 2.0 goes on handing it its share of new ones
+// while it is away: they wait until it is back, so restart it with the
+// same client id. Status topics are never
+// shared (a shared subscription gets no retained messages): every bridge
+// records every boot, idempotently.
+//
+// # Checks and dead letters
+//
+// Every message is checked: its size (Options.MaxPayload), its schema
+// (reading.DecodeBatch, DecodeStatus), and that every reading is of the
+// device its topic names. A message that fails is appended to the Redis
+// stream tributary:deadletter (Options.DeadLetterKey, capped at about
+// Options.DeadLetterMaxLen entries) with the fields reason (one of
+// Reasons), error, topic, payload (its first Options.DeadLetterPayload
+// bytes), payload_bytes (its whole size), truncated ("true" when payload
+// was cut) and ts (arrival, RFC 3339); it is counted in
+// tributary_bridge_dead_letters_total{reason} and acknowledged. A bad
+// message never stops the bridge.
+//
+// # Foreign formats
+//
+// Mappings (see Mapping, ParseMappings and testdata/mappings.yaml) turn
+// SenML (RFC 8428) and flat JSON objects (Zigbee2MQTT, Tasmota) on other
+// topics into readings. Such devices number nothing, so their readings get
+// seqs from a counter per device in Redis (store.Store.NextSeqs). This path
+// is at-least-once: a message carries no identity of its own, so one that
+// is stored and then delivered again (the bridge died, or lost the broker,
+// before its acknowledgement arrived) is stored again under new seqs.
+// Fields that no mapping entry claims are ignored and counted, not
+// dead-lettered.
+//
+// # Metrics
+//
+// On Options.Registerer:
+//
+//	tributary_bridge_messages_received_total{kind}  kind: readings, status, mapped, other
+//	tributary_bridge_messages_stored_total{kind}    acknowledged after Redis stored them
+//	tributary_bridge_readings_stored_total
+//	tributary_bridge_duplicate_readings_total
+//	tributary_bridge_dead_letters_total{reason}
+//	tributary_bridge_ignored_fields_total{mapping}
+//	tributary_bridge_ingest_duration_seconds        histogram
+//	tributary_bridge_redis_up, tributary_bridge_redis_errors_total
+//	tributary_bridge_mqtt_up
+//	tributary_bridge_queue_messages                 received, not yet acknowledged
 package bridge

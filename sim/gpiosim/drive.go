@@ -25,9 +25,10 @@ type PulseOptions struct {
 	Bounces int
 	// ReleaseBounces is the same at the end of each pulse. Default 0.
 	ReleaseBounces int
-	// BounceGap is the time between successive bounce edges. Default 0, at
-	// once; a real reed switch bounces for 0.1 to 1 ms per edge, a few ms
-	// in all.
+	// BounceGap is the time between successive bounce edges; a real reed
+	// switch bounces for 0.1 to 1 ms per edge, a few ms in all. Default 0:
+	// the whole burst at once, which no scheduling delay can stretch (in
+	// real time on a loaded machine, a sleep of 0.5 ms can last 50).
 	BounceGap time.Duration
 }
 
@@ -64,8 +65,19 @@ func (p *Pin) pulse(ctx context.Context, opt PulseOptions) error {
 }
 
 // change sets the source to l, then bounces: back and forth again bounces
-// times, gap apart.
+// times, gap apart. With no gap the whole burst happens at once, under one
+// lock, so that no scheduling delay can stretch it.
 func (p *Pin) change(ctx context.Context, l gpio.Level, bounces int, gap time.Duration) error {
+	if gap <= 0 {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for range bounces {
+			p.setSource(l)
+			p.setSource(!l)
+		}
+		p.setSource(l)
+		return nil
+	}
 	p.Set(l)
 	for range bounces {
 		if err := p.sleep(ctx, gap); err != nil {

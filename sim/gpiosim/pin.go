@@ -275,6 +275,11 @@ func (p *Pin) PWM(gpio.Duty, physic.Frequency) error {
 func (p *Pin) Set(l gpio.Level) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.setSource(l)
+}
+
+// setSource is Set; p.mu held.
+func (p *Pin) setSource(l gpio.Level) {
 	p.source = l
 	if !p.stuck {
 		p.setWire(p.level(l))

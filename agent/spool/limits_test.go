@@ -136,7 +136,7 @@ func TestAgeLimit(t *testing.T) {
 				t.Fatalf("Push dropped %d, want the 50 older than MaxAge", d)
 			}
 			batch, _ := s.Peek(ctx, 5) // 900..904, in flight
-			clk.set(rd(1030).Time)    // now 900..929 are too old, but 900..904 are in flight
+			clk.set(rd(1030).Time)     // now 900..929 are too old, but 900..904 are in flight
 			if d := s.Push(rds(1030, 1030)); d != 25 {
 				t.Fatalf("Push at t=1030 dropped %d, want 25 (905..929)", d)
 			}

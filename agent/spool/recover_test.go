@@ -54,7 +54,9 @@ func TestTornTailIsTruncated(t *testing.T) {
 	}{
 		{"cut mid-record", func(t *testing.T, seg string) { os.Truncate(seg, lastRec+recSize/2) }, 9, recSize / 2},
 		{"cut in the header", func(t *testing.T, seg string) { os.Truncate(seg, lastRec+3) }, 9, 3},
-		{"garbage after the last record", func(t *testing.T, seg string) { patch(t, seg, lastRec+recSize, []byte("\x17garbage that is not a record\xff\xfe")) }, 10, 31},
+		{"garbage after the last record", func(t *testing.T, seg string) {
+			patch(t, seg, lastRec+recSize, []byte("\x17garbage that is not a record\xff\xfe"))
+		}, 10, 31},
 		{"zeros after the last record", func(t *testing.T, seg string) { patch(t, seg, lastRec+recSize, make([]byte, 4096)) }, 10, 4096},
 		{"payload byte flipped", func(t *testing.T, seg string) { flip(t, seg, lastRec+recSize-3) }, 9, recSize},
 		{"checksum byte flipped", func(t *testing.T, seg string) { flip(t, seg, lastRec+5) }, 9, recSize},

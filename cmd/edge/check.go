@@ -188,8 +188,15 @@ func measures(sp sensorSpec) string {
 		}
 		return "voltage V"
 	}
-	if sp.metric != "" && sp.driver.hw == hwGPIO {
-		return sp.metric + " " + sp.driver.reports
+	switch sp.driver.name {
+	case "gpio-input":
+		return sp.metric + " 0/1, each change at once"
+	case "pulse-counter":
+		per := map[time.Duration]string{time.Second: "s", time.Minute: "min", time.Hour: "h"}[sp.ratePer]
+		if sp.unit == "1" {
+			return fmt.Sprintf("count 1 (x%g), rate /%s", sp.scale, per)
+		}
+		return fmt.Sprintf("count %s (x%g), rate %s/%s", sp.unit, sp.scale, sp.unit, per)
 	}
 	return sp.driver.reports
 }

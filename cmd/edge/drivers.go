@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
@@ -9,18 +10,22 @@ import (
 	"sync"
 	"time"
 
+	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/i2c"
 
 	"github.com/tributary-iot/tributary/sensors"
 	"github.com/tributary-iot/tributary/sensors/ads1115"
 	"github.com/tributary-iot/tributary/sensors/bh1750"
 	"github.com/tributary-iot/tributary/sensors/bme280"
+	"github.com/tributary-iot/tributary/sensors/gpioin"
+	"github.com/tributary-iot/tributary/sensors/pulse"
 	"github.com/tributary-iot/tributary/sensors/sht3x"
 	"github.com/tributary-iot/tributary/sim"
 	ads1115sim "github.com/tributary-iot/tributary/sim/chip/ads1115"
 	bh1750sim "github.com/tributary-iot/tributary/sim/chip/bh1750"
 	bme280sim "github.com/tributary-iot/tributary/sim/chip/bme280"
 	sht3xsim "github.com/tributary-iot/tributary/sim/chip/sht3x"
+	"github.com/tributary-iot/tributary/sim/gpiosim"
 	"github.com/tributary-iot/tributary/sim/i2csim"
 )
 
@@ -63,6 +68,11 @@ type driver struct {
 	emulate      func(s sensorSpec, w *simWorld, on i2csim.Chip) i2csim.Chip
 	identify     func(b i2c.Bus, addr uint16) (string, error)
 	identifiedBy string // how identify tells the chip, for scan's output
+
+	// hwGPIO: opening it on a pin, and emulating the pin (the returned
+	// function drives it from a model until its context ends).
+	openPin    func(p gpio.PinIO, s sensorSpec) (sensors.Sensor, error)
+	emulatePin func(s sensorSpec, w *simWorld) (*gpiosim.Pin, func(context.Context))
 
 	// hwNone: set drivers make several sensors, their config name a prefix
 	// (optional); others make one sensor with the config name.
@@ -145,6 +155,42 @@ var drivers = []driver{
 			}
 			c.SetInput(ain, w.noisy(in))
 			return c
+		}},
+	{name: "gpio-input", hw: hwGPIO, keys: []string{"pin", "metric", "pull", "debounce", "invert"},
+		metrics: []string{sensors.MetricState, sensors.MetricDoor, sensors.MetricMotion}, reports: "state, door or motion: 0 or 1",
+		doc: "digital input on a GPIO pin: a door contact (metric door: 0 closed, 1 open), a PIR (motion) or any switch (state); debounced, changes reported at once",
+		openPin: func(p gpio.PinIO, s sensorSpec) (sensors.Sensor, error) {
+			return gpioin.New(p, gpioin.Options{Name: s.name, Metric: s.metric, Pull: s.gpioPull(), Invert: s.invert, Debounce: s.debounce})
+		},
+		emulatePin: func(s sensorSpec, w *simWorld) (*gpiosim.Pin, func(context.Context)) {
+			if s.metric == sensors.MetricMotion { // an HC-SR501 drives its output
+				p := gpiosim.New(gpiosim.Options{Name: s.pin, Wiring: gpiosim.PushPull, Seed: w.next()})
+				return p, func(ctx context.Context) {
+					p.FollowLevel(ctx, gpiosim.MotionLevel(w.motion()), gpiosim.FollowOptions{})
+				}
+			}
+			// A reed switch to ground, closed by the door's magnet, bouncing.
+			p := gpiosim.New(gpiosim.Options{Name: s.pin, Wiring: gpiosim.ContactToGround, Seed: w.next()})
+			door := w.door()
+			return p, func(ctx context.Context) {
+				p.FollowLevel(ctx, gpiosim.DoorLevel(door), gpiosim.FollowOptions{Pulse: gpiosim.PulseOptions{Bounces: 3, BounceGap: 500 * time.Microsecond}})
+			}
+		}},
+	{name: "pulse-counter", hw: hwGPIO, keys: []string{"pin", "pull", "debounce", "scale", "unit", "rate_per"},
+		reports: "count (unit) and rate (unit per rate_per)",
+		doc:     "pulses on a GPIO pin (tipping-bucket rain gauge: scale 0.2794, unit mm, rate_per 1h; flow meter; anemometer): the count since start and the rate",
+		openPin: func(p gpio.PinIO, s sensorSpec) (sensors.Sensor, error) {
+			o := pulse.Options{Name: s.name, Pull: s.gpioPull(), MinSpacing: s.debounce, Scale: s.scale, Unit: s.unit, RatePer: s.ratePer}
+			return pulse.New(p, o)
+		},
+		emulatePin: func(s sensorSpec, w *simWorld) (*gpiosim.Pin, func(context.Context)) {
+			// A tipping-bucket rain gauge: a reed switch to ground closing
+			// for about 100 ms at each tip, bouncing.
+			p := gpiosim.New(gpiosim.Options{Name: s.pin, Wiring: gpiosim.ContactToGround, Level: gpio.High, Seed: w.next()})
+			rain := w.rain()
+			return p, func(ctx context.Context) {
+				p.FollowCount(ctx, gpiosim.RainCount(rain), gpiosim.FollowOptions{Pulse: gpiosim.PulseOptions{Width: 100 * time.Millisecond, Bounces: 2, BounceGap: 300 * time.Microsecond}})
+			}
 		}},
 
 	{name: "sim", reports: "temperature Cel, humidity %RH, pressure hPa; door 1", set: true, doc: "the default simulated set: climate (temperature, humidity, pressure) and door; the name, if any, prefixes theirs",

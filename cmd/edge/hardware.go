@@ -178,6 +178,12 @@ func (h *hardware) openNow(sp sensorSpec) (sensors.Sensor, error) {
 			return nil, err
 		}
 		return sp.driver.openI2C(b, sp, h)
+	case hwGPIO:
+		p, err := h.gpioPin(sp.pin)
+		if err != nil {
+			return nil, err
+		}
+		return sp.driver.openPin(p, sp)
 	}
 	return nil, fmt.Errorf("%s: not a hardware driver", sp.driver.name)
 }
@@ -215,6 +221,42 @@ func (h *hardware) bus(name string) (i2c.Bus, error) {
 	return b, nil
 }
 
+// gpioPin finds the pin called name. The error wraps sensors.ErrNoDevice
+// when there is no such pin.
+func (h *hardware) gpioPin(name string) (gpio.PinIO, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.initHost(); err != nil {
+		return nil, err
+	}
+	p := h.pinByName(name)
+	if p == nil {
+		return nil, &hwError{msg: fmt.Sprintf("GPIO pin %s does not exist (or the board's GPIO driver could not start)", name), kind: sensors.ErrNoDevice}
+	}
+	return p, nil
+}
+
+// hwError is a failure to open hardware, of a kind of package sensors.
+type hwError struct {
+	msg  string
+	kind error
+	err  error
+}
+
+func (e *hwError) Error() string {
+	if e.err == nil {
+		return e.msg
+	}
+	return e.msg + ": " + e.err.Error()
+}
+
+func (e *hwError) Unwrap() []error {
+	if e.err == nil {
+		return []error{e.kind}
+	}
+	return []error{e.kind, e.err}
+}
+
 // busOpenError types an i2creg.Open failure: a bus that does not exist is
 // ErrNoDevice; permission is said plainly.
 func busOpenError(name string, err error) error {
@@ -222,7 +264,7 @@ func busOpenError(name string, err error) error {
 		return fmt.Errorf("I²C bus %s: permission denied: %w", name, err)
 	}
 	if strings.Contains(err.Error(), "unknown bus") || strings.Contains(err.Error(), "no bus found") || errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("I²C bus %s does not exist: %w: %w", name, sensors.ErrNoDevice, err)
+		return &hwError{msg: "I²C bus " + name + " does not exist", kind: sensors.ErrNoDevice, err: err}
 	}
 	return fmt.Errorf("I²C bus %s: %w", name, sensors.I2CError(err))
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"periph.io/x/conn/v3/gpio"
 
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/sensors"
@@ -42,7 +43,10 @@ type sensorConfig struct {
 	// GPIO inputs.
 	Pin      string        `yaml:"pin"`      // "GPIO17", or 17 (BCM numbering)
 	Debounce time.Duration `yaml:"debounce"` // ignore changes shorter than this; default per driver
-	Pull     string        `yaml:"pull"`     // up, down or none; default per metric
+	Pull     string        `yaml:"pull"`     // up (default), down or none
+	Invert   bool          `yaml:"invert"`   // gpio-input: report a low pin as 1
+	Unit     string        `yaml:"unit"`     // pulse-counter: the unit of one pulse times scale (mm, L); default 1 (pulses)
+	RatePer  string        `yaml:"rate_per"` // pulse-counter: the rate's time unit: 1s (default), 1m or 1h
 
 	// DS18B20.
 	ID    string `yaml:"id"`     // the probe's 1-wire id, 28-xxxxxxxxxxxx (edge scan lists them)
@@ -75,6 +79,9 @@ type sensorSpec struct {
 	pin      string
 	debounce time.Duration
 	pull     string
+	invert   bool
+	unit     string
+	ratePer  time.Duration
 
 	id    string
 	w1Dir string
@@ -156,7 +163,22 @@ func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
 		case "", "up", "down", "none":
 			s.pull = c.Pull
 		default:
-			bad("pull", "%q: want up, down or none", c.Pull)
+			bad("pull", "%q: want up (for a contact to ground), down or none (a sensor that drives the line, such as a PIR)", c.Pull)
+		}
+		s.invert = c.Invert
+		s.unit = cmp.Or(c.Unit, sensors.UnitOne)
+		if c.Unit != "" && (len(c.Unit) > 16 || strings.ContainsAny(c.Unit, " \t\"")) {
+			bad("unit", "%q is not a unit: give a short code such as mm or L", c.Unit)
+		}
+		switch c.RatePer {
+		case "", "1s", "s":
+			s.ratePer = time.Second
+		case "1m", "m", "min":
+			s.ratePer = time.Minute
+		case "1h", "h":
+			s.ratePer = time.Hour
+		default:
+			bad("rate_per", "%q: want 1s, 1m or 1h", c.RatePer)
 		}
 	case hw1Wire:
 		s.w1Dir = cmp.Or(c.W1Dir, defaultW1Dir)
@@ -188,7 +210,7 @@ func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
 		switch {
 		case c.Scale < 0 || c.Scale > 1000:
 			bad("scale", "%v: want a factor above 0 (a divider's ratio, such as 11 for 100k over 10k)", c.Scale)
-		case c.Scale != 0 && s.metric != sensors.MetricVoltage:
+		case c.Scale != 0 && d.hw == hwI2C && s.metric != sensors.MetricVoltage:
 			bad("scale", "applies to metric voltage only; moisture takes dry_volts and wet_volts")
 		}
 	}
@@ -223,7 +245,8 @@ func (c sensorConfig) setKeys() []string {
 		{"name", c.Name != ""}, {"driver", c.Driver != ""}, {"interval", c.Interval != 0}, {"fallback", c.Fallback != ""},
 		{"bus", c.Bus != ""}, {"address", c.Address != ""}, {"channel", c.Channel != ""}, {"metric", c.Metric != ""},
 		{"scale", c.Scale != 0}, {"dry_volts", c.DryVolts != nil}, {"wet_volts", c.WetVolts != nil},
-		{"pin", c.Pin != ""}, {"debounce", c.Debounce != 0}, {"pull", c.Pull != ""}, {"id", c.ID != ""}, {"w1_dir", c.W1Dir != ""},
+		{"pin", c.Pin != ""}, {"debounce", c.Debounce != 0}, {"pull", c.Pull != ""}, {"invert", c.Invert},
+		{"unit", c.Unit != ""}, {"rate_per", c.RatePer != ""}, {"id", c.ID != ""}, {"w1_dir", c.W1Dir != ""},
 	} {
 		if kv.set {
 			ks = append(ks, kv.k)
@@ -357,4 +380,18 @@ func keysAt(root *yaml.Node, path ...string) []string {
 		ks = append(ks, n.Content[i].Value)
 	}
 	return ks
+}
+
+// gpioPull is the pull resistor the spec asks for (PullNoChange: the
+// driver's default, a pull-up).
+func (s sensorSpec) gpioPull() gpio.Pull {
+	switch s.pull {
+	case "up":
+		return gpio.PullUp
+	case "down":
+		return gpio.PullDown
+	case "none":
+		return gpio.Float
+	}
+	return gpio.PullNoChange
 }

@@ -12,6 +12,7 @@ import (
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2creg"
 
+	"github.com/tributary-iot/tributary/sim/gpiosim"
 	"github.com/tributary-iot/tributary/sim/i2csim"
 )
 
@@ -25,11 +26,14 @@ type simHardware struct {
 	buses map[string]*i2csim.Bus // by busKey
 	chips map[string]i2csim.Chip // by busKey/address
 	order []string               // bus keys in configuration order
+	pins  []*gpiosim.Pin
+	drive []func(context.Context) // drive the pins from their models
 
-	mu         sync.Mutex
-	registered []string
-	stop       context.CancelFunc // ends the goroutines driving pins
-	closed     bool
+	mu             sync.Mutex
+	registered     []string
+	registeredPins []*gpiosim.Pin
+	stop           func() // ends the goroutines driving pins and waits for them
+	closed         bool
 }
 
 // emulate builds the emulated hardware of specs' hardware sensors.
@@ -49,13 +53,30 @@ func emulate(w *simWorld, specs []sensorSpec) *simHardware {
 			c := sp.driver.emulate(sp, w, sh.chips[ck])
 			sh.chips[ck] = c
 			b.Attach(sp.addr, c)
+		case hwGPIO:
+			p, drive := sp.driver.emulatePin(sp, w)
+			sh.pins = append(sh.pins, p)
+			sh.drive = append(sh.drive, drive)
 		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, f := range sh.drive {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(ctx)
+		}()
+	}
+	sh.stop = func() {
+		cancel()
+		wg.Wait()
 	}
 	return sh
 }
 
 // empty reports whether there is nothing to emulate.
-func (sh *simHardware) empty() bool { return len(sh.buses) == 0 }
+func (sh *simHardware) empty() bool { return len(sh.buses) == 0 && len(sh.pins) == 0 }
 
 // register registers the buses with periph's i2creg under their names, a
 // bus configured as "1" as "I2C1", number 1, as Linux's is, so that
@@ -75,6 +96,13 @@ func (sh *simHardware) register() error {
 		}
 		sh.registered = append(sh.registered, key)
 	}
+	for _, p := range sh.pins {
+		if err := p.Register(); err != nil {
+			sh.unregisterLocked()
+			return fmt.Errorf("emulated GPIO pin %s: %w", p.Name(), err)
+		}
+		sh.registeredPins = append(sh.registeredPins, p)
+	}
 	return nil
 }
 
@@ -83,6 +111,10 @@ func (sh *simHardware) unregisterLocked() {
 		i2creg.Unregister(key) // only fails for a name not registered
 	}
 	sh.registered = nil
+	for _, p := range sh.registeredPins {
+		p.Unregister() // only fails for a name not registered
+	}
+	sh.registeredPins = nil
 }
 
 // close unregisters what register registered and stops the pins' drivers.
@@ -109,7 +141,14 @@ func (sh *simHardware) openBus(name string) (i2c.BusCloser, error) {
 
 // pinByName finds an emulated pin, as gpioreg.ByName would once it is
 // registered.
-func (sh *simHardware) pinByName(name string) gpio.PinIO { return nil }
+func (sh *simHardware) pinByName(name string) gpio.PinIO {
+	for _, p := range sh.pins {
+		if p.Name() == name {
+			return p
+		}
+	}
+	return nil
+}
 
 // w1Dir is the directory of the emulated 1-wire tree ("" if none).
 func (sh *simHardware) w1Dir() string { return "" }

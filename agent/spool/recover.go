@@ -137,6 +137,7 @@ func (s *Spool) scanSegment(seg *segment, limit, expect uint64, newest bool) (re
 		}
 	}
 	sr.lo = expect
+	sr.countOnly = true
 	lastEnd := int64(segHdrSize)
 	for {
 		rec, err := sr.next()

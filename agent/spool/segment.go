@@ -80,6 +80,9 @@ type segReader struct {
 	// skipped is set when the last next skipped bytes not already known
 	// bad; the range is appended to seg.bad.
 	skipped bool
+	// countOnly makes next check records without decoding their readings
+	// (record.r stays zero): recovery needs only indices and sizes.
+	countOnly bool
 }
 
 const readBufSize = 64 << 10
@@ -163,9 +166,12 @@ func (sr *segReader) next() (record, error) {
 			return record{}, err
 		}
 		if ok {
-			delta, r, derr := decodePayload(p, sr.in)
+			rec := record{idx: sr.seg.base + uint64(binary.LittleEndian.Uint32(p)), off: sr.off, size: recHdrSize + len(p)}
+			var derr error
+			if !sr.countOnly {
+				_, rec.r, derr = decodePayload(p, sr.in)
+			}
 			if derr == nil {
-				rec := record{idx: sr.seg.base + uint64(delta), off: sr.off, size: recHdrSize + len(p), r: r}
 				sr.off += int64(rec.size)
 				sr.lo = rec.idx + 1
 				return rec, nil

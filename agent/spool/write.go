@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 )
 
@@ -231,6 +232,9 @@ func (s *Spool) run() {
 		case <-s.done:
 			return
 		case <-s.kick:
+			// Let the Pushes the last pass released write again first, so
+			// that this pass covers them too.
+			runtime.Gosched()
 			s.syncData(true)
 		case <-t.C:
 			s.tick()

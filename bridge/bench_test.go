@@ -16,12 +16,14 @@ import (
 // b.N batches between them (QoS 1, as fast as the broker takes them), and
 // the clock stops when Redis holds every reading. Batches of 1 reading
 // (an agent sending each reading at once) and of 100 (a backlog draining).
+// The broker lets 100 messages be in flight to the bridge, as
+// deploy/mosquitto/mosquitto.conf does.
 //
 //	go test -run '^$' -bench BridgeThroughput -benchtime 20000x ./bridge/
 func BenchmarkBridgeThroughput(b *testing.B) {
 	for _, per := range []int{1, 100} {
 		b.Run(fmt.Sprintf("batch=%d", per), func(b *testing.B) {
-			e := newEnv(b, mosquittotest.Options{})
+			e := newEnv(b, mosquittotest.Options{Extra: []string{"max_inflight_messages 100"}}) // as deploy/mosquitto
 			br := startBridge(b, e, nil)
 			const agents = 10
 			clients := make([]mqtt.Client, agents)

@@ -305,3 +305,28 @@ func z2mMapping() Mapping {
 	return Mapping{Name: "z", Topic: "zigbee2mqtt/+", Format: FormatFlat, DeviceLevel: 2, Sensor: "zigbee",
 		Fields: map[string]Field{"temperature": {Metric: "temperature", Unit: "Cel"}}}
 }
+
+// The documented limit of the foreign path: a bridge that dies after
+// storing a mapped message and before acknowledging it stores it again
+// when the broker redelivers it, under new seqs (the message carries no
+// identity to deduplicate on). This pins that behaviour; a change that
+// makes the path exactly-once should change this test and the docs.
+func TestMappedPathIsAtLeastOnce(t *testing.T) {
+	e := newEnv(t, mosquittotest.Options{})
+	edit := func(o *Options) {
+		o.MQTT.ClientID = "bridge-mapped"
+		o.Mappings = []Mapping{z2mMapping()}
+	}
+	first := startBridge(t, e, edit)
+	crashed := make(chan struct{})
+	first.b.beforeAck = func(int) bool { first.cancel(); close(crashed); return false }
+	c := mqttClient(t, e.mq.URL(), "z2m-gateway", "", "", nil)
+	publish(t, c, "zigbee2mqtt/kitchen", []byte(`{"temperature":21.5}`), false)
+	<-crashed
+	first.stop(t)
+	startBridge(t, e, edit)
+	awaitCount(t, e.st, "kitchen", 2)
+	if got := storedSeqs(t, e.st, "kitchen"); len(got) != 2 || got[0] != 1 || got[1] != 2 {
+		t.Fatalf("seqs %v, want the one message stored twice as 1 and 2", got)
+	}
+}

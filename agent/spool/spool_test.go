@@ -227,3 +227,76 @@ func TestConcurrentPushPeekCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestLiveReadingsComeFromMemory checks that a sender keeping up never
+// reads the disk.
+func TestLiveReadingsComeFromMemory(t *testing.T) {
+	s := mustOpen(t, t.TempDir(), Options{SegmentSize: 1024, ReadCache: 64})
+	ctx := context.Background()
+	for q := uint64(200); q < 2200; q += 10 {
+		s.Push(rds(q, q+9))
+		rs, _ := s.Peek(ctx, 500)
+		if len(rs) != 10 || rs[0].Seq != q {
+			t.Fatalf("Peek = %v, want %d..%d", seqs(rs), q, q+9)
+		}
+		s.Commit(len(rs))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rd != nil {
+		t.Fatalf("the disk reader was opened (on %s) although the sender kept up", s.rd.seg.path)
+	}
+}
+
+// TestConcurrentWithDrops pushes from several goroutines into a spool too
+// small to hold everything while a sender drains it: every reading is
+// received once, in order per device, or counted as dropped.
+func TestConcurrentWithDrops(t *testing.T) {
+	for _, full := range []FullPolicy{DropOldest, DropNewest} {
+		t.Run(string(full), func(t *testing.T) {
+			const pushers, per = 3, 3000
+			s := mustOpen(t, t.TempDir(), Options{Full: full, MaxBytes: 200 * recSize, SegmentSize: 2048, ReadCache: 32})
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			dropped := 0
+			for p := range pushers {
+				wg.Go(func() {
+					for seq := uint64(200); seq < 200+per; seq += 5 {
+						rs := rds(seq, seq+4)
+						for i := range rs {
+							rs[i].Device = string(rune('a' + p))
+						}
+						d := s.Push(rs)
+						mu.Lock()
+						dropped += d
+						mu.Unlock()
+					}
+				})
+			}
+			// Peek fails only once everything is pushed and the spool is empty.
+			ctx, cancel := context.WithCancel(context.Background())
+			go func() { wg.Wait(); cancel() }()
+			last := map[string]uint64{}
+			received := 0
+			for {
+				rs, err := s.Peek(ctx, 1+received%50)
+				if err != nil {
+					break
+				}
+				for _, r := range rs {
+					if r.Seq <= last[r.Device] {
+						t.Fatalf("device %s: seq %d after %d", r.Device, r.Seq, last[r.Device])
+					}
+					last[r.Device] = r.Seq
+				}
+				received += len(rs)
+				s.Commit(len(rs))
+			}
+			st := s.Stats()
+			if received+dropped != pushers*per || st.Dropped[ReasonFull] != uint64(dropped) {
+				t.Fatalf("received %d + dropped %d != pushed %d (Stats: %v)", received, dropped, pushers*per, st.Dropped)
+			}
+			t.Logf("received %d, dropped %d", received, dropped)
+		})
+	}
+}

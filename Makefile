@@ -10,27 +10,29 @@ LDFLAGS := -s -w -X github.com/tributary-iot/tributary/internal/buildinfo.Versio
 # apt-get needs root; use sudo where we are not root and it exists.
 SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: help demo test deps build bench lint cross clean
+.PHONY: help demo test test-arm deps build bench lint cross clean
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 demo: ## cloud + embedded Redis + simulated fleet on 127.0.0.1:8080 (LISTEN=..., REDIS_URL=... to change)
 	$(GO) run ./cmd/cloud --listen $(LISTEN) --demo $(DEMO_DEVICES)
 
-deps: ## install the system packages the tests need (redis-server, mosquitto, chromium) where missing
+deps: ## install the system packages the tests need (redis-server, mosquitto, chromium, qemu-user) where missing
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || missing="$$missing mosquitto"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v qemu-arm >/dev/null && command -v qemu-aarch64 >/dev/null || missing="$$missing qemu-user"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-test: deps ## go vet + every test with the race detector (real redis-server, mosquitto and chromium)
+test: deps ## go vet + every test with the race detector (real redis-server, mosquitto and chromium), then test-arm
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
+	$(MAKE) --no-print-directory test-arm
 
 bench: ## benchmarks: fan-out to 100 WebSocket clients (throughput, latency), ingest, encoding
 	$(GO) test -run '^$$' -bench . -benchmem $(if $(BENCHTIME),-benchtime $(BENCHTIME)) ./...
@@ -38,10 +40,23 @@ bench: ## benchmarks: fan-out to 100 WebSocket clients (throughput, latency), in
 build: ## build edge and cloud into ./bin
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/edge ./cmd/cloud
 
-cross: ## static edge binaries for the Raspberry Pi: armv6, armv7, arm64
+cross: ## static edge binaries for the Raspberry Pi: armv6, armv7, arm64 (sizes printed)
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/edge-linux-armv6 ./cmd/edge
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/edge-linux-armv7 ./cmd/edge
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/edge-linux-arm64 ./cmd/edge
+	@for f in $(BIN)/edge-linux-armv6 $(BIN)/edge-linux-armv7 $(BIN)/edge-linux-arm64; do \
+		stat -c %s $$f | awk -v f=$$f '{printf "  %-24s %9d bytes  %5.1f MiB\n", f, $$1, $$1/1048576}'; done
+
+# The sensor packages whose tests test-arm runs on each ARM target.
+ARM_TEST_PKGS := ./sensors/... ./sim/i2csim/... ./sim/chip/... ./sim/gpiosim/...
+
+test-arm: ## the sensor packages' tests and an --sim smoke run of each edge binary, under qemu-user (armv6 as an ARM1176)
+	@command -v qemu-arm >/dev/null && command -v qemu-aarch64 >/dev/null || { \
+		echo "test-arm: FAIL: qemu-user is not installed (qemu-arm, qemu-aarch64): run make deps" >&2; exit 1; }
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) test -count=1 -exec 'qemu-arm -cpu arm1176' $(ARM_TEST_PKGS)
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) test -count=1 -exec 'qemu-arm -cpu cortex-a7' $(ARM_TEST_PKGS)
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64 $(ARM_TEST_PKGS)
+	$(GO) test -count=1 -tags armsmoke -run '^TestARMSmoke$$' -v ./internal/e2e
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

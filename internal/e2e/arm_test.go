@@ -1,0 +1,107 @@
+//go:build armsmoke
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-iot/tributary/internal/redistest"
+	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/store"
+)
+
+// TestARMSmoke cross-builds the edge agent for the three Raspberry Pi
+// targets of `make cross` and runs each under Debian's qemu-user in --sim
+// mode, with one sensor of every driver (cmd/edge/testdata/sim-all.yaml:
+// the real drivers over emulated chips), publishing to a real redis-server
+// on a free port, until a reading of every series has arrived. The armv6
+// binary runs on an emulated ARM1176 (Pi Zero and 1), so a build for a
+// newer core fails there with an illegal instruction.
+//
+// It is `make test-arm`'s (go test -tags armsmoke), not part of go test
+// ./...: a missing qemu-user is a failure, not a skip.
+func TestARMSmoke(t *testing.T) {
+	cfg, err := filepath.Abs("../../cmd/edge/testdata/sim-all.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"air/humidity", "air/pressure", "air/temperature", "baro/pressure", "baro/temperature",
+		"battery/voltage", "door/door", "hall/motion", "leaf/humidity", "leaf/temperature", "light/illuminance",
+		"rain/count", "rain/rate", "soil/moisture"}
+	srv := redistest.Start(t, redistest.Options{})
+	for _, tc := range []struct {
+		name, goarch, goarm string
+		qemu                []string
+	}{
+		{"armv6", "arm", "6", []string{"qemu-arm", "-cpu", "arm1176"}},
+		{"armv7", "arm", "7", []string{"qemu-arm", "-cpu", "cortex-a7"}},
+		{"arm64", "arm64", "", []string{"qemu-aarch64"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			qemu, err := exec.LookPath(tc.qemu[0])
+			if err != nil {
+				t.Fatalf("%s not found: install Debian's qemu-user (make deps): %v", tc.qemu[0], err)
+			}
+			bin := filepath.Join(t.TempDir(), "edge-"+tc.name)
+			build := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/tributary-iot/tributary/cmd/edge")
+			build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+tc.goarch, "GOARM="+tc.goarm)
+			if out, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("cross build: %v\n%s", err, out)
+			}
+			dev := "arm-smoke-" + tc.name
+			args := append(tc.qemu[1:], bin, "--sim", "--config", cfg, "--device", dev, "--redis", srv.URL(),
+				"--state-dir", t.TempDir(), "--metrics-listen", "")
+			began := time.Now()
+			p := start(t, "edge-"+tc.name, qemu, args...)
+			st := store.New(srv.Client(t), store.Options{})
+			var seen []string
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				seen = series(t, st, dev)
+				if len(seen) >= len(want) {
+					break
+				}
+				if time.Now().After(deadline) {
+					p.stop()
+					t.Fatalf("after 60 s under %s, readings of %v; want %v", strings.Join(tc.qemu, " "), seen, want)
+				}
+				time.Sleep(100 * time.Millisecond) // polling Redis, which has no way to notify
+			}
+			p.stop()
+			if strings.Join(seen, ",") != strings.Join(want, ",") {
+				t.Fatalf("series %v, want %v", seen, want)
+			}
+			t.Logf("%s: every series in Redis %v after start", tc.name, time.Since(began).Round(10*time.Millisecond))
+		})
+	}
+}
+
+// series lists the sensor/metric pairs of dev's readings in Redis.
+func series(t *testing.T, st *store.Store, dev string) []string {
+	t.Helper()
+	raw, err := st.History(context.Background(), dev, store.Query{})
+	if err != nil {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, b := range raw {
+		r, err := reading.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set[r.Sensor+"/"+r.Metric] = true
+	}
+	var out []string
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -314,6 +314,12 @@ func (s *Spool) Peek(ctx context.Context, max int) ([]reading.Reading, error) {
 			for len(out) < max && s.take() {
 				out = append(out, s.peeked[len(s.peeked)-1].r)
 			}
+			if len(out) == 0 {
+				// Nothing to read although the count says otherwise: trust
+				// what is there, so that Peek waits instead of spinning.
+				s.opt.Logger.Error("spool: reading count out of step with the files; correcting", "dir", s.dir, "count", s.n)
+				s.n, s.bytes = 0, 0
+			}
 		}
 		s.saveCursor()
 		s.mu.Unlock()

@@ -74,9 +74,9 @@ func (s *subscriber) lastStatus() (bridge.Status, bool) {
 }
 
 func TestMQTTUplinkThroughBrokerRestart(t *testing.T) {
-	users := map[string]string{"pi-1": "device-secret", "bridge": "bridge-secret"}
-	srv := mosquittotest.Start(t, mosquittotest.Options{Users: users, Persistence: true})
-	sub := subscribe(t, srv, "bridge", users["bridge"])
+	users := map[string]string{"pi-1": "device-secret", "tributary-bridge": "bridge-secret"}
+	srv := mosquittotest.Start(t, mosquittotest.Options{Users: users, Persistence: true, ACLFile: "../deploy/mosquitto/acl"})
+	sub := subscribe(t, srv, "tributary-bridge", users["tributary-bridge"])
 	dir := t.TempDir()
 	boot, err := NewBoot(dir, "pi-1")
 	if err != nil {

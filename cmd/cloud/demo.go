@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -23,7 +22,8 @@ import (
 // time; with a real Redis, which remembers which seqs it stored, they are
 // kept in a state directory so that a second demo is not taken for repeats.
 func demoFleet(devices int, interval time.Duration, st store.Options, persistent bool) component {
-	return component{name: "demo-fleet", run: func(ctx context.Context, redis store.ClientOptions, log *slog.Logger) error {
+	return component{name: "demo-fleet", run: func(ctx context.Context, env componentEnv) error {
+		redis, log := env.Redis, env.Log
 		opt := fleet.Options{Redis: redis, Store: st, Devices: devices, Interval: interval, Logger: log}
 		if persistent {
 			dir, err := demoStateDir()
@@ -70,13 +70,13 @@ func demoFleet(devices int, interval time.Duration, st store.Options, persistent
 // mqttBridge is the --mqtt component: the bridge from a broker to the
 // Redis the cloud uses.
 func mqttBridge(opt bridge.Options, st store.Options) component {
-	return component{name: "mqtt-bridge", run: func(ctx context.Context, redis store.ClientOptions, log *slog.Logger) error {
-		rdb, err := store.NewClient(redis)
+	return component{name: "mqtt-bridge", run: func(ctx context.Context, env componentEnv) error {
+		rdb, err := store.NewClient(env.Redis)
 		if err != nil {
 			return err
 		}
 		defer rdb.Close()
-		opt.Store, opt.Logger = store.New(rdb, st), log
+		opt.Store, opt.Logger, opt.Registerer = store.New(rdb, st), env.Log, env.Registerer
 		b, err := bridge.New(opt)
 		if err != nil {
 			return err

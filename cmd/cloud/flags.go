@@ -76,6 +76,7 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		mq           bridge.MQTTOptions
 		mqPwFile     string
 		mqGroup      string
+		mqMappings   string
 	)
 	// Not defaulted from $REDIS_URL here: usage text prints defaults, and
 	// the URL may hold a password. The environment is read after parsing.
@@ -110,6 +111,7 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	fs.StringVar(&mq.CertFile, "mqtt-cert", "", "client certificate PEM `file` for mqtts://")
 	fs.StringVar(&mq.KeyFile, "mqtt-key", "", "client key PEM `file` for mqtts://")
 	fs.StringVar(&mq.ClientID, "mqtt-client-id", "", "MQTT client `id` of the bridge: unique per replica, stable across restarts (default: tributary-bridge[-group]-<host name>)")
+	fs.StringVar(&mqMappings, "mqtt-mappings", "", "YAML `file` of mappings from other devices' formats (SenML, Zigbee2MQTT, Tasmota) to readings; see bridge.Mapping")
 	fs.StringVar(&mqGroup, "mqtt-group", "", "share the subscription among the bridges of this `group` ($share/<group>/...), as several cloud replicas should")
 
 	if err := fs.Parse(args); err != nil {
@@ -153,8 +155,14 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		if (mq.CertFile == "") != (mq.KeyFile == "") {
 			return nil, errors.New("--mqtt-cert and --mqtt-key go together")
 		}
-		cfg.components = append(cfg.components, mqttBridge(bridge.Options{MQTT: mq, Group: mqGroup}, cfg.store))
-	} else if mqPwFile != "" || mq.Username != "" || mq.CAFile != "" || mq.CertFile != "" || mqGroup != "" {
+		var maps []bridge.Mapping
+		if mqMappings != "" {
+			if maps, err = bridge.LoadMappings(mqMappings); err != nil {
+				return nil, fmt.Errorf("--mqtt-mappings: %w", err)
+			}
+		}
+		cfg.components = append(cfg.components, mqttBridge(bridge.Options{MQTT: mq, Group: mqGroup, Mappings: maps}, cfg.store))
+	} else if mqPwFile != "" || mq.Username != "" || mq.CAFile != "" || mq.CertFile != "" || mqGroup != "" || mqMappings != "" {
 		return nil, errors.New("--mqtt-* flags need --mqtt")
 	}
 	if redisPwFile != "" {

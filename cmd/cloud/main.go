@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // the bridge's mappings may name time zones; a container may have none
 
 	"github.com/redis/go-redis/v9"
 

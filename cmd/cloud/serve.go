@@ -25,7 +25,14 @@ import (
 // whole process.
 type component struct {
 	name string
-	run  func(ctx context.Context, redis store.ClientOptions, log *slog.Logger) error
+	run  func(ctx context.Context, env componentEnv) error
+}
+
+// componentEnv is what a component gets from the server.
+type componentEnv struct {
+	Redis      store.ClientOptions   // the Redis the cloud uses
+	Log        *slog.Logger          // with a component attribute
+	Registerer prometheus.Registerer // the cloud's /metrics registry
 }
 
 // listening says where a started cloud serves.
@@ -111,7 +118,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 	// The retention flags reach every ingester through Redis.
 	goRun("retention", func() error { return st.RunRetention(runCtx, 0) })
 	for _, c := range cfg.components {
-		goRun(c.name, func() error { return c.run(runCtx, redisOpt, log.With("component", c.name)) })
+		goRun(c.name, func() error {
+			return c.run(runCtx, componentEnv{Redis: redisOpt, Log: log.With("component", c.name), Registerer: reg})
+		})
 	}
 	goRun("http", func() error {
 		var err error

@@ -44,7 +44,8 @@ func TestComponentsGetRedisAndStop(t *testing.T) {
 	cfg := testConfig(t)
 	got := make(chan store.ClientOptions, 1)
 	stopped := make(chan struct{})
-	cfg.components = []component{{name: "probe", run: func(ctx context.Context, redis store.ClientOptions, _ *slog.Logger) error {
+	cfg.components = []component{{name: "probe", run: func(ctx context.Context, env componentEnv) error {
+		redis := env.Redis
 		got <- redis
 		<-ctx.Done()
 		close(stopped)
@@ -71,7 +72,7 @@ func TestComponentsGetRedisAndStop(t *testing.T) {
 func TestFailingComponentStopsServe(t *testing.T) {
 	cfg := testConfig(t)
 	boom := errors.New("boom")
-	cfg.components = []component{{name: "fleet", run: func(context.Context, store.ClientOptions, *slog.Logger) error { return boom }}}
+	cfg.components = []component{{name: "fleet", run: func(context.Context, componentEnv) error { return boom }}}
 	done := make(chan error, 1)
 	go func() { done <- serve(context.Background(), cfg, slog.New(slog.DiscardHandler), nil) }()
 	select {

@@ -15,12 +15,12 @@ import (
 )
 
 func TestRunSimulatedToMQTT(t *testing.T) {
-	users := map[string]string{"field-7": "device-secret", "bridge": "bridge-secret"}
-	srv := mosquittotest.Start(t, mosquittotest.Options{Users: users})
+	users := map[string]string{"field-7": "device-secret", "tributary-bridge": "bridge-secret"}
+	srv := mosquittotest.Start(t, mosquittotest.Options{Users: users, ACLFile: "../../deploy/mosquitto/acl"})
 	var mu sync.Mutex
 	var got []reading.Reading
 	var online bool
-	co := mqtt.NewClientOptions().AddBroker("tcp://" + srv.Addr()).SetClientID("test-sub").SetUsername("bridge").SetPassword(users["bridge"])
+	co := mqtt.NewClientOptions().AddBroker("tcp://" + srv.Addr()).SetClientID("test-sub").SetUsername("tributary-bridge").SetPassword(users["tributary-bridge"])
 	c := mqtt.NewClient(co)
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("connect: %v", tok.Error())

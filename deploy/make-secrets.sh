@@ -1,16 +1,53 @@
 #!/bin/sh
 # Creates ./secrets with random passwords and a self-signed TLS certificate
-# for Traefik, once. Replace the certificate with a real one for production.
+# for Traefik and Mosquitto, once. Replace the certificate with a real one
+# for production.
+#
+#   ./make-secrets.sh                 # once
+#   ./make-secrets.sh --device ID     # an MQTT password for agent ID (printed once)
 set -eu
 cd "$(dirname "$0")"
 umask 077
-mkdir -p secrets/tls
-for f in redis_password dashboard_password grafana_password; do
+mkdir -p secrets/tls secrets/mosquitto
+
+# mosquitto_passwd from the host, else from the broker's image.
+passwd_tool() {
+  if command -v mosquitto_passwd >/dev/null; then
+    mosquitto_passwd "$@"
+  else
+    docker run --rm -v "$(pwd)/secrets/mosquitto:/p" eclipse-mosquitto:2.0 mosquitto_passwd "$@"
+  fi
+}
+passwd_file() { command -v mosquitto_passwd >/dev/null && echo secrets/mosquitto/passwd || echo /p/passwd; }
+
+if [ "${1:-}" = "--device" ]; then
+  id=${2:?usage: $0 --device ID}
+  pw=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+  passwd_tool -b "$(passwd_file)" "$id" "$pw"
+  chown 1883:1883 secrets/mosquitto/passwd 2>/dev/null || chmod 644 secrets/mosquitto/passwd
+  echo "MQTT password of device $id (put it in the agent's mqtt password file; it is not stored here):"
+  echo "$pw"
+  echo "then: docker compose kill -s HUP mosquitto"
+  exit 0
+fi
+
+for f in redis_password dashboard_password grafana_password mqtt_bridge_password; do
   [ -s "secrets/$f" ] || head -c 24 /dev/urandom | base64 | tr -d '/+=' > "secrets/$f"
 done
+if [ ! -s secrets/mosquitto/passwd ]; then
+  : > secrets/mosquitto/passwd
+  passwd_tool -b "$(passwd_file)" tributary-bridge "$(cat secrets/mqtt_bridge_password)"
+fi
 if [ ! -s secrets/tls/cert.pem ]; then
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -days 825 -nodes \
     -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
     -keyout secrets/tls/key.pem -out secrets/tls/cert.pem
+fi
+# The broker gets its own copy of the certificate; in its container it runs
+# as uid 1883 (eclipse-mosquitto's user), which must read its files.
+cp secrets/tls/cert.pem secrets/tls/key.pem secrets/mosquitto/
+if ! chown 1883:1883 secrets/mosquitto secrets/mosquitto/* 2>/dev/null; then
+  chmod 755 secrets/mosquitto && chmod 644 secrets/mosquitto/*
+  echo "note: not root, so secrets/mosquitto/ is world-readable for the broker's container; run as root to chown it to uid 1883 instead" >&2
 fi
 echo "secrets in $(pwd)/secrets; dashboard user: field, password: secrets/dashboard_password"

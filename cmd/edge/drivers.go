@@ -82,48 +82,48 @@ type driver struct {
 
 // drivers is every sensor driver, in one table.
 var drivers = []driver{
-	{name: "bme280", reports: "temperature Cel, humidity %RH, pressure hPa", hw: hwI2C, keys: []string{"bus", "address"}, minInterval: 20 * time.Millisecond,
+	{name: "bme280", reports: "temperature Cel, humidity %RH, pressure hPa", hw: hwI2C, keys: []string{"bus", "address", "stuck_after"}, minInterval: 20 * time.Millisecond,
 		doc:   "Bosch BME280 on I²C: temperature (Cel), humidity (%RH), pressure (hPa); a BMP280 found there reads without humidity",
 		addrs: bme280.Addresses, identify: bme280.Identify, identifiedBy: "chip id register 0xD0",
 		openI2C: func(b i2c.Bus, s sensorSpec, _ *hardware) (sensors.Sensor, error) {
-			return bme280.New(b, bme280.Options{Name: s.name, Addr: s.addr})
+			return bme280.New(b, bme280.Options{Name: s.name, Addr: s.addr, StuckAfter: s.stuckAfter})
 		},
 		emulate: func(s sensorSpec, w *simWorld, _ i2csim.Chip) i2csim.Chip {
 			return bme280sim.NewClimate(bme280sim.BME280, w.climate, w.now)
 		}},
-	{name: "bmp280", reports: "temperature Cel, pressure hPa", hw: hwI2C, keys: []string{"bus", "address"}, minInterval: 20 * time.Millisecond,
+	{name: "bmp280", reports: "temperature Cel, pressure hPa", hw: hwI2C, keys: []string{"bus", "address", "stuck_after"}, minInterval: 20 * time.Millisecond,
 		doc:   "Bosch BMP280 on I²C: temperature (Cel), pressure (hPa)",
 		addrs: bme280.Addresses, identify: bme280.Identify, identifiedBy: "chip id register 0xD0",
 		openI2C: func(b i2c.Bus, s sensorSpec, _ *hardware) (sensors.Sensor, error) {
-			return bme280.New(b, bme280.Options{Name: s.name, Addr: s.addr})
+			return bme280.New(b, bme280.Options{Name: s.name, Addr: s.addr, StuckAfter: s.stuckAfter})
 		},
 		emulate: func(s sensorSpec, w *simWorld, _ i2csim.Chip) i2csim.Chip {
 			return bme280sim.NewClimate(bme280sim.BMP280, w.climate, w.now)
 		}},
-	{name: "sht3x", reports: "temperature Cel, humidity %RH", hw: hwI2C, keys: []string{"bus", "address"}, minInterval: 20 * time.Millisecond,
+	{name: "sht3x", reports: "temperature Cel, humidity %RH", hw: hwI2C, keys: []string{"bus", "address", "stuck_after"}, minInterval: 20 * time.Millisecond,
 		doc:   "Sensirion SHT30/31/35 on I²C: temperature (Cel), humidity (%RH), CRC checked",
 		addrs: sht3x.Addresses, identify: sht3x.Identify, identifiedBy: "serial number, CRC checked",
 		openI2C: func(b i2c.Bus, s sensorSpec, _ *hardware) (sensors.Sensor, error) {
-			return sht3x.New(b, sht3x.Options{Name: s.name, Addr: s.addr})
+			return sht3x.New(b, sht3x.Options{Name: s.name, Addr: s.addr, StuckAfter: s.stuckAfter})
 		},
 		emulate: func(s sensorSpec, w *simWorld, _ i2csim.Chip) i2csim.Chip {
 			return sht3xsim.NewClimate(w.climate, w.now)
 		}},
-	{name: "bh1750", reports: "illuminance lx", hw: hwI2C, keys: []string{"bus", "address"}, minInterval: 200 * time.Millisecond,
+	{name: "bh1750", reports: "illuminance lx", hw: hwI2C, keys: []string{"bus", "address", "stuck_after"}, minInterval: 200 * time.Millisecond,
 		doc:   "ROHM BH1750 on I²C: illuminance (lx)",
 		addrs: bh1750.Addresses, identify: bh1750.Identify, identifiedBy: "heuristic: no id register; the data register reads 0 after a reset",
 		openI2C: func(b i2c.Bus, s sensorSpec, _ *hardware) (sensors.Sensor, error) {
-			return bh1750.New(b, bh1750.Options{Name: s.name, Addr: s.addr})
+			return bh1750.New(b, bh1750.Options{Name: s.name, Addr: s.addr, StuckAfter: s.stuckAfter})
 		},
 		emulate: func(s sensorSpec, w *simWorld, _ i2csim.Chip) i2csim.Chip {
 			return bh1750sim.NewLight(w.light, w.now)
 		}},
-	{name: "ads1115", hw: hwI2C, keys: []string{"bus", "address", "channel", "metric", "scale", "dry_volts", "wet_volts"},
+	{name: "ads1115", hw: hwI2C, keys: []string{"bus", "address", "stuck_after", "channel", "metric", "scale", "dry_volts", "wet_volts"},
 		metrics: []string{sensors.MetricVoltage, sensors.MetricMoisture}, minInterval: 20 * time.Millisecond,
 		doc:   "TI ADS1115 ADC on I²C, one channel: voltage (V, times scale) or soil moisture (%, from a capacitive probe's dry_volts and wet_volts)",
 		addrs: ads1115.Addresses, identify: ads1115.Identify, identifiedBy: "heuristic: no id register; config and threshold registers at their reset values",
 		openI2C: func(b i2c.Bus, s sensorSpec, h *hardware) (sensors.Sensor, error) {
-			o := ads1115.Options{Name: s.name, Addr: s.addr, Channel: s.channel, Lock: h.chipLock(s.bus, s.addr)}
+			o := ads1115.Options{Name: s.name, Addr: s.addr, StuckAfter: s.stuckAfter, Channel: s.channel, Lock: h.chipLock(s.bus, s.addr)}
 			switch s.metric {
 			case sensors.MetricMoisture:
 				o.Metric, o.Unit, o.Clamp = sensors.MetricMoisture, sensors.UnitPercent, true

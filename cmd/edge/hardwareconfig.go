@@ -32,6 +32,9 @@ type sensorConfig struct {
 	// I²C chips.
 	Bus     string `yaml:"bus"`     // bus number or name: "1" (default) or "I2C1"
 	Address string `yaml:"address"` // 7-bit address in hex: 0x76; default the chip's first
+	// StuckAfter is how many identical raw readings in a row make a chip
+	// stuck (sensors.ErrStuck); default 300; -1 never (a steady input).
+	StuckAfter int `yaml:"stuck_after"`
 
 	// ADS1115.
 	Channel  string   `yaml:"channel"`   // "0".."3" against GND, or "0-1", "0-3", "1-3", "2-3"; default "0"
@@ -68,8 +71,9 @@ type sensorSpec struct {
 	interval time.Duration // 0: the agent's default
 	fallback bool
 
-	bus  string // I²C bus as configured
-	addr uint16
+	bus        string // I²C bus as configured
+	addr       uint16
+	stuckAfter int
 
 	channel  ads1115.Channel
 	metric   string
@@ -136,6 +140,10 @@ func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
 			bad("bus", "%q is not an I²C bus: give its number (1 for /dev/i2c-1) or name (I2C1)", c.Bus)
 		}
 		s.addr = d.addrs[0]
+		s.stuckAfter = c.StuckAfter
+		if c.StuckAfter < -1 || c.StuckAfter == 1 {
+			bad("stuck_after", "%d: want 2 or more reads, or -1 for never (default %d)", c.StuckAfter, sensors.DefaultStuckAfter)
+		}
 		if c.Address != "" {
 			a, err := parseAddr(c.Address)
 			switch {
@@ -243,7 +251,7 @@ func (c sensorConfig) setKeys() []string {
 		set bool
 	}{
 		{"name", c.Name != ""}, {"driver", c.Driver != ""}, {"interval", c.Interval != 0}, {"fallback", c.Fallback != ""},
-		{"bus", c.Bus != ""}, {"address", c.Address != ""}, {"channel", c.Channel != ""}, {"metric", c.Metric != ""},
+		{"bus", c.Bus != ""}, {"address", c.Address != ""}, {"stuck_after", c.StuckAfter != 0}, {"channel", c.Channel != ""}, {"metric", c.Metric != ""},
 		{"scale", c.Scale != 0}, {"dry_volts", c.DryVolts != nil}, {"wet_volts", c.WetVolts != nil},
 		{"pin", c.Pin != ""}, {"debounce", c.Debounce != 0}, {"pull", c.Pull != ""}, {"invert", c.Invert},
 		{"unit", c.Unit != ""}, {"rate_per", c.RatePer != ""}, {"id", c.ID != ""}, {"w1_dir", c.W1Dir != ""},

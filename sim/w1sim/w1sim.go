@@ -165,7 +165,8 @@ func ClimateTemperature(c *sim.Climate, offset float64) func(time.Time) float64 
 
 // Add puts a probe with the given id ("28-0123456789ab") on the bus, its
 // temperature given by temp (°C at a time), and writes its files for the
-// time of the last Update (the zero time before the first).
+// time of the last Update: the zero time before the first, so call Update
+// first if temp depends on the time.
 func (t *Tree) Add(id string, temp func(time.Time) float64, files Files) error {
 	if !validID.MatchString(id) {
 		return fmt.Errorf("w1sim: invalid id %q, want family-serial such as 28-0123456789ab", id)

@@ -300,3 +300,32 @@ func TestConcurrentWithDrops(t *testing.T) {
 		})
 	}
 }
+
+func TestPolicyFlags(t *testing.T) {
+	var sp SyncPolicy
+	if sp.String() != "interval" {
+		t.Errorf("zero SyncPolicy prints %q, want the default interval", sp.String())
+	}
+	for _, v := range []string{"always", "interval", "never"} {
+		if err := sp.Set(v); err != nil || sp.String() != v {
+			t.Errorf("Set(%q): %v, now %q", v, err, sp.String())
+		}
+	}
+	var fp FullPolicy
+	if fp.String() != "oldest" {
+		t.Errorf("zero FullPolicy prints %q, want the default oldest", fp.String())
+	}
+	for _, v := range []string{"oldest", "newest"} {
+		if err := fp.Set(v); err != nil || fp.String() != v {
+			t.Errorf("Set(%q): %v, now %q", v, err, fp.String())
+		}
+	}
+	if sp.Set("sometimes") == nil || fp.Set("middle") == nil {
+		t.Error("Set accepted an unknown policy")
+	}
+	for _, opt := range []Options{{Sync: "sometimes"}, {Full: "middle"}, {SegmentSize: 10}} {
+		if _, err := Open(t.TempDir(), opt); err == nil {
+			t.Errorf("Open accepted %+v", opt)
+		}
+	}
+}

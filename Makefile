@@ -34,11 +34,11 @@ test: deps ## go vet + every test with the race detector (real redis-server, mos
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory test-arm
 
-bench: ## benchmarks: fan-out to 100 WebSocket clients (throughput, latency), ingest, encoding
+bench: ## benchmarks: fan-out to 100 WebSocket clients, ingest, spool appends, backlog drains, bridge throughput, chip reads
 	$(GO) test -run '^$$' -bench . -benchmem $(if $(BENCHTIME),-benchtime $(BENCHTIME)) ./...
 
-build: ## build edge and cloud into ./bin
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/edge ./cmd/cloud
+build: ## build edge, cloud and bridge into ./bin
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/edge ./cmd/cloud ./cmd/bridge
 
 cross: ## static edge binaries for the Raspberry Pi: armv6, armv7, arm64 (sizes printed)
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/edge-linux-armv6 ./cmd/edge

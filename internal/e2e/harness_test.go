@@ -24,7 +24,7 @@ import (
 )
 
 // bin holds the binaries TestMain builds.
-var bin struct{ edge, cloud string }
+var bin struct{ edge, cloud, bridge string }
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "tributary-e2e-")
@@ -32,8 +32,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	bin.edge, bin.cloud = filepath.Join(dir, "edge"), filepath.Join(dir, "cloud")
-	build := exec.Command("go", "build", "-o", dir+"/", "github.com/tributary-iot/tributary/cmd/edge", "github.com/tributary-iot/tributary/cmd/cloud")
+	bin.edge, bin.cloud, bin.bridge = filepath.Join(dir, "edge"), filepath.Join(dir, "cloud"), filepath.Join(dir, "bridge")
+	build := exec.Command("go", "build", "-o", dir+"/", "github.com/tributary-iot/tributary/cmd/edge",
+		"github.com/tributary-iot/tributary/cmd/cloud", "github.com/tributary-iot/tributary/cmd/bridge")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: building the binaries:", err)

@@ -1,0 +1,615 @@
+package e2e
+
+// The fault tests of the store-and-forward promise: every reading a sensor
+// produced reaches Redis exactly once, in order per device, or its loss is
+// counted. Real edge and bridge processes, a real redis-server and a real
+// mosquitto; the faults are real too (SIGKILL, servers stopped and
+// restarted). Each test counts the readings produced, stored, duplicated
+// and missing per device and logs them (go test -v shows the figures).
+//
+// The outages last $TRIBUTARY_FAULT_OUTAGE (default 30s). The tests run in
+// parallel with one another; each has servers of its own.
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tributary-iot/tributary/agent"
+	"github.com/tributary-iot/tributary/internal/mosquittotest"
+	"github.com/tributary-iot/tributary/internal/redistest"
+	"github.com/tributary-iot/tributary/store"
+)
+
+// fastSampling is what every agent of the fault tests samples at: about
+// 200 readings a second from the simulated sensors.
+const fastSampling = "20ms"
+
+// checkTally fails the test unless c shows every reading stored once and
+// in order.
+func checkTally(t *testing.T, device string, c tally) {
+	t.Helper()
+	if c.missing != 0 || c.duplicated != 0 || c.disordered != 0 || c.stray != 0 || c.stored != c.produced {
+		t.Errorf("%s: want every reading stored once, in order: %v", device, c)
+	}
+}
+
+// Redis crashes (SIGKILL; its append-only file keeps what it acknowledged)
+// while two agents sample straight into it, stays down for the outage and
+// comes back: the agents spool the backlog, drain it in order at their
+// drain rate, and afterwards every reading is in Redis once, in order.
+func TestFaultRedisOutage(t *testing.T) {
+	t.Parallel()
+	outage := faultOutage(t)
+	rd := startDurableRedis(t)
+	st := rd.store(t)
+	devices := []string{"outage-a", "outage-b"}
+	agents := make([]*edgeProc, len(devices))
+	for i, d := range devices {
+		agents[i] = startEdgeProc(t, d, "--redis", rd.URL(), "--interval", fastSampling,
+			"--spool-sync", "interval", "--state-dir", t.TempDir())
+	}
+	for _, d := range devices {
+		eventually(t, d+": 200 readings stored before the outage", 30*time.Second, func() bool { return streamLen(st, d) >= 200 })
+	}
+
+	rd.kill()
+	down := time.Now()
+	before := make([]float64, len(agents))
+	for i, a := range agents {
+		before[i] = a.scrape(t).sum("tributary_edge_readings_total")
+	}
+	time.Sleep(outage) // the outage itself: the agents sample on
+	for i, a := range agents {
+		m := a.scrape(t)
+		sampled, backlog := m.sum("tributary_edge_readings_total")-before[i], m.sum("tributary_edge_spool_readings")
+		t.Logf("%s: %v into the outage: %.0f readings sampled during it, %.0f in the spool", a.device, time.Since(down).Round(time.Millisecond), sampled, backlog)
+		if backlog < sampled/2 || m.sum("tributary_edge_uplink_up") != 0 {
+			t.Fatalf("%s: the spool holds %.0f readings of the %.0f sampled during the outage; uplink up %v",
+				a.device, backlog, sampled, m.sum("tributary_edge_uplink_up"))
+		}
+	}
+	rd.start(t)
+	back := time.Now()
+	for _, a := range agents {
+		eventually(t, a.device+": the backlog drained", 2*time.Minute, func() bool {
+			m := a.scrape(t)
+			return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
+		})
+		t.Logf("%s: backlog drained %v after Redis came back", a.device, time.Since(back).Round(time.Millisecond))
+	}
+
+	for _, a := range agents {
+		m := a.scrape(t)
+		if drops := m.sum("tributary_edge_spool_dropped_total") + m.sum("tributary_edge_dropped_readings_total"); drops != 0 {
+			t.Errorf("%s: %v readings dropped", a.device, drops)
+		}
+		if m.sum("tributary_edge_uplink_errors_total") == 0 {
+			t.Errorf("%s: no uplink error counted: the outage went unnoticed", a.device)
+		}
+		boots := []bootRun{{id: a.boot, first: a.first, next: a.terminate(t)}}
+		checkTally(t, a.device, audit(t, st, a.device, boots))
+		if rec := recordedBoots(t, st, a.device, boots); !rec[0] {
+			t.Errorf("%s: boot %s not recorded", a.device, a.boot)
+		}
+	}
+}
+
+// mqttRig is the MQTT path: a persistent mosquitto with passwords and the
+// shipped ACL, a bridge process to Redis, and the agents' password files.
+type mqttRig struct {
+	mq       *mosquittotest.Server
+	rd       *redistest.Server
+	st       *store.Store
+	bridge   *proc
+	metrics  string // the running bridge's /metrics
+	devices  []string
+	pwFiles  map[string]string
+	bridgeAr []string
+}
+
+// bridgeClientID is the bridge's MQTT client id: stable across its
+// restarts, so the broker keeps its session and what it did not acknowledge.
+const bridgeClientID = "bridge-faults"
+
+func newMQTTRig(t *testing.T, devices ...string) *mqttRig {
+	t.Helper()
+	users := map[string]string{"tributary-bridge": "bridge-pw"}
+	for _, d := range devices {
+		users[d] = d + "-pw"
+	}
+	r := &mqttRig{devices: devices, pwFiles: map[string]string{}}
+	r.mq = mosquittotest.Start(t, mosquittotest.Options{
+		Users:       users,
+		ACLFile:     filepath.Join("..", "..", "deploy", "mosquitto", "acl"),
+		Persistence: true,
+		// subscribe: the test awaits the bridge's subscription in the log.
+		LogTypes: []string{"error", "warning", "notice", "information", "subscribe"},
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("--- mosquitto log:\n%s", r.mq.Log())
+		}
+	})
+	r.rd = redistest.Start(t, redistest.Options{})
+	r.st = store.New(r.rd.Client(t), store.Options{})
+	dir := t.TempDir()
+	for _, d := range devices {
+		r.pwFiles[d] = writeSecret(t, dir, d+".pw", users[d])
+	}
+	r.bridgeAr = []string{"--mqtt", r.mq.URL(), "--mqtt-username", "tributary-bridge",
+		"--mqtt-password-file", writeSecret(t, dir, "bridge.pw", "bridge-pw"),
+		"--client-id", bridgeClientID, "--redis", r.rd.URL(), "--metrics-listen", "127.0.0.1:0"}
+	r.startBridge(t)
+	// Readings published before the bridge's subscription would reach no
+	// one: that is setup, not a fault.
+	eventually(t, "the bridge subscribed", 30*time.Second, func() bool {
+		return regexpMatch(bridgeClientID+` 1 tributary/\+/readings`, r.mq.Log())
+	})
+	return r
+}
+
+func (r *mqttRig) startBridge(t *testing.T) {
+	t.Helper()
+	r.bridge = start(t, "bridge", bin.bridge, r.bridgeAr...)
+	r.metrics = r.bridge.await(t, `metrics=(http://127\.0\.0\.1:\d+/metrics)`, 30*time.Second)
+	r.bridge.await(t, `msg="mqtt connected"`, 30*time.Second)
+}
+
+// bridgeReport logs what the running bridge did and fails the test on a
+// dead letter: the agents publish nothing malformed.
+func (r *mqttRig) bridgeReport(t *testing.T, run string) {
+	t.Helper()
+	m := scrapeURL(t, r.metrics)
+	t.Logf("bridge, %s: %.0f messages received, %.0f readings stored, %.0f repeats dropped", run,
+		m.sum("tributary_bridge_messages_received_total"), m.sum("tributary_bridge_readings_stored_total"), m.sum("tributary_bridge_duplicate_readings_total"))
+	if d := m.sum("tributary_bridge_dead_letters_total"); d != 0 {
+		t.Errorf("bridge, %s: %v dead letters", run, d)
+	}
+}
+
+func (r *mqttRig) startAgent(t *testing.T, device string) *edgeProc {
+	t.Helper()
+	return startEdgeProc(t, device, "--mqtt", r.mq.URL(), "--mqtt-password-file", r.pwFiles[device],
+		"--interval", fastSampling, "--spool-sync", "interval", "--state-dir", t.TempDir())
+}
+
+// finish stops the agents with SIGTERM (they flush their spools to the
+// broker), waits until the bridge has stored their last readings and
+// audits every device.
+func (r *mqttRig) finish(t *testing.T, agents []*edgeProc) {
+	t.Helper()
+	next := make([]uint64, len(agents))
+	for i, a := range agents {
+		m := a.scrape(t)
+		if drops := m.sum("tributary_edge_spool_dropped_total") + m.sum("tributary_edge_dropped_readings_total"); drops != 0 {
+			t.Errorf("%s: %v readings dropped", a.device, drops)
+		}
+		next[i] = a.terminate(t)
+		if q := a.lastMatch(`msg="agent stopped with readings not sent" .* queued=(\d+)`); q != "" {
+			t.Errorf("%s: stopped with %s readings not sent to the broker", a.device, q)
+		}
+	}
+	for i, a := range agents {
+		eventually(t, fmt.Sprintf("%s: seq %d stored", a.device, next[i]-1), time.Minute, func() bool {
+			s, _ := r.st.LastSeq(t.Context(), a.device)
+			return s >= next[i]-1
+		})
+	}
+	r.bridgeReport(t, "last run")
+	for i, a := range agents {
+		boots := []bootRun{{id: a.boot, first: a.first, next: next[i]}}
+		checkTally(t, a.device, audit(t, r.st, a.device, boots))
+		if rec := recordedBoots(t, r.st, a.device, boots); !rec[0] {
+			t.Errorf("%s: boot %s not recorded by the bridge", a.device, a.boot)
+		}
+	}
+}
+
+// The MQTT path under faults: agents publish to mosquitto (QoS 1,
+// persistent sessions, per-device passwords, the shipped ACL, persistence
+// on) and a bridge process stores in Redis. (a) The broker is stopped for
+// the outage and restarted; (b) the bridge is killed with SIGKILL twice
+// and restarted with the same client id. Afterwards every reading is in
+// Redis once, in order.
+func TestFaultMQTT(t *testing.T) {
+	t.Parallel()
+	outage := faultOutage(t)
+	t.Run("broker stopped", func(t *testing.T) {
+		t.Parallel()
+		r := newMQTTRig(t, "mq-stop-a", "mq-stop-b")
+		var agents []*edgeProc
+		for _, d := range r.devices {
+			agents = append(agents, r.startAgent(t, d))
+		}
+		for _, d := range r.devices {
+			eventually(t, d+": 200 readings stored before the outage", 30*time.Second, func() bool { return streamLen(r.st, d) >= 200 })
+		}
+		r.mq.Stop() // SIGTERM: the broker saves sessions and queued messages
+		time.Sleep(outage)
+		for _, a := range agents {
+			if m := a.scrape(t); m.sum("tributary_edge_spool_readings") < 100 {
+				t.Fatalf("%s: %v readings spooled during the outage", a.device, m.sum("tributary_edge_spool_readings"))
+			}
+		}
+		r.mq.Restart(t)
+		back := time.Now()
+		for _, a := range agents {
+			eventually(t, a.device+": the backlog drained", 2*time.Minute, func() bool {
+				m := a.scrape(t)
+				return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
+			})
+			t.Logf("%s: backlog drained %v after the broker came back", a.device, time.Since(back).Round(time.Millisecond))
+		}
+		r.finish(t, agents)
+	})
+	t.Run("bridge killed", func(t *testing.T) {
+		t.Parallel()
+		r := newMQTTRig(t, "mq-kill-a", "mq-kill-b")
+		var agents []*edgeProc
+		for _, d := range r.devices {
+			agents = append(agents, r.startAgent(t, d))
+		}
+		stored := func() int64 {
+			n := int64(0)
+			for _, d := range r.devices {
+				n += streamLen(r.st, d)
+			}
+			return n
+		}
+		sent := func() float64 {
+			n := 0.0
+			for _, a := range agents {
+				n += a.scrape(t).sum("tributary_edge_sent_readings_total")
+			}
+			return n
+		}
+		for kill := 1; kill <= 2; kill++ {
+			target := stored() + 400
+			eventually(t, fmt.Sprintf("%d readings stored before kill %d", target, kill), time.Minute, func() bool { return stored() >= target })
+			r.bridgeReport(t, fmt.Sprintf("run %d, just before its SIGKILL", kill))
+			r.bridge.kill(t)
+			// The agents go on publishing; the broker queues for the
+			// bridge's session.
+			s := sent()
+			eventually(t, "the agents publish while the bridge is down", time.Minute, func() bool { return sent() >= s+300 })
+			r.startBridge(t)
+		}
+		r.finish(t, agents)
+	})
+}
+
+// The agent killed with SIGKILL at random moments while it sends to Redis,
+// and restarted each time with the same state dir and spool (fsync
+// always): no reading the spool acknowledged is lost and none is stored
+// twice. A killed boot skips at most a lease of seqs; each boot's readings
+// are judged from its first seq (its "agent started" line, which the boots
+// stream in Redis must agree with) up to its highest stored seq, and at
+// least up to what its /metrics counted as spooled just before the kill.
+//
+// In the second case Redis is down across two of the kills, so the spool
+// carries a backlog from boot to boot, and two more kills fall in the
+// middle of its drain.
+func TestFaultAgentKilled(t *testing.T) {
+	t.Parallel()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("random seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	type phase struct {
+		redisDown bool // Redis is down during this boot
+		midDrain  bool // kill once this boot has sent part of the backlog
+		// ackLost freezes Redis (SIGSTOP) before the kill, so that the
+		// agent dies waiting for the reply to a send; thawed, Redis stores
+		// that batch, which the spool never saw acknowledged: the next
+		// boot sends it again, and Redis must drop it as a repeat.
+		ackLost bool
+	}
+	for _, tc := range []struct {
+		name   string
+		phases []phase // one per killed boot; a last boot then runs to a clean stop
+	}{
+		{"redis up", []phase{{}, {ackLost: true}, {}, {ackLost: true}, {}}},
+		{"redis down across kills", []phase{{}, {redisDown: true}, {redisDown: true}, {midDrain: true}, {midDrain: true}}},
+	} {
+		// Each case draws its kill moments now, so that the seed says them:
+		// 0.3 to 2.3 s into a boot; 3 to 5 s while Redis is down, so that
+		// the backlog grows past a thousand readings; 0 to 0.5 s after a
+		// draining boot has sent 200 readings, so that it dies with most
+		// of the backlog still spooled.
+		waits := make([]time.Duration, len(tc.phases))
+		for i, ph := range tc.phases {
+			switch {
+			case ph.redisDown:
+				waits[i] = 3*time.Second + time.Duration(rng.Int64N(int64(2*time.Second)))
+			case ph.midDrain:
+				waits[i] = time.Duration(rng.Int64N(int64(500 * time.Millisecond)))
+			default:
+				waits[i] = 300*time.Millisecond + time.Duration(rng.Int64N(int64(2*time.Second)))
+			}
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rd := startDurableRedis(t)
+			st := rd.store(t)
+			const device = "killed"
+			state := t.TempDir()
+			args := []string{"--redis", rd.URL(), "--interval", fastSampling, "--spool-sync", "always",
+				"--state-dir", state, "--drain-rate", "500"}
+			var boots []bootRun
+			redisUp := true
+			for i, ph := range tc.phases {
+				if ph.redisDown && redisUp {
+					rd.kill()
+					redisUp = false
+				}
+				if !ph.redisDown && !redisUp {
+					rd.start(t)
+					redisUp = true
+				}
+				a := startEdgeProc(t, device, args...)
+				if ph.midDrain {
+					if a.spooled == 0 {
+						t.Fatalf("boot %d: the spool is empty at start; want a backlog to drain", i+1)
+					}
+					eventually(t, "part of the backlog sent", time.Minute, func() bool {
+						return a.scrape(t).sum("tributary_edge_sent_readings_total") >= 200
+					})
+				}
+				time.Sleep(waits[i]) // a random moment
+				if ph.ackLost {
+					rd.signal(t, syscall.SIGSTOP)
+					// The sender is stuck in a send once readings pile up.
+					eventually(t, "readings piling up behind a send to the frozen Redis", 30*time.Second, func() bool {
+						return a.scrape(t).sum("tributary_edge_spool_readings") >= 20
+					})
+				}
+				m := a.scrape(t)
+				a.kill(t)
+				if ph.ackLost {
+					rd.signal(t, syscall.SIGCONT)
+				}
+				if i > 0 && tc.phases[i-1].ackLost && m.sum("tributary_edge_duplicate_readings_total") == 0 {
+					t.Errorf("boot %d: no duplicate counted: the batch whose acknowledgement was lost did not come again", i+1)
+				}
+				if ph.midDrain && m.sum("tributary_edge_spool_readings") <= 500 {
+					t.Fatalf("boot %d: %v readings spooled just before the kill: want the kill in the middle of the drain (more than a batch left)",
+						i+1, m.sum("tributary_edge_spool_readings"))
+				}
+				if d := m.agentDrops() + m.sum("tributary_edge_spool_dropped_total"); d != 0 {
+					t.Errorf("boot %s: %v readings dropped", a.boot, d)
+				}
+				boots = append(boots, bootRun{id: a.boot, first: a.first, acked: uint64(m.sum("tributary_edge_readings_total"))})
+				t.Logf("boot %d (%s): started with %d spooled, killed after %v: %.0f readings produced, %.0f sent (%.0f of them repeats Redis dropped), %.0f in the spool at the last scrape",
+					i+1, a.boot, a.spooled, waits[i], m.sum("tributary_edge_readings_total"), m.sum("tributary_edge_sent_readings_total"),
+					m.sum("tributary_edge_duplicate_readings_total"), m.sum("tributary_edge_spool_readings"))
+			}
+			if !redisUp {
+				rd.start(t)
+			}
+			last := startEdgeProc(t, device, append(args, "--drain-rate", "-1")...)
+			eventually(t, "the backlog drained", 2*time.Minute, func() bool {
+				m := last.scrape(t)
+				return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
+			})
+			m := last.scrape(t)
+			if d := m.agentDrops() + m.sum("tributary_edge_spool_dropped_total"); d != 0 {
+				t.Errorf("last boot: %v readings dropped", d)
+			}
+			boots = append(boots, bootRun{id: last.boot, first: last.first, next: last.terminate(t)})
+
+			c := audit(t, st, device, boots)
+			checkTally(t, device, c)
+			// A crash skips at most one lease of seqs (and what was being
+			// numbered at the kill).
+			seqs, _ := streamSeqs(t, st, device)
+			for i := 1; i < len(boots); i++ {
+				var hi uint64
+				for _, s := range seqs {
+					if s < boots[i].first {
+						hi = max(hi, s)
+					}
+				}
+				if skip := boots[i].first - hi - 1; skip > agent.DefaultLeaseSize+10 {
+					t.Errorf("boot %s starts at %d, %d seqs after the last stored before it", boots[i].id, boots[i].first, skip)
+				}
+			}
+			rec := recordedBoots(t, st, device, boots)
+			for i, ph := range append(tc.phases, phase{}) {
+				if !rec[i] && !ph.redisDown {
+					t.Errorf("boot %s ran while Redis was up and is not recorded", boots[i].id)
+				}
+				if !rec[i] {
+					t.Logf("boot %s (first seq %d) never reached Redis and is not in its boots stream", boots[i].id, boots[i].first)
+				}
+			}
+		})
+	}
+}
+
+// A spool over its byte limit (--spool-max-size 64KiB) while Redis is
+// down: the agent samples until the spool has dropped hundreds of readings
+// and is stopped (SIGTERM) with Redis still down; a new run with the same
+// spool (and room to spare) drains it once Redis is back. The drops are
+// counted exactly (stored + dropped == produced), and what the spool kept
+// is what its policy says:
+//
+//   - oldest: the spool drops the oldest readings to make room, so it keeps
+//     the newest run of readings that fits: a contiguous run ending at the
+//     last reading produced, such that the reading before it would not
+//     have fitted;
+//   - newest: the spool drops each pushed reading that does not fit, so it
+//     keeps every reading up to the first drop, and after it only readings
+//     small enough for the room left (less than one record): at every
+//     drop the room was less than the largest record.
+//
+// Nothing is in flight during the fill (with Redis down the agent cannot
+// even record its boot, so it never peeks a batch), so no reading is
+// spared as in flight. The records' sizes are computed from the spool's
+// documented on-disk format and checked against its
+// tributary_edge_spool_bytes.
+func TestFaultSpoolFull(t *testing.T) {
+	t.Parallel()
+	const maxBytes = 64 << 10
+	for _, policy := range []string{"oldest", "newest"} {
+		t.Run(policy, func(t *testing.T) {
+			t.Parallel()
+			rd := newDurableRedis(t) // down
+			st := rd.store(t)
+			device := "full-" + policy
+			state := t.TempDir()
+			args := []string{"--redis", rd.URL(), "--interval", fastSampling, "--spool-sync", "interval",
+				"--state-dir", state, "--spool-full", policy}
+
+			a := startEdgeProc(t, device, append(args, "--spool-max-size", "64KiB")...)
+			eventually(t, "500 readings dropped by the full spool", time.Minute, func() bool {
+				return a.scrape(t).sum(`tributary_edge_spool_dropped_total{reason="full"}`) >= 500
+			})
+			// Stop it with Redis still down. It stops sampling at once and
+			// tries to flush for 5 s, serving /metrics until it exits: the
+			// counters of that window are final.
+			if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			var m metricSet
+			prev, same := -1.0, 0
+			eventually(t, "sampling stopped (the same count in 4 scrapes in a row)", 4*time.Second, func() bool {
+				m = a.scrape(t)
+				n := m.sum("tributary_edge_readings_total")
+				if n == prev {
+					same++
+				} else {
+					prev, same = n, 0
+				}
+				return same == 3
+			})
+			next := a.stopped(t)
+			produced := int(next - a.first)
+			queued := atoi(t, a.await(t, `msg="agent stopped with readings not sent" .* queued=(\d+)`, time.Second))
+			full := int(m[`tributary_edge_spool_dropped_total{reason="full"}`])
+			spoolDrops := int(m.sum("tributary_edge_spool_dropped_total"))
+			agentDrops := int(m.agentDrops())
+			t.Logf("first run (Redis down): produced %d (seqs %d..%d), dropped %d (full %d, other spool reasons %d, agent %d), %d left in the spool (%v bytes of %d)",
+				produced, a.first, next-1, spoolDrops+agentDrops, full, spoolDrops-full, agentDrops, queued, m.sum("tributary_edge_spool_bytes"), maxBytes)
+			switch {
+			case int(m.sum("tributary_edge_readings_total")) != produced:
+				t.Fatalf("readings_total %v in the last scrape, but the agent numbered %d readings: the scrape was not final", m.sum("tributary_edge_readings_total"), produced)
+			case int(m.sum("tributary_edge_spool_readings")) != queued:
+				t.Fatalf("spool_readings %v, but the agent stopped with %d queued", m.sum("tributary_edge_spool_readings"), queued)
+			case spoolDrops+agentDrops+queued != produced:
+				t.Fatalf("the spool holds %d and dropped %d, the agent dropped %d: %d readings unaccounted for of %d produced",
+					queued, spoolDrops, agentDrops, produced-queued-spoolDrops-agentDrops, produced)
+			case spoolDrops != full || agentDrops != 0:
+				t.Fatalf("drops for other reasons than full: spool %d of %d, agent %d", spoolDrops-full, spoolDrops, agentDrops)
+			case int(m[`tributary_edge_dropped_readings_total{reason="queue_full"}`]) != spoolDrops:
+				t.Errorf("the agent counted %v queue_full drops, the spool %d", m[`tributary_edge_dropped_readings_total{reason="queue_full"}`], spoolDrops)
+			}
+
+			// Redis comes back; a new run drains the spool with room to
+			// spare, so that it drops nothing more.
+			rd.start(t)
+			b := startEdgeProc(t, device, append(args, "--spool-max-size", "1MiB", "--drain-rate", "-1")...)
+			if b.spooled != queued {
+				t.Fatalf("the spool opened with %d readings; %d were left in it", b.spooled, queued)
+			}
+			eventually(t, "the backlog drained", time.Minute, func() bool {
+				m := b.scrape(t)
+				return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
+			})
+			mb := b.scrape(t)
+			if d := mb.agentDrops() + mb.sum("tributary_edge_spool_dropped_total"); d != 0 {
+				t.Errorf("second run: %v readings dropped", d)
+			}
+			nextB := b.terminate(t)
+
+			seqs, by := streamSeqs(t, st, device)
+			dups, disordered := 0, 0
+			seen := map[uint64]bool{}
+			for i, s := range seqs {
+				if seen[s] {
+					dups++
+				}
+				seen[s] = true
+				if i > 0 && s <= seqs[i-1] {
+					disordered++
+				}
+			}
+			// The second run's readings: all of them, once.
+			missingB := 0
+			for s := b.first; s < nextB; s++ {
+				if !seen[s] {
+					missingB++
+				}
+			}
+			// The first run's: what the spool kept.
+			var kept []uint64
+			bytes, largest := 0, 0
+			for s := a.first; s < next; s++ {
+				if seen[s] {
+					kept = append(kept, s)
+					bytes += spoolRecordSize(by[s])
+				}
+			}
+			for _, r := range by {
+				largest = max(largest, spoolRecordSize(r))
+			}
+			stored := len(seqs)
+			producedAll := produced + int(nextB-b.first)
+			t.Logf("%s: produced %d, stored %d, dropped %d (counted), duplicated %d, out of order %d, missing of the second run %d; first run kept %d readings, %d bytes (largest record %d)",
+				device, producedAll, stored, spoolDrops+agentDrops, dups, disordered, missingB, len(kept), bytes, largest)
+			if dups != 0 || disordered != 0 || missingB != 0 {
+				t.Errorf("duplicated %d, out of order %d, missing %d of the second run", dups, disordered, missingB)
+			}
+			if stored+spoolDrops+agentDrops != producedAll {
+				t.Errorf("stored %d + dropped %d != produced %d", stored, spoolDrops+agentDrops, producedAll)
+			}
+			if len(kept) != queued {
+				t.Errorf("the first run left %d readings in the spool; %d of them are stored", queued, len(kept))
+			}
+			if float64(bytes) != m.sum("tributary_edge_spool_bytes") {
+				t.Errorf("the kept readings take %d bytes by the spool's format; the spool said %v", bytes, m.sum("tributary_edge_spool_bytes"))
+			}
+			if bytes > maxBytes || maxBytes-bytes >= largest {
+				t.Errorf("the spool kept %d bytes: want at most %d and less than a record (%d) short of it", bytes, maxBytes, largest)
+			}
+			switch policy {
+			case "oldest":
+				// The newest readings, contiguous up to the last produced.
+				from := uint64(next) - uint64(len(kept))
+				for i, s := range kept {
+					if s != from+uint64(i) {
+						t.Fatalf("oldest: kept seqs are not the newest run %d..%d: seq %d at %d", from, next-1, s, i)
+					}
+				}
+			case "newest":
+				// Every reading up to the first drop, then only what fit in
+				// the room left: at every dropped seq the room was less than
+				// a record.
+				prefix := 0
+				for prefix < len(kept) && kept[prefix] == a.first+uint64(prefix) {
+					prefix++
+				}
+				room := maxBytes
+				late := 0
+				for s := a.first; s < next; s++ {
+					if seen[s] {
+						room -= spoolRecordSize(by[s])
+						if s >= a.first+uint64(prefix) {
+							late++
+						}
+						continue
+					}
+					if room >= largest {
+						t.Fatalf("newest: seq %d dropped with %d bytes of room, more than any record takes (%d)", s, room, largest)
+					}
+				}
+				t.Logf("newest: kept seqs %d..%d and %d later readings that fit in the room left", a.first, a.first+uint64(prefix)-1, late)
+				if prefix == 0 {
+					t.Fatalf("newest: the first reading was dropped")
+				}
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"sync"
 	"time"
@@ -41,6 +42,11 @@ type MQTTOptions struct {
 	// MaxReconnectInterval caps the wait between reconnection attempts.
 	// Default 30s.
 	MaxReconnectInterval time.Duration
+	// ReconnectJitter is the most a reconnection attempt is delayed at
+	// random, on top of the client library's exponential backoff, so that
+	// a fleet that lost its broker at once does not come back in lockstep.
+	// Default 2s; negative: none.
+	ReconnectJitter time.Duration
 	// Logger receives connection events. Default: discard.
 	Logger *slog.Logger
 }
@@ -90,6 +96,9 @@ func NewMQTTUplink(opt MQTTOptions) (*MQTTUplink, error) {
 	if opt.MaxReconnectInterval <= 0 {
 		opt.MaxReconnectInterval = 30 * time.Second
 	}
+	if opt.ReconnectJitter == 0 {
+		opt.ReconnectJitter = 2 * time.Second
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -113,6 +122,11 @@ func NewMQTTUplink(opt MQTTOptions) (*MQTTUplink, error) {
 		SetMaxReconnectInterval(opt.MaxReconnectInterval).
 		SetBinaryWill(bridge.StatusTopic(opt.Device), will, 1, true).
 		SetOnConnectHandler(u.onConnect).
+		SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) {
+			if opt.ReconnectJitter > 0 {
+				time.Sleep(rand.N(opt.ReconnectJitter))
+			}
+		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			u.log.Warn("mqtt connection lost; reconnecting", "device", opt.Device, "err", err)
 		})

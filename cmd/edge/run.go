@@ -166,14 +166,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	metricsAddr := "disabled"
+	metricsAddr := "disabled" // and /health beside it
 	if s.metricsListen != "" {
 		ln, err := net.Listen("tcp", s.metricsListen)
 		if err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
 		metricsAddr = "http://" + ln.Addr().String() + "/metrics"
-		stop := serveMetrics(ln, reg, log)
+		stop := serveMetrics(ln, reg, healthHandler(s.device, boot, a, q), log)
 		defer stop()
 	}
 	log.Info("edge starting", "version", buildinfo.String("edge"), "device", s.device, "boot", boot, "uplink", uplinkDesc,
@@ -181,10 +181,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return a.Run(ctx)
 }
 
-// serveMetrics serves /metrics on ln until the returned stop is called.
-func serveMetrics(ln net.Listener, reg *prometheus.Registry, log *slog.Logger) (stop func()) {
+// serveMetrics serves /metrics and /health on ln until the returned stop
+// is called.
+func serveMetrics(ln net.Listener, reg *prometheus.Registry, health http.Handler, log *slog.Logger) (stop func()) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("GET /health", health)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -119,9 +120,26 @@ func TestRunSimulatedToRedis(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`tributary_edge_readings_total{sensor="climate"}`, "tributary_edge_uplink_up 1", "go_goroutines"} {
+	for _, want := range []string{`tributary_edge_readings_total{sensor="climate"}`, "tributary_edge_uplink_up 1", "go_goroutines",
+		"tributary_edge_spool_readings", `tributary_edge_sensor_up{sensor="climate"} 1`} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	// /health beside it: every sensor ok, the spool's state.
+	resp, err = http.Get(strings.TrimSuffix(url, "metrics") + "health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h health
+	err = json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || h.Device != "edge-test-1" || h.Boot == "" || len(h.Sensors) == 0 || h.Spool.Dropped == nil {
+		t.Fatalf("/health: %d %+v %v", resp.StatusCode, h, err)
+	}
+	for _, sh := range h.Sensors {
+		if sh.State != "ok" || sh.LastOK.IsZero() {
+			t.Errorf("/health: sensor %+v, want ok", sh)
 		}
 	}
 	if err := r.stop(t); err != nil {

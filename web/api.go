@@ -103,6 +103,41 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// boot is one entry of GET /api/devices/{id}/boots.
+type boot struct {
+	ID       string    `json:"boot"`
+	FirstSeq uint64    `json:"first_seq"`
+	Time     time.Time `json:"ts,omitzero"`
+	Recorded time.Time `json:"recorded"`
+}
+
+// boots answers GET /api/devices/{id}/boots with the device's recorded
+// boots, oldest first: {"device":"id","boots":[{"boot","first_seq","ts",
+// "recorded"}]}. A gap in the seqs that ends just before a boot's first_seq
+// is the agent's restart, not lost readings.
+func (s *server) boots(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !reading.ValidID(id) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid device id %q", id))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.opt.StoreTimeout)
+	defer cancel()
+	bs, err := s.opt.Store.Boots(ctx, id)
+	if err != nil {
+		s.storeError(w, r, err)
+		return
+	}
+	out := struct {
+		Device string `json:"device"`
+		Boots  []boot `json:"boots"`
+	}{Device: id, Boots: make([]boot, len(bs))}
+	for i, b := range bs {
+		out.Boots[i] = boot{ID: b.ID, FirstSeq: b.FirstSeq, Time: b.Time, Recorded: b.Recorded}
+	}
+	writeJSON(w, out)
+}
+
 // parseHistoryQuery reads limit, since and until. Other parameters are
 // ignored.
 func parseHistoryQuery(v url.Values) (store.Query, error) {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -335,5 +336,40 @@ func TestHistoryStreamsManyPages(t *testing.T) {
 		if h.Device != "long" || n != c.last-c.first+1 || h.Readings[0].Seq != c.first || h.Readings[n-1].Seq != c.last {
 			t.Fatalf("%q: %d readings, want %d..%d", c.query, n, c.first, c.last)
 		}
+	}
+}
+
+func TestBoots(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	at := time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)
+	for i, b := range []struct {
+		id    string
+		first uint64
+	}{{"1-aaaa", 1}, {"2-bbbb", 1001}} {
+		if err := f.st.RecordBoot(ctx, "a", b.id, b.first, at.Add(time.Duration(i)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, body := f.get(t, "/api/devices/a/boots")
+	var got struct {
+		Device string
+		Boots  []struct {
+			Boot     string
+			FirstSeq uint64 `json:"first_seq"`
+			TS       time.Time
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil {
+		t.Fatalf("boots: %d %s (%v)", code, body, err)
+	}
+	if got.Device != "a" || len(got.Boots) != 2 || got.Boots[1].Boot != "2-bbbb" || got.Boots[1].FirstSeq != 1001 || !got.Boots[1].TS.Equal(at.Add(time.Hour)) {
+		t.Fatalf("boots: %s", body)
+	}
+	if code, body := f.get(t, "/api/devices/nobody/boots"); code != 200 || !strings.Contains(body, `"boots":[]`) {
+		t.Fatalf("boots of an unknown device: %d %s", code, body)
+	}
+	if code, _ := f.get(t, "/api/devices/no%20spaces/boots"); code != http.StatusBadRequest {
+		t.Fatalf("boots of an invalid id: %d", code)
 	}
 }

@@ -140,6 +140,7 @@ func New(opt Options) (http.Handler, error) {
 	api.HandleFunc("GET /api/stream", s.stream)
 	api.HandleFunc("GET /api/devices", s.devices)
 	api.HandleFunc("GET /api/devices/{id}/readings", s.history)
+	api.HandleFunc("GET /api/devices/{id}/boots", s.boots)
 	api.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

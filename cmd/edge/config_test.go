@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tributary-iot/tributary/sensors"
 )
 
 func TestExampleConfigParses(t *testing.T) {
@@ -14,12 +16,16 @@ func TestExampleConfigParses(t *testing.T) {
 	if cfg.Device != "greenhouse-1" || cfg.Interval != time.Second || cfg.Uplink.URL == "" || cfg.Uplink.PasswordFile == "" {
 		t.Fatalf("example config parsed as %+v", cfg)
 	}
-	if len(cfg.Sensors) != 3 || cfg.Sensors[0].Interval != 5*time.Second || cfg.Sensors[2].Interval != 200*time.Millisecond {
+	if len(cfg.Sensors) != 5 || cfg.Sensors[0].Interval != 5*time.Second || cfg.Sensors[2].Interval != 30*time.Second ||
+		cfg.Sensors[0].Address != "0x76" || cfg.Sensors[3].Pin != "GPIO17" {
 		t.Fatalf("example sensors parsed as %+v", cfg.Sensors)
 	}
+	// Here, without the hardware: air falls back to its simulation as the
+	// file allows; the others stand in, reported down until they answer.
 	ss, cfgs := openSensors(settings{device: cfg.Device, sensors: cfg.Sensors}, discard())
-	if len(ss) != 3 || len(cfgs) != 3 || ss[1].Name() != "soil-temp" {
-		t.Fatalf("example opens %d sensors", len(ss))
+	defer sensors.Close(ss...)
+	if len(ss) != 5 || len(cfgs) != 5 || ss[1].Name() != "light" || !cfgs[0].Simulated || cfgs[1].Simulated {
+		t.Fatalf("example opens %d sensors: %+v", len(ss), cfgs)
 	}
 }
 
@@ -67,6 +73,7 @@ func FuzzParseConfig(f *testing.F) {
 			return
 		}
 		// Whatever validates must open without panicking.
-		openSensors(settings{device: "d", sensors: cfg.Sensors}, discard())
+		ss, _ := openSensors(settings{device: "d", sensors: cfg.Sensors}, discard())
+		sensors.Close(ss...)
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tributary-iot/tributary/sensors/ads1115"
 	"github.com/tributary-iot/tributary/sensors/bh1750"
 	"github.com/tributary-iot/tributary/sensors/bme280"
+	"github.com/tributary-iot/tributary/sensors/ds18b20"
 	"github.com/tributary-iot/tributary/sensors/gpioin"
 	"github.com/tributary-iot/tributary/sensors/pulse"
 	"github.com/tributary-iot/tributary/sensors/sht3x"
@@ -27,6 +28,7 @@ import (
 	sht3xsim "github.com/tributary-iot/tributary/sim/chip/sht3x"
 	"github.com/tributary-iot/tributary/sim/gpiosim"
 	"github.com/tributary-iot/tributary/sim/i2csim"
+	"github.com/tributary-iot/tributary/sim/w1sim"
 )
 
 // hwKind is what a driver's sensor is attached to.
@@ -74,6 +76,11 @@ type driver struct {
 	openPin    func(p gpio.PinIO, s sensorSpec) (sensors.Sensor, error)
 	emulatePin func(s sensorSpec, w *simWorld) (*gpiosim.Pin, func(context.Context))
 
+	// hw1Wire: opening it in the kernel's w1 directory, and emulating the
+	// probe in an emulated tree.
+	openW1    func(s sensorSpec) (sensors.Sensor, error)
+	emulateW1 func(s sensorSpec, w *simWorld, tree *w1sim.Tree) error
+
 	// hwNone: set drivers make several sensors, their config name a prefix
 	// (optional); others make one sensor with the config name.
 	set     bool
@@ -84,7 +91,7 @@ type driver struct {
 var drivers = []driver{
 	{name: "bme280", reports: "temperature Cel, humidity %RH, pressure hPa", hw: hwI2C, keys: []string{"bus", "address", "stuck_after"}, minInterval: 20 * time.Millisecond,
 		doc:   "Bosch BME280 on I²C: temperature (Cel), humidity (%RH), pressure (hPa); a BMP280 found there reads without humidity",
-		addrs: bme280.Addresses, identify: bme280.Identify, identifiedBy: "chip id register 0xD0",
+		addrs: bme280.Addresses, identify: bme280.Identify, identifiedBy: "by its chip id (register 0xD0)",
 		openI2C: func(b i2c.Bus, s sensorSpec, _ *hardware) (sensors.Sensor, error) {
 			return bme280.New(b, bme280.Options{Name: s.name, Addr: s.addr, StuckAfter: s.stuckAfter})
 		},
@@ -93,7 +100,7 @@ var drivers = []driver{
 		}},
 	{name: "bmp280", reports: "temperature Cel, pressure hPa", hw: hwI2C, keys: []string{"bus", "address", "stuck_after"}, minInterval: 20 * time.Millisecond,
 		doc:   "Bosch BMP280 on I²C: temperature (Cel), pressure (hPa)",
-		addrs: bme280.Addresses, identify: bme280.Identify, identifiedBy: "chip id register 0xD0",
+		addrs: bme280.Addresses, identify: bme280.Identify, identifiedBy: "by its chip id (register 0xD0)",
 		openI2C: func(b i2c.Bus, s sensorSpec, _ *hardware) (sensors.Sensor, error) {
 			return bme280.New(b, bme280.Options{Name: s.name, Addr: s.addr, StuckAfter: s.stuckAfter})
 		},
@@ -102,7 +109,7 @@ var drivers = []driver{
 		}},
 	{name: "sht3x", reports: "temperature Cel, humidity %RH", hw: hwI2C, keys: []string{"bus", "address", "stuck_after"}, minInterval: 20 * time.Millisecond,
 		doc:   "Sensirion SHT30/31/35 on I²C: temperature (Cel), humidity (%RH), CRC checked",
-		addrs: sht3x.Addresses, identify: sht3x.Identify, identifiedBy: "serial number, CRC checked",
+		addrs: sht3x.Addresses, identify: sht3x.Identify, identifiedBy: "by its serial number, CRC checked",
 		openI2C: func(b i2c.Bus, s sensorSpec, _ *hardware) (sensors.Sensor, error) {
 			return sht3x.New(b, sht3x.Options{Name: s.name, Addr: s.addr, StuckAfter: s.stuckAfter})
 		},
@@ -111,7 +118,7 @@ var drivers = []driver{
 		}},
 	{name: "bh1750", reports: "illuminance lx", hw: hwI2C, keys: []string{"bus", "address", "stuck_after"}, minInterval: 200 * time.Millisecond,
 		doc:   "ROHM BH1750 on I²C: illuminance (lx)",
-		addrs: bh1750.Addresses, identify: bh1750.Identify, identifiedBy: "heuristic: no id register; the data register reads 0 after a reset",
+		addrs: bh1750.Addresses, identify: bh1750.Identify, identifiedBy: "a guess: it has no id register, and its data register read 0 after a reset",
 		openI2C: func(b i2c.Bus, s sensorSpec, _ *hardware) (sensors.Sensor, error) {
 			return bh1750.New(b, bh1750.Options{Name: s.name, Addr: s.addr, StuckAfter: s.stuckAfter})
 		},
@@ -121,7 +128,7 @@ var drivers = []driver{
 	{name: "ads1115", hw: hwI2C, keys: []string{"bus", "address", "stuck_after", "channel", "metric", "scale", "dry_volts", "wet_volts"},
 		metrics: []string{sensors.MetricVoltage, sensors.MetricMoisture}, minInterval: 20 * time.Millisecond,
 		doc:   "TI ADS1115 ADC on I²C, one channel: voltage (V, times scale) or soil moisture (%, from a capacitive probe's dry_volts and wet_volts)",
-		addrs: ads1115.Addresses, identify: ads1115.Identify, identifiedBy: "heuristic: no id register; config and threshold registers at their reset values",
+		addrs: ads1115.Addresses, identify: ads1115.Identify, identifiedBy: "a guess: it has no id register, and its config and threshold registers hold their reset values",
 		openI2C: func(b i2c.Bus, s sensorSpec, h *hardware) (sensors.Sensor, error) {
 			o := ads1115.Options{Name: s.name, Addr: s.addr, StuckAfter: s.stuckAfter, Channel: s.channel, Lock: h.chipLock(s.bus, s.addr)}
 			switch s.metric {
@@ -155,6 +162,18 @@ var drivers = []driver{
 			}
 			c.SetInput(ain, w.noisy(in))
 			return c
+		}},
+	{name: "ds18b20", hw: hw1Wire, keys: []string{"id", "w1_dir", "stuck_after"}, minInterval: time.Second,
+		reports: "temperature Cel",
+		doc:     "Maxim DS18B20 1-wire probe through the kernel's w1 files: temperature (Cel); id 28-xxxxxxxxxxxx (default: the only probe)",
+		openW1: func(s sensorSpec) (sensors.Sensor, error) {
+			return ds18b20.New(ds18b20.Options{Name: s.name, ID: s.id, Root: s.w1Dir, StuckAfter: s.stuckAfter})
+		},
+		emulateW1: func(s sensorSpec, w *simWorld, tree *w1sim.Tree) error {
+			// A probe in the soil: the air's daily cycle, damped, a few
+			// degrees cooler.
+			air := w1sim.ClimateTemperature(w.climate, 0)
+			return tree.Add(s.id, func(t time.Time) float64 { return 0.4*air(t) + 8 }, w1sim.AllFiles)
 		}},
 	{name: "gpio-input", hw: hwGPIO, keys: []string{"pin", "metric", "pull", "debounce", "invert"},
 		metrics: []string{sensors.MetricState, sensors.MetricDoor, sensors.MetricMotion}, reports: "state, door or motion: 0 or 1",

@@ -58,7 +58,11 @@ func openSensors(s settings, log *slog.Logger) ([]sensors.Sensor, []agent.Sensor
 
 	hw := newHardware(log)
 	if s.sim {
-		if sh := emulate(w, specs); sh.empty() {
+		sh := emulate(w, specs)
+		if sh.err != nil {
+			log.Error("cannot emulate every sensor", "err", sh.err)
+		}
+		if sh.empty() {
 			// nothing to register
 		} else if err := sh.register(); err != nil {
 			log.Error("cannot register the emulated hardware; simulating each sensor apart", "err", err)
@@ -67,6 +71,9 @@ func openSensors(s settings, log *slog.Logger) ([]sensors.Sensor, []agent.Sensor
 			hw = newHardware(log)
 			hw.host = false
 			hw.onClose = append(hw.onClose, sh.close)
+			for i := range specs {
+				specs[i] = sh.respec(specs[i])
+			}
 		}
 	}
 
@@ -184,6 +191,8 @@ func (h *hardware) openNow(sp sensorSpec) (sensors.Sensor, error) {
 			return nil, err
 		}
 		return sp.driver.openPin(p, sp)
+	case hw1Wire:
+		return sp.driver.openW1(sp)
 	}
 	return nil, fmt.Errorf("%s: not a hardware driver", sp.driver.name)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	sht3xsim "github.com/tributary-iot/tributary/sim/chip/sht3x"
 	"github.com/tributary-iot/tributary/sim/gpiosim"
 	"github.com/tributary-iot/tributary/sim/i2csim"
+	"github.com/tributary-iot/tributary/sim/w1sim"
 )
 
 // metricsOf is the /metrics endpoint of a run, found in its log.
@@ -79,20 +81,21 @@ func TestSimEveryDriver(t *testing.T) {
 		unit     string
 		min, max float64
 	}{
-		"air/temperature":   {"Cel", -10, 45},
-		"air/humidity":      {"%RH", 1, 100},
-		"air/pressure":      {"hPa", 900, 1100},
-		"baro/temperature":  {"Cel", -10, 45},
-		"baro/pressure":     {"hPa", 900, 1100},
-		"leaf/temperature":  {"Cel", -10, 45},
-		"leaf/humidity":     {"%RH", 1, 100},
-		"light/illuminance": {"lx", 0, 120000},
-		"soil/moisture":     {"%", 0, 100},
-		"battery/voltage":   {"V", 11, 14.5},
-		"door/door":         {"1", 0, 1},
-		"hall/motion":       {"1", 0, 1},
-		"rain/count":        {"mm", 0, 1000},
-		"rain/rate":         {"mm/h", 0, 500},
+		"air/temperature":       {"Cel", -10, 45},
+		"air/humidity":          {"%RH", 1, 100},
+		"air/pressure":          {"hPa", 900, 1100},
+		"baro/temperature":      {"Cel", -10, 45},
+		"baro/pressure":         {"hPa", 900, 1100},
+		"leaf/temperature":      {"Cel", -10, 45},
+		"leaf/humidity":         {"%RH", 1, 100},
+		"light/illuminance":     {"lx", 0, 120000},
+		"soil/moisture":         {"%", 0, 100},
+		"battery/voltage":       {"V", 11, 14.5},
+		"door/door":             {"1", 0, 1},
+		"hall/motion":           {"1", 0, 1},
+		"rain/count":            {"mm", 0, 1000},
+		"rain/rate":             {"mm/h", 0, 500},
+		"soil-temp/temperature": {"Cel", -10, 45},
 	}
 	got := map[string]bool{}
 	await(t, "a reading of every series", func() bool {
@@ -110,7 +113,7 @@ func TestSimEveryDriver(t *testing.T) {
 		return len(got) == len(want)
 	})
 	m := scrape(t, url)
-	for _, s := range []string{"air", "baro", "leaf", "light", "soil", "battery", "door", "hall", "rain"} {
+	for _, s := range []string{"air", "baro", "leaf", "light", "soil", "battery", "door", "hall", "rain", "soil-temp"} {
 		if v := m[`tributary_edge_sensor_simulated{sensor="`+s+`"}`]; v != 1 {
 			t.Errorf("sensor_simulated{%s} = %v, want 1", s, v)
 		}
@@ -144,7 +147,10 @@ type bench struct {
 	light *bh1750sim.Chip
 	soil  *ads1115sim.Chip
 	door  *gpiosim.Pin
+	w1    *w1sim.Tree
 }
+
+const probeID = "28-0316a2795bff"
 
 // jitter is a source of values that wander a little, so that no healthy
 // chip reads as stuck.
@@ -183,6 +189,24 @@ func newBench(t *testing.T, prefix string) *bench {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.door.Unregister() })
+	var err error
+	if b.w1, err = w1sim.New(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	soil := jitter(12, 0.2)
+	if err := b.w1.Add(probeID, func(time.Time) float64 { return soil() }, w1sim.AllFiles); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.w1.Run(ctx, 100*time.Millisecond, nil)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
 	return b
 }
 
@@ -208,6 +232,7 @@ sensors:
   - {name: late, driver: sht3x, bus: FAULTSBUS, address: 0x45}
   - {name: ghost, driver: bme280, bus: NOSUCHBUS, fallback: sim}
   - {name: nopin, driver: gpio-input, pin: FAULTS_GPIO99}
+  - {name: probe, driver: ds18b20, id: `+probeID+`, w1_dir: `+b.w1.Root()+`, interval: 1s}
 `)
 	r := startRun(t, "--config", cfg, "--redis", srv.URL(), "--state-dir", dir, "--metrics-listen", "127.0.0.1:0")
 	url := metricsOf(t, r)
@@ -269,6 +294,8 @@ sensors:
 		{"out of range (BH1750 saturated)", "light", "out_of_range", func() { b.light.SetFault(bh1750sim.OutOfRange) }, func() { b.light.SetFault(bh1750sim.OK) }},
 		{"stuck", "soil", "stuck", func() { b.soil.SetFault(ads1115sim.Stuck) }, func() { b.soil.SetFault(ads1115sim.OK) }},
 		{"chip unplugged", "air", "no_device", func() { b.bus.Detach(0x76) }, func() { b.bus.Attach(0x76, b.air) }},
+		{"DS18B20 vanishes", "probe", "no_device", func() { b.w1.SetFault(probeID, w1sim.Vanished) }, func() { b.w1.SetFault(probeID, w1sim.OK) }},
+		{"DS18B20 CRC", "probe", "crc", func() { b.w1.SetFault(probeID, w1sim.CRCError) }, func() { b.w1.SetFault(probeID, w1sim.OK) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := metric("tributary_edge_sensor_errors_total", tc.sensor, tc.kind)

@@ -52,7 +52,7 @@ type sensorConfig struct {
 	RatePer  string        `yaml:"rate_per"` // pulse-counter: the rate's time unit: 1s (default), 1m or 1h
 
 	// DS18B20.
-	ID    string `yaml:"id"`     // the probe's 1-wire id, 28-xxxxxxxxxxxx (edge scan lists them)
+	ID    string `yaml:"id"`     // the probe's 1-wire id, 28-xxxxxxxxxxxx (edge scan lists them); default the only probe
 	W1Dir string `yaml:"w1_dir"` // where the kernel lists 1-wire slaves; default /sys/bus/w1/devices
 }
 
@@ -108,19 +108,26 @@ func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
 	if keys == nil {
 		keys = c.setKeys()
 	}
+	common := "name, driver and interval"
+	if d.hw != hwNone {
+		common = "name, driver, interval and fallback"
+	}
 	for _, k := range keys {
+		if !slices.Contains(sensorKeys, k) {
+			continue // an unknown key: the YAML decoder says so
+		}
 		if !slices.Contains(commonKeys, k) && !slices.Contains(d.keys, k) {
-			takes := "no other keys"
+			takes := "nothing else"
 			if len(d.keys) > 0 {
-				takes = "only " + strings.Join(d.keys, ", ")
+				takes = strings.Join(d.keys, ", ")
 			}
-			bad(k, "driver %s does not take %s (besides name, driver, interval%s it takes %s)", d.name, k, map[bool]string{true: " and fallback", false: ""}[d.hw != hwNone], takes)
+			bad(k, "driver %s does not take %s (besides %s, it takes %s)", d.name, k, common, takes)
 		}
 	}
 	switch c.Fallback {
 	case "":
 	case fallbackSim:
-		if d.hw == hwNone {
+		if d.hw == hwNone && slices.Contains(keys, "fallback") {
 			bad("fallback", "driver %s is a simulation already: fallback does not apply", d.name)
 		}
 		s.fallback = true
@@ -133,6 +140,12 @@ func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
 		bad("interval", "%v is shorter than one %s measurement (%v): give at least that", c.Interval, d.name, d.minInterval)
 	}
 
+	if slices.Contains(d.keys, "stuck_after") {
+		s.stuckAfter = c.StuckAfter
+		if c.StuckAfter < -1 || c.StuckAfter == 1 {
+			bad("stuck_after", "%d: want 2 or more reads, or -1 for never (default: the driver's)", c.StuckAfter)
+		}
+	}
 	switch d.hw {
 	case hwI2C:
 		s.bus = cmp.Or(c.Bus, defaultBus)
@@ -140,17 +153,15 @@ func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
 			bad("bus", "%q is not an I²C bus: give its number (1 for /dev/i2c-1) or name (I2C1)", c.Bus)
 		}
 		s.addr = d.addrs[0]
-		s.stuckAfter = c.StuckAfter
-		if c.StuckAfter < -1 || c.StuckAfter == 1 {
-			bad("stuck_after", "%d: want 2 or more reads, or -1 for never (default %d)", c.StuckAfter, sensors.DefaultStuckAfter)
-		}
 		if c.Address != "" {
 			a, err := parseAddr(c.Address)
 			switch {
 			case err != nil:
 				bad("address", "%v", err)
+				s.addr = 0
 			case !slices.Contains(d.addrs, a):
 				bad("address", "%#02x: a %s answers only at %s", a, d.name, addrList(d.addrs))
+				s.addr = 0
 			default:
 				s.addr = a
 			}
@@ -191,12 +202,11 @@ func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
 	case hw1Wire:
 		s.w1Dir = cmp.Or(c.W1Dir, defaultW1Dir)
 		switch {
-		case c.ID == "":
-			bad("", "id: missing (the probe's 1-wire id, 28-xxxxxxxxxxxx: `edge scan` lists them)")
-		case !validW1ID(c.ID):
+		case c.ID == "": // the only probe on the bus
+		case !validW1ID(strings.ToLower(c.ID)):
 			bad("id", "%q is not a DS18B20 id: want 28- and 12 hex digits, as under %s", c.ID, defaultW1Dir)
 		default:
-			s.id = c.ID
+			s.id = strings.ToLower(c.ID)
 		}
 	}
 
@@ -204,6 +214,7 @@ func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
 		ch, err := ads1115.ParseChannel(cmp.Or(c.Channel, "0"))
 		if err != nil {
 			bad("channel", "%q: want 0, 1, 2 or 3 (against GND) or 0-1, 0-3, 1-3, 2-3 (differential)", c.Channel)
+			ch = -1
 		}
 		s.channel = ch
 	}
@@ -230,17 +241,25 @@ func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
 		if c.WetVolts != nil {
 			s.wet = *c.WetVolts
 		}
+		key := "wet_volts"
+		if c.DryVolts != nil {
+			key = "dry_volts"
+		}
 		if (c.DryVolts != nil || c.WetVolts != nil) && s.metric != sensors.MetricMoisture {
-			bad(cmp.Or(map[bool]string{true: "dry_volts"}[c.DryVolts != nil], "wet_volts"), "applies to metric moisture only")
+			bad(key, "applies to metric moisture only")
 		} else if s.dry == s.wet || s.dry < 0 || s.wet < 0 || s.dry > 6.144 || s.wet > 6.144 {
-			bad(cmp.Or(map[bool]string{true: "dry_volts"}[c.DryVolts != nil], "wet_volts"), "dry %v V and wet %v V: want two different voltages within 0..6.144 V", s.dry, s.wet)
+			bad(key, "dry %v V and wet %v V: want two different voltages within 0..6.144 V", s.dry, s.wet)
 		}
 	}
 	return s, errs
 }
 
-// commonKeys are the keys every sensor takes.
-var commonKeys = []string{"name", "driver", "interval", "fallback"}
+// commonKeys are the keys every sensor takes; sensorKeys all of them.
+var (
+	commonKeys = []string{"name", "driver", "interval", "fallback"}
+	sensorKeys = []string{"name", "driver", "interval", "fallback", "bus", "address", "stuck_after", "channel", "metric",
+		"scale", "dry_volts", "wet_volts", "pin", "debounce", "pull", "invert", "unit", "rate_per", "id", "w1_dir"}
+)
 
 // setKeys lists the keys of c that are not zero, for a config made in Go
 // rather than read from a file.
@@ -315,6 +334,7 @@ func validW1ID(id string) bool {
 func validateSensors(ss []sensorConfig, root *yaml.Node, at func(path ...string) string) []error {
 	var errs []error
 	seen := map[string]string{}
+	claims := hwClaims{}
 	for i, s := range ss {
 		key := fmt.Sprintf("sensors[%d]", i)
 		idx := strconv.Itoa(i)
@@ -333,13 +353,17 @@ func validateSensors(ss []sensorConfig, root *yaml.Node, at func(path ...string)
 		case s.Name != "" && !reading.ValidID(s.Name):
 			errs = append(errs, fmt.Errorf("%s%s.name: %q is not a valid sensor id (letters, digits, '.', '_' or '-', starting with a letter or digit)", at("sensors", idx, "name"), key, s.Name))
 		}
-		_, ferrs := s.spec(d, keysAt(root, "sensors", idx))
+		sp, ferrs := s.spec(d, keysAt(root, "sensors", idx))
 		for _, fe := range ferrs {
 			if fe.key == "" {
 				errs = append(errs, fmt.Errorf("%s%s.%s", at("sensors", idx), key, fe.msg))
 			} else {
 				errs = append(errs, fmt.Errorf("%s%s.%s: %s", at("sensors", idx, fe.key), key, fe.key, fe.msg))
 			}
+		}
+		// Two sensors on one chip or pin: only an ADC's channels share.
+		if field, msg := claims.take(key, sp); msg != "" {
+			errs = append(errs, fmt.Errorf("%s%s.%s: %s", at("sensors", idx, field), key, field, msg))
 		}
 		for _, n := range d.names(s.Name) {
 			if prev, dup := seen[n]; dup {
@@ -402,4 +426,37 @@ func (s sensorSpec) gpioPull() gpio.Pull {
 		return gpio.Float
 	}
 	return gpio.PullNoChange
+}
+
+// hwClaims are the chips, ADC channels, pins and probes sensors use, each
+// by the key of the first sensor using it (and its driver, for chips).
+type hwClaims map[string][2]string
+
+// take claims what sp uses for the sensor at key; it returns the key of
+// what is already another's, and a message saying so, or "", "".
+func (c hwClaims) take(key string, sp sensorSpec) (field, msg string) {
+	var place, what string
+	switch {
+	case sp.driver.hw == hwI2C && sp.addr != 0:
+		place, field, what = fmt.Sprintf("i2c %s %#02x", busKey(sp.bus), sp.addr), "address", fmt.Sprintf("%#02x on bus %s", sp.addr, sp.bus)
+		if prev, ok := c[place]; ok && (prev[1] != "ads1115" || sp.driver.name != "ads1115") {
+			return field, fmt.Sprintf("%s is already %s's (a %s)", what, prev[0], prev[1])
+		}
+		c[place] = [2]string{key, sp.driver.name}
+		if sp.driver.name != "ads1115" || sp.channel < 0 {
+			return "", ""
+		}
+		place, field, what = place+" channel "+sp.channel.String(), "channel", sp.channel.String()+" of the ADS1115 at "+fmt.Sprintf("%#02x", sp.addr)
+	case sp.driver.hw == hwGPIO && sp.pin != "":
+		place, field, what = "pin "+sp.pin, "pin", sp.pin
+	case sp.driver.hw == hw1Wire && sp.id != "":
+		place, field, what = "w1 "+sp.id, "id", sp.id
+	default:
+		return "", ""
+	}
+	if prev, ok := c[place]; ok {
+		return field, fmt.Sprintf("%s is already %s's", what, prev[0])
+	}
+	c[place] = [2]string{key, sp.driver.name}
+	return "", ""
 }

@@ -16,6 +16,7 @@ import (
 	"periph.io/x/host/v3"
 
 	"github.com/tributary-iot/tributary/sensors"
+	"github.com/tributary-iot/tributary/sensors/ds18b20"
 )
 
 // How to enable what scan found missing (Raspberry Pi OS).
@@ -68,7 +69,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // scanBoard is the emulated board of scan --sim: on bus 1 a BME280 at
 // 0x76, an SHT3x at 0x44, a BH1750 at 0x23, an ADS1115 at 0x48 with a soil
-// probe on AIN0; and a DS18B20 on 1-wire. It is registered with periph as
+// probe on AIN0; and a DS18B20 on 1-wire, in a temporary directory. It is registered with periph as
 // a board's would be.
 func scanBoard() (*simHardware, error) {
 	w := newSimWorld("scan", time.Now)
@@ -95,6 +96,7 @@ var scanBoardSensors = []sensorConfig{
 	{Name: "air2", Driver: "sht3x", Address: "0x44"},
 	{Name: "light", Driver: "bh1750", Address: "0x23"},
 	{Name: "soil", Driver: "ads1115", Address: "0x48", Metric: "moisture"},
+	{Name: "probe", Driver: "ds18b20", ID: "28-0316a2795bff"},
 }
 
 // found is one sensor scan found, as a snippet entry.
@@ -139,23 +141,23 @@ func scan(ctx context.Context, w io.Writer, w1Dir string, simulated bool) error 
 		all = append(all, fs...)
 	}
 
-	fmt.Fprintf(w, "\n1-wire (%s):\n", w1Dir)
-	ids, err := listW1(w1Dir)
+	if simulated {
+		fmt.Fprintf(w, "\n1-wire (emulated %s):\n", defaultW1Dir)
+	} else {
+		fmt.Fprintf(w, "\n1-wire (%s):\n", w1Dir)
+	}
+	ids, err := ds18b20.Scan(w1Dir)
 	switch {
-	case errors.Is(err, os.ErrNotExist):
+	case errors.Is(err, sensors.ErrNoDevice):
 		fmt.Fprintf(w, "  not enabled: %s\n", enableW1)
 	case err != nil:
 		fmt.Fprintf(w, "  cannot list: %v\n", err)
 	case len(ids) == 0:
-		fmt.Fprintf(w, "  no device found (the bus master is there: check the probe's wiring and its 4.7 kΩ pull-up)\n")
+		fmt.Fprintf(w, "  no DS18B20 found (the bus master is there: check the probe's wiring and its 4.7 kΩ pull-up)\n")
 	}
 	for _, id := range ids {
-		if strings.HasPrefix(id, "28-") {
-			fmt.Fprintf(w, "  %s  DS18B20 (family 28)\n", id)
-			all = append(all, found{driver: "ds18b20", id: id})
-		} else {
-			fmt.Fprintf(w, "  %s  not a DS18B20 (family %s): not supported\n", id, strings.SplitN(id, "-", 2)[0])
-		}
+		fmt.Fprintf(w, "  %s  DS18B20 (family 28)\n", id)
+		all = append(all, found{driver: "ds18b20", id: id})
 	}
 	fmt.Fprintf(w, "\nGPIO inputs (door contacts, PIR motion, pulse counters) cannot be detected: add them by pin (see firmware-notes/README.md).\n")
 
@@ -210,7 +212,7 @@ func probeBus(w io.Writer, b i2c.Bus, bus string) []found {
 			if _, ok := lookupDriver(drv); !ok {
 				drv = p.d.name
 			}
-			fmt.Fprintf(w, "    %#02x  %s  (identified by %s)\n", p.addr, model, p.d.identifiedBy)
+			fmt.Fprintf(w, "    %#02x  %-8s %s\n", p.addr, model, p.d.identifiedBy)
 			out = append(out, found{driver: drv, bus: bus, addr: p.addr})
 			any = true
 		}
@@ -218,24 +220,12 @@ func probeBus(w io.Writer, b i2c.Bus, bus string) []found {
 	if !any {
 		fmt.Fprintf(w, "    no supported chip answered\n")
 	}
+	var addrs []string
+	for _, p := range probes {
+		addrs = append(addrs, fmt.Sprintf("%#02x", p.addr))
+	}
+	fmt.Fprintf(w, "    (probed %s)\n", strings.Join(addrs, " "))
 	return out
-}
-
-// listW1 lists the 1-wire slaves in dir (the bus masters, w1_bus_master*,
-// left out).
-func listW1(dir string) ([]string, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, e := range ents {
-		if n := e.Name(); !strings.HasPrefix(n, "w1_bus_master") && strings.Contains(n, "-") {
-			ids = append(ids, n)
-		}
-	}
-	sort.Strings(ids)
-	return ids, nil
 }
 
 // writeSnippet prints the sensors: entries for what scan found.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/i2c"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/tributary-iot/tributary/sim/gpiosim"
 	"github.com/tributary-iot/tributary/sim/i2csim"
+	"github.com/tributary-iot/tributary/sim/w1sim"
 )
 
 // simHardware is emulated hardware for a set of sensors: an i2csim bus per
@@ -27,6 +30,8 @@ type simHardware struct {
 	chips map[string]i2csim.Chip // by busKey/address
 	order []string               // bus keys in configuration order
 	pins  []*gpiosim.Pin
+	tree  *w1sim.Tree             // nil: no 1-wire probe
+	err   error                   // what could not be emulated
 	drive []func(context.Context) // drive the pins from their models
 
 	mu             sync.Mutex
@@ -57,7 +62,15 @@ func emulate(w *simWorld, specs []sensorSpec) *simHardware {
 			p, drive := sp.driver.emulatePin(sp, w)
 			sh.pins = append(sh.pins, p)
 			sh.drive = append(sh.drive, drive)
+		case hw1Wire:
+			if err := sh.addProbe(sp); err != nil {
+				sh.err = errors.Join(sh.err, err)
+			}
 		}
+	}
+	if sh.tree != nil {
+		sh.tree.Update(w.now())
+		sh.drive = append(sh.drive, func(ctx context.Context) { sh.tree.Run(ctx, time.Second, w.now) })
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -71,12 +84,40 @@ func emulate(w *simWorld, specs []sensorSpec) *simHardware {
 	sh.stop = func() {
 		cancel()
 		wg.Wait()
+		if sh.tree != nil {
+			os.RemoveAll(sh.tree.Root())
+		}
 	}
 	return sh
 }
 
+// addProbe puts sp's DS18B20 in the emulated w1 tree, made on first use in
+// a temporary directory.
+func (sh *simHardware) addProbe(sp sensorSpec) error {
+	if sh.tree == nil {
+		dir, err := os.MkdirTemp("", "tributary-w1sim-")
+		if err != nil {
+			return fmt.Errorf("emulated 1-wire: %w", err)
+		}
+		if sh.tree, err = w1sim.New(dir); err != nil {
+			return fmt.Errorf("emulated 1-wire: %w", err)
+		}
+	}
+	sp.id = sh.probeID(sp)
+	return sp.driver.emulateW1(sp, sh.w, sh.tree)
+}
+
+// probeID is sp's probe id, or one made up from the world's seed for a
+// spec that names none (the only probe).
+func (sh *simHardware) probeID(sp sensorSpec) string {
+	if sp.id != "" {
+		return sp.id
+	}
+	return fmt.Sprintf("28-%012x", sh.w.seed&0xffffffffffff)
+}
+
 // empty reports whether there is nothing to emulate.
-func (sh *simHardware) empty() bool { return len(sh.buses) == 0 && len(sh.pins) == 0 }
+func (sh *simHardware) empty() bool { return len(sh.buses) == 0 && len(sh.pins) == 0 && sh.tree == nil }
 
 // register registers the buses with periph's i2creg under their names, a
 // bus configured as "1" as "I2C1", number 1, as Linux's is, so that
@@ -151,11 +192,21 @@ func (sh *simHardware) pinByName(name string) gpio.PinIO {
 }
 
 // w1Dir is the directory of the emulated 1-wire tree ("" if none).
-func (sh *simHardware) w1Dir() string { return "" }
+func (sh *simHardware) w1Dir() string {
+	if sh.tree == nil {
+		return ""
+	}
+	return sh.tree.Root()
+}
 
 // respec adjusts sp to where the emulated hardware is (the w1 tree's
 // directory).
-func (sh *simHardware) respec(sp sensorSpec) sensorSpec { return sp }
+func (sh *simHardware) respec(sp sensorSpec) sensorSpec {
+	if sp.driver.hw == hw1Wire && sh.tree != nil {
+		sp.w1Dir = sh.tree.Root()
+	}
+	return sp
+}
 
 // simBusHandle is one opened reference to an emulated bus: closing it
 // leaves the bus to the others, as closing one of several opens of

@@ -34,7 +34,7 @@ func TestARMSmoke(t *testing.T) {
 	}
 	want := []string{"air/humidity", "air/pressure", "air/temperature", "baro/pressure", "baro/temperature",
 		"battery/voltage", "door/door", "hall/motion", "leaf/humidity", "leaf/temperature", "light/illuminance",
-		"rain/count", "rain/rate", "soil/moisture"}
+		"rain/count", "rain/rate", "soil-temp/temperature", "soil/moisture"}
 	srv := redistest.Start(t, redistest.Options{})
 	for _, tc := range []struct {
 		name, goarch, goarm string

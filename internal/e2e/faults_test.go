@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -312,18 +313,21 @@ func TestFaultAgentKilled(t *testing.T) {
 		phases []phase // one per killed boot; a last boot then runs to a clean stop
 	}{
 		{"redis up", []phase{{}, {ackLost: true}, {}, {ackLost: true}, {}}},
+		// kill -9 loses nothing under any fsync policy: a Push that
+		// returned has reached the page cache, which outlives the process.
+		{"redis up, fsync never", []phase{{}, {ackLost: true}, {}, {}, {}}},
 		{"redis down across kills", []phase{{}, {redisDown: true}, {redisDown: true}, {midDrain: true}, {midDrain: true}}},
 	} {
 		// Each case draws its kill moments now, so that the seed says them:
-		// 0.3 to 2.3 s into a boot; 3 to 5 s while Redis is down, so that
-		// the backlog grows past a thousand readings; 0 to 0.5 s after a
+		// 0.3 to 2.3 s into a boot; 4 to 6 s while Redis is down, so that
+		// the backlog grows past 1600 readings; 0 to 0.5 s after a
 		// draining boot has sent 200 readings, so that it dies with most
 		// of the backlog still spooled.
 		waits := make([]time.Duration, len(tc.phases))
 		for i, ph := range tc.phases {
 			switch {
 			case ph.redisDown:
-				waits[i] = 3*time.Second + time.Duration(rng.Int64N(int64(2*time.Second)))
+				waits[i] = 4*time.Second + time.Duration(rng.Int64N(int64(2*time.Second)))
 			case ph.midDrain:
 				waits[i] = time.Duration(rng.Int64N(int64(500 * time.Millisecond)))
 			default:
@@ -336,7 +340,11 @@ func TestFaultAgentKilled(t *testing.T) {
 			st := rd.store(t)
 			const device = "killed"
 			state := t.TempDir()
-			args := []string{"--redis", rd.URL(), "--interval", fastSampling, "--spool-sync", "always",
+			sync := "always"
+			if strings.HasSuffix(tc.name, "fsync never") {
+				sync = "never"
+			}
+			args := []string{"--redis", rd.URL(), "--interval", fastSampling, "--spool-sync", sync,
 				"--state-dir", state, "--drain-rate", "500"}
 			var boots []bootRun
 			redisUp := true
@@ -609,6 +617,59 @@ func TestFaultSpoolFull(t *testing.T) {
 				if prefix == 0 {
 					t.Fatalf("newest: the first reading was dropped")
 				}
+			}
+		})
+	}
+}
+
+// A full spool that drains while the agent samples on: Redis is down until
+// the 64 KiB spool has dropped hundreds of readings, then comes back, and
+// the same run drains the backlog (at the default drain rate) while its
+// live readings still push against the limit; the batch in flight is never
+// dropped. The exact count holds throughout: stored + dropped == produced,
+// with nothing stored twice or out of order.
+func TestFaultSpoolFullDraining(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []string{"oldest", "newest"} {
+		t.Run(policy, func(t *testing.T) {
+			t.Parallel()
+			rd := newDurableRedis(t) // down
+			st := rd.store(t)
+			device := "draining-" + policy
+			a := startEdgeProc(t, device, "--redis", rd.URL(), "--interval", fastSampling, "--spool-sync", "interval",
+				"--state-dir", t.TempDir(), "--spool-full", policy, "--spool-max-size", "64KiB")
+			eventually(t, "300 readings dropped by the full spool", time.Minute, func() bool {
+				return a.scrape(t).sum(`tributary_edge_spool_dropped_total{reason="full"}`) >= 300
+			})
+			rd.start(t)
+			eventually(t, "the backlog drained", 2*time.Minute, func() bool {
+				m := a.scrape(t)
+				return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
+			})
+			// Redis is up and the spool nearly empty: no more drops.
+			m := a.scrape(t)
+			next := a.terminate(t)
+			produced := int(next - a.first)
+			dropped := int(m.sum("tributary_edge_spool_dropped_total") + m.agentDrops())
+			seqs, _ := streamSeqs(t, st, device)
+			seen := map[uint64]bool{}
+			dups, disordered, stray := 0, 0, 0
+			for i, s := range seqs {
+				if seen[s] {
+					dups++
+				}
+				seen[s] = true
+				if i > 0 && s <= seqs[i-1] {
+					disordered++
+				}
+				if s < a.first || s >= next {
+					stray++
+				}
+			}
+			t.Logf("%s: produced %d, stored %d, dropped %d (full %v), duplicated %d, out of order %d, stray %d",
+				device, produced, len(seqs), dropped, m[`tributary_edge_spool_dropped_total{reason="full"}`], dups, disordered, stray)
+			if dups != 0 || disordered != 0 || stray != 0 || len(seqs)+dropped != produced {
+				t.Errorf("want stored + dropped == produced, nothing twice or out of order")
 			}
 		})
 	}

@@ -21,7 +21,6 @@ import (
 
 	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
-	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/store"
 )
 
@@ -100,10 +99,11 @@ func TestFaultRedisOutage(t *testing.T) {
 }
 
 // mqttRig is the MQTT path: a persistent mosquitto with passwords and the
-// shipped ACL, a bridge process to Redis, and the agents' password files.
+// shipped ACL, a bridge process to a durable Redis, and the agents'
+// password files.
 type mqttRig struct {
 	mq       *mosquittotest.Server
-	rd       *redistest.Server
+	rd       *durableRedis
 	st       *store.Store
 	bridge   *proc
 	metrics  string // the running bridge's /metrics
@@ -135,8 +135,8 @@ func newMQTTRig(t *testing.T, devices ...string) *mqttRig {
 			t.Logf("--- mosquitto log:\n%s", r.mq.Log())
 		}
 	})
-	r.rd = redistest.Start(t, redistest.Options{})
-	r.st = store.New(r.rd.Client(t), store.Options{})
+	r.rd = startDurableRedis(t)
+	r.st = r.rd.store(t)
 	dir := t.TempDir()
 	for _, d := range devices {
 		r.pwFiles[d] = writeSecret(t, dir, d+".pw", users[d])
@@ -214,7 +214,9 @@ func (r *mqttRig) finish(t *testing.T, agents []*edgeProc) {
 // persistent sessions, per-device passwords, the shipped ACL, persistence
 // on) and a bridge process stores in Redis. (a) The broker is stopped for
 // the outage and restarted; (b) the bridge is killed with SIGKILL twice
-// and restarted with the same client id. Afterwards every reading is in
+// and restarted with the same client id; (c) Redis crashes under the
+// bridge for the outage (the bridge acknowledges nothing meanwhile, and
+// the broker keeps the messages for it). Afterwards every reading is in
 // Redis once, in order.
 func TestFaultMQTT(t *testing.T) {
 	t.Parallel()
@@ -279,6 +281,31 @@ func TestFaultMQTT(t *testing.T) {
 			eventually(t, "the agents publish while the bridge is down", time.Minute, func() bool { return sent() >= s+300 })
 			r.startBridge(t)
 		}
+		r.finish(t, agents)
+	})
+	t.Run("redis crashed under the bridge", func(t *testing.T) {
+		t.Parallel()
+		r := newMQTTRig(t, "mq-redis-a", "mq-redis-b")
+		var agents []*edgeProc
+		for _, d := range r.devices {
+			agents = append(agents, r.startAgent(t, d))
+		}
+		for _, d := range r.devices {
+			eventually(t, d+": 200 readings stored before the outage", 30*time.Second, func() bool { return streamLen(r.st, d) >= 200 })
+		}
+		r.rd.kill()
+		time.Sleep(outage)
+		for _, a := range agents {
+			// The broker takes the readings: the agents need not spool them.
+			if m := a.scrape(t); m.sum("tributary_edge_uplink_up") != 1 || m.sum("tributary_edge_spool_readings") > 100 {
+				t.Errorf("%s: uplink up %v, %v readings spooled, during a Redis outage behind the broker",
+					a.device, m.sum("tributary_edge_uplink_up"), m.sum("tributary_edge_spool_readings"))
+			}
+		}
+		if m := scrapeURL(t, r.metrics); m.sum("tributary_bridge_redis_up") != 0 {
+			t.Errorf("bridge: redis_up %v during the outage", m.sum("tributary_bridge_redis_up"))
+		}
+		r.rd.start(t)
 		r.finish(t, agents)
 	})
 }

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -337,13 +336,18 @@ func TestFaultAgentKilled(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		phases []phase // one per killed boot; a last boot then runs to a clean stop
+		sync   string // --spool-sync
+		mqtt   bool   // through mosquitto and a bridge instead of straight to Redis
+		phases []phase
 	}{
-		{"redis up", []phase{{}, {ackLost: true}, {}, {ackLost: true}, {}}},
+		{"redis up", "always", false, []phase{{}, {ackLost: true}, {}, {ackLost: true}, {}}},
 		// kill -9 loses nothing under any fsync policy: a Push that
 		// returned has reached the page cache, which outlives the process.
-		{"redis up, fsync never", []phase{{}, {ackLost: true}, {}, {}, {}}},
-		{"redis down across kills", []phase{{}, {redisDown: true}, {redisDown: true}, {midDrain: true}, {midDrain: true}}},
+		{"redis up, fsync never", "never", false, []phase{{}, {ackLost: true}, {}, {}, {}}},
+		{"redis down across kills", "always", false, []phase{{}, {redisDown: true}, {redisDown: true}, {midDrain: true}, {midDrain: true}}},
+		// Killed while publishing: what the broker had not acknowledged
+		// is still spooled and published again by the next boot.
+		{"through mqtt", "always", true, []phase{{}, {}, {}, {}, {}}},
 	} {
 		// Each case draws its kill moments now, so that the seed says them:
 		// 0.3 to 2.3 s into a boot; 4 to 6 s while Redis is down, so that
@@ -363,16 +367,23 @@ func TestFaultAgentKilled(t *testing.T) {
 		}
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rd := startDurableRedis(t)
-			st := rd.store(t)
 			const device = "killed"
-			state := t.TempDir()
-			sync := "always"
-			if strings.HasSuffix(tc.name, "fsync never") {
-				sync = "never"
+			var (
+				rd     *durableRedis
+				st     *store.Store
+				uplink []string
+			)
+			if tc.mqtt {
+				r := newMQTTRig(t, device)
+				rd, st = r.rd, r.st
+				uplink = []string{"--mqtt", r.mq.URL(), "--mqtt-password-file", r.pwFiles[device]}
+			} else {
+				rd = startDurableRedis(t)
+				st = rd.store(t)
+				uplink = []string{"--redis", rd.URL()}
 			}
-			args := []string{"--redis", rd.URL(), "--interval", fastSampling, "--spool-sync", sync,
-				"--state-dir", state, "--drain-rate", "500"}
+			args := append(uplink, "--interval", fastSampling, "--spool-sync", tc.sync,
+				"--state-dir", t.TempDir(), "--drain-rate", "500")
 			var boots []bootRun
 			redisUp := true
 			for i, ph := range tc.phases {
@@ -433,7 +444,12 @@ func TestFaultAgentKilled(t *testing.T) {
 			if d := m.agentDrops() + m.sum("tributary_edge_spool_dropped_total"); d != 0 {
 				t.Errorf("last boot: %v readings dropped", d)
 			}
-			boots = append(boots, bootRun{id: last.boot, first: last.first, next: last.terminate(t)})
+			next := last.terminate(t)
+			boots = append(boots, bootRun{id: last.boot, first: last.first, next: next})
+			eventually(t, fmt.Sprintf("seq %d stored", next-1), time.Minute, func() bool {
+				s, _ := st.LastSeq(t.Context(), device)
+				return s >= next-1
+			})
 
 			c := audit(t, st, device, boots)
 			checkTally(t, device, c)

@@ -48,7 +48,7 @@ cross: ## static edge binaries for the Raspberry Pi: armv6, armv7, arm64 (sizes 
 		stat -c %s $$f | awk -v f=$$f '{printf "  %-24s %9d bytes  %5.1f MiB\n", f, $$1, $$1/1048576}'; done
 
 # The sensor packages whose tests test-arm runs on each ARM target.
-ARM_TEST_PKGS := ./sensors/... ./sim/i2csim/... ./sim/chip/... ./sim/gpiosim/...
+ARM_TEST_PKGS := ./sensors/... ./sim/i2csim/... ./sim/chip/... ./sim/gpiosim/... ./sim/w1sim/...
 
 test-arm: ## the sensor packages' tests and an --sim smoke run of each edge binary, under qemu-user (armv6 as an ARM1176)
 	@command -v qemu-arm >/dev/null && command -v qemu-aarch64 >/dev/null || { \

@@ -350,15 +350,16 @@ func TestFaultAgentKilled(t *testing.T) {
 		{"through mqtt", "always", true, []phase{{}, {}, {}, {}, {}}},
 	} {
 		// Each case draws its kill moments now, so that the seed says them:
-		// 0.3 to 2.3 s into a boot; 4 to 6 s while Redis is down, so that
-		// the backlog grows past 1600 readings; 0 to 0.5 s after a
-		// draining boot has sent 200 readings, so that it dies with most
-		// of the backlog still spooled.
+		// 0.3 to 2.3 s into a boot; 0 to 1 s after a boot with Redis down
+		// has spooled 1000 readings, so that the backlog grows past 2000;
+		// 0 to 0.5 s after a draining boot has sent its first batch (the
+		// drain rate lets the next one go 2 s later), so that it dies with
+		// most of the backlog still spooled.
 		waits := make([]time.Duration, len(tc.phases))
 		for i, ph := range tc.phases {
 			switch {
 			case ph.redisDown:
-				waits[i] = 4*time.Second + time.Duration(rng.Int64N(int64(2*time.Second)))
+				waits[i] = time.Duration(rng.Int64N(int64(time.Second)))
 			case ph.midDrain:
 				waits[i] = time.Duration(rng.Int64N(int64(500 * time.Millisecond)))
 			default:
@@ -383,7 +384,7 @@ func TestFaultAgentKilled(t *testing.T) {
 				uplink = []string{"--redis", rd.URL()}
 			}
 			args := append(uplink, "--interval", fastSampling, "--spool-sync", tc.sync,
-				"--state-dir", t.TempDir(), "--drain-rate", "500")
+				"--state-dir", t.TempDir(), "--drain-rate", "250")
 			var boots []bootRun
 			redisUp := true
 			for i, ph := range tc.phases {
@@ -402,6 +403,11 @@ func TestFaultAgentKilled(t *testing.T) {
 					}
 					eventually(t, "part of the backlog sent", time.Minute, func() bool {
 						return a.scrape(t).sum("tributary_edge_sent_readings_total") >= 200
+					})
+				}
+				if ph.redisDown {
+					eventually(t, "1000 readings spooled with Redis down", time.Minute, func() bool {
+						return a.scrape(t).sum("tributary_edge_readings_total") >= 1000
 					})
 				}
 				time.Sleep(waits[i]) // a random moment
@@ -428,7 +434,7 @@ func TestFaultAgentKilled(t *testing.T) {
 					t.Errorf("boot %s: %v readings dropped", a.boot, d)
 				}
 				boots = append(boots, bootRun{id: a.boot, first: a.first, acked: uint64(m.sum("tributary_edge_readings_total"))})
-				t.Logf("boot %d (%s): started with %d spooled, killed after %v: %.0f readings produced, %.0f sent (%.0f of them repeats Redis dropped), %.0f in the spool at the last scrape",
+				t.Logf("boot %d (%s): started with %d spooled, killed %v after its cue: %.0f readings produced, %.0f sent (%.0f of them repeats Redis dropped), %.0f in the spool at the last scrape",
 					i+1, a.boot, a.spooled, waits[i], m.sum("tributary_edge_readings_total"), m.sum("tributary_edge_sent_readings_total"),
 					m.sum("tributary_edge_duplicate_readings_total"), m.sum("tributary_edge_spool_readings"))
 			}

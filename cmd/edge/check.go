@@ -129,7 +129,7 @@ func describe(w io.Writer, cfg fileConfig) {
 	for _, c := range cfg.Sensors {
 		d, _ := lookupDriver(c.Driver)
 		sp, _ := c.spec(d, nil)
-		iv := "default"
+		iv := interval.String() + " (default)"
 		if sp.interval != 0 {
 			iv = sp.interval.String()
 		}

@@ -111,7 +111,7 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 	if c.Interval != 0 && c.Interval < minInterval {
 		errs = append(errs, fmt.Errorf("%sinterval: %v is below the minimum %v", at("interval"), c.Interval, minInterval))
 	}
-	errs = append(errs, validateSensors(c.Sensors, root, at)...)
+	errs = append(errs, validateSensors(c.Sensors, c.Interval, root, at)...)
 	return errors.Join(errs...)
 }
 

@@ -221,7 +221,7 @@ func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
 	if slices.Contains(d.keys, "metric") {
 		s.metric = cmp.Or(c.Metric, d.metrics[0])
 		if !slices.Contains(d.metrics, s.metric) {
-			bad("metric", "%q: %s measures %s", c.Metric, d.name, strings.Join(d.metrics, " or "))
+			bad("metric", "%q: %s measures %s", c.Metric, d.name, orList(d.metrics))
 		}
 	}
 	if slices.Contains(d.keys, "scale") {
@@ -330,8 +330,10 @@ func validW1ID(id string) bool {
 }
 
 // validateSensors checks the sensors: list and returns every mistake,
-// each with its line (at gives the "line N: " prefix of a path in root).
-func validateSensors(ss []sensorConfig, root *yaml.Node, at func(path ...string) string) []error {
+// each with its line (at gives the "line N: " prefix of a path in root);
+// interval is the file's default interval (0: the agent's).
+func validateSensors(ss []sensorConfig, interval time.Duration, root *yaml.Node, at func(path ...string) string) []error {
+	interval = cmp.Or(interval, time.Second) // what a sensor without one gets (agent.DefaultInterval)
 	var errs []error
 	seen := map[string]string{}
 	claims := hwClaims{}
@@ -354,6 +356,9 @@ func validateSensors(ss []sensorConfig, root *yaml.Node, at func(path ...string)
 			errs = append(errs, fmt.Errorf("%s%s.name: %q is not a valid sensor id (letters, digits, '.', '_' or '-', starting with a letter or digit)", at("sensors", idx, "name"), key, s.Name))
 		}
 		sp, ferrs := s.spec(d, keysAt(root, "sensors", idx))
+		if s.Interval == 0 && interval < d.minInterval && interval >= minInterval {
+			errs = append(errs, fmt.Errorf("%s%s.interval: the default %v is shorter than one %s measurement (%v): give this sensor an interval of at least that", at("sensors", idx), key, interval, d.name, d.minInterval))
+		}
 		for _, fe := range ferrs {
 			if fe.key == "" {
 				errs = append(errs, fmt.Errorf("%s%s.%s", at("sensors", idx), key, fe.msg))
@@ -459,4 +464,12 @@ func (c hwClaims) take(key string, sp sensorSpec) (field, msg string) {
 	}
 	c[place] = [2]string{key, sp.driver.name}
 	return "", ""
+}
+
+// orList writes "a, b or c".
+func orList(ss []string) string {
+	if len(ss) < 2 {
+		return strings.Join(ss, "")
+	}
+	return strings.Join(ss[:len(ss)-1], ", ") + " or " + ss[len(ss)-1]
 }

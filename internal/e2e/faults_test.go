@@ -7,13 +7,16 @@ package e2e
 // restarted). Each test counts the readings produced, stored, duplicated
 // and missing per device and logs them (go test -v shows the figures).
 //
-// The outages last $TRIBUTARY_FAULT_OUTAGE (default 30s). The tests run in
-// parallel with one another; each has servers of its own.
+// The outages last $TRIBUTARY_FAULT_OUTAGE (default 30s); the random kill
+// moments replay from $TRIBUTARY_FAULT_SEED. The tests run in parallel with
+// one another; each has servers of its own.
 
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -309,21 +312,34 @@ func TestFaultMQTT(t *testing.T) {
 	})
 }
 
-// The agent killed with SIGKILL at random moments while it sends to Redis,
-// and restarted each time with the same state dir and spool (fsync
-// always): no reading the spool acknowledged is lost and none is stored
-// twice. A killed boot skips at most a lease of seqs; each boot's readings
-// are judged from its first seq (its "agent started" line, which the boots
+// faultSeedEnv names the environment variable that replays the random
+// kill moments of TestFaultAgentKilled: the seed a run logged.
+const faultSeedEnv = "TRIBUTARY_FAULT_SEED"
+
+// The agent killed with SIGKILL five times at random moments while it
+// sends, and restarted each time with the same state dir and spool: no
+// reading the spool acknowledged is lost and none is stored twice. A
+// killed boot skips at most a lease of seqs; each boot's readings are
+// judged from its first seq (its "agent started" line, which the boots
 // stream in Redis must agree with) up to its highest stored seq, and at
 // least up to what its /metrics counted as spooled just before the kill.
 //
-// In the second case Redis is down across two of the kills, so the spool
-// carries a backlog from boot to boot, and two more kills fall in the
-// middle of its drain.
+// The cases: straight to Redis with fsync always, twice with Redis frozen
+// at the kill so that a stored batch's acknowledgement is lost; the same
+// with fsync never (kill -9 loses nothing under any policy); Redis down
+// across two kills, so that the spool carries a backlog from boot to
+// boot, and two more kills in the middle of its drain; and through
+// mosquitto and the bridge.
 func TestFaultAgentKilled(t *testing.T) {
 	t.Parallel()
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("random seed %d", seed)
+	if v := os.Getenv(faultSeedEnv); v != "" {
+		var err error
+		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("$%s=%q: %v", faultSeedEnv, v, err)
+		}
+	}
+	t.Logf("random seed %d (%s=%d replays the kill moments)", seed, faultSeedEnv, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	type phase struct {
 		redisDown bool // Redis is down during this boot

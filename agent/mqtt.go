@@ -39,14 +39,13 @@ type MQTTOptions struct {
 	KeepAlive time.Duration
 	// ConnectTimeout bounds one connection attempt. Default 10s.
 	ConnectTimeout time.Duration
-	// MaxReconnectInterval caps the wait between reconnection attempts.
-	// Default 30s.
-	MaxReconnectInterval time.Duration
-	// ReconnectJitter is the most a reconnection attempt is delayed at
-	// random, on top of the client library's exponential backoff, so that
-	// a fleet that lost its broker at once does not come back in lockstep.
-	// Default 2s; negative: none.
-	ReconnectJitter time.Duration
+	// ReconnectMin and ReconnectMax bound the wait before a connection
+	// attempt after a failed one or a lost connection: the n-th attempt in
+	// a row waits a uniformly random time in [0, min(ReconnectMax,
+	// ReconnectMin*2^n)] ("full jitter"), so that a fleet that lost its
+	// broker at once neither comes back in lockstep nor waits long after
+	// the broker is back. Defaults 250ms and 15s.
+	ReconnectMin, ReconnectMax time.Duration
 	// Logger receives connection events. Default: discard.
 	Logger *slog.Logger
 }
@@ -66,6 +65,10 @@ type MQTTUplink struct {
 	opt    MQTTOptions
 	client mqtt.Client
 	log    *slog.Logger
+
+	lost      chan struct{} // a token when the connection drops
+	closed    chan struct{} // closed by Close
+	reconnect sync.WaitGroup
 
 	mu     sync.Mutex
 	status *bridge.Status // online status to publish on every connect, once Boot has been called
@@ -93,12 +96,13 @@ func NewMQTTUplink(opt MQTTOptions) (*MQTTUplink, error) {
 	if opt.ConnectTimeout <= 0 {
 		opt.ConnectTimeout = 10 * time.Second
 	}
-	if opt.MaxReconnectInterval <= 0 {
-		opt.MaxReconnectInterval = 30 * time.Second
+	if opt.ReconnectMin <= 0 {
+		opt.ReconnectMin = 250 * time.Millisecond
 	}
-	if opt.ReconnectJitter == 0 {
-		opt.ReconnectJitter = 2 * time.Second
+	if opt.ReconnectMax <= 0 {
+		opt.ReconnectMax = 15 * time.Second
 	}
+	opt.ReconnectMax = max(opt.ReconnectMax, opt.ReconnectMin)
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -106,7 +110,7 @@ func NewMQTTUplink(opt MQTTOptions) (*MQTTUplink, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &MQTTUplink{opt: opt, log: opt.Logger}
+	u := &MQTTUplink{opt: opt, log: opt.Logger, lost: make(chan struct{}, 1), closed: make(chan struct{})}
 	co := mqtt.NewClientOptions().
 		AddBroker(broker).
 		SetClientID(bridge.EdgeClientID(opt.Device)).
@@ -116,26 +120,77 @@ func NewMQTTUplink(opt MQTTOptions) (*MQTTUplink, error) {
 		SetOrderMatters(true).
 		SetKeepAlive(opt.KeepAlive).
 		SetConnectTimeout(opt.ConnectTimeout).
-		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).
-		SetMaxReconnectInterval(opt.MaxReconnectInterval).
+		// The library's own reconnection doubles its wait without jitter;
+		// connectLoop does it instead.
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
 		SetBinaryWill(bridge.StatusTopic(opt.Device), will, 1, true).
 		SetOnConnectHandler(u.onConnect).
-		SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) {
-			if opt.ReconnectJitter > 0 {
-				time.Sleep(rand.N(opt.ReconnectJitter))
-			}
-		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			u.log.Warn("mqtt connection lost; reconnecting", "device", opt.Device, "err", err)
+			select {
+			case u.lost <- struct{}{}:
+			default:
+			}
 		})
 	if opt.TLS != nil {
 		co.SetTLSConfig(opt.TLS)
 	}
 	u.client = mqtt.NewClient(co)
-	u.client.Connect() // with ConnectRetry, it keeps trying in the background
+	u.reconnect.Add(1)
+	go u.connectLoop()
 	return u, nil
+}
+
+// connectLoop connects, and connects again whenever the connection drops,
+// with jittered exponential backoff between attempts, until Close.
+func (u *MQTTUplink) connectLoop() {
+	defer u.reconnect.Done()
+	failures := 0
+	for {
+		tok := u.client.Connect()
+		select {
+		case <-tok.Done():
+		case <-u.closed:
+			return
+		}
+		if err := tok.Error(); err != nil {
+			if failures == 0 {
+				u.log.Warn("mqtt: cannot connect to the broker; retrying", "device", u.opt.Device, "err", err)
+			}
+			failures++
+			if !u.pause(failures) {
+				return
+			}
+			continue
+		}
+		failures = 0
+		select {
+		case <-u.lost:
+		case <-u.closed:
+			return
+		}
+		if !u.pause(1) {
+			return
+		}
+	}
+}
+
+// pause waits before connection attempt n (1-based) of a series, or until
+// Close; it reports whether to go on.
+func (u *MQTTUplink) pause(n int) bool {
+	ceil := u.opt.ReconnectMax
+	if n-1 < 62 && u.opt.ReconnectMin <= u.opt.ReconnectMax>>(n-1) {
+		ceil = u.opt.ReconnectMin << (n - 1)
+	}
+	t := time.NewTimer(rand.N(ceil + 1))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-u.closed:
+		return false
+	}
 }
 
 // brokerURL checks a broker URL and turns mqtt:// and mqtts:// into the
@@ -225,8 +280,10 @@ func (u *MQTTUplink) wait(ctx context.Context, t mqtt.Token) error {
 func (u *MQTTUplink) Connected() bool { return u.client.IsConnectionOpen() }
 
 // Close publishes the offline status (if connected, within a second) and
-// disconnects.
+// disconnects. Call it once.
 func (u *MQTTUplink) Close() error {
+	close(u.closed)
+	u.reconnect.Wait()
 	if u.client.IsConnectionOpen() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		err := u.publishStatus(ctx, bridge.Status{Online: false, Boot: u.opt.Boot})

@@ -82,7 +82,7 @@ func TestMQTTUplinkThroughBrokerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := NewMQTTUplink(MQTTOptions{URL: srv.URL(), Device: "pi-1", Boot: boot, Password: users["pi-1"], MaxReconnectInterval: 100 * time.Millisecond, ReconnectJitter: 50 * time.Millisecond})
+	up, err := NewMQTTUplink(MQTTOptions{URL: srv.URL(), Device: "pi-1", Boot: boot, Password: users["pi-1"], ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

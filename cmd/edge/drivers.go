@@ -185,14 +185,14 @@ var drivers = []driver{
 			if s.metric == sensors.MetricMotion { // an HC-SR501 drives its output
 				p := gpiosim.New(gpiosim.Options{Name: s.pin, Wiring: gpiosim.PushPull, Seed: w.next()})
 				return p, func(ctx context.Context) {
-					p.FollowLevel(ctx, gpiosim.MotionLevel(w.motion()), gpiosim.FollowOptions{})
+					p.FollowLevel(ctx, gpiosim.MotionLevel(w.motion()), gpiosim.FollowOptions{Step: emulatorStep})
 				}
 			}
 			// A reed switch to ground, closed by the door's magnet, bouncing.
 			p := gpiosim.New(gpiosim.Options{Name: s.pin, Wiring: gpiosim.ContactToGround, Seed: w.next()})
 			door := w.door()
 			return p, func(ctx context.Context) {
-				p.FollowLevel(ctx, gpiosim.DoorLevel(door), gpiosim.FollowOptions{Pulse: gpiosim.PulseOptions{Bounces: 3, BounceGap: 500 * time.Microsecond}})
+				p.FollowLevel(ctx, gpiosim.DoorLevel(door), gpiosim.FollowOptions{Step: emulatorStep, Pulse: gpiosim.PulseOptions{Bounces: 3, BounceGap: 500 * time.Microsecond}})
 			}
 		}},
 	{name: "pulse-counter", hw: hwGPIO, keys: []string{"pin", "pull", "debounce", "scale", "unit", "rate_per"},
@@ -208,7 +208,7 @@ var drivers = []driver{
 			p := gpiosim.New(gpiosim.Options{Name: s.pin, Wiring: gpiosim.ContactToGround, Level: gpio.High, Seed: w.next()})
 			rain := w.rain()
 			return p, func(ctx context.Context) {
-				p.FollowCount(ctx, gpiosim.RainCount(rain), gpiosim.FollowOptions{Pulse: gpiosim.PulseOptions{Width: 100 * time.Millisecond, Bounces: 2, BounceGap: 300 * time.Microsecond}})
+				p.FollowCount(ctx, gpiosim.RainCount(rain), gpiosim.FollowOptions{Step: emulatorStep, Pulse: gpiosim.PulseOptions{Width: 100 * time.Millisecond, Bounces: 2, BounceGap: 300 * time.Microsecond}})
 			}
 		}},
 
@@ -244,6 +244,11 @@ var drivers = []driver{
 			return []sensors.Sensor{sim.NewDoorSensor(name, w.door(), w.now)}
 		}},
 }
+
+// emulatorStep is how often an emulated pin asks its model for the level:
+// a door, a PIR or a rain gauge changes far less often, and a finer step
+// costs CPU in --sim for nothing.
+const emulatorStep = 50 * time.Millisecond
 
 // names returns the names of the sensors the driver makes for a config name.
 func (d driver) names(name string) []string {

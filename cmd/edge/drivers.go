@@ -67,7 +67,7 @@ type driver struct {
 	// bus, emulating it, and identifying it for scan.
 	addrs        []uint16
 	openI2C      func(b i2c.Bus, s sensorSpec, h *hardware) (sensors.Sensor, error)
-	emulate      func(s sensorSpec, w *simWorld, on i2csim.Chip) i2csim.Chip
+	emulate      func(s sensorSpec, w *simWorld, on i2csim.Chip) i2csim.Chip // on: the chip already emulated at the address (another ADS1115 channel), or nil
 	identify     func(b i2c.Bus, addr uint16) (string, error)
 	identifiedBy string // how identify tells the chip, for scan's output
 

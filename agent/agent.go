@@ -22,8 +22,7 @@ type Agent struct {
 	log     *slog.Logger
 	started atomic.Bool
 
-	sensors  []*sensorRun
-	firstSeq uint64 // of this boot; set by Run before the sender starts
+	sensors []*sensorRun
 
 	mu      sync.Mutex // orders seq assignment with queueing, and guards:
 	seq     *seqLease
@@ -90,7 +89,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	if seq.fresh {
 		a.resumeSeq(ctx)
 	}
-	a.firstSeq = seq.next
+	started := time.Now()
+	boot := Boot{Device: a.cfg.Device, ID: a.cfg.Boot, FirstSeq: seq.next}
+	if a.clockTrusted() {
+		boot.Time = a.opt.Now().UTC().Truncate(time.Millisecond)
+	}
+	a.addPendingBoot(boot)
 	a.log.Info("agent started", "device", a.cfg.Device, "boot", a.cfg.Boot, "sensors", len(a.cfg.Sensors), "next_seq", seq.next)
 
 	// The sender outlives ctx for the flush; it gets its own context.
@@ -102,6 +106,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() {
 		defer close(senderDone)
 		a.send(sendCtx, waitCtx)
+	}()
+	bootsDone := make(chan struct{})
+	go func() {
+		defer close(bootsDone)
+		a.announceBoots(sendCtx, boot, started)
 	}()
 
 	var wg sync.WaitGroup
@@ -121,6 +130,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		cancelSend()
 		<-senderDone
 	}
+	// A boot the uplink has not recorded yet stays pending in the state
+	// dir; the next run announces it.
+	cancelSend()
+	<-bootsDone
 	if n := a.q.Len(); n > 0 {
 		a.log.Warn("agent stopped with readings not sent", "device", a.cfg.Device, "queued", n)
 	}

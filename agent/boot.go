@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tributary-iot/tributary/reading"
 )
 
 // Boot is one run of an agent: from its start to its exit, crash or power
@@ -66,32 +68,121 @@ func NewBoot(stateDir, device string) (string, error) {
 	return strconv.FormatUint(n, 10) + "-" + hex.EncodeToString(r[:]), nil
 }
 
-// announceBoot calls the uplink's Boot, if it has one, retrying with
-// backoff until it succeeds or ctx ends. It reports whether to go on.
-func (a *Agent) announceBoot(ctx context.Context) bool {
+// pendingBoots is the file of device's boots not yet recorded by the
+// uplink, one per line: "<id> <first seq> <start, unix ms; 0 unknown>".
+// A boot that never reached the uplink (the agent crashed before Redis or
+// the broker came back) is announced by a later one, so that no restart
+// goes unrecorded.
+func pendingBootsPath(dir, device string) string { return filepath.Join(dir, device+".boots") }
+
+func loadPendingBoots(dir, device string) ([]Boot, error) {
+	b, err := os.ReadFile(pendingBootsPath(dir, device))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Boot
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue // a torn last line: that boot's start was not announced either way
+		}
+		first, err1 := strconv.ParseUint(f[1], 10, 64)
+		ms, err2 := strconv.ParseInt(f[2], 10, 64)
+		if err1 != nil || err2 != nil || first == 0 {
+			continue
+		}
+		bt := Boot{Device: device, ID: f[0], FirstSeq: first}
+		if ms > 0 {
+			bt.Time = time.UnixMilli(ms).UTC()
+		}
+		out = append(out, bt)
+	}
+	return out, nil
+}
+
+func savePendingBoots(dir, device string, boots []Boot) error {
+	var b strings.Builder
+	for _, bt := range boots {
+		var ms int64
+		if !bt.Time.IsZero() {
+			ms = bt.Time.UnixMilli()
+		}
+		fmt.Fprintf(&b, "%s %d %d\n", bt.ID, bt.FirstSeq, ms)
+	}
+	return writeFileSync(pendingBootsPath(dir, device), []byte(b.String()))
+}
+
+// addPendingBoot records this boot as pending before any reading of it can
+// be sent. Called by Run with the seq lease held.
+func (a *Agent) addPendingBoot(b Boot) {
+	boots, err := loadPendingBoots(a.cfg.StateDir, a.cfg.Device)
+	if err == nil {
+		boots = append(boots, b)
+		err = savePendingBoots(a.cfg.StateDir, a.cfg.Device, boots)
+	}
+	if err != nil {
+		a.log.Warn("cannot keep this boot in the state dir; if the agent stops before the uplink records it, the restart will look like lost readings",
+			"device", a.cfg.Device, "boot", b.ID, "err", err)
+	}
+}
+
+// announceBoots has the uplink, if it records boots (Booter), record every
+// pending boot, oldest first, this one last, each retried with backoff
+// until it succeeds or ctx ends. This boot's time is its start by the
+// wall clock once that is trusted (from the monotonic clock), so it waits
+// for the clock; older boots that never had a trusted clock go without a
+// time. It runs beside the sender and never holds readings back.
+func (a *Agent) announceBoots(ctx context.Context, current Boot, started time.Time) {
 	b, ok := a.up.(Booter)
 	if !ok {
-		return true
+		return
 	}
-	boot := Boot{Device: a.cfg.Device, ID: a.cfg.Boot, FirstSeq: a.firstSeq}
-	if now := a.opt.Now(); a.opt.ClockReady() && now.Year() >= 2000 {
-		boot.Time = now.UTC().Truncate(time.Millisecond)
+	boots, err := loadPendingBoots(a.cfg.StateDir, a.cfg.Device)
+	if err != nil || len(boots) == 0 || boots[len(boots)-1].ID != current.ID {
+		boots = append(boots, current) // the file could not be kept
 	}
-	for attempt := 0; ; attempt++ {
-		bctx, cancel := context.WithTimeout(ctx, a.opt.SendTimeout)
-		err := b.Boot(bctx, boot)
-		cancel()
-		if err == nil {
-			return true
+	for len(boots) > 0 {
+		bt := boots[0]
+		if bt.ID == current.ID && bt.Time.IsZero() {
+			for !a.clockTrusted() {
+				if !sleep(ctx, time.Second) {
+					return
+				}
+			}
+			bt.Time = a.opt.Now().Add(-time.Since(started)).UTC().Truncate(time.Millisecond)
 		}
-		if ctx.Err() != nil {
-			return false
+		for attempt := 0; ; attempt++ {
+			bctx, cancel := context.WithTimeout(ctx, a.opt.SendTimeout)
+			err := b.Boot(bctx, bt)
+			cancel()
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, reading.ErrInvalid) {
+				a.log.Error("uplink refuses to record a boot; forgetting it", "device", a.cfg.Device, "boot", bt.ID, "err", err)
+				break
+			}
+			if attempt == 0 {
+				a.log.Warn("uplink cannot record the boot yet; retrying", "device", a.cfg.Device, "boot", bt.ID, "err", err)
+			}
+			if !sleep(ctx, a.backoff(attempt)) {
+				return
+			}
 		}
-		if attempt == 0 {
-			a.log.Warn("uplink cannot record the boot yet; retrying", "device", a.cfg.Device, "boot", boot.ID, "err", err)
-		}
-		if !sleep(ctx, a.backoff(attempt)) {
-			return false
+		boots = boots[1:]
+		if err := savePendingBoots(a.cfg.StateDir, a.cfg.Device, boots); err != nil {
+			a.log.Warn("cannot update the pending boots in the state dir", "device", a.cfg.Device, "err", err)
 		}
 	}
+}
+
+// clockTrusted reports whether readings could be stamped now.
+func (a *Agent) clockTrusted() bool {
+	return a.opt.ClockReady() && a.opt.Now().UTC().Year() >= 2000
 }

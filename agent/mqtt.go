@@ -240,8 +240,22 @@ func (u *MQTTUplink) publishStatus(ctx context.Context, st bridge.Status) error 
 
 // Boot implements Booter: it announces the boot in the retained status, now
 // if connected and again on every reconnection.
+//
+// A boot of an earlier run that was never recorded (see Booter) goes out
+// once, not retained, and only when connected: the retained status is this
+// run's.
 func (u *MQTTUplink) Boot(ctx context.Context, b Boot) error {
-	st := bridge.Status{Online: true, Boot: u.opt.Boot, FirstSeq: b.FirstSeq, Time: b.Time}
+	st := bridge.Status{Online: true, Boot: b.ID, FirstSeq: b.FirstSeq, Time: b.Time}
+	if b.ID != u.opt.Boot {
+		if !u.client.IsConnectionOpen() {
+			return errors.New("mqtt uplink: not connected to the broker")
+		}
+		enc, err := bridge.EncodeStatus(st)
+		if err != nil {
+			return fmt.Errorf("mqtt uplink: %w: %w", reading.ErrInvalid, err)
+		}
+		return u.wait(ctx, u.client.Publish(bridge.StatusTopic(u.opt.Device), 1, false, enc))
+	}
 	u.mu.Lock()
 	u.status = &st
 	u.mu.Unlock()

@@ -14,9 +14,6 @@ import (
 // same readings, with backoff, so the device's order is kept.
 func (a *Agent) send(sendCtx, waitCtx context.Context) {
 	lim := &logLimiter{every: a.opt.LogEvery, now: a.opt.Now}
-	if !a.announceBoot(sendCtx) {
-		return
-	}
 	drain := newPacer(a.opt.DrainRate)
 	for {
 		batch, _ := a.q.Peek(waitCtx, a.opt.BatchSize)

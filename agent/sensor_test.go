@@ -241,3 +241,75 @@ func TestNewBootCounts(t *testing.T) {
 		prev = id
 	}
 }
+
+// bootUplink records boots, failing while down.
+type bootUplink struct {
+	flakyUplink
+	mu    sync.Mutex
+	down  bool
+	boots []Boot
+}
+
+func (u *bootUplink) Boot(ctx context.Context, b Boot) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.down {
+		return fmt.Errorf("uplink down")
+	}
+	u.boots = append(u.boots, b)
+	return nil
+}
+
+func (u *bootUplink) recorded() []Boot {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]Boot(nil), u.boots...)
+}
+
+// TestBootsNeverGoUnrecorded: a run whose boot the uplink could not record
+// (it was down the whole time) is announced by the next run, before that
+// run's own boot, so that the seq gap between them reads as a restart.
+func TestBootsNeverGoUnrecorded(t *testing.T) {
+	dir := t.TempDir()
+	down := &bootUplink{down: true}
+	a := start(t, Config{Device: "dev-b", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: dir}, down, Options{})
+	await(t, "readings", func() bool { return len(down.accepted()) >= 5 })
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	up := &bootUplink{}
+	b := start(t, Config{Device: "dev-b", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: dir}, up, Options{})
+	await(t, "both boots recorded", func() bool { return len(up.recorded()) == 2 })
+	got := up.recorded()
+	if got[0].ID != a.cfg.Boot || got[0].FirstSeq != 1 || got[1].ID != b.cfg.Boot || got[1].FirstSeq <= got[0].FirstSeq {
+		t.Fatalf("recorded boots %+v; want %s from seq 1, then %s", got, a.cfg.Boot, b.cfg.Boot)
+	}
+	for _, bt := range got {
+		if !bt.Time.Equal(t0.Truncate(time.Millisecond)) {
+			t.Errorf("boot %s time %v, want the agent's clock %v", bt.ID, bt.Time, t0)
+		}
+	}
+	await(t, "the pending boots file emptied", func() bool {
+		boots, err := loadPendingBoots(dir, "dev-b")
+		return err == nil && len(boots) == 0
+	})
+}
+
+// TestBootWaitsForTheClock: a boot's time is its start by a trusted clock,
+// taken from the monotonic clock once the wall clock is trusted.
+func TestBootWaitsForTheClock(t *testing.T) {
+	up := &bootUplink{}
+	c := &clock{now: time.Unix(0, 0)}
+	a := start(t, Config{Device: "dev-bc", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: t.TempDir()},
+		up, Options{Now: c.Now, ClockReady: c.Ready})
+	await(t, "readings held", func() bool { return a.heldLen() >= 10 })
+	if n := len(up.recorded()); n != 0 {
+		t.Fatalf("%d boots recorded with an untrusted clock", n)
+	}
+	synced := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
+	c.set(synced, true)
+	await(t, "the boot recorded", func() bool { return len(up.recorded()) == 1 })
+	if bt := up.recorded()[0]; bt.Time.After(synced) || bt.Time.Before(synced.Add(-time.Minute)) {
+		t.Fatalf("boot time %v, want shortly before the sync at %v", bt.Time, synced)
+	}
+}

@@ -70,6 +70,7 @@ func ParseTopic(topic string) (device, kind string, ok bool) {
 // Status is the retained message on StatusTopic(device):
 //
 //	{"v":1,"online":true,"boot":"<boot id>","first_seq":<first seq of this boot>,"ts":"<RFC 3339>"}
+//	{"v":1,"online":true,"boot":"<boot id>","first_seq":<first seq of this boot>}
 //	{"v":1,"online":false,"boot":"<boot id>"}
 //
 // The first form is published when the agent connects, the second is its
@@ -85,8 +86,10 @@ type Status struct {
 	// FirstSeq is the seq of the first reading of this boot. Required (>= 1)
 	// when Online; not encoded when offline.
 	FirstSeq uint64
-	// Time is when the agent came online. Required when Online; not encoded
-	// when offline. Encoded like a reading's ts (UTC milliseconds).
+	// Time is when the boot started, by the agent's clock; zero (not
+	// encoded) when the agent has no trusted clock for it, as on a board
+	// without an RTC that booted offline. Not encoded when offline. Encoded
+	// like a reading's ts (UTC milliseconds).
 	Time time.Time
 }
 
@@ -115,8 +118,8 @@ func (s *Status) validate() error {
 	if s.FirstSeq == 0 {
 		return fmt.Errorf("bridge: %w: online status without first_seq >= 1", ErrBadStatus)
 	}
-	if y := s.Time.UTC().Year(); s.Time.IsZero() || y < 2000 || y > 9999 {
-		return fmt.Errorf("bridge: %w: online status needs ts in years 2000..9999", ErrBadStatus)
+	if y := s.Time.UTC().Year(); !s.Time.IsZero() && (y < 2000 || y > 9999) {
+		return fmt.Errorf("bridge: %w: ts outside years 2000..9999", ErrBadStatus)
 	}
 	return nil
 }
@@ -129,8 +132,11 @@ func EncodeStatus(s Status) ([]byte, error) {
 	v := reading.Version
 	w := statusWire{V: &v, Online: &s.Online, Boot: &s.Boot}
 	if s.Online {
-		ts := s.Time.UTC().Format(reading.TimeLayout)
-		w.FirstSeq, w.TS = &s.FirstSeq, &ts
+		w.FirstSeq = &s.FirstSeq
+		if !s.Time.IsZero() {
+			ts := s.Time.UTC().Format(reading.TimeLayout)
+			w.TS = &ts
+		}
 	}
 	return json.Marshal(w)
 }
@@ -167,6 +173,9 @@ func DecodeStatus(data []byte) (Status, error) {
 			t, err := time.Parse(time.RFC3339Nano, *w.TS)
 			if err != nil {
 				return Status{}, fmt.Errorf("bridge: %w: ts %q is not an RFC 3339 time", ErrBadStatus, *w.TS)
+			}
+			if y := t.UTC().Year(); y < 2000 || y > 9999 {
+				return Status{}, fmt.Errorf("bridge: %w: ts outside years 2000..9999", ErrBadStatus)
 			}
 			s.Time = t.UTC().Truncate(time.Millisecond)
 		}

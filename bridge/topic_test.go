@@ -50,6 +50,8 @@ func TestStatusRoundTrip(t *testing.T) {
 		{Status{Online: true, Boot: "b-1", FirstSeq: 1001, Time: at},
 			`{"v":1,"online":true,"boot":"b-1","first_seq":1001,"ts":"2026-11-27T05:00:00.123Z"}`},
 		{Status{Boot: "b-1", FirstSeq: 9, Time: at}, `{"v":1,"online":false,"boot":"b-1"}`},
+		// A boot without a trusted clock: no ts.
+		{Status{Online: true, Boot: "b-2", FirstSeq: 2001}, `{"v":1,"online":true,"boot":"b-2","first_seq":2001}`},
 	} {
 		b, err := EncodeStatus(tc.in)
 		if err != nil || string(b) != tc.want {
@@ -74,11 +76,11 @@ func TestStatusRoundTrip(t *testing.T) {
 
 func TestDecodeStatusRejects(t *testing.T) {
 	for _, tc := range []struct{ in, contains string }{
-		{`{"v":1,"online":true,"boot":"b","first_seq":1}`, "ts"},
 		{`{"v":1,"online":true,"boot":"b","ts":"2026-11-27T05:00:00Z"}`, "first_seq"},
 		{`{"v":1,"online":true,"boot":"b","first_seq":0,"ts":"2026-11-27T05:00:00Z"}`, "first_seq"},
 		{`{"v":1,"online":true,"boot":"b","first_seq":1,"ts":"yesterday"}`, "RFC 3339"},
 		{`{"v":1,"online":true,"boot":"b","first_seq":1,"ts":"1970-01-01T00:00:00Z"}`, "2000..9999"},
+		{`{"v":1,"online":true,"boot":"b","first_seq":1,"ts":"0001-01-01T00:00:00Z"}`, "2000..9999"},
 		{`{"v":1,"online":false}`, "required"},
 		{`{"v":1,"boot":"b"}`, "required"},
 		{`{"v":2,"online":false,"boot":"b"}`, `"v":1`},

@@ -26,7 +26,7 @@ const bootDedupDepth = 32
 type Boot struct {
 	ID       string    // the agent's boot id
 	FirstSeq uint64    // seq of the first reading of this boot
-	Time     time.Time // when the agent came online, by its own clock (UTC ms)
+	Time     time.Time // when the agent started, by its own clock (UTC ms); zero: unknown (no trusted clock in that boot)
 	Recorded time.Time // when Redis recorded it (the stream entry id)
 }
 
@@ -54,7 +54,8 @@ return 1
 `)
 
 // RecordBoot appends a boot of device (bootID, the seq of its first reading,
-// and when it came online by the device's clock) to device's boots stream,
+// and when it started by the device's clock, zero if the device never had a
+// trusted clock during that boot) to device's boots stream,
 // tributary:{device}:boots, capped at about MaxBoots entries. It is
 // idempotent: a boot id already among the device's 32 newest boots is not
 // appended again (a retained status is delivered again on every
@@ -71,8 +72,12 @@ func (s *Store) RecordBoot(ctx context.Context, device, bootID string, firstSeq 
 	case firstSeq == 0:
 		return fmt.Errorf("store: record boot of %q: %w: first seq must be >= 1", device, reading.ErrInvalid)
 	}
+	var ms int64 // 0: unknown
+	if !at.IsZero() {
+		ms = at.UnixMilli()
+	}
 	err := recordBootScript.Run(ctx, s.rdb, []string{s.BootsKey(device)},
-		bootID, strconv.FormatUint(firstSeq, 10), at.UnixMilli(), MaxBoots, bootDedupDepth).Err()
+		bootID, strconv.FormatUint(firstSeq, 10), ms, MaxBoots, bootDedupDepth).Err()
 	if err != nil {
 		return fmt.Errorf("store: record boot of %q: %w", device, err)
 	}
@@ -97,7 +102,11 @@ func (s *Store) Boots(ctx context.Context, device string) ([]Boot, error) {
 			return nil, fmt.Errorf("store: boots of %q: malformed entry %s: %v", device, m.ID, m.Values)
 		}
 		rec, _ := splitID(m.ID)
-		out = append(out, Boot{ID: id, FirstSeq: first, Time: time.UnixMilli(ms).UTC(), Recorded: time.UnixMilli(int64(rec)).UTC()})
+		b := Boot{ID: id, FirstSeq: first, Recorded: time.UnixMilli(int64(rec)).UTC()}
+		if ms != 0 {
+			b.Time = time.UnixMilli(ms).UTC()
+		}
+		out = append(out, b)
 	}
 	return out, nil
 }

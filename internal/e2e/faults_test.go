@@ -489,13 +489,12 @@ func TestFaultAgentKilled(t *testing.T) {
 					t.Errorf("boot %s starts at %d, %d seqs after the last stored before it", boots[i].id, boots[i].first, skip)
 				}
 			}
+			// Every boot is recorded, also one that ran with Redis down
+			// the whole time: the next boot announces it.
 			rec := recordedBoots(t, st, device, boots)
-			for i, ph := range append(tc.phases, phase{}) {
-				if !rec[i] && !ph.redisDown {
-					t.Errorf("boot %s ran while Redis was up and is not recorded", boots[i].id)
-				}
+			for i := range boots {
 				if !rec[i] {
-					t.Logf("boot %s (first seq %d) never reached Redis and is not in its boots stream", boots[i].id, boots[i].first)
+					t.Errorf("boot %s (first seq %d) is not in the device's boots stream", boots[i].id, boots[i].first)
 				}
 			}
 		})

@@ -268,7 +268,7 @@ func TestMetricsText(t *testing.T) {
 		t.Fatal(err)
 	}
 	const fixed = `
-# HELP tributary_edge_dropped_readings_total Readings dropped before being sent, by reason.
+# HELP tributary_edge_dropped_readings_total Readings dropped before being sent, by reason; queue_full counts the queue's drops, which the spool also counts by its own reason in tributary_edge_spool_dropped_total (do not add the two).
 # TYPE tributary_edge_dropped_readings_total counter
 tributary_edge_dropped_readings_total{reason="clock"} 0
 tributary_edge_dropped_readings_total{reason="invalid"} 0

@@ -11,7 +11,7 @@ import (
 // Reasons for dropping readings (the reason label of
 // tributary_edge_dropped_readings_total).
 const (
-	DropQueueFull = "queue_full" // the queue was full; the oldest made room
+	DropQueueFull = "queue_full" // the queue dropped them (with the spool: tributary_edge_spool_dropped_total says why; the same readings, counted once more here)
 	DropInvalid   = "invalid"    // a sensor returned a sample that is not a valid reading
 	DropRejected  = "rejected"   // the uplink refused them as invalid (reading.ErrInvalid)
 	DropSeqLease  = "seq_lease"  // the seq lease could not be persisted
@@ -71,7 +71,7 @@ func newMetrics(queueLen, heldLen func() int) *metrics {
 		}, func() float64 { return float64(queueLen()) }),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_edge_dropped_readings_total",
-			Help: "Readings dropped before being sent, by reason.",
+			Help: "Readings dropped before being sent, by reason; queue_full counts the queue's drops, which the spool also counts by its own reason in tributary_edge_spool_dropped_total (do not add the two).",
 		}, []string{"reason"}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tributary_edge_duplicate_readings_total",

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -18,6 +19,7 @@ import (
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/i2c"
 
+	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/sensors"
 	"github.com/tributary-iot/tributary/sim"
@@ -247,6 +249,24 @@ sensors:
 		return scrape(t, url)[k]
 	}
 	readings := func(sensor string) float64 { return metric("tributary_edge_readings_total", sensor) }
+	healthOf := func(sensor string) agent.SensorHealth {
+		resp, err := http.Get(strings.TrimSuffix(url, "/metrics") + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var h struct{ Sensors []agent.SensorHealth }
+		if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range h.Sensors {
+			if s.Sensor == sensor {
+				return s
+			}
+		}
+		t.Fatalf("no sensor %s in /health: %+v", sensor, h)
+		return agent.SensorHealth{}
+	}
 
 	// Missing at start: "late" (nothing at 0x45) is down with no_device and
 	// not simulated; "ghost" (no such bus) is simulated as allowed;
@@ -254,6 +274,12 @@ sensors:
 	await(t, "late down with no_device", func() bool { return metric("tributary_edge_sensor_errors_total", "late", "no_device") >= 3 })
 	await(t, "ghost producing, simulated", func() bool { return readings("ghost") > 0 })
 	await(t, "nopin down with no_device", func() bool { return metric("tributary_edge_sensor_errors_total", "nopin", "no_device") >= 1 })
+	if h := healthOf("late"); h.State != agent.SensorDown || h.LastErrorKind != "no_device" || h.Simulated {
+		t.Errorf("/health of late: %+v", h)
+	}
+	if h := healthOf("ghost"); !h.Simulated {
+		t.Errorf("/health of ghost: %+v, want simulated", h)
+	}
 	if metric("tributary_edge_sensor_simulated", "ghost") != 1 || metric("tributary_edge_sensor_simulated", "late") != 0 {
 		t.Fatalf("simulated: ghost %v (want 1), late %v (want 0)", metric("tributary_edge_sensor_simulated", "ghost"), metric("tributary_edge_sensor_simulated", "late"))
 	}
@@ -306,6 +332,9 @@ sensors:
 			await(t, fmt.Sprintf("%s down with %s", tc.sensor, tc.kind), func() bool {
 				return metric("tributary_edge_sensor_errors_total", tc.sensor, tc.kind) >= before+3 && metric("tributary_edge_sensor_up", tc.sensor) == 0
 			})
+			if h := healthOf(tc.sensor); h.State != agent.SensorDown || h.LastErrorKind != tc.kind {
+				t.Errorf("/health of %s: %+v, want down with %s", tc.sensor, h, tc.kind)
+			}
 			// The others keep producing meanwhile.
 			others := map[string]float64{}
 			for _, s := range []string{"air", "leaf", "soil", "ghost"} {
@@ -324,7 +353,7 @@ sensors:
 			tc.clear()
 			n := readings(tc.sensor)
 			await(t, tc.sensor+" recovered", func() bool {
-				return metric("tributary_edge_sensor_up", tc.sensor) == 1 && readings(tc.sensor) > n
+				return metric("tributary_edge_sensor_up", tc.sensor) == 1 && readings(tc.sensor) > n && healthOf(tc.sensor).State == agent.SensorOK
 			})
 		})
 	}

@@ -1,4 +1,13 @@
-// Package e2e holds the end-to-end tests: the real edge and cloud binaries,
-// built by TestMain, run as processes against a real redis-server (or the
-// cloud's embedded one), watched by real WebSocket clients.
+// Package e2e holds the end-to-end tests: the real edge, cloud and bridge
+// binaries, built by TestMain, run as processes against a real redis-server
+// (or the cloud's embedded one) and a real mosquitto, watched by real
+// WebSocket clients and headless Chromium.
+//
+// The fault tests (faults_test.go) break things under load and count every
+// reading: Redis stopped for 30 s (TRIBUTARY_FAULT_OUTAGE changes it),
+// mosquitto stopped, the bridge and the agent killed with SIGKILL, a spool
+// over its limit. Each asserts zero missing and zero duplicated readings
+// where the promise holds, and exact drop counts where it does not.
+// arm_test.go runs the cross-built ARM agents under qemu-user (make
+// test-arm).
 package e2e

@@ -59,3 +59,13 @@ func TestStuckDetector(t *testing.T) {
 		t.Fatalf("after Reset: %v", err)
 	}
 }
+
+func TestStuckDetectorOff(t *testing.T) {
+	d := NewStuckDetector(-1)
+	for range 1000 {
+		if err := d.Check(7); err != nil {
+			t.Fatalf("a detector turned off reported %v", err)
+		}
+	}
+	d.Reset()
+}

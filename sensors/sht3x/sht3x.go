@@ -59,7 +59,7 @@ type Options struct {
 	Addr uint16
 	// StuckAfter is how many identical raw readings in a row count as a
 	// stuck chip (see sensors.NewStuckDetector). Default
-	// sensors.DefaultStuckAfter.
+	// sensors.DefaultStuckAfter; negative: never.
 	StuckAfter int
 }
 

@@ -1,0 +1,334 @@
+package sht4x
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tributary-iot/tributary/sim"
+)
+
+// Input gives the physical conditions the chip measures at t: air
+// temperature in °C and relative humidity in %RH.
+type Input func(t time.Time) (temperature, humidity float64)
+
+// Fixed returns an Input that is always temperature °C and humidity %RH.
+func Fixed(temperature, humidity float64) Input {
+	return func(time.Time) (float64, float64) { return temperature, humidity }
+}
+
+// DefaultSerial is the serial number of a chip whose Options give none.
+const DefaultSerial uint32 = 0x0F3A5C21
+
+// Options configure a Chip. The zero value is a chip at 25 °C and 50 %RH
+// on the real clock.
+type Options struct {
+	// Input is what the chip measures. Default Fixed(25, 50).
+	Input Input
+	// Now is the chip's clock: measurements are not ready, and a soft
+	// reset not over, until their datasheet time has passed on it.
+	// Default time.Now.
+	Now func() time.Time
+	// Serial is the 32-bit serial number the chip reports. Default
+	// DefaultSerial.
+	Serial uint32
+}
+
+// Fault is a failure of the chip itself (the bus's own faults, no
+// acknowledge and bus error, are i2csim.Fault).
+type Fault int
+
+const (
+	// OK: the chip works.
+	OK Fault = iota
+	// CRC: every word the chip sends carries a wrong CRC byte, as when
+	// the line is noisy or the chip's output latch is upset.
+	CRC
+	// Stuck: every measurement returns the words of the first measurement
+	// taken under the fault, forever (until the fault is changed).
+	Stuck
+	// OutOfRange: measurements return the temperature word 0xFFFF
+	// (130 °C, beyond the chip's 125 °C), as a damaged sensing element
+	// does.
+	OutOfRange
+)
+
+func (f Fault) String() string {
+	switch f {
+	case OK:
+		return "ok"
+	case CRC:
+		return "crc"
+	case Stuck:
+		return "stuck"
+	case OutOfRange:
+		return "out-of-range"
+	}
+	return fmt.Sprintf("Fault(%d)", int(f))
+}
+
+// Commands the chip understands (datasheet section 4.5): one byte each.
+const (
+	CmdMeasureHigh   = 0xFD // high precision (repeatability), heater off
+	CmdMeasureMedium = 0xF6
+	CmdMeasureLow    = 0xE0
+	// Heater commands: the heater on at a power for 1 s or 0.1 s, then a
+	// high-precision measurement.
+	CmdHeater200mW1s    = 0x39
+	CmdHeater200mW100ms = 0x32
+	CmdHeater110mW1s    = 0x2F
+	CmdHeater110mW100ms = 0x24
+	CmdHeater20mW1s     = 0x1E
+	CmdHeater20mW100ms  = 0x15
+	CmdSerial           = 0x89
+	CmdSoftReset        = 0x94
+)
+
+// Durations: the datasheet's maxima (tables 4 and 5). A read before a
+// measurement's time has passed is not acknowledged; nothing is
+// acknowledged during a soft reset.
+const (
+	MeasureHighTime   = 8300 * time.Microsecond
+	MeasureMediumTime = 4500 * time.Microsecond
+	MeasureLowTime    = 1600 * time.Microsecond
+	// HeaterLongTime and HeaterShortTime are the longest heater pulses of
+	// the 1 s and 0.1 s heater commands, the measurement at their end
+	// included.
+	HeaterLongTime  = 1100 * time.Millisecond
+	HeaterShortTime = 110 * time.Millisecond
+	// ResetTime is the longest a soft reset takes.
+	ResetTime = time.Millisecond
+)
+
+// measureTime is how long cmd's measurement takes; ok is false for a
+// command that measures nothing.
+func measureTime(cmd byte) (d time.Duration, ok bool) {
+	switch cmd {
+	case CmdMeasureHigh:
+		return MeasureHighTime, true
+	case CmdMeasureMedium:
+		return MeasureMediumTime, true
+	case CmdMeasureLow:
+		return MeasureLowTime, true
+	case CmdHeater200mW1s, CmdHeater110mW1s, CmdHeater20mW1s:
+		return HeaterLongTime, true
+	case CmdHeater200mW100ms, CmdHeater110mW100ms, CmdHeater20mW100ms:
+		return HeaterShortTime, true
+	}
+	return 0, false
+}
+
+// Chip emulates a Sensirion SHT4x at the level of its one-byte I²C
+// commands: measurements in three precisions and with the heater (no data
+// until the measurement time has passed: the read header is not
+// acknowledged), the serial number and soft reset (nothing acknowledged
+// until it is over), every word followed by its CRC-8. Unknown commands
+// and writes longer than one byte are not acknowledged. It implements
+// i2csim.Chip and is safe for concurrent use.
+type Chip struct {
+	opt Options
+
+	mu       sync.Mutex
+	in       Input
+	fault    Fault
+	out      []byte    // what the next read returns; nil: no data
+	readyAt  time.Time // out is not readable before
+	resetEnd time.Time // nothing is acknowledged before
+	frozen   []uint16  // the words the Stuck fault repeats
+	commands map[byte]int
+}
+
+// New returns a chip with the options applied, as after power-on.
+func New(opt Options) *Chip {
+	if opt.Input == nil {
+		opt.Input = Fixed(25, 50)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Serial == 0 {
+		opt.Serial = DefaultSerial
+	}
+	return &Chip{opt: opt, in: opt.Input, commands: map[byte]int{}}
+}
+
+// NewClimate returns a chip that measures c at the time now returns (nil:
+// time.Now).
+func NewClimate(c *sim.Climate, now func() time.Time) *Chip {
+	return New(Options{Now: now, Input: func(t time.Time) (float64, float64) {
+		k := c.At(t)
+		return k.Temperature, k.Humidity
+	}})
+}
+
+// SetInput replaces what the chip measures, from the next measurement on.
+func (c *Chip) SetInput(in Input) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.in = in
+}
+
+// SetFault makes the chip fail with f from the next command on, or work
+// again with OK. Setting the fault it already has changes nothing (a Stuck
+// chip keeps repeating the same words).
+func (c *Chip) SetFault(f Fault) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f != c.fault {
+		c.frozen = nil
+	}
+	c.fault = f
+}
+
+// Commands returns how many times the chip has accepted command cmd.
+func (c *Chip) Commands(cmd byte) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.commands[cmd]
+}
+
+// Tx implements i2csim.Chip: w, if any, is one one-byte command; r, if
+// any, reads what the last command produced.
+func (c *Chip) Tx(w, r []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.opt.Now()
+	if now.Before(c.resetEnd) {
+		return nack(fmt.Sprintf("soft reset for another %s", c.resetEnd.Sub(now)))
+	}
+	if len(w) > 0 {
+		if err := c.command(w, now); err != nil {
+			return err
+		}
+	}
+	if len(r) == 0 {
+		return nil
+	}
+	if c.out == nil {
+		return nack("no data: no measurement or serial-number command before the read")
+	}
+	if now.Before(c.readyAt) {
+		return nack(fmt.Sprintf("data not ready for another %s", c.readyAt.Sub(now)))
+	}
+	n := copy(r, c.out)
+	for i := n; i < len(r); i++ {
+		r[i] = 0xFF // the chip drives nothing past its data; pull-ups read high
+	}
+	c.out = nil // data is read out once
+	return nil
+}
+
+// command runs one command.
+func (c *Chip) command(w []byte, now time.Time) error {
+	if len(w) > 1 {
+		// The SHT4x takes no data after its command byte: it does not
+		// acknowledge the second byte.
+		return nack(fmt.Sprintf("%d-byte write: SHT4x commands are one byte", len(w)))
+	}
+	cmd := w[0]
+	if d, ok := measureTime(cmd); ok {
+		c.measure(now, d)
+	} else {
+		switch cmd {
+		case CmdSerial:
+			c.send(now, 0, uint16(c.opt.Serial>>16), uint16(c.opt.Serial))
+		case CmdSoftReset:
+			c.out = nil
+			c.resetEnd = now.Add(ResetTime)
+		default:
+			return nack(fmt.Sprintf("command %#02x not an SHT4x command", cmd))
+		}
+	}
+	c.commands[cmd]++
+	return nil
+}
+
+// measure starts a measurement that is ready after d.
+func (c *Chip) measure(now time.Time, d time.Duration) {
+	t, h := c.in(now)
+	words := []uint16{RawTemperature(t), RawHumidity(h)}
+	switch c.fault {
+	case Stuck:
+		if c.frozen == nil {
+			c.frozen = words
+		}
+		words = c.frozen
+	case OutOfRange:
+		words[0] = 0xFFFF
+	}
+	c.send(now, d, words...)
+}
+
+// send makes words, each followed by its CRC, the data of the next read,
+// readable after d.
+func (c *Chip) send(now time.Time, d time.Duration, words ...uint16) {
+	out := make([]byte, 0, 3*len(words))
+	for _, w := range words {
+		b := []byte{byte(w >> 8), byte(w)}
+		crc := crc8(b)
+		if c.fault == CRC {
+			crc ^= 0x01
+		}
+		out = append(out, b[0], b[1], crc)
+	}
+	c.out = out
+	c.readyAt = now.Add(d)
+}
+
+// RawTemperature is the word the chip sends for t °C (datasheet 4.6,
+// inverted, rounded, and clamped to the word's range: -45..130 °C).
+func RawTemperature(t float64) uint16 { return rawWord((t + 45) * 65535 / 175) }
+
+// RawHumidity is the word the chip sends for h %RH (datasheet 4.6,
+// inverted, rounded, clamped to the word's range: -6..119 %RH).
+func RawHumidity(h float64) uint16 { return rawWord((h + 6) * 65535 / 125) }
+
+func rawWord(v float64) uint16 {
+	if math.IsNaN(v) {
+		return 0
+	}
+	return uint16(math.Round(math.Max(0, math.Min(65535, v))))
+}
+
+// crc8 is the chip's CRC-8: polynomial 0x31, initial value 0xFF, no final
+// XOR (datasheet, "Checksum Calculation"). It is written independently of
+// the driver's, table-driven, so that the emulator does not share a
+// driver's mistake.
+func crc8(data []byte) byte {
+	crc := byte(0xFF)
+	for _, b := range data {
+		crc = crcTable[crc^b]
+	}
+	return crc
+}
+
+var crcTable = func() (t [256]byte) {
+	for i := range t {
+		c := byte(i)
+		for range 8 {
+			if c&0x80 != 0 {
+				c = c<<1 ^ 0x31
+			} else {
+				c <<= 1
+			}
+		}
+		t[i] = c
+	}
+	return t
+}()
+
+// nackError is a transfer the chip did not acknowledge. Linux's I²C
+// drivers report that as EREMOTEIO, which is what the error wraps, so
+// that drivers see what they would see on a Raspberry Pi (and
+// sensors.I2CError classifies it as no device at the address).
+type nackError struct{ why string }
+
+func nack(why string) error { return &nackError{why: why} }
+
+func (e *nackError) Error() string {
+	return "sysfs-i2c: " + syscall.EREMOTEIO.Error() + " (emulated SHT4x: " + e.why + ")"
+}
+
+func (e *nackError) Unwrap() error { return syscall.EREMOTEIO }

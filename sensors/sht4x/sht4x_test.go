@@ -7,7 +7,6 @@ import (
 	"math"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,119 +17,34 @@ import (
 	"github.com/tributary-iot/tributary/sensors/sht3x"
 	"github.com/tributary-iot/tributary/sensors/sht4x"
 	sht3xchip "github.com/tributary-iot/tributary/sim/chip/sht3x"
+	sht4xchip "github.com/tributary-iot/tributary/sim/chip/sht4x"
 	"github.com/tributary-iot/tributary/sim/i2csim"
 )
 
-// sht4xChip emulates an SHT4x at the level of its one-byte commands:
-// measurements in three precisions (not acknowledged for reading until
-// their maximum time has passed), serial number, soft reset, CRCs; faults
-// crc, stuck and out-of-range. Heater commands and anything else are not
-// acknowledged. It is safe for concurrent use.
-type sht4xChip struct {
-	now func() time.Time
-
-	mu       sync.Mutex
-	temp     float64 // °C
-	hum      float64 // %RH
-	fault    string  // "", "crc", "stuck", "out-of-range"
-	frozen   []uint16
-	out      []byte
-	readyAt  time.Time
-	commands map[byte]int
-}
-
+// testSerial is the serial number of the test rigs' chips.
 const testSerial = 0x12345678
 
-func newSHT4xChip(now func() time.Time, temp, hum float64) *sht4xChip {
-	return &sht4xChip{now: now, temp: temp, hum: hum, commands: map[byte]int{}}
-}
-
-func (c *sht4xChip) set(temp, hum float64, fault string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.temp, c.hum = temp, hum
-	if fault != c.fault {
-		c.frozen = nil
-	}
-	c.fault = fault
-}
-
-func (c *sht4xChip) count(cmd byte) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.commands[cmd]
-}
-
-func (c *sht4xChip) Tx(w, r []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	if len(w) > 0 {
-		if len(w) != 1 {
-			return fmt.Errorf("sysfs-i2c: %w (emulated SHT4x: %d-byte write)", syscall.EREMOTEIO, len(w))
-		}
-		switch w[0] {
-		case 0xFD, 0xF6, 0xE0:
-			d := map[byte]time.Duration{0xFD: 8300 * time.Microsecond, 0xF6: 4500 * time.Microsecond, 0xE0: 1600 * time.Microsecond}[w[0]]
-			words := []uint16{raw((c.temp + 45) * 65535 / 175), raw((c.hum + 6) * 65535 / 125)}
-			switch c.fault {
-			case "stuck":
-				if c.frozen == nil {
-					c.frozen = words
-				}
-				words = c.frozen
-			case "out-of-range":
-				words[0] = 0xFFFF
-			}
-			c.send(now.Add(d), words...)
-		case 0x89:
-			c.send(now, testSerial>>16, testSerial&0xFFFF) // no documented delay
-		case 0x94:
-			c.out = nil
-		default:
-			return fmt.Errorf("sysfs-i2c: %w (emulated SHT4x: command %#02x)", syscall.EREMOTEIO, w[0])
-		}
-		c.commands[w[0]]++
-	}
-	if len(r) == 0 {
-		return nil
-	}
-	if c.out == nil || now.Before(c.readyAt) {
-		return fmt.Errorf("sysfs-i2c: %w (emulated SHT4x: no data)", syscall.EREMOTEIO)
-	}
-	copy(r, c.out)
-	c.out = nil
-	return nil
-}
-
-func (c *sht4xChip) send(ready time.Time, words ...uint16) {
-	c.out = nil
-	for _, w := range words {
-		b := []byte{byte(w >> 8), byte(w)}
-		crc := sht4x.CRC8(b)
-		if c.fault == "crc" {
-			crc ^= 0x01
-		}
-		c.out = append(c.out, b[0], b[1], crc)
-	}
-	c.readyAt = ready
-}
-
-func raw(v float64) uint16 { return uint16(math.Round(math.Max(0, math.Min(65535, v)))) }
-
+// fakeClock is the real clock plus every wait it was asked for: a sensor
+// whose waits it serves (SetWait) returns at once, and the chip, on this
+// clock, sees the time pass. The real sleeps of sht4x.New, before SetWait
+// can replace them, count too.
 type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu      sync.Mutex
+	skipped time.Duration
 }
 
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.skipped)
+}
 
 func (c *fakeClock) wait(ctx context.Context, d time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	c.mu.Lock()
-	c.t = c.t.Add(d)
+	c.skipped += d
 	c.mu.Unlock()
 	return nil
 }
@@ -138,7 +52,7 @@ func (c *fakeClock) wait(ctx context.Context, d time.Duration) error {
 type rig struct {
 	bus  *i2csim.Bus
 	open i2c.BusCloser
-	chip *sht4xChip
+	chip *sht4xchip.Chip
 	clk  *fakeClock
 }
 
@@ -147,16 +61,26 @@ var busSeq struct {
 	n int
 }
 
+// newRig registers a bus of its own with an emulated SHT4x at addr on a
+// fake clock, at 20 °C and 50 %RH.
 func newRig(t testing.TB, addr uint16) *rig {
+	t.Helper()
+	clk := &fakeClock{}
+	c := sht4xchip.New(sht4xchip.Options{Input: sht4xchip.Fixed(20, 50), Now: clk.Now, Serial: testSerial})
+	r := newBusRig(t)
+	r.bus.Attach(addr, c)
+	r.chip, r.clk = c, clk
+	return r
+}
+
+// newBusRig registers an empty bus of its own.
+func newBusRig(t testing.TB) *rig {
 	t.Helper()
 	busSeq.Lock()
 	busSeq.n++
 	name := fmt.Sprintf("SHT4XTEST%d", busSeq.n)
 	busSeq.Unlock()
-	clk := &fakeClock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
-	c := newSHT4xChip(clk.Now, 20, 50)
 	b := i2csim.NewBus(name)
-	b.Attach(addr, c)
 	if err := b.Register(); err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +94,11 @@ func newRig(t testing.TB, addr uint16) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { open.Close() })
-	return &rig{bus: b, open: open, chip: c, clk: clk}
+	return &rig{bus: b, open: open}
 }
+
+// set makes the chip measure t °C and h %RH from the next measurement on.
+func (r *rig) set(t, h float64) { r.chip.SetInput(sht4xchip.Fixed(t, h)) }
 
 func (r *rig) sensor(t testing.TB, opt sht4x.Options) *sht4x.Sensor {
 	t.Helper()
@@ -218,7 +145,7 @@ func TestReadRoundTrip(t *testing.T) {
 		for _, tc := range []struct{ t, h float64 }{
 			{-40, 0}, {-5.25, 10}, {0, 50}, {22.22, 33.33}, {60, 99.9}, {125, 100},
 		} {
-			r.chip.set(tc.t, tc.h, "")
+			r.set(tc.t, tc.h)
 			got, err := s.Read(context.Background())
 			if err != nil {
 				t.Fatalf("%#x: %v °C %v %%RH: %v", addr, tc.t, tc.h, err)
@@ -242,15 +169,15 @@ func TestFaults(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		bus     i2csim.Fault
-		chip    string
+		chip    sht4xchip.Fault
 		kind    string
 		okReads int
 	}{
 		{name: "no-ack", bus: i2csim.NoAck, kind: "no_device"},
 		{name: "bus-error", bus: i2csim.BusError, kind: "bus"},
-		{name: "crc", chip: "crc", kind: "crc"},
-		{name: "out-of-range", chip: "out-of-range", kind: "out_of_range"},
-		{name: "stuck", chip: "stuck", kind: "stuck", okReads: stuckAfter - 1},
+		{name: "crc", chip: sht4xchip.CRC, kind: "crc"},
+		{name: "out-of-range", chip: sht4xchip.OutOfRange, kind: "out_of_range"},
+		{name: "stuck", chip: sht4xchip.Stuck, kind: "stuck", okReads: stuckAfter - 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, 0x44)
@@ -258,14 +185,15 @@ func TestFaults(t *testing.T) {
 			ctx := context.Background()
 			temp := 20.0
 			next := func() float64 { temp += 0.1; return temp }
-			r.chip.set(next(), 50, "")
+			r.set(next(), 50)
 			if _, err := s.Read(ctx); err != nil {
 				t.Fatal(err)
 			}
 			r.bus.SetFault(0x44, tc.bus)
+			r.chip.SetFault(tc.chip)
 			for i := range tc.okReads + 1 {
 				r.tick()
-				r.chip.set(next(), 50, tc.chip)
+				r.set(next(), 50)
 				_, err := s.Read(ctx)
 				if i < tc.okReads {
 					if err != nil {
@@ -278,9 +206,10 @@ func TestFaults(t *testing.T) {
 				}
 			}
 			r.tick()
-			resets := r.chip.count(0x94)
+			resets := r.chip.Commands(sht4xchip.CmdSoftReset)
 			r.bus.SetFault(0x44, i2csim.OK)
-			r.chip.set(next(), 50, "")
+			r.chip.SetFault(sht4xchip.OK)
+			r.set(next(), 50)
 			got, err := s.Read(ctx)
 			if err != nil {
 				t.Fatalf("after the fault cleared: %v", err)
@@ -288,7 +217,7 @@ func TestFaults(t *testing.T) {
 			if math.Abs(got[0].Value-temp) > 0.01 {
 				t.Errorf("after the fault cleared: %+v, want %v °C", got, temp)
 			}
-			if r.chip.count(0x94) != resets+1 {
+			if r.chip.Commands(sht4xchip.CmdSoftReset) != resets+1 {
 				t.Error("no soft reset after the failed read")
 			}
 		})
@@ -306,7 +235,7 @@ func TestDetachReattach(t *testing.T) {
 	if _, err := s.Read(context.Background()); !errors.Is(err, sensors.ErrNoDevice) {
 		t.Fatalf("detached: %v, want no device", err)
 	}
-	r.bus.Attach(0x45, newSHT4xChip(r.clk.Now, 31.5, 22))
+	r.bus.Attach(0x45, sht4xchip.New(sht4xchip.Options{Input: sht4xchip.Fixed(31.5, 22), Now: r.clk.Now}))
 	r.tick()
 	got, err := s.Read(context.Background())
 	if err != nil {
@@ -354,10 +283,10 @@ func TestNewSerialClose(t *testing.T) {
 // TestIdentify tells an SHT4x from an SHT3x at the address both use, from
 // either side.
 func TestIdentify(t *testing.T) {
-	r := newRig(t, 0x44)
-	r.chip.now = time.Now // Identify sleeps for real
+	r := newBusRig(t) // chips on the real clock: Identify sleeps for real
+	r.bus.Attach(0x44, sht4xchip.New(sht4xchip.Options{}))
 	r.bus.Attach(0x45, sht3xchip.New(sht3xchip.Options{}))
-	r.bus.Attach(0x46, newSHT4xChip(time.Now, 20, 50))
+	r.bus.Attach(0x46, sht4xchip.New(sht4xchip.Options{}))
 	r.bus.SetFault(0x46, i2csim.BusError)
 	for _, tc := range []struct {
 		addr  uint16
@@ -393,7 +322,7 @@ func BenchmarkRead(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		temp = math.Mod(temp+0.01, 50)
-		r.chip.set(temp, 50, "")
+		r.set(temp, 50)
 		if _, err := s.Read(ctx); err != nil {
 			b.Fatal(err)
 		}

@@ -21,11 +21,13 @@ import (
 	"github.com/tributary-iot/tributary/sensors/gpioin"
 	"github.com/tributary-iot/tributary/sensors/pulse"
 	"github.com/tributary-iot/tributary/sensors/sht3x"
+	"github.com/tributary-iot/tributary/sensors/sht4x"
 	"github.com/tributary-iot/tributary/sim"
 	ads1115sim "github.com/tributary-iot/tributary/sim/chip/ads1115"
 	bh1750sim "github.com/tributary-iot/tributary/sim/chip/bh1750"
 	bme280sim "github.com/tributary-iot/tributary/sim/chip/bme280"
 	sht3xsim "github.com/tributary-iot/tributary/sim/chip/sht3x"
+	sht4xsim "github.com/tributary-iot/tributary/sim/chip/sht4x"
 	"github.com/tributary-iot/tributary/sim/gpiosim"
 	"github.com/tributary-iot/tributary/sim/i2csim"
 	"github.com/tributary-iot/tributary/sim/w1sim"
@@ -115,6 +117,15 @@ var drivers = []driver{
 		},
 		emulate: func(s sensorSpec, w *simWorld, _ i2csim.Chip) i2csim.Chip {
 			return sht3xsim.NewClimate(w.climate, w.now)
+		}},
+	{name: "sht4x", reports: "temperature Cel, humidity %RH", hw: hwI2C, keys: []string{"bus", "address", "stuck_after"}, minInterval: 20 * time.Millisecond,
+		doc:   "Sensirion SHT40/41/45 on I²C: temperature (Cel), humidity (%RH), CRC checked",
+		addrs: sht4x.Addresses, identify: sht4x.Identify, identifiedBy: "by its serial number, CRC checked",
+		openI2C: func(b i2c.Bus, s sensorSpec, _ *hardware) (sensors.Sensor, error) {
+			return sht4x.New(b, sht4x.Options{Name: s.name, Addr: s.addr, StuckAfter: s.stuckAfter})
+		},
+		emulate: func(s sensorSpec, w *simWorld, _ i2csim.Chip) i2csim.Chip {
+			return sht4xsim.NewClimate(w.climate, w.now)
 		}},
 	{name: "bh1750", reports: "illuminance lx", hw: hwI2C, keys: []string{"bus", "address", "stuck_after"}, minInterval: 200 * time.Millisecond,
 		doc:   "ROHM BH1750 on I²C: illuminance (lx)",

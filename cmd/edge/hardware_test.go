@@ -27,6 +27,7 @@ import (
 	bh1750sim "github.com/tributary-iot/tributary/sim/chip/bh1750"
 	bme280sim "github.com/tributary-iot/tributary/sim/chip/bme280"
 	sht3xsim "github.com/tributary-iot/tributary/sim/chip/sht3x"
+	sht4xsim "github.com/tributary-iot/tributary/sim/chip/sht4x"
 	"github.com/tributary-iot/tributary/sim/gpiosim"
 	"github.com/tributary-iot/tributary/sim/i2csim"
 	"github.com/tributary-iot/tributary/sim/w1sim"
@@ -93,6 +94,8 @@ func TestSimEveryDriver(t *testing.T) {
 		"baro/pressure":         {"hPa", 900, 1100},
 		"leaf/temperature":      {"Cel", -10, 45},
 		"leaf/humidity":         {"%RH", 1, 100},
+		"canopy/temperature":    {"Cel", -10, 45},
+		"canopy/humidity":       {"%RH", 1, 100},
 		"light/illuminance":     {"lx", 0, 120000},
 		"soil/moisture":         {"%", 0, 100},
 		"battery/voltage":       {"V", 11, 14.5},
@@ -118,7 +121,7 @@ func TestSimEveryDriver(t *testing.T) {
 		return len(got) == len(want)
 	})
 	m := scrape(t, url)
-	for _, s := range []string{"air", "baro", "leaf", "light", "soil", "battery", "door", "hall", "rain", "soil-temp"} {
+	for _, s := range []string{"air", "baro", "leaf", "canopy", "light", "soil", "battery", "door", "hall", "rain", "soil-temp"} {
 		if v := m[`tributary_edge_sensor_simulated{sensor="`+s+`"}`]; v != 1 {
 			t.Errorf("sensor_simulated{%s} = %v, want 1", s, v)
 		}
@@ -149,6 +152,7 @@ type bench struct {
 	bus   *i2csim.Bus
 	air   *bme280sim.Chip
 	leaf  *sht3xsim.Chip
+	dew   *sht4xsim.Chip
 	light *bh1750sim.Chip
 	soil  *ads1115sim.Chip
 	door  *gpiosim.Pin
@@ -178,12 +182,14 @@ func newBench(t *testing.T, prefix string) *bench {
 		bus:   i2csim.NewBus(prefix + "BUS"),
 		air:   bme280sim.NewClimate(bme280sim.BME280, climate, nil),
 		leaf:  sht3xsim.NewClimate(climate, nil),
+		dew:   sht4xsim.NewClimate(climate, nil),
 		light: bh1750sim.New(func() float64 { return lux() }),
 		soil:  ads1115sim.New(ads1115sim.Options{Inputs: [4]ads1115sim.Input{func(time.Time) float64 { return volts() }}}),
 		door:  gpiosim.New(gpiosim.Options{Name: prefix + "_GPIO17", Wiring: gpiosim.ContactToGround}),
 	}
 	b.bus.Attach(0x76, b.air)
 	b.bus.Attach(0x44, b.leaf)
+	b.bus.Attach(0x46, b.dew)
 	b.bus.Attach(0x23, b.light)
 	b.bus.Attach(0x48, b.soil)
 	if err := b.bus.Register(); err != nil {
@@ -231,6 +237,7 @@ interval: 50ms
 sensors:
   - {name: air, driver: bme280, bus: FAULTSBUS, address: 0x76}
   - {name: leaf, driver: sht3x, bus: FAULTSBUS, address: 0x44}
+  - {name: dew, driver: sht4x, bus: FAULTSBUS, address: 0x46}
   - {name: light, driver: bh1750, bus: FAULTSBUS, address: 0x23, interval: 250ms}
   - {name: soil, driver: ads1115, bus: FAULTSBUS, address: 0x48, stuck_after: 3}
   - {name: door, driver: gpio-input, pin: FAULTS_GPIO17, metric: door, debounce: 5ms}
@@ -319,6 +326,8 @@ sensors:
 		{"no-ack", "air", "no_device", func() { b.bus.SetFault(0x76, i2csim.NoAck) }, func() { b.bus.SetFault(0x76, i2csim.OK) }},
 		{"bus error", "leaf", "bus", func() { b.bus.SetFault(0x44, i2csim.BusError) }, func() { b.bus.SetFault(0x44, i2csim.OK) }},
 		{"CRC", "leaf", "crc", func() { b.leaf.SetFault(sht3xsim.CRC) }, func() { b.leaf.SetFault(sht3xsim.OK) }},
+		{"CRC (SHT4x)", "dew", "crc", func() { b.dew.SetFault(sht4xsim.CRC) }, func() { b.dew.SetFault(sht4xsim.OK) }},
+		{"out of range (SHT4x)", "dew", "out_of_range", func() { b.dew.SetFault(sht4xsim.OutOfRange) }, func() { b.dew.SetFault(sht4xsim.OK) }},
 		{"out of range (BME280)", "air", "out_of_range", func() { b.air.SetFault(bme280sim.OutOfRange) }, func() { b.air.SetFault(bme280sim.OK) }},
 		{"out of range (BH1750 saturated)", "light", "out_of_range", func() { b.light.SetFault(bh1750sim.OutOfRange) }, func() { b.light.SetFault(bh1750sim.OK) }},
 		{"stuck", "soil", "stuck", func() { b.soil.SetFault(ads1115sim.Stuck) }, func() { b.soil.SetFault(ads1115sim.OK) }},
@@ -337,7 +346,7 @@ sensors:
 			}
 			// The others keep producing meanwhile.
 			others := map[string]float64{}
-			for _, s := range []string{"air", "leaf", "soil", "ghost"} {
+			for _, s := range []string{"air", "leaf", "dew", "soil", "ghost"} {
 				if s != tc.sensor {
 					others[s] = readings(s)
 				}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,9 +68,10 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // scanBoard is the emulated board of scan --sim: on bus 1 a BME280 at
-// 0x76, an SHT3x at 0x44, a BH1750 at 0x23, an ADS1115 at 0x48 with a soil
-// probe on AIN0; and a DS18B20 on 1-wire, in a temporary directory. It is registered with periph as
-// a board's would be.
+// 0x76, an SHT3x at 0x44, an SHT4x at 0x45 (an address the two families
+// share), a BH1750 at 0x23, an ADS1115 at 0x48 with a soil probe on AIN0;
+// and a DS18B20 on 1-wire, in a temporary directory. It is registered with
+// periph as a board's would be.
 func scanBoard() (*simHardware, error) {
 	w := newSimWorld("scan", time.Now)
 	var specs []sensorSpec
@@ -94,6 +95,7 @@ func scanBoard() (*simHardware, error) {
 var scanBoardSensors = []sensorConfig{
 	{Name: "air", Driver: "bme280", Address: "0x76"},
 	{Name: "air2", Driver: "sht3x", Address: "0x44"},
+	{Name: "air3", Driver: "sht4x", Address: "0x45"},
 	{Name: "light", Driver: "bh1750", Address: "0x23"},
 	{Name: "soil", Driver: "ads1115", Address: "0x48", Metric: "moisture"},
 	{Name: "probe", Driver: "ds18b20", ID: "28-0316a2795bff"},
@@ -176,13 +178,13 @@ func scan(ctx context.Context, w io.Writer, w1Dir string, simulated bool) error 
 }
 
 // probeBus tries every address of every supported chip on b and reports
-// what answers.
+// what answers. Where chips share an address (an SHT3x and an SHT4x at
+// 0x44 and 0x45) each one's identification is tried, in the order of the
+// driver table, until one recognises the chip; only when none does is the
+// address reported as something else (or as an error while probing).
 func probeBus(w io.Writer, b i2c.Bus, bus string) []found {
-	type probe struct {
-		addr uint16
-		d    driver
-	}
-	var probes []probe
+	byAddr := map[uint16][]driver{}
+	var addrs []uint16
 	seen := map[string]bool{}
 	for _, d := range drivers {
 		if d.hw != hwI2C || d.identify == nil || seen[fmt.Sprint(d.addrs)] {
@@ -190,42 +192,70 @@ func probeBus(w io.Writer, b i2c.Bus, bus string) []found {
 		}
 		seen[fmt.Sprint(d.addrs)] = true
 		for _, a := range d.addrs {
-			probes = append(probes, probe{a, d})
+			if byAddr[a] == nil {
+				addrs = append(addrs, a)
+			}
+			byAddr[a] = append(byAddr[a], d)
 		}
 	}
-	sort.SliceStable(probes, func(i, j int) bool { return probes[i].addr < probes[j].addr })
+	slices.Sort(addrs)
 	var out []found
 	any := false
-	for _, p := range probes {
-		model, err := p.d.identify(b, p.addr)
-		switch {
-		case errors.Is(err, sensors.ErrNoDevice):
-			continue
-		case err != nil:
-			fmt.Fprintf(w, "    %#02x  %s?  error while probing: %v\n", p.addr, p.d.name, err)
-			any = true
-		case model == "":
-			fmt.Fprintf(w, "    %#02x  something answered, but not as a %s does (another chip at a %s address)\n", p.addr, p.d.name, p.d.name)
-			any = true
-		default:
-			drv := strings.ToLower(model)
-			if _, ok := lookupDriver(drv); !ok {
-				drv = p.d.name
-			}
-			fmt.Fprintf(w, "    %#02x  %-8s %s\n", p.addr, model, p.d.identifiedBy)
-			out = append(out, found{driver: drv, bus: bus, addr: p.addr})
-			any = true
+	for _, a := range addrs {
+		f, ok := probeAddr(w, b, bus, a, byAddr[a])
+		if f != nil {
+			out = append(out, *f)
 		}
+		any = any || ok
 	}
 	if !any {
 		fmt.Fprintf(w, "    no supported chip answered\n")
 	}
-	var addrs []string
-	for _, p := range probes {
-		addrs = append(addrs, fmt.Sprintf("%#02x", p.addr))
+	var list []string
+	for _, a := range addrs {
+		list = append(list, fmt.Sprintf("%#02x", a))
 	}
-	fmt.Fprintf(w, "    (probed %s)\n", strings.Join(addrs, " "))
+	fmt.Fprintf(w, "    (probed %s)\n", strings.Join(list, " "))
 	return out
+}
+
+// probeAddr tries the identification of each driver of ds at addr and
+// prints what it found: the chip the first one recognises (returned), or
+// else the probing errors, or else that something else answered.
+// answered is false when nothing at all answered at addr.
+func probeAddr(w io.Writer, b i2c.Bus, bus string, addr uint16, ds []driver) (f *found, answered bool) {
+	type failure struct {
+		d   driver
+		err error
+	}
+	var failed []failure
+	var others []string // drivers whose identification saw another chip
+	for _, d := range ds {
+		model, err := d.identify(b, addr)
+		switch {
+		case errors.Is(err, sensors.ErrNoDevice):
+			continue
+		case err != nil:
+			failed = append(failed, failure{d, err})
+		case model == "":
+			others = append(others, d.name)
+		default:
+			drv := strings.ToLower(model)
+			if _, ok := lookupDriver(drv); !ok {
+				drv = d.name
+			}
+			fmt.Fprintf(w, "    %#02x  %-8s %s\n", addr, model, d.identifiedBy)
+			return &found{driver: drv, bus: bus, addr: addr}, true
+		}
+	}
+	for _, fl := range failed {
+		fmt.Fprintf(w, "    %#02x  %s?  error while probing: %v\n", addr, fl.d.name, fl.err)
+	}
+	if len(failed) == 0 && len(others) > 0 {
+		names := strings.Join(others, " or ")
+		fmt.Fprintf(w, "    %#02x  something answered, but not as a %s does (another chip at a %s address)\n", addr, names, names)
+	}
+	return nil, len(failed) > 0 || len(others) > 0
 }
 
 // writeSnippet prints the sensors: entries for what scan found.

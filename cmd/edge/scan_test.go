@@ -6,12 +6,17 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2creg"
+
+	sht3xsim "github.com/tributary-iot/tributary/sim/chip/sht3x"
+	sht4xsim "github.com/tributary-iot/tributary/sim/chip/sht4x"
+	"github.com/tributary-iot/tributary/sim/i2csim"
 )
 
 // TestScanSim: edge scan --sim probes an emulated board (one chip of each
@@ -69,5 +74,79 @@ func TestScanProblems(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "no DS18B20 found") {
 		t.Errorf("an empty 1-wire bus is not reported:\n%s", out.String())
+	}
+}
+
+// foreignChip acknowledges everything and sends zeros (wrong CRCs): a chip
+// no supported driver knows, at their address.
+type foreignChip struct{}
+
+func (foreignChip) Tx(w, r []byte) error { clear(r); return nil }
+
+// TestProbeSharedAddresses: at 0x44 and 0x45, where an SHT3x and an SHT4x
+// may sit, scan tries both identifications and reports the chip that one
+// of them recognises, whichever family it is; an address neither
+// recognises is reported once, naming both.
+func TestProbeSharedAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		chips map[uint16]i2csim.Chip
+		fault map[uint16]i2csim.Fault
+		found []found
+		lines []string // in the output
+		not   []string // not in the output
+	}{
+		{
+			name:  "SHT4x at 0x44, SHT3x at 0x45",
+			chips: map[uint16]i2csim.Chip{0x44: sht4xsim.New(sht4xsim.Options{}), 0x45: sht3xsim.New(sht3xsim.Options{})},
+			found: []found{{driver: "sht4x", bus: "T", addr: 0x44}, {driver: "sht3x", bus: "T", addr: 0x45}},
+			lines: []string{"0x44  SHT4x    by its serial number", "0x45  SHT3x    by its serial number"},
+			not:   []string{"something answered", "error while probing"},
+		},
+		{
+			name:  "SHT3x at 0x44, SHT4x at 0x46",
+			chips: map[uint16]i2csim.Chip{0x44: sht3xsim.New(sht3xsim.Options{}), 0x46: sht4xsim.New(sht4xsim.Options{})},
+			found: []found{{driver: "sht3x", bus: "T", addr: 0x44}, {driver: "sht4x", bus: "T", addr: 0x46}},
+			lines: []string{"0x44  SHT3x ", "0x46  SHT4x "},
+			not:   []string{"something answered", "error while probing"},
+		},
+		{
+			name:  "another chip at 0x44, a bus error at 0x45",
+			chips: map[uint16]i2csim.Chip{0x44: foreignChip{}, 0x45: sht4xsim.New(sht4xsim.Options{})},
+			fault: map[uint16]i2csim.Fault{0x45: i2csim.BusError},
+			lines: []string{
+				"0x44  something answered, but not as a sht3x or sht4x does (another chip at a sht3x or sht4x address)",
+				"0x45  sht3x?  error while probing", "0x45  sht4x?  error while probing",
+			},
+			not: []string{"SHT4x ", "SHT3x "},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := i2csim.NewBus("T")
+			for a, c := range tc.chips {
+				b.Attach(a, c)
+			}
+			for a, f := range tc.fault {
+				b.SetFault(a, f)
+			}
+			var out bytes.Buffer
+			got := probeBus(&out, b, "T")
+			if !slices.Equal(got, tc.found) {
+				t.Errorf("found %+v, want %+v", got, tc.found)
+			}
+			for _, l := range tc.lines {
+				if !strings.Contains(out.String(), l) {
+					t.Errorf("output lacks %q:\n%s", l, out.String())
+				}
+			}
+			for _, l := range tc.not {
+				if strings.Contains(out.String(), l) {
+					t.Errorf("output has %q:\n%s", l, out.String())
+				}
+			}
+			if !strings.Contains(out.String(), "(probed 0x23 0x44 0x45 0x46 0x48") {
+				t.Errorf("each address is listed once:\n%s", out.String())
+			}
+		})
 	}
 }

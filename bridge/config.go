@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strconv"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tributary-iot/tributary/internal/yamlconf"
 )
 
 // mappingsFile is the YAML file of mappings; see testdata/mappings.yaml.
@@ -51,7 +51,7 @@ func ParseMappings(data []byte) ([]Mapping, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, errors.New(plainYAMLError(err.Error()))
+		return nil, errors.New(yamlconf.PlainError(err.Error(), ""))
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -60,7 +60,7 @@ func ParseMappings(data []byte) ([]Mapping, error) {
 	names := map[string]int{}
 	for i, m := range f.Mappings {
 		c, err := compileMapping(m)
-		at := lineOf(&root, "mappings", strconv.Itoa(i))
+		at := yamlconf.Line(&root, "mappings", strconv.Itoa(i))
 		if err != nil {
 			return nil, fmt.Errorf("line %d: mappings[%d]: %w", at, i, err)
 		}
@@ -70,51 +70,4 @@ func ParseMappings(data []byte) ([]Mapping, error) {
 		names[c.Name] = i
 	}
 	return f.Mappings, nil
-}
-
-// lineOf returns the line of the node at path (mapping keys, or sequence
-// indexes in decimal) in the document root, or of the deepest node found.
-func lineOf(root *yaml.Node, path ...string) int {
-	n := root
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	for _, p := range path {
-		switch n.Kind {
-		case yaml.MappingNode:
-			var next *yaml.Node
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == p {
-					next = n.Content[i+1]
-				}
-			}
-			if next == nil {
-				return n.Line
-			}
-			n = next
-		case yaml.SequenceNode:
-			i, err := strconv.Atoi(p)
-			if err != nil || i < 0 || i >= len(n.Content) {
-				return n.Line
-			}
-			n = n.Content[i]
-		default:
-			return n.Line
-		}
-	}
-	return n.Line
-}
-
-var (
-	yamlUnknownKey = regexp.MustCompile(`field (\S+) not found in type \S+`)
-	yamlType       = regexp.MustCompile("cannot unmarshal !!(\\w+) `([^`]*)` into \\S+")
-)
-
-// plainYAMLError rewrites the YAML decoder's messages, which speak of Go
-// types, in the file's terms.
-func plainYAMLError(msg string) string {
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
-	msg = yamlUnknownKey.ReplaceAllString(msg, `unknown key "$1"`)
-	return yamlType.ReplaceAllString(msg, `"$2" is the wrong kind of value here ($1)`)
 }

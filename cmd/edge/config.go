@@ -7,13 +7,12 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tributary-iot/tributary/internal/yamlconf"
 	"github.com/tributary-iot/tributary/reading"
 )
 
@@ -62,10 +61,10 @@ func parseConfig(data []byte) (fileConfig, error) {
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return cfg, errors.New(plainYAMLError(err.Error()))
+			return cfg, errors.New(yamlconf.PlainError(err.Error(), keysHint))
 		}
 		for _, e := range te.Errors { // every mistake, not just the first
-			errs = append(errs, errors.New(plainYAMLError(e)))
+			errs = append(errs, errors.New(yamlconf.PlainError(e, keysHint)))
 		}
 	}
 	var root yaml.Node
@@ -84,7 +83,7 @@ const minInterval = 10 * time.Millisecond
 func (c *fileConfig) validate(root *yaml.Node) error {
 	var errs []error // every mistake, each with its line
 	at := func(path ...string) string {
-		if l := lineOf(root, path...); l > 0 {
+		if l := yamlconf.Line(root, path...); l > 0 {
 			return "line " + strconv.Itoa(l) + ": "
 		}
 		return ""
@@ -115,54 +114,5 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 	return errors.Join(errs...)
 }
 
-// lineOf returns the line of the node at path (mapping keys, or sequence
-// indexes in decimal) in the document root, or 0 if there is none.
-func lineOf(root *yaml.Node, path ...string) int {
-	n := root
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	for _, p := range path {
-		switch n.Kind {
-		case yaml.MappingNode:
-			var next *yaml.Node
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == p {
-					next = n.Content[i+1]
-					if next.Kind == yaml.ScalarNode {
-						next = n.Content[i] // the key's line reads better
-					}
-				}
-			}
-			if next == nil {
-				return n.Line
-			}
-			n = next
-		case yaml.SequenceNode:
-			i, err := strconv.Atoi(p)
-			if err != nil || i < 0 || i >= len(n.Content) {
-				return n.Line
-			}
-			n = n.Content[i]
-		default:
-			return n.Line
-		}
-	}
-	return n.Line
-}
-
-var (
-	yamlUnknownKey = regexp.MustCompile(`field (\S+) not found in type \S+`)
-	yamlDuration   = regexp.MustCompile("cannot unmarshal !!\\w+ `([^`]*)` into time.Duration")
-	yamlType       = regexp.MustCompile("cannot unmarshal !!(\\w+) `([^`]*)` into \\S+")
-)
-
-// plainYAMLError rewrites the YAML decoder's messages, which speak of Go
-// types, in the config file's terms.
-func plainYAMLError(msg string) string {
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
-	msg = yamlUnknownKey.ReplaceAllString(msg, `unknown key "$1" (see edge.example.yaml for the keys)`)
-	msg = yamlDuration.ReplaceAllString(msg, `"$1" is not a duration: give a unit, such as 5s, 500ms or 1m`)
-	return yamlType.ReplaceAllString(msg, `"$2" is the wrong kind of value here ($1)`)
-}
+// keysHint follows an unknown key in the configuration's errors.
+const keysHint = "see edge.example.yaml for the keys"

@@ -33,7 +33,7 @@ func TestARMSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"air/humidity", "air/pressure", "air/temperature", "baro/pressure", "baro/temperature",
-		"battery/voltage", "door/door", "hall/motion", "leaf/humidity", "leaf/temperature", "light/illuminance",
+		"battery/voltage", "canopy/humidity", "canopy/temperature", "door/door", "hall/motion", "leaf/humidity", "leaf/temperature", "light/illuminance",
 		"rain/count", "rain/rate", "soil-temp/temperature", "soil/moisture"}
 	srv := redistest.Start(t, redistest.Options{})
 	for _, tc := range []struct {

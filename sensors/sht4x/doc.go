@@ -57,9 +57,8 @@
 //
 // # Tests
 //
-// The tests run the driver against an emulated SHT4x on a registered
-// i2csim bus (sht4xChip in sht4x_test.go): it lives with the tests because
-// sim/chip has no SHT4x package yet; it is written to move there as is.
+// The tests run the driver against the emulated SHT4x of sim/chip/sht4x on
+// a registered i2csim bus, as `edge --sim` does.
 //
 // # Units
 //

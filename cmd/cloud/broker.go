@@ -21,7 +21,7 @@ type demoBroker struct {
 
 // startDemoBroker starts the broker; Close stops it.
 func startDemoBroker(log *slog.Logger) (*demoBroker, error) {
-	srv := mochi.New(&mochi.Options{InlineClient: false, Logger: log.With("component", "demo-broker")})
+	srv := mochi.New(&mochi.Options{InlineClient: false, Logger: log.With("part", "broker")})
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		return nil, fmt.Errorf("demo broker: %w", err)
 	}

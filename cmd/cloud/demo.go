@@ -43,7 +43,7 @@ func demoFleet(devices int, interval time.Duration, st store.Options, persistent
 		}
 		defer rdb.Close()
 		br, err := bridge.New(bridge.Options{Store: store.New(rdb, st), MQTT: bridge.MQTTOptions{URL: broker.URL(), ClientID: "tributary-demo-bridge"},
-			Logger: log.With("component", "demo-bridge")})
+			Logger: log.With("part", "bridge")})
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tributary-iot/tributary/agent/spool"
 	"io"
 	"net/url"
 	"os"
@@ -116,6 +117,10 @@ func describe(w io.Writer, cfg fileConfig) {
 	}
 	fmt.Fprintf(tw, "interval:\t%v (sensors that set none)\n", interval)
 	fmt.Fprintf(tw, "clock:\t%s\n", cmp.Or(cfg.Clock, clockAuto))
+	sp := cfg.Spool
+	fmt.Fprintf(tw, "spool:\t%s, fsync %s, at most %s and %v, when full drop the %s\n",
+		cmp.Or(sp.Dir, cmp.Or(cfg.StateDir, "<state dir>")+"/spool"), cmp.Or(sp.Sync, "interval"),
+		cmp.Or(sp.MaxSize, "256MiB"), cmp.Or(sp.MaxAge, spool.DefaultMaxAge), cmp.Or(sp.Full, "oldest"))
 	tw.Flush()
 
 	fmt.Fprintln(w)

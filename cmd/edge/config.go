@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tributary-iot/tributary/agent/spool"
 	"github.com/tributary-iot/tributary/internal/yamlconf"
 	"github.com/tributary-iot/tributary/reading"
 )
@@ -109,6 +110,24 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 	}
 	if c.Interval != 0 && c.Interval < minInterval {
 		errs = append(errs, fmt.Errorf("%sinterval: %v is below the minimum %v", at("interval"), c.Interval, minInterval))
+	}
+	if c.Spool.Sync != "" {
+		if err := new(spool.SyncPolicy).Set(c.Spool.Sync); err != nil {
+			errs = append(errs, fmt.Errorf("%sspool.sync: %q: want always, interval or never", at("spool", "sync"), c.Spool.Sync))
+		}
+	}
+	if c.Spool.Full != "" {
+		if err := new(spool.FullPolicy).Set(c.Spool.Full); err != nil {
+			errs = append(errs, fmt.Errorf("%sspool.full: %q: want oldest or newest", at("spool", "full"), c.Spool.Full))
+		}
+	}
+	if c.Spool.MaxSize != "" {
+		if _, err := parseSize(c.Spool.MaxSize); err != nil {
+			errs = append(errs, fmt.Errorf("%sspool.max_size: %w", at("spool", "max_size"), err))
+		}
+	}
+	if c.Spool.MaxAge < 0 {
+		errs = append(errs, fmt.Errorf("%sspool.max_age: negative %v", at("spool", "max_age"), c.Spool.MaxAge))
 	}
 	errs = append(errs, validateSensors(c.Sensors, c.Interval, root, at)...)
 	return errors.Join(errs...)

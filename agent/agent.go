@@ -30,7 +30,8 @@ type Agent struct {
 	lastTS  map[string]time.Time // newest time stamped per sensor
 	clockOK bool                 // the clock has been ready
 
-	dupLog *logLimiter // used by the sender goroutine only
+	dupLog   *logLimiter // used by the sender goroutine only
+	leaseLog *logLimiter // of seq lease failures; under mu
 }
 
 // New checks cfg, fills in defaults, creates the state dir and registers
@@ -53,7 +54,7 @@ func New(cfg Config, up Uplink, opt Options) (*Agent, error) {
 		}
 	}
 	a := &Agent{cfg: cfg, opt: opt, up: up, q: opt.Queue, log: opt.Logger,
-		dupLog: &logLimiter{every: opt.LogEvery, now: opt.Now}}
+		dupLog: &logLimiter{every: opt.LogEvery, now: opt.Now}, leaseLog: &logLimiter{every: opt.LogEvery, now: opt.Now}}
 	a.m = newMetrics(a.q.Len, a.heldLen)
 	a.lastTS = map[string]time.Time{}
 	for _, s := range cfg.Sensors {
@@ -119,6 +120,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	wg.Wait()
+	a.dropHeld()
 
 	// Sampling has stopped: send what is queued, within the flush timeout.
 	stopWaiting()

@@ -33,8 +33,12 @@ type Boot struct {
 }
 
 // Booter is an optional ability of an Uplink: it records a boot. The agent
-// calls Boot once, before the boot's first Send, and retries it with the
-// sends' backoff until it succeeds or the agent stops.
+// calls Boot beside its sends (from another goroutine, so Boot must be safe
+// to call concurrently with Send), first for boots of earlier runs that
+// were never recorded, oldest first, then for this run's once the clock is
+// trusted; it retries each with the sends' backoff until Boot returns nil,
+// which must mean recorded. A boot left unrecorded when the agent stops is
+// announced by the next run.
 type Booter interface {
 	Boot(ctx context.Context, b Boot) error
 }

@@ -37,19 +37,31 @@ func (a *Agent) heldLen() int {
 	return len(a.held)
 }
 
-// emit numbers rs, stamps them and queues them, under one lock so that the
-// queue is in seq order. While the clock is not ready they are held.
+// emit numbers rs, stamps them with the time now and queues them, under
+// one lock so that the queue is in seq order. While the clock is not ready
+// they are held.
 func (a *Agent) emit(sensor string, rs []reading.Reading) {
 	if len(rs) == 0 {
 		return
 	}
-	ready := a.opt.ClockReady() && a.opt.Now().UTC().Year() >= 2000
+	// Decide, then read the clock: a reading is never stamped with a time
+	// read before the clock was trusted.
+	ready := a.clockTrusted()
+	now := a.opt.Now().UTC().Truncate(time.Millisecond)
+	if ready && now.Year() < 2000 {
+		ready = false // stepped back to 1970 in between
+	}
 	a.mu.Lock()
 	first, err := a.seq.take(len(rs))
 	if err != nil {
 		a.mu.Unlock()
 		a.m.dropped.WithLabelValues(DropSeqLease).Add(float64(len(rs)))
-		a.log.Error("cannot number readings; dropping them", "sensor", sensor, "err", err)
+		a.mu.Lock()
+		n, ok := a.leaseLog.fail()
+		a.mu.Unlock()
+		if ok {
+			a.log.Error("cannot number readings; dropping them", "sensor", sensor, "err", err, "errors_since_last_log", n)
+		}
 		return
 	}
 	for i := range rs {
@@ -66,6 +78,7 @@ func (a *Agent) emit(sensor string, rs []reading.Reading) {
 			}
 		}
 		for i := range rs {
+			rs[i].Time = now
 			a.monotonic(&rs[i])
 		}
 		dropped += a.q.Push(rs)
@@ -94,7 +107,10 @@ func (a *Agent) hold(rs []reading.Reading) int {
 		a.held = append(a.held, heldReading{r: r, mono: mono})
 	}
 	if over := len(a.held) - a.opt.HoldLimit; over > 0 {
-		a.held = append(a.held[:0], a.held[over:]...)
+		// Reslice rather than copy: append reallocates (and so frees the
+		// dropped head) only when the backing array fills.
+		clear(a.held[:over])
+		a.held = a.held[over:]
 		return over
 	}
 	return 0
@@ -125,4 +141,20 @@ func (a *Agent) monotonic(r *reading.Reading) {
 		a.m.clockBack.Inc()
 	}
 	a.lastTS[r.Sensor] = r.Time
+}
+
+// dropHeld counts and forgets the readings still held when sampling stops:
+// with no trusted clock they cannot be sent, and the next run cannot stamp
+// them either.
+func (a *Agent) dropHeld() {
+	a.mu.Lock()
+	held := a.held
+	a.held = nil
+	a.mu.Unlock()
+	if len(held) == 0 {
+		return
+	}
+	a.m.dropped.WithLabelValues(DropClock).Add(float64(len(held)))
+	a.log.Warn("agent stopped before the clock was trusted; readings held for it are lost",
+		"device", a.cfg.Device, "readings", len(held), "first_seq", held[0].r.Seq, "last_seq", held[len(held)-1].r.Seq)
 }

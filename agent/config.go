@@ -62,7 +62,8 @@ type Options struct {
 	// QueueSize is the capacity of the default queue, in readings. Default
 	// DefaultQueueSize (100000). Ignored when Queue is set.
 	QueueSize int
-	// BatchSize is the most readings sent in one Uplink.Send. Default 500.
+	// BatchSize is the most readings sent in one Uplink.Send. Default 500;
+	// at most reading.MaxBatch (1000).
 	BatchSize int
 	// BackoffMin and BackoffMax bound the wait between retries of a failed
 	// send: the n-th retry waits a uniformly random time in
@@ -174,6 +175,7 @@ func (o Options) withDefaults() Options {
 	if o.BatchSize <= 0 {
 		o.BatchSize = DefaultBatchSize
 	}
+	o.BatchSize = min(o.BatchSize, reading.MaxBatch) // one MQTT message at most
 	if o.BackoffMin <= 0 {
 		o.BackoffMin = DefaultBackoffMin
 	}

@@ -70,6 +70,8 @@ type MQTTUplink struct {
 	closed    chan struct{} // closed by Close
 	reconnect sync.WaitGroup
 
+	statusMu sync.Mutex // serialises status publications
+
 	mu     sync.Mutex
 	status *bridge.Status // online status to publish on every connect, once Boot has been called
 }
@@ -226,14 +228,32 @@ func (u *MQTTUplink) onConnect(c mqtt.Client) {
 	st := u.status
 	u.mu.Unlock()
 	if st != nil {
-		go u.publishStatus(context.Background(), *st)
+		go func() {
+			select {
+			case <-u.closed: // Close publishes the offline status
+				return
+			default:
+			}
+			u.publishStatus(context.Background(), *st)
+		}()
 	}
 }
 
+// publishStatus publishes st, retained, and waits for the broker. Status
+// publications are serialised, so that the last one sent is the one kept.
 func (u *MQTTUplink) publishStatus(ctx context.Context, st bridge.Status) error {
 	b, err := bridge.EncodeStatus(st)
 	if err != nil {
-		return err
+		return fmt.Errorf("mqtt uplink: %w: %w", reading.ErrInvalid, err)
+	}
+	u.statusMu.Lock()
+	defer u.statusMu.Unlock()
+	if st.Online {
+		select {
+		case <-u.closed:
+			return errors.New("mqtt uplink: closed")
+		default:
+		}
 	}
 	return u.wait(ctx, u.client.Publish(bridge.StatusTopic(u.opt.Device), 1, true, b))
 }
@@ -257,10 +277,11 @@ func (u *MQTTUplink) Boot(ctx context.Context, b Boot) error {
 		return u.wait(ctx, u.client.Publish(bridge.StatusTopic(u.opt.Device), 1, false, enc))
 	}
 	u.mu.Lock()
-	u.status = &st
+	u.status = &st // every later connection publishes it again
 	u.mu.Unlock()
 	if !u.client.IsConnectionOpen() {
-		return nil // onConnect publishes it
+		// Not recorded yet: the agent keeps the boot pending and retries.
+		return errors.New("mqtt uplink: not connected to the broker")
 	}
 	return u.publishStatus(ctx, st)
 }

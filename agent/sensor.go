@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -67,7 +69,12 @@ func (a *Agent) Health() []SensorHealth {
 // sensor that answers again is back on its interval at once.
 func (a *Agent) sample(ctx context.Context, s *sensorRun) {
 	if w, ok := s.cfg.Sensor.(sensors.Watcher); ok {
-		go a.watch(ctx, s, w)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			a.watch(ctx, s, w)
+		}()
+		defer func() { <-done }() // Run returns only once Watch has
 	}
 	next := time.Now()
 	for {
@@ -109,7 +116,7 @@ func (a *Agent) sensorBackoff(interval time.Duration, n int) time.Duration {
 func (a *Agent) readOnce(ctx context.Context, s *sensorRun) int {
 	name := s.cfg.Sensor.Name()
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.Interval)
-	samples, err := s.cfg.Sensor.Read(rctx)
+	samples, err := safeRead(rctx, s.cfg.Sensor)
 	cancel()
 	if ctx.Err() != nil {
 		return 0 // stopping; a read cut short is not an error
@@ -145,18 +152,17 @@ func (a *Agent) readOnce(ctx context.Context, s *sensorRun) int {
 
 // watch runs a Watcher's Watch until ctx ends, queueing each change.
 func (a *Agent) watch(ctx context.Context, s *sensorRun, w sensors.Watcher) {
-	err := w.Watch(ctx, func(samples []sensors.Sample) { a.emitSamples(s, slices.Clone(samples)) })
+	err := safeWatch(ctx, w, func(samples []sensors.Sample) { a.emitSamples(s, slices.Clone(samples)) })
 	if err != nil && ctx.Err() == nil {
 		a.log.Warn("sensor cannot report changes as they happen; reading it on its interval only",
 			"sensor", s.cfg.Sensor.Name(), "err", err)
 	}
 }
 
-// emitSamples turns samples of s into readings stamped now and queues them;
-// an invalid sample is counted and dropped.
+// emitSamples turns samples of s into readings and queues them (emit
+// stamps them); an invalid sample is counted and dropped.
 func (a *Agent) emitSamples(s *sensorRun, samples []sensors.Sample) {
 	name := s.cfg.Sensor.Name()
-	now := a.opt.Now().UTC().Truncate(time.Millisecond)
 	rs := make([]reading.Reading, 0, len(samples))
 	for _, smp := range samples {
 		r := reading.Reading{Device: a.cfg.Device, Sensor: name, Metric: smp.Metric, Value: smp.Value, Unit: smp.Unit, Time: validTime, Seq: 1}
@@ -171,8 +177,7 @@ func (a *Agent) emitSamples(s *sensorRun, samples []sensors.Sample) {
 			}
 			continue
 		}
-		r.Time = now
-		rs = append(rs, r)
+		rs = append(rs, r) // emit stamps it
 	}
 	a.emit(name, rs)
 }
@@ -180,3 +185,27 @@ func (a *Agent) emitSamples(s *sensorRun, samples []sensors.Sample) {
 // validTime is any time reading.Validate accepts; samples are validated
 // before the clock is known to be right.
 var validTime = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// errPanic is the kind of a read that panicked: a driver bug, counted like
+// any failure instead of taking the agent down.
+var errPanic = errors.New("sensor panicked")
+
+// safeRead is s.Read, with a panic turned into an error.
+func safeRead(ctx context.Context, s sensors.Sensor) (samples []sensors.Sample, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			samples, err = nil, fmt.Errorf("%w: %v", errPanic, p)
+		}
+	}()
+	return s.Read(ctx)
+}
+
+// safeWatch is w.Watch, with a panic turned into an error.
+func safeWatch(ctx context.Context, w sensors.Watcher, emit func([]sensors.Sample)) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", errPanic, p)
+		}
+	}()
+	return w.Watch(ctx, emit)
+}

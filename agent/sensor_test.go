@@ -188,8 +188,8 @@ func TestReadingsWaitForTheClock(t *testing.T) {
 			t.Fatalf("reading seq %d stamped %v, before %v: time went backwards", r.Seq, r.Time, synced)
 		}
 	}
-	if n := testutil.ToFloat64(a.m.clockBack); n < 10 {
-		t.Fatalf("clock_backward_readings_total = %v, want >= 10", n)
+	if n := testutil.ToFloat64(a.m.clockBack); n < 5 {
+		t.Fatalf("clock_backward_readings_total = %v, want >= 5", n)
 	}
 }
 
@@ -311,5 +311,69 @@ func TestBootWaitsForTheClock(t *testing.T) {
 	await(t, "the boot recorded", func() bool { return len(up.recorded()) == 1 })
 	if bt := up.recorded()[0]; bt.Time.After(synced) || bt.Time.Before(synced.Add(-time.Minute)) {
 		t.Fatalf("boot time %v, want shortly before the sync at %v", bt.Time, synced)
+	}
+}
+
+// TestHeldReadingsCountedAtStop: readings still waiting for the clock when
+// the agent stops are counted as dropped, not lost silently.
+func TestHeldReadingsCountedAtStop(t *testing.T) {
+	up := &flakyUplink{}
+	c := &clock{now: time.Unix(0, 0)}
+	a := start(t, Config{Device: "dev-hs", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: t.TempDir()},
+		up, Options{Now: c.Now, ClockReady: c.Ready})
+	await(t, "readings held", func() bool { return a.heldLen() >= 10 })
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if n, want := testutil.ToFloat64(a.m.dropped.WithLabelValues(DropClock)), float64(a.produced()); n != want || n == 0 {
+		t.Fatalf("dropped{clock} = %v, want every reading produced (%v)", n, want)
+	}
+}
+
+// TestWatchEndsBeforeRun: Run does not return while a Watch is still
+// running, so nothing is emitted after the seq lease is closed.
+func TestWatchEndsBeforeRun(t *testing.T) {
+	up := &flakyUplink{}
+	w := &lateWatcher{watcher: watcher{name: "door", changes: make(chan float64)}}
+	a := start(t, Config{Device: "dev-we", Sensors: []SensorConfig{{Sensor: w}}, Interval: time.Hour, StateDir: t.TempDir()}, up, Options{})
+	await(t, "the first heartbeat", func() bool { return len(up.accepted()) == 1 })
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if !w.returned.Load() {
+		t.Fatal("Run returned while Watch was still running")
+	}
+}
+
+// lateWatcher emits once more 50 ms after its context ends.
+type lateWatcher struct {
+	watcher
+	returned atomic.Bool
+}
+
+func (w *lateWatcher) Watch(ctx context.Context, emit func([]sensors.Sample)) error {
+	<-ctx.Done()
+	time.Sleep(50 * time.Millisecond)
+	emit([]sensors.Sample{{Metric: sensors.MetricDoor, Value: 1, Unit: sensors.UnitOne}})
+	w.returned.Store(true)
+	return ctx.Err()
+}
+
+// panicky panics on every read.
+type panicky struct{}
+
+func (panicky) Name() string { return "buggy" }
+func (panicky) Read(context.Context) ([]sensors.Sample, error) {
+	panic("index out of range")
+}
+
+func TestPanickingSensorIsAFailure(t *testing.T) {
+	up := &flakyUplink{}
+	a := start(t, Config{Device: "dev-p", Sensors: []SensorConfig{{Sensor: panicky{}}, {Sensor: door("d")}}, Interval: time.Millisecond, StateDir: t.TempDir()}, up, Options{})
+	await(t, "the buggy sensor down and the other producing", func() bool {
+		return healthOf(a.Agent, "buggy").State == SensorDown && len(up.accepted()) >= 10
+	})
+	if h := healthOf(a.Agent, "buggy"); !strings.Contains(h.LastError, "sensor panicked: index out of range") {
+		t.Fatalf("health: %+v", h)
 	}
 }

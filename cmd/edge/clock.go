@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,8 +22,8 @@ const (
 	clockAuto = "auto"
 	// clockKernel trusts the clock once the kernel says a time daemon
 	// (systemd-timesyncd, chrony, ntpd) has synchronised it (adjtimex
-	// without STA_UNSYNC), and only while the floor holds too. The choice
-	// for a Raspberry Pi without an RTC.
+	// without STA_UNSYNC), from then on for as long as the floor holds. The
+	// choice for a Raspberry Pi without an RTC.
 	clockKernel = "kernel"
 	// clockTrust trusts any clock after the year 2000.
 	clockTrust = "trust"
@@ -41,7 +42,24 @@ func clockReady(policy, stateDir, device string) (func() bool, time.Time, error)
 	case clockAuto, "":
 		return past, floor, nil
 	case clockKernel:
-		return func() bool { return past() && kernelSynced() }, floor, nil
+		// Once synchronised, the clock stays trusted: the kernel drops its
+		// synchronised flag after about nine hours without a time server
+		// (a network outage), but the clock keeps counting from a good
+		// time, and the spool must not stop taking readings then.
+		var synced atomic.Bool
+		return func() bool {
+			if !past() {
+				return false
+			}
+			if synced.Load() {
+				return true
+			}
+			if kernelSynced() {
+				synced.Store(true)
+				return true
+			}
+			return false
+		}, floor, nil
 	case clockTrust:
 		return func() bool { return true }, time.Time{}, nil
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
@@ -37,6 +38,10 @@ func startDemoBroker(log *slog.Logger) (*demoBroker, error) {
 
 // URL is the broker's mqtt:// URL.
 func (b *demoBroker) URL() string { return "mqtt://" + b.addr }
+
+// inflight is how many QoS 1 messages the broker has sent and not had
+// acknowledged (to the bridge, in the demo).
+func (b *demoBroker) inflight() int64 { return atomic.LoadInt64(&b.srv.Info.Inflight) }
 
 // Close stops the broker.
 func (b *demoBroker) Close() error { return b.srv.Close() }

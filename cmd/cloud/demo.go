@@ -50,17 +50,33 @@ func demoFleet(devices int, interval time.Duration, st store.Options, persistent
 		bridgeDone := make(chan error, 1)
 		bctx, stopBridge := context.WithCancel(context.WithoutCancel(ctx))
 		go func() { bridgeDone <- br.Run(bctx) }()
+		// The broker keeps nothing for a subscriber that is not there yet:
+		// the bridge subscribes before the first agent publishes.
+		select {
+		case <-br.Ready():
+		case berr := <-bridgeDone:
+			stopBridge()
+			return fmt.Errorf("demo bridge: %w", berr)
+		case <-ctx.Done():
+			stopBridge()
+			return <-bridgeDone
+		}
 		opt.MQTT = agent.MQTTOptions{URL: broker.URL()}
 		log.Info("demo fleet of simulated edge agents", "devices", fleet.DeviceIDs(opt), "interval", interval, "state_dir", opt.StateDir,
 			"mqtt_broker", broker.URL())
 		err = fleet.Run(ctx, opt)
-		// The agents have flushed; give the bridge a moment to store what
-		// the broker still holds, then stop it.
-		select {
-		case <-time.After(time.Second):
-		case berr := <-bridgeDone:
-			stopBridge()
-			return errors.Join(err, fmt.Errorf("demo bridge stopped early: %w", berr))
+		// The agents have flushed to the broker; the bridge stores what the
+		// broker still has in flight to it (bounded) before it stops.
+		for deadline := time.Now().Add(5 * time.Second); broker.inflight() > 0 && time.Now().Before(deadline); {
+			select {
+			case berr := <-bridgeDone:
+				stopBridge()
+				return errors.Join(err, fmt.Errorf("demo bridge stopped early: %w", berr))
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		if n := broker.inflight(); n > 0 {
+			log.Warn("demo bridge stopped with messages the broker had not delivered", "messages", n)
 		}
 		stopBridge()
 		return errors.Join(err, <-bridgeDone)

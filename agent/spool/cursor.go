@@ -97,11 +97,22 @@ func openCursor(path string) (f *os.File, c cursorState, found, corrupt bool, er
 			c, found = s, true
 		}
 	}
-	return f, c, found, !found && n > 0, nil
+	// Slots allocated but never written are zeros: nothing was ever
+	// acknowledged, which is not damage.
+	return f, c, found, !found && n > 0 && !allZero(b), nil
 }
 
 // writeCursor writes c to the slot its generation selects.
 func writeCursor(f *os.File, c cursorState) error {
 	_, err := f.WriteAt(encodeSlot(c), int64(c.gen%2)*slotSize)
 	return err
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -29,12 +29,18 @@ func (s *Spool) recover() error {
 	if err != nil {
 		return err
 	}
+	// Zeroed slots are a cursor never written (nothing acknowledged yet),
+	// unless segments were already deleted as acknowledged: then the
+	// cursor's bytes were lost.
+	if !found && !corrupt && len(segs) > 0 && segs[0].base > 0 {
+		corrupt = true
+	}
 	switch {
 	case corrupt:
 		s.lastErr = errors.New("spool: ack cursor damaged")
 		s.opt.Logger.Warn("spool: the ack cursor is damaged; everything in the spool will be sent again (the uplink drops repeats)", "dir", s.dir)
 	case !found && len(segs) > 0:
-		s.opt.Logger.Warn("spool: no ack cursor; everything in the spool will be sent", "dir", s.dir)
+		s.opt.Logger.Info("spool: nothing acknowledged yet; everything in the spool will be sent", "dir", s.dir, "segments", len(segs))
 	}
 	if len(segs) > 0 && s.ack < segs[0].base {
 		// Segments below were deleted once acknowledged; a cursor that

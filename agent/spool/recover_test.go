@@ -215,3 +215,20 @@ func TestDamagedCursor(t *testing.T) {
 		}
 	})
 }
+
+// TestNothingAckedIsNotDamage: a spool closed before anything was
+// acknowledged (the uplink was down all along) reopens with its cursor
+// slots still zero: that is a cursor never written, not a damaged one.
+func TestNothingAckedIsNotDamage(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, Options{})
+	s.Push(rds(1, 20))
+	s.Close()
+	s = mustOpen(t, dir, Options{})
+	if got := seqs(peekAll(t, s)); !slices.Equal(got, span64(1, 20)) {
+		t.Fatalf("got %v, want 1..20", got)
+	}
+	if st := s.Stats(); st.LastError != nil {
+		t.Fatalf("reopening a spool with nothing acknowledged reports %v", st.LastError)
+	}
+}

@@ -108,6 +108,14 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 			errs = append(errs, fmt.Errorf("%suplink.url: scheme %q: want redis://, rediss://, mqtt:// or mqtts://", at("uplink", "url"), u.Scheme))
 		}
 	}
+	if c.Uplink.Username != "" {
+		switch {
+		case !isMQTT(c.Uplink.URL):
+			errs = append(errs, fmt.Errorf("%suplink.username: only for an mqtt:// or mqtts:// uplink (a Redis user goes in the URL, its password in password_file)", at("uplink", "username")))
+		case c.Device != "" && c.Uplink.Username != c.Device:
+			errs = append(errs, fmt.Errorf("%suplink.username: %q differs from the device id %q: the broker ACL lets a user publish only under its own name, and mosquitto acknowledges a refused publish, so every reading would vanish", at("uplink", "username"), c.Uplink.Username, c.Device))
+		}
+	}
 	if c.Interval != 0 && c.Interval < minInterval {
 		errs = append(errs, fmt.Errorf("%sinterval: %v is below the minimum %v", at("interval"), c.Interval, minInterval))
 	}

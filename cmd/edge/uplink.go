@@ -24,7 +24,7 @@ type uplinkFlags struct {
 
 func (u *uplinkFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&u.mqtt, "mqtt", "", "publish to the MQTT broker at `URL` (mqtt:// or mqtts://) instead of Redis; the bridge stores the readings")
-	fs.StringVar(&u.mqttUser, "mqtt-username", "", "MQTT `user` name (default: the device id, as the shipped broker ACL expects)")
+	fs.StringVar(&u.mqttUser, "mqtt-username", "", "MQTT `user` name: the device id (the default), as the broker ACL requires")
 	fs.StringVar(&u.mqttPwf, "mqtt-password-file", "", "`file` holding the MQTT password")
 	fs.StringVar(&u.mqttCA, "mqtt-ca", "", "PEM `file` of CAs to verify an mqtts:// broker with")
 	fs.StringVar(&u.mqttCert, "mqtt-cert", "", "client certificate PEM `file` for mqtts://")
@@ -55,6 +55,9 @@ func resolveMQTT(f *flags, file fileConfig, device string) (agent.MQTTOptions, e
 		return o, usageError{fmt.Errorf("--mqtt %q: want an mqtt:// or mqtts:// URL", redactAny(o.URL))}
 	}
 	o.Username = cmp.Or(f.up.mqttUser, file.Uplink.Username)
+	if o.Username != "" && o.Username != device {
+		return o, usageError{fmt.Errorf("MQTT user name %q differs from the device id %q: the broker ACL (deploy/mosquitto/acl) lets a user publish only under its own name, and mosquitto acknowledges a refused publish as if it were taken, so every reading would vanish; use the device id as user name", o.Username, device)}
+	}
 	ca := cmp.Or(f.up.mqttCA, fileIf(isMQTT(fileURL), file.Uplink.CAFile))
 	cert := cmp.Or(f.up.mqttCert, fileIf(isMQTT(fileURL), file.Uplink.CertFile))
 	key := cmp.Or(f.up.mqttKey, fileIf(isMQTT(fileURL), file.Uplink.KeyFile))

@@ -32,6 +32,7 @@ type Agent struct {
 
 	dupLog   *logLimiter // used by the sender goroutine only
 	leaseLog *logLimiter // of seq lease failures; under mu
+	dropLog  *logLimiter // of queue drops; under mu
 }
 
 // New checks cfg, fills in defaults, creates the state dir and registers
@@ -54,7 +55,8 @@ func New(cfg Config, up Uplink, opt Options) (*Agent, error) {
 		}
 	}
 	a := &Agent{cfg: cfg, opt: opt, up: up, q: opt.Queue, log: opt.Logger,
-		dupLog: &logLimiter{every: opt.LogEvery, now: opt.Now}, leaseLog: &logLimiter{every: opt.LogEvery, now: opt.Now}}
+		dupLog: &logLimiter{every: opt.LogEvery, now: opt.Now}, leaseLog: &logLimiter{every: opt.LogEvery, now: opt.Now},
+		dropLog: &logLimiter{every: opt.LogEvery, now: opt.Now}}
 	a.m = newMetrics(a.q.Len, a.heldLen)
 	a.lastTS = map[string]time.Time{}
 	for _, s := range cfg.Sensors {

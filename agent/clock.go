@@ -87,6 +87,13 @@ func (a *Agent) emit(sensor string, rs []reading.Reading) {
 	a.m.readings.WithLabelValues(sensor).Add(float64(len(rs)))
 	if dropped > 0 {
 		a.m.dropped.WithLabelValues(DropQueueFull).Add(float64(dropped))
+		a.mu.Lock()
+		n, ok := a.dropLog.fail()
+		a.mu.Unlock()
+		if ok {
+			a.log.Warn("the queue is full: readings dropped by its policy (the spool's metrics say which and why)",
+				"device", a.cfg.Device, "dropped", dropped, "drops_since_last_log", n)
+		}
 	}
 	if clockDropped > 0 {
 		a.m.dropped.WithLabelValues(DropClock).Add(float64(clockDropped))

@@ -377,3 +377,16 @@ func TestPanickingSensorIsAFailure(t *testing.T) {
 		t.Fatalf("health: %+v", h)
 	}
 }
+
+// TestQueueDropsLogged: drops of a full queue are counted and logged, once
+// a minute at most.
+func TestQueueDropsLogged(t *testing.T) {
+	var logs logBuffer
+	up := &flakyUplink{fails: 1 << 30}
+	a := start(t, Config{Device: "dev-q", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: t.TempDir()},
+		up, Options{QueueSize: 5, Logger: logs.logger()})
+	await(t, "drops", func() bool { return testutil.ToFloat64(a.m.dropped.WithLabelValues(DropQueueFull)) >= 20 })
+	if n := strings.Count(logs.String(), "the queue is full"); n != 1 {
+		t.Fatalf("%d log lines about drops, want 1 (the clock stands still):\n%s", n, logs.String())
+	}
+}

@@ -21,7 +21,7 @@ func lockDir(path string) (*os.File, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("spool: %w (%s is locked by another process)", ErrLocked, path)
+			return nil, fmt.Errorf("%w (%s is locked by another process: another agent uses this spool)", ErrLocked, path)
 		}
 		return nil, fmt.Errorf("spool: lock %s: %w", path, err)
 	}

@@ -162,6 +162,8 @@ const resumeSeqTimeout = 5 * time.Second
 func (a *Agent) resumeSeq(ctx context.Context) {
 	r, ok := a.up.(SeqResumer)
 	if !ok {
+		a.log.Warn("no seq lease in the state dir, and this uplink cannot say where the device left off: starting at 1; if this device sent readings before, the cloud drops the new ones as repeats until their seqs pass the old ones",
+			"device", a.cfg.Device, "state_dir", a.cfg.StateDir)
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, resumeSeqTimeout)

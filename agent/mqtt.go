@@ -158,7 +158,7 @@ func (u *MQTTUplink) connectLoop() {
 		}
 		if err := tok.Error(); err != nil {
 			if failures == 0 {
-				u.log.Warn("mqtt: cannot connect to the broker; retrying", "device", u.opt.Device, "err", err)
+				u.log.Warn("mqtt: cannot connect to the broker; retrying", "device", u.opt.Device, "user", u.opt.Username, "err", err)
 			}
 			failures++
 			if !u.pause(failures) {

@@ -160,23 +160,34 @@ const resumeSeqTimeout = 5 * time.Second
 // agent starts at 1 and says so: readings Redis already holds under those
 // seqs are then counted as duplicates.
 func (a *Agent) resumeSeq(ctx context.Context) {
-	r, ok := a.up.(SeqResumer)
-	if !ok {
-		a.log.Warn("no seq lease in the state dir, and this uplink cannot say where the device left off: starting at 1; if this device sent readings before, the cloud drops the new ones as repeats until their seqs pass the old ones",
-			"device", a.cfg.Device, "state_dir", a.cfg.StateDir)
+	var err error
+	if r, ok := a.up.(SeqResumer); ok {
+		rctx, cancel := context.WithTimeout(ctx, resumeSeqTimeout)
+		var last uint64
+		last, err = r.LastSeq(rctx, a.cfg.Device)
+		cancel()
+		if err == nil {
+			if last > 0 {
+				a.log.Warn("no seq lease in the state dir; resuming after the last seq the uplink stored",
+					"device", a.cfg.Device, "state_dir", a.cfg.StateDir, "last_seq", last)
+				a.seq.resumeAfter(last)
+			}
+			return
+		}
+	} else {
+		err = errors.New("this uplink cannot tell")
+	}
+	// Nobody can say where the device left off. Seqs from the clock
+	// (milliseconds x 1000) lie beyond any this device used before, as long
+	// as it never made more than a thousand readings a millisecond, so that
+	// its new readings are not taken for repeats of old ones.
+	if a.opt.SeqFromClock && a.clockTrusted() {
+		from := uint64(a.opt.Now().UnixMilli()) * 1000
+		a.log.Warn("no seq lease in the state dir and the uplink cannot say where the device left off; starting from the clock so that no new reading is taken for a repeat",
+			"device", a.cfg.Device, "state_dir", a.cfg.StateDir, "next_seq", from+1, "err", err)
+		a.seq.resumeAfter(from)
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, resumeSeqTimeout)
-	defer cancel()
-	last, err := r.LastSeq(ctx, a.cfg.Device)
-	if err != nil {
-		a.log.Warn("no seq lease in the state dir and the uplink cannot say where the device left off; starting at 1",
-			"device", a.cfg.Device, "state_dir", a.cfg.StateDir, "err", err)
-		return
-	}
-	if last > 0 {
-		a.log.Warn("no seq lease in the state dir; resuming after the last seq the uplink stored",
-			"device", a.cfg.Device, "state_dir", a.cfg.StateDir, "last_seq", last)
-		a.seq.resumeAfter(last)
-	}
+	a.log.Warn("no seq lease in the state dir and the uplink cannot say where the device left off: starting at 1; if this device sent readings before, the cloud drops new ones as repeats until their seqs pass the old ones",
+		"device", a.cfg.Device, "state_dir", a.cfg.StateDir, "err", err)
 }

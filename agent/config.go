@@ -81,6 +81,13 @@ type Options struct {
 	// or the broker. Readings keep their order: live readings wait behind
 	// the backlog. Negative: no cap. Default DefaultDrainRate.
 	DrainRate float64
+	// SeqFromClock makes an agent with no seq lease in its state dir, whose
+	// uplink cannot say where the device left off (MQTT, or Redis down at
+	// start), start its seqs at the trusted clock's milliseconds x 1000
+	// instead of 1, so that readings of a device whose state was lost are
+	// not dropped as repeats. A new device's seqs then start high. Default
+	// false.
+	SeqFromClock bool
 	// LeaseSize is how many seqs one persisted lease covers: at most this
 	// many are skipped after a crash. Default DefaultLeaseSize (1000).
 	LeaseSize uint64

@@ -390,3 +390,31 @@ func TestQueueDropsLogged(t *testing.T) {
 		t.Fatalf("%d log lines about drops, want 1 (the clock stands still):\n%s", n, logs.String())
 	}
 }
+
+// TestSeqFromClock: an agent whose state dir was lost, with an uplink that
+// cannot say where it left off, starts its seqs from the clock, so its new
+// readings are not taken for repeats of old ones.
+func TestSeqFromClock(t *testing.T) {
+	up := &flakyUplink{}
+	a := start(t, Config{Device: "dev-sc", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: t.TempDir()},
+		up, Options{SeqFromClock: true})
+	await(t, "readings", func() bool { return len(up.accepted()) >= 3 })
+	want := uint64(t0.UnixMilli())*1000 + 1
+	if got := up.accepted()[0].Seq; got != want {
+		t.Fatalf("first seq %d, want %d (the clock's ms x 1000, plus 1)", got, want)
+	}
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	// Without the option, or with a clock not trusted, it starts at 1.
+	c := &clock{now: time.Unix(0, 0)}
+	b := start(t, Config{Device: "dev-sc", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: t.TempDir()},
+		&flakyUplink{}, Options{SeqFromClock: true, Now: c.Now, ClockReady: c.Ready})
+	await(t, "readings held", func() bool { return b.heldLen() > 0 })
+	b.mu.Lock()
+	first := b.held[0].r.Seq
+	b.mu.Unlock()
+	if first != 1 {
+		t.Fatalf("untrusted clock: first seq %d, want 1", first)
+	}
+}

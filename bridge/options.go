@@ -3,7 +3,6 @@ package bridge
 import (
 	"cmp"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tributary-iot/tributary/internal/tlsfiles"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
 )
@@ -191,27 +191,12 @@ func (o *MQTTOptions) tlsConfig(tlsOn bool) (*tls.Config, error) {
 		}
 		return nil, nil
 	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12}
-	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("bridge: MQTT CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("bridge: MQTT CA %s: no PEM certificate in it", o.CAFile)
-		}
-		c.RootCAs = pool
-	}
 	if (o.CertFile == "") != (o.KeyFile == "") {
 		return nil, errors.New("bridge: MQTT client certificate and key go together")
 	}
-	if o.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("bridge: MQTT client certificate: %w", err)
-		}
-		c.Certificates = []tls.Certificate{cert}
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if err := tlsfiles.Apply(c, o.CAFile, o.CertFile, o.KeyFile); err != nil {
+		return nil, fmt.Errorf("bridge: MQTT %w", err)
 	}
 	return c, nil
 }

@@ -2,16 +2,15 @@ package store
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-iot/tributary/internal/tlsfiles"
 )
 
 // ClientOptions say how to reach Redis. The zero value of every field but URL
@@ -44,23 +43,8 @@ func NewClient(o ClientOptions) (*redis.Client, error) {
 		if opt.TLSConfig == nil {
 			return nil, fmt.Errorf("store: TLS files given but %q is not a rediss:// URL", RedactURL(o.URL))
 		}
-		if o.CAFile != "" {
-			pem, err := os.ReadFile(o.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("store: redis CA: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("store: redis CA %s: no PEM certificate in it", o.CAFile)
-			}
-			opt.TLSConfig.RootCAs = pool
-		}
-		if o.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("store: redis client certificate: %w", err)
-			}
-			opt.TLSConfig.Certificates = []tls.Certificate{cert}
+		if err := tlsfiles.Apply(opt.TLSConfig, o.CAFile, o.CertFile, o.KeyFile); err != nil {
+			return nil, fmt.Errorf("store: redis %w", err)
 		}
 	}
 	return redis.NewClient(opt), nil

@@ -3,16 +3,15 @@ package main
 import (
 	"cmp"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 
 	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/internal/secret"
+	"github.com/tributary-iot/tributary/internal/tlsfiles"
 	"github.com/tributary-iot/tributary/store"
 )
 
@@ -103,23 +102,8 @@ func redactAny(raw string) string {
 // tlsConfig loads a CA bundle and an optional client certificate.
 func tlsConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("mqtt CA %s: no PEM certificate in it", caFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if certFile != "" {
-		c, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{c}
+	if err := tlsfiles.Apply(cfg, caFile, certFile, keyFile); err != nil {
+		return nil, fmt.Errorf("mqtt %w", err)
 	}
 	return cfg, nil
 }

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/tributary-iot/tributary/internal/secret"
+)
+
+// Conn holds the flags that say how to reach one server (Redis or an MQTT
+// broker): --NAME for the URL, --NAME-ca, --NAME-cert, --NAME-key and
+// --NAME-password-file, and --NAME-username where the protocol has user
+// names outside its URL. Passwords come from files only, never from a
+// flag's value.
+type Conn struct {
+	Name                      string // the flags' prefix: "redis", "mqtt"
+	URL                       string
+	CAFile, CertFile, KeyFile string
+	PasswordFile              string
+	Username                  string
+}
+
+// Register defines the flags on fs. urlUsage is the --NAME flag's help;
+// withUsername adds --NAME-username with userUsage as its help.
+func (c *Conn) Register(fs *flag.FlagSet, urlUsage string, withUsername bool, userUsage string) {
+	n := c.Name
+	scheme := n + "s://"
+	fs.StringVar(&c.URL, n, c.URL, urlUsage)
+	if withUsername {
+		fs.StringVar(&c.Username, n+"-username", c.Username, userUsage)
+	}
+	fs.StringVar(&c.PasswordFile, n+"-password-file", c.PasswordFile, "`file` holding the "+displayName(n)+" password (overrides the URL's)")
+	fs.StringVar(&c.CAFile, n+"-ca", c.CAFile, "PEM `file` of CAs to verify a "+scheme+" server with, instead of the system roots")
+	fs.StringVar(&c.CertFile, n+"-cert", c.CertFile, "client certificate PEM `file` for "+scheme+" (with --"+n+"-key)")
+	fs.StringVar(&c.KeyFile, n+"-key", c.KeyFile, "client key PEM `file` for --"+n+"-cert")
+}
+
+// Given reports whether any flag but the URL is set: they need a URL.
+func (c *Conn) Given() bool {
+	return c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" || c.PasswordFile != "" || c.Username != ""
+}
+
+// Check says whether the flags fit together: a client certificate needs
+// its key and a key its certificate.
+func (c *Conn) Check() error { return CertKey("--"+c.Name+"-cert", c.CertFile, "--"+c.Name+"-key", c.KeyFile) }
+
+// Password reads --NAME-password-file; "" when none is given. The error
+// names the flag and the file, never a secret.
+func (c *Conn) Password() (string, error) {
+	if c.PasswordFile == "" {
+		return "", nil
+	}
+	pw, err := secret.ReadFile(c.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("--%s-password-file: %w", c.Name, err)
+	}
+	return pw, nil
+}
+
+// CertKey is the check every certificate/key pair of flags needs: both or
+// neither.
+func CertKey(certFlag, cert, keyFlag, key string) error {
+	if (cert == "") != (key == "") {
+		return fmt.Errorf("%s and %s go together", certFlag, keyFlag)
+	}
+	return nil
+}
+
+// LogLevel is a --log-level flag value; its zero value is info.
+type LogLevel struct{ slog.Level }
+
+// RegisterLogLevel defines --log-level on fs.
+func RegisterLogLevel(fs *flag.FlagSet, l *LogLevel) {
+	fs.Var(l, "log-level", "log `level`: debug, info, warn or error")
+}
+
+// String implements flag.Value.
+func (l *LogLevel) String() string { return strings.ToLower(l.Level.String()) }
+
+// Set implements flag.Value.
+func (l *LogLevel) Set(s string) error {
+	if err := l.Level.UnmarshalText([]byte(s)); err != nil {
+		return errors.New("want debug, info, warn or error")
+	}
+	return nil
+}
+
+func displayName(n string) string {
+	switch n {
+	case "mqtt":
+		return "MQTT"
+	case "redis":
+		return "Redis"
+	}
+	return n
+}

@@ -45,7 +45,9 @@ func (c *Conn) Given() bool {
 
 // Check says whether the flags fit together: a client certificate needs
 // its key and a key its certificate.
-func (c *Conn) Check() error { return CertKey("--"+c.Name+"-cert", c.CertFile, "--"+c.Name+"-key", c.KeyFile) }
+func (c *Conn) Check() error {
+	return CertKey("--"+c.Name+"-cert", c.CertFile, "--"+c.Name+"-key", c.KeyFile)
+}
 
 // Password reads --NAME-password-file; "" when none is given. The error
 // names the flag and the file, never a secret.

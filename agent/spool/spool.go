@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tributary-iot/tributary/internal/lograte"
 	"github.com/tributary-iot/tributary/reading"
 )
 
@@ -115,7 +116,7 @@ type Spool struct {
 	lastErr     error
 	lastErrAt   time.Time
 	failing     bool // the last write failed
-	errLog      logLimiter
+	errLog      lograte.Limiter
 	tornTails   int
 	truncated   int64
 	fsyncs      uint64
@@ -156,7 +157,7 @@ func Open(dir string, opt Options) (*Spool, error) {
 		kick:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		stopped:  make(chan struct{}),
-		errLog:   logLimiter{every: time.Minute},
+		errLog:   lograte.Limiter{Every: time.Minute},
 		fsyncHist: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tributary_edge_spool_fsync_seconds",
 			Help:    "Duration of the spool's fsyncs (segments, directory and ack cursor).",
@@ -456,23 +457,7 @@ func (s *Spool) recordErr(err error) {
 	s.writeErrors++
 	s.lastErr = err
 	s.lastErrAt = s.opt.Now()
-	if n, ok := s.errLog.fail(s.lastErrAt); ok {
+	if n, ok := s.errLog.Fail(s.lastErrAt); ok {
 		s.opt.Logger.Error("spool: write failed; readings wait in memory and are retried", "dir", s.dir, "err", err, "errors_since_last_log", n)
 	}
-}
-
-// logLimiter lets one error a minute through, counting the others.
-type logLimiter struct {
-	every   time.Duration
-	last    time.Time
-	skipped int
-}
-
-func (l *logLimiter) fail(now time.Time) (n int, ok bool) {
-	if !l.last.IsZero() && now.Sub(l.last) < l.every && now.Sub(l.last) >= 0 {
-		l.skipped++
-		return 0, false
-	}
-	n, l.skipped, l.last = l.skipped, 0, now
-	return n, true
 }

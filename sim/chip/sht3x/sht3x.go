@@ -2,12 +2,11 @@ package sht3x
 
 import (
 	"fmt"
-	"math"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/tributary-iot/tributary/sim"
+	"github.com/tributary-iot/tributary/sim/chip/internal/sensirion"
 )
 
 // Input gives the physical conditions the chip measures at t: air
@@ -128,9 +127,8 @@ type Chip struct {
 	in       Input
 	fault    Fault
 	status   uint16
-	out      []byte    // what the next read returns; nil: no data
-	readyAt  time.Time // out is not readable before
-	frozen   []uint16  // the words the Stuck fault repeats
+	out      sensirion.Output // what the next read returns
+	frozen   []uint16         // the words the Stuck fault repeats
 	commands map[uint16]int
 }
 
@@ -145,7 +143,7 @@ func New(opt Options) *Chip {
 	if opt.Serial == 0 {
 		opt.Serial = DefaultSerial
 	}
-	return &Chip{opt: opt, in: opt.Input, status: statusPowerOn, commands: map[uint16]int{}}
+	return &Chip{opt: opt, in: opt.Input, out: sensirion.Output{Model: "SHT3x"}, status: statusPowerOn, commands: map[uint16]int{}}
 }
 
 // NewClimate returns a chip that measures c at the time now returns (nil:
@@ -194,18 +192,7 @@ func (c *Chip) Tx(w, r []byte) error {
 	if len(r) == 0 {
 		return nil
 	}
-	if c.out == nil {
-		return nack("no data: no measurement or read-out command before the read")
-	}
-	if now.Before(c.readyAt) {
-		return nack(fmt.Sprintf("data not ready for another %s", c.readyAt.Sub(now)))
-	}
-	n := copy(r, c.out)
-	for i := n; i < len(r); i++ {
-		r[i] = 0xFF // the chip drives nothing past its data; pull-ups read high
-	}
-	c.out = nil // data is read out once
-	return nil
+	return c.out.Read(now, r)
 }
 
 // command runs one command.
@@ -215,11 +202,11 @@ func (c *Chip) command(w []byte, now time.Time) error {
 		// Half a command: the chip acknowledged the byte, then the stop
 		// ended the transfer. Nothing happens.
 		c.status |= StatusCommandError
-		c.out = nil
+		c.out.Clear()
 		return nil
 	case len(w) > 2:
 		c.status |= StatusCommandError
-		return nack(fmt.Sprintf("%d-byte write: commands with data (alert limits) are not emulated", len(w)))
+		return c.nack(fmt.Sprintf("%d-byte write: commands with data (alert limits) are not emulated", len(w)))
 	}
 	cmd := uint16(w[0])<<8 | uint16(w[1])
 	switch cmd {
@@ -235,7 +222,7 @@ func (c *Chip) command(w []byte, now time.Time) error {
 		c.measure(now, 0)
 	case CmdSoftReset:
 		c.status = statusPowerOn
-		c.out = nil
+		c.out.Clear()
 	case CmdBreak:
 	case CmdStatus:
 		c.send(now, 0, c.status)
@@ -251,7 +238,7 @@ func (c *Chip) command(w []byte, now time.Time) error {
 		c.send(now, 0, uint16(c.opt.Serial>>16), uint16(c.opt.Serial))
 	default:
 		c.status |= StatusCommandError
-		return nack(fmt.Sprintf("command %#04x not emulated", cmd))
+		return c.nack(fmt.Sprintf("command %#04x not emulated", cmd))
 	}
 	c.status &^= StatusCommandError
 	c.commands[cmd]++
@@ -274,73 +261,18 @@ func (c *Chip) measure(now time.Time, d time.Duration) {
 	c.send(now, d, words...)
 }
 
-// send makes words, each followed by its CRC, the data of the next read,
-// readable after d.
+// send makes words the data of the next read, readable after d.
 func (c *Chip) send(now time.Time, d time.Duration, words ...uint16) {
-	out := make([]byte, 0, 3*len(words))
-	for _, w := range words {
-		b := []byte{byte(w >> 8), byte(w)}
-		crc := crc8(b)
-		if c.fault == CRC {
-			crc ^= 0x01
-		}
-		out = append(out, b[0], b[1], crc)
-	}
-	c.out = out
-	c.readyAt = now.Add(d)
+	c.out.Send(now.Add(d), c.fault == CRC, words...)
 }
 
 // RawTemperature is the word the chip sends for t °C (datasheet 4.13,
 // inverted, rounded, and clamped to the word's range: -45..130 °C).
-func RawTemperature(t float64) uint16 { return rawWord((t + 45) * 65535 / 175) }
+func RawTemperature(t float64) uint16 { return sensirion.Word((t + 45) * 65535 / 175) }
 
 // RawHumidity is the word the chip sends for h %RH (datasheet 4.13,
 // inverted, rounded, clamped to 0..100 %RH).
-func RawHumidity(h float64) uint16 { return rawWord(h * 65535 / 100) }
+func RawHumidity(h float64) uint16 { return sensirion.Word(h * 65535 / 100) }
 
-func rawWord(v float64) uint16 {
-	if math.IsNaN(v) {
-		return 0
-	}
-	return uint16(math.Round(math.Max(0, math.Min(65535, v))))
-}
-
-// crc8 is the chip's CRC-8: polynomial 0x31, initial value 0xFF (datasheet
-// 4.12). It is written independently of the driver's, table-driven, so
-// that the emulator does not share a driver's mistake.
-func crc8(data []byte) byte {
-	crc := byte(0xFF)
-	for _, b := range data {
-		crc = crcTable[crc^b]
-	}
-	return crc
-}
-
-var crcTable = func() (t [256]byte) {
-	for i := range t {
-		c := byte(i)
-		for range 8 {
-			if c&0x80 != 0 {
-				c = c<<1 ^ 0x31
-			} else {
-				c <<= 1
-			}
-		}
-		t[i] = c
-	}
-	return t
-}()
-
-// nackError is a transfer the chip did not acknowledge. Linux's I²C
-// drivers report that as EREMOTEIO, which is what the error wraps, so
-// that drivers see what they would see on a Raspberry Pi (and
-// sensors.I2CError classifies it as no device at the address).
-type nackError struct{ why string }
-
-func nack(why string) error { return &nackError{why: why} }
-
-func (e *nackError) Error() string {
-	return "sysfs-i2c: " + syscall.EREMOTEIO.Error() + " (emulated SHT3x: " + e.why + ")"
-}
-
-func (e *nackError) Unwrap() error { return syscall.EREMOTEIO }
+// nack is a transfer the chip did not acknowledge, for why.
+func (c *Chip) nack(why string) error { return c.out.Nack(why) }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/tributary-iot/tributary/sensors"
+	"github.com/tributary-iot/tributary/sensors/sensorstest"
+	driver "github.com/tributary-iot/tributary/sensors/sht4x"
 	"github.com/tributary-iot/tributary/sim"
 	"github.com/tributary-iot/tributary/sim/chip/sht4x"
 	"github.com/tributary-iot/tributary/sim/i2csim"
@@ -16,38 +18,14 @@ import (
 
 var _ i2csim.Chip = (*sht4x.Chip)(nil)
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newChip(in sht4x.Input) (*sht4x.Chip, *fakeClock) {
-	clk := &fakeClock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+func newChip(in sht4x.Input) (*sht4x.Chip, *sensorstest.Clock) {
+	clk := &sensorstest.Clock{}
 	return sht4x.New(sht4x.Options{Input: in, Now: clk.Now}), clk
 }
 
-// crc is the datasheet's CRC-8, bit by bit.
-func crc(b []byte) byte {
-	c := byte(0xFF)
-	for _, x := range b {
-		c ^= x
-		for range 8 {
-			if c&0x80 != 0 {
-				c = c<<1 ^ 0x31
-			} else {
-				c <<= 1
-			}
-		}
-	}
-	return c
-}
+// crc is the driver's CRC-8 (sensors/sht4x), written apart from the
+// emulator's: each checks the other.
+var crc = driver.CRC8
 
 // words checks the CRC of each 3-byte group of b and returns the words.
 func words(t *testing.T, b []byte) []uint16 {
@@ -270,7 +248,7 @@ func TestFaults(t *testing.T) {
 // TestClimate: a chip on a Climate reports the climate's conditions at the
 // command's time.
 func TestClimate(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)}
+	clk := &sensorstest.Clock{Start: time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)}
 	ref := sim.NewClimate(sim.ClimateOptions{Seed: 7})
 	c := sht4x.NewClimate(sim.NewClimate(sim.ClimateOptions{Seed: 7}), clk.Now)
 	for range 5 {

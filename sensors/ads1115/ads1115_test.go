@@ -218,33 +218,31 @@ func TestFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, 0x48, chip.Options{})
 			s := r.sensor(t, ads1115.Options{StuckAfter: stuckAfter})
-			ctx := context.Background()
-			read1(t, s)
-			r.tick()
-			r.bus.SetFault(0x48, tc.bus)
-			r.chip.SetFault(tc.chip)
-			if tc.input != 0 {
-				r.chip.SetInput(0, chip.Volts(tc.input))
-			}
-			for i := range tc.okReads {
-				if _, err := s.Read(ctx); err != nil {
-					t.Fatalf("read %d under the fault: %v, want success before it shows", i+1, err)
-				}
-				r.tick()
-			}
-			_, err := s.Read(ctx)
-			if got := sensors.ErrorKind(err); got != tc.kind {
-				t.Fatalf("error %v: kind %q, want %q", err, got, tc.kind)
-			}
-			if !strings.Contains(err.Error(), tc.contains) || !strings.HasPrefix(err.Error(), "ads1115 ") {
-				t.Errorf("error %q does not say %q", err, tc.contains)
-			}
-			r.tick()
-			r.bus.SetFault(0x48, i2csim.OK)
-			r.chip.SetFault(chip.OK)
-			r.chip.SetInput(0, creeping(1, r.clk))
-			if got := read1(t, s); got.Value < 1 || got.Value > 2 {
-				t.Errorf("after the fault cleared: %+v", got)
+			err := sensorstest.FaultCheck{
+				Set: func() {
+					r.bus.SetFault(0x48, tc.bus)
+					r.chip.SetFault(tc.chip)
+					if tc.input != 0 {
+						r.chip.SetInput(0, chip.Volts(tc.input))
+					}
+				},
+				Clear: func() {
+					r.bus.SetFault(0x48, i2csim.OK)
+					r.chip.SetFault(chip.OK)
+					r.chip.SetInput(0, creeping(1.5, r.clk))
+				},
+				Kind:  tc.kind,
+				Says:  tc.contains,
+				After: tc.okReads,
+				Tick:  r.tick,
+				Recovered: func(got []sensors.Sample) {
+					if len(got) != 1 || got[0].Value < 1 || got[0].Value > 2 {
+						t.Errorf("after the fault cleared: %+v", got)
+					}
+				},
+			}.Run(t, s)
+			if !strings.HasPrefix(err.Error(), "ads1115 ") {
+				t.Errorf("error %q does not start with the driver's name", err)
 			}
 		})
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tributary-iot/tributary/sensors"
 	"github.com/tributary-iot/tributary/sensors/bh1750"
+	"github.com/tributary-iot/tributary/sensors/sensorstest"
 	chip "github.com/tributary-iot/tributary/sim/chip/bh1750"
 	"github.com/tributary-iot/tributary/sim/i2csim"
 	"github.com/tributary-iot/tributary/sim/i2csim/i2csimtest"
@@ -181,29 +182,18 @@ func TestFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx := context.Background()
-			if _, err := s.Read(ctx); err != nil {
-				t.Fatalf("before the fault: %v", err)
-			}
-			tc.set(sb, c)
-			for i := range tc.after {
-				if _, err := s.Read(ctx); err != nil {
-					t.Fatalf("read %d after the fault: %v, want success for %d reads", i+1, err, tc.after)
-				}
-			}
-			_, err = s.Read(ctx)
-			if k := sensors.ErrorKind(err); k != tc.kind {
-				t.Fatalf("read with the fault: %v (kind %q), want kind %q", err, k, tc.kind)
-			}
+			err = sensorstest.FaultCheck{
+				Set:   func() { tc.set(sb, c) },
+				Clear: func() { tc.clear(sb, c) },
+				Kind:  tc.kind,
+				After: tc.after,
+				Recovered: func(ss []sensors.Sample) {
+					if v := lux(t, ss); v < 295 || v > 800 {
+						t.Errorf("after clearing the fault: %v lx, want 300..790", v)
+					}
+				},
+			}.Run(t, s)
 			t.Logf("%s: %v", tc.name, err)
-			tc.clear(sb, c)
-			ss, err := s.Read(ctx)
-			if err != nil {
-				t.Fatalf("after clearing the fault: %v", err)
-			}
-			if v := lux(t, ss); v < 295 || v > 800 {
-				t.Errorf("after clearing the fault: %v lx, want 300..790", v)
-			}
 		})
 	}
 }

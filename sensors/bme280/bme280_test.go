@@ -13,6 +13,7 @@ import (
 
 	"github.com/tributary-iot/tributary/sensors"
 	"github.com/tributary-iot/tributary/sensors/bme280"
+	"github.com/tributary-iot/tributary/sensors/sensorstest"
 	"github.com/tributary-iot/tributary/sim"
 	chip "github.com/tributary-iot/tributary/sim/chip/bme280"
 	"github.com/tributary-iot/tributary/sim/i2csim"
@@ -204,30 +205,19 @@ func TestFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx := context.Background()
-			if _, err := s.Read(ctx); err != nil {
-				t.Fatalf("before the fault: %v", err)
-			}
-			tc.set(sb, c)
-			for i := range tc.after {
-				if _, err := s.Read(ctx); err != nil {
-					t.Fatalf("read %d after the fault: %v, want success for %d reads", i+1, err, tc.after)
-				}
-			}
-			_, err = s.Read(ctx)
-			if k := sensors.ErrorKind(err); k != tc.kind {
-				t.Fatalf("read with the fault: %v (kind %q), want kind %q", err, k, tc.kind)
-			}
+			err = sensorstest.FaultCheck{
+				Set:   func() { tc.set(sb, c) },
+				Clear: func() { tc.clear(sb, c) },
+				Kind:  tc.kind,
+				After: tc.after,
+				// The humidity proves the chip is configured again after a reset.
+				Recovered: func(ss []sensors.Sample) {
+					if h, ok := sample(t, ss, "humidity"); !ok || h < 40 || h > 50 {
+						t.Errorf("after clearing the fault: humidity %v (%v), want 40..50", h, ok)
+					}
+				},
+			}.Run(t, s)
 			t.Logf("%s: %v", tc.name, err)
-			tc.clear(sb, c)
-			ss, err := s.Read(ctx)
-			if err != nil {
-				t.Fatalf("after clearing the fault: %v", err)
-			}
-			// The humidity proves the chip is configured again after a reset.
-			if h, ok := sample(t, ss, "humidity"); !ok || h < 40 || h > 50 {
-				t.Errorf("after clearing the fault: humidity %v (%v), want 40..50", h, ok)
-			}
 		})
 	}
 }

@@ -161,36 +161,26 @@ func TestFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, 0x44, nil)
 			s := r.sensor(t, sht3x.Options{StuckAfter: stuckAfter})
-			ctx := context.Background()
-			if _, err := s.Read(ctx); err != nil {
-				t.Fatal(err)
-			}
-			r.tick()
-			r.bus.SetFault(0x44, tc.bus)
-			r.chip.SetFault(tc.chip)
-			for i := range tc.okReads {
-				if _, err := s.Read(ctx); err != nil {
-					t.Fatalf("read %d under the fault: %v, want success before it shows", i+1, err)
-				}
-				r.tick()
-			}
-			_, err := s.Read(ctx)
-			if got := sensors.ErrorKind(err); got != tc.kind {
-				t.Fatalf("error %v: kind %q, want %q", err, got, tc.kind)
-			}
-			if !strings.Contains(err.Error(), tc.contains) || !strings.HasPrefix(err.Error(), "sht3x ") {
-				t.Errorf("error %q does not say %q", err, tc.contains)
-			}
-			r.tick()
-			resets := r.chip.Commands(chip.CmdSoftReset)
-			r.bus.SetFault(0x44, i2csim.OK)
-			r.chip.SetFault(chip.OK)
-			got, err := s.Read(ctx)
-			if err != nil {
-				t.Fatalf("after the fault cleared: %v", err)
-			}
-			if got[0].Value < 20 || got[0].Value > 21 {
-				t.Errorf("after the fault cleared: %+v", got)
+			var resets int
+			err := sensorstest.FaultCheck{
+				Set: func() { r.bus.SetFault(0x44, tc.bus); r.chip.SetFault(tc.chip) },
+				Clear: func() {
+					resets = r.chip.Commands(chip.CmdSoftReset)
+					r.bus.SetFault(0x44, i2csim.OK)
+					r.chip.SetFault(chip.OK)
+				},
+				Kind:  tc.kind,
+				Says:  tc.contains,
+				After: tc.okReads,
+				Tick:  r.tick,
+				Recovered: func(got []sensors.Sample) {
+					if got[0].Value < 20 || got[0].Value > 21 {
+						t.Errorf("after the fault cleared: %+v", got)
+					}
+				},
+			}.Run(t, s)
+			if !strings.HasPrefix(err.Error(), "sht3x ") {
+				t.Errorf("error %q does not start with the driver's name", err)
 			}
 			if n := r.chip.Commands(chip.CmdSoftReset); n != resets+1 {
 				t.Errorf("soft resets after the failed read: %d, want 1", n-resets)

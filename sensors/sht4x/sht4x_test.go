@@ -121,40 +121,28 @@ func TestFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, 0x44)
 			s := r.sensor(t, sht4x.Options{StuckAfter: stuckAfter})
-			ctx := context.Background()
 			temp := 20.0
-			next := func() float64 { temp += 0.1; return temp }
-			r.set(next(), 50)
-			if _, err := s.Read(ctx); err != nil {
-				t.Fatal(err)
-			}
-			r.bus.SetFault(0x44, tc.bus)
-			r.chip.SetFault(tc.chip)
-			for i := range tc.okReads + 1 {
-				r.tick()
-				r.set(next(), 50)
-				_, err := s.Read(ctx)
-				if i < tc.okReads {
-					if err != nil {
-						t.Fatalf("read %d under the fault: %v", i+1, err)
+			next := func() { temp += 0.1; r.set(temp, 50) }
+			next()
+			var resets int
+			err := sensorstest.FaultCheck{
+				Set: func() { r.bus.SetFault(0x44, tc.bus); r.chip.SetFault(tc.chip) },
+				Clear: func() {
+					resets = r.chip.Commands(sht4xchip.CmdSoftReset)
+					r.bus.SetFault(0x44, i2csim.OK)
+					r.chip.SetFault(sht4xchip.OK)
+				},
+				Kind:  tc.kind,
+				After: tc.okReads,
+				Tick:  func() { r.tick(); next() },
+				Recovered: func(got []sensors.Sample) {
+					if math.Abs(got[0].Value-temp) > 0.01 {
+						t.Errorf("after the fault cleared: %+v, want %v °C", got, temp)
 					}
-					continue
-				}
-				if got := sensors.ErrorKind(err); got != tc.kind || !strings.HasPrefix(err.Error(), "sht4x ") {
-					t.Fatalf("error %v: kind %q, want %q", err, got, tc.kind)
-				}
-			}
-			r.tick()
-			resets := r.chip.Commands(sht4xchip.CmdSoftReset)
-			r.bus.SetFault(0x44, i2csim.OK)
-			r.chip.SetFault(sht4xchip.OK)
-			r.set(next(), 50)
-			got, err := s.Read(ctx)
-			if err != nil {
-				t.Fatalf("after the fault cleared: %v", err)
-			}
-			if math.Abs(got[0].Value-temp) > 0.01 {
-				t.Errorf("after the fault cleared: %+v, want %v °C", got, temp)
+				},
+			}.Run(t, s)
+			if !strings.HasPrefix(err.Error(), "sht4x ") {
+				t.Errorf("error %q does not start with the driver's name", err)
 			}
 			if r.chip.Commands(sht4xchip.CmdSoftReset) != resets+1 {
 				t.Error("no soft reset after the failed read")

@@ -11,12 +11,10 @@ import (
 
 // Input gives the physical conditions the chip measures at t: air
 // temperature in °C and relative humidity in %RH.
-type Input func(t time.Time) (temperature, humidity float64)
+type Input = sensirion.Input
 
 // Fixed returns an Input that is always temperature °C and humidity %RH.
-func Fixed(temperature, humidity float64) Input {
-	return func(time.Time) (float64, float64) { return temperature, humidity }
-}
+func Fixed(temperature, humidity float64) Input { return sensirion.Fixed(temperature, humidity) }
 
 // DefaultSerial is the serial number of a chip whose Options give none.
 const DefaultSerial uint32 = 0x0B5A1E3D
@@ -35,37 +33,25 @@ type Options struct {
 }
 
 // Fault is a failure of the chip itself (the bus's own faults, no
-// acknowledge and bus error, are i2csim.Fault).
-type Fault int
+// acknowledge and bus error, are i2csim.Fault). Its String is "ok",
+// "crc", "stuck" or "out-of-range".
+type Fault = sensirion.Fault
 
+// The chip's faults.
 const (
 	// OK: the chip works.
-	OK Fault = iota
+	OK = sensirion.OK
 	// CRC: every word the chip sends carries a wrong CRC byte, as when
 	// the line is noisy or the chip's output latch is upset.
-	CRC
+	CRC = sensirion.CRC
 	// Stuck: every measurement returns the words of the first measurement
-	// taken under the fault, forever (until the fault is cleared).
-	Stuck
+	// taken under the fault, until the fault is changed.
+	Stuck = sensirion.Stuck
 	// OutOfRange: measurements return the temperature word 0xFFFF
 	// (130 °C, beyond the chip's 125 °C), as a damaged sensing element
 	// does.
-	OutOfRange
+	OutOfRange = sensirion.OutOfRange
 )
-
-func (f Fault) String() string {
-	switch f {
-	case OK:
-		return "ok"
-	case CRC:
-		return "crc"
-	case Stuck:
-		return "stuck"
-	case OutOfRange:
-		return "out-of-range"
-	}
-	return fmt.Sprintf("Fault(%d)", int(f))
-}
 
 // Commands the chip understands (datasheet section 4; serial number:
 // application note "SHT3x Electronic Identification Code").
@@ -125,10 +111,8 @@ type Chip struct {
 
 	mu       sync.Mutex
 	in       Input
-	fault    Fault
 	status   uint16
 	out      sensirion.Output // what the next read returns
-	frozen   []uint16         // the words the Stuck fault repeats
 	commands map[uint16]int
 }
 
@@ -162,13 +146,13 @@ func (c *Chip) SetInput(in Input) {
 	c.in = in
 }
 
-// SetFault makes the chip fail with f from the next transfer on, or work
-// again with OK.
+// SetFault makes the chip fail with f from the next command on, or work
+// again with OK. Setting the fault it already has changes nothing (a Stuck
+// chip keeps repeating the same words).
 func (c *Chip) SetFault(f Fault) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.fault = f
-	c.frozen = nil
+	c.out.SetFault(f)
 }
 
 // Commands returns how many times the chip has accepted command cmd.
@@ -225,7 +209,7 @@ func (c *Chip) command(w []byte, now time.Time) error {
 		c.out.Clear()
 	case CmdBreak:
 	case CmdStatus:
-		c.send(now, 0, c.status)
+		c.out.Send(now, c.status)
 	case CmdClearStatus:
 		c.status &^= StatusAlert | StatusRHAlert | StatusTAlert | StatusReset
 	case CmdHeaterOn:
@@ -233,9 +217,9 @@ func (c *Chip) command(w []byte, now time.Time) error {
 	case CmdHeaterOff:
 		c.status &^= StatusHeater
 	case CmdSerial:
-		c.send(now, SerialTime, uint16(c.opt.Serial>>16), uint16(c.opt.Serial))
+		c.out.Send(now.Add(SerialTime), uint16(c.opt.Serial>>16), uint16(c.opt.Serial))
 	case CmdSerialStretch:
-		c.send(now, 0, uint16(c.opt.Serial>>16), uint16(c.opt.Serial))
+		c.out.Send(now, uint16(c.opt.Serial>>16), uint16(c.opt.Serial))
 	default:
 		c.status |= StatusCommandError
 		return c.nack(fmt.Sprintf("command %#04x not emulated", cmd))
@@ -248,22 +232,7 @@ func (c *Chip) command(w []byte, now time.Time) error {
 // measure starts a measurement that is ready after d.
 func (c *Chip) measure(now time.Time, d time.Duration) {
 	t, h := c.in(now)
-	words := []uint16{RawTemperature(t), RawHumidity(h)}
-	switch c.fault {
-	case Stuck:
-		if c.frozen == nil {
-			c.frozen = words
-		}
-		words = c.frozen
-	case OutOfRange:
-		words[0] = 0xFFFF
-	}
-	c.send(now, d, words...)
-}
-
-// send makes words the data of the next read, readable after d.
-func (c *Chip) send(now time.Time, d time.Duration, words ...uint16) {
-	c.out.Send(now.Add(d), c.fault == CRC, words...)
+	c.out.Measure(now.Add(d), RawTemperature(t), RawHumidity(h))
 }
 
 // RawTemperature is the word the chip sends for t °C (datasheet 4.13,

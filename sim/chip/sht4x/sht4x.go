@@ -11,12 +11,10 @@ import (
 
 // Input gives the physical conditions the chip measures at t: air
 // temperature in °C and relative humidity in %RH.
-type Input func(t time.Time) (temperature, humidity float64)
+type Input = sensirion.Input
 
 // Fixed returns an Input that is always temperature °C and humidity %RH.
-func Fixed(temperature, humidity float64) Input {
-	return func(time.Time) (float64, float64) { return temperature, humidity }
-}
+func Fixed(temperature, humidity float64) Input { return sensirion.Fixed(temperature, humidity) }
 
 // DefaultSerial is the serial number of a chip whose Options give none.
 const DefaultSerial uint32 = 0x0F3A5C21
@@ -36,37 +34,25 @@ type Options struct {
 }
 
 // Fault is a failure of the chip itself (the bus's own faults, no
-// acknowledge and bus error, are i2csim.Fault).
-type Fault int
+// acknowledge and bus error, are i2csim.Fault). Its String is "ok",
+// "crc", "stuck" or "out-of-range".
+type Fault = sensirion.Fault
 
+// The chip's faults.
 const (
 	// OK: the chip works.
-	OK Fault = iota
+	OK = sensirion.OK
 	// CRC: every word the chip sends carries a wrong CRC byte, as when
 	// the line is noisy or the chip's output latch is upset.
-	CRC
+	CRC = sensirion.CRC
 	// Stuck: every measurement returns the words of the first measurement
-	// taken under the fault, forever (until the fault is changed).
-	Stuck
+	// taken under the fault, until the fault is changed.
+	Stuck = sensirion.Stuck
 	// OutOfRange: measurements return the temperature word 0xFFFF
 	// (130 °C, beyond the chip's 125 °C), as a damaged sensing element
 	// does.
-	OutOfRange
+	OutOfRange = sensirion.OutOfRange
 )
-
-func (f Fault) String() string {
-	switch f {
-	case OK:
-		return "ok"
-	case CRC:
-		return "crc"
-	case Stuck:
-		return "stuck"
-	case OutOfRange:
-		return "out-of-range"
-	}
-	return fmt.Sprintf("Fault(%d)", int(f))
-}
 
 // Commands the chip understands (datasheet section 4.5): one byte each.
 const (
@@ -131,10 +117,8 @@ type Chip struct {
 
 	mu       sync.Mutex
 	in       Input
-	fault    Fault
 	out      sensirion.Output // what the next read returns
 	resetEnd time.Time        // nothing is acknowledged before
-	frozen   []uint16         // the words the Stuck fault repeats
 	commands map[byte]int
 }
 
@@ -174,10 +158,7 @@ func (c *Chip) SetInput(in Input) {
 func (c *Chip) SetFault(f Fault) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if f != c.fault {
-		c.frozen = nil
-	}
-	c.fault = f
+	c.out.SetFault(f)
 }
 
 // Commands returns how many times the chip has accepted command cmd.
@@ -220,7 +201,7 @@ func (c *Chip) command(w []byte, now time.Time) error {
 	} else {
 		switch cmd {
 		case CmdSerial:
-			c.send(now, 0, uint16(c.opt.Serial>>16), uint16(c.opt.Serial))
+			c.out.Send(now, uint16(c.opt.Serial>>16), uint16(c.opt.Serial))
 		case CmdSoftReset:
 			c.out.Clear()
 			c.resetEnd = now.Add(ResetTime)
@@ -235,22 +216,7 @@ func (c *Chip) command(w []byte, now time.Time) error {
 // measure starts a measurement that is ready after d.
 func (c *Chip) measure(now time.Time, d time.Duration) {
 	t, h := c.in(now)
-	words := []uint16{RawTemperature(t), RawHumidity(h)}
-	switch c.fault {
-	case Stuck:
-		if c.frozen == nil {
-			c.frozen = words
-		}
-		words = c.frozen
-	case OutOfRange:
-		words[0] = 0xFFFF
-	}
-	c.send(now, d, words...)
-}
-
-// send makes words the data of the next read, readable after d.
-func (c *Chip) send(now time.Time, d time.Duration, words ...uint16) {
-	c.out.Send(now.Add(d), c.fault == CRC, words...)
+	c.out.Measure(now.Add(d), RawTemperature(t), RawHumidity(h))
 }
 
 // RawTemperature is the word the chip sends for t °C (datasheet 4.6,

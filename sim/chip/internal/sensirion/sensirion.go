@@ -1,7 +1,8 @@
 // Package sensirion holds what the emulated Sensirion chips (sim/chip/sht3x,
-// sim/chip/sht4x) share: the data a command leaves for the next read (words
-// with their CRC-8, readable once, not before the chip is done), the NACK
-// that Linux reports as EREMOTEIO, and the raw words' rounding. Its CRC-8
+// sim/chip/sht4x) share: what they measure (Input), their faults, the data
+// a command leaves for the next read (words with their CRC-8, readable
+// once, not before the chip is done), the NACK that Linux reports as
+// EREMOTEIO, and the raw words' rounding. Its CRC-8
 // is written apart from the drivers' (sensors/internal/sensirion),
 // table-driven, so that the emulators check the drivers instead of sharing
 // a mistake.
@@ -14,23 +15,94 @@ import (
 	"time"
 )
 
-// Output is the data an emulated chip has for its next read. The zero value
-// has none. It is not safe for concurrent use: the chip's lock guards it.
+// Input gives the physical conditions a chip measures at t: air
+// temperature in °C and relative humidity in %RH.
+type Input func(t time.Time) (temperature, humidity float64)
+
+// Fixed returns an Input that is always temperature °C and humidity %RH.
+func Fixed(temperature, humidity float64) Input {
+	return func(time.Time) (float64, float64) { return temperature, humidity }
+}
+
+// Fault is a failure of the chip itself (the bus's own faults, no
+// acknowledge and bus error, are i2csim.Fault).
+type Fault int
+
+const (
+	// OK: the chip works.
+	OK Fault = iota
+	// CRC: every word the chip sends carries a wrong CRC byte, as when
+	// the line is noisy or the chip's output latch is upset.
+	CRC
+	// Stuck: every measurement returns the words of the first measurement
+	// taken under the fault, until the fault is changed.
+	Stuck
+	// OutOfRange: measurements return the temperature word 0xFFFF
+	// (130 °C, beyond the chip's 125 °C), as a damaged sensing element
+	// does.
+	OutOfRange
+)
+
+func (f Fault) String() string {
+	switch f {
+	case OK:
+		return "ok"
+	case CRC:
+		return "crc"
+	case Stuck:
+		return "stuck"
+	case OutOfRange:
+		return "out-of-range"
+	}
+	return fmt.Sprintf("Fault(%d)", int(f))
+}
+
+// Output is what an emulated chip has for its next read, and the fault
+// that shapes it. The zero value has no data and no fault. It is not safe
+// for concurrent use: the chip's lock guards it.
 type Output struct {
 	Model string // the chip, for NACK messages: "SHT3x"
 
-	data    []byte // nil: nothing to read
+	fault   Fault
+	frozen  []uint16 // the words the Stuck fault repeats
+	data    []byte   // nil: nothing to read
 	readyAt time.Time
 }
 
-// Send makes words, each followed by its CRC (a wrong one with badCRC), the
-// data of the next read, readable from ready on.
-func (o *Output) Send(ready time.Time, badCRC bool, words ...uint16) {
+// SetFault makes the chip fail with f from the next command on, or work
+// again with OK. Setting the fault it already has changes nothing (a Stuck
+// chip keeps repeating the same words).
+func (o *Output) SetFault(f Fault) {
+	if f != o.fault {
+		o.frozen = nil
+	}
+	o.fault = f
+}
+
+// Measure sends a measurement's words, temperature t and humidity h,
+// readable from ready on, as the fault makes them.
+func (o *Output) Measure(ready time.Time, t, h uint16) {
+	words := []uint16{t, h}
+	switch o.fault {
+	case Stuck:
+		if o.frozen == nil {
+			o.frozen = words
+		}
+		words = o.frozen
+	case OutOfRange:
+		words[0] = 0xFFFF
+	}
+	o.Send(ready, words...)
+}
+
+// Send makes words, each followed by its CRC (a wrong one under the CRC
+// fault), the data of the next read, readable from ready on.
+func (o *Output) Send(ready time.Time, words ...uint16) {
 	o.data = make([]byte, 0, 3*len(words))
 	for _, w := range words {
 		b := [2]byte{byte(w >> 8), byte(w)}
 		crc := CRC8(b[:])
-		if badCRC {
+		if o.fault == CRC {
 			crc ^= 0x01
 		}
 		o.data = append(o.data, b[0], b[1], crc)

@@ -1,19 +1,17 @@
 package sht3x_test
 
 import (
-	"errors"
 	"math"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/tributary-iot/tributary/sensors"
 	"github.com/tributary-iot/tributary/sensors/sensorstest"
-	driver "github.com/tributary-iot/tributary/sensors/sht3x"
 	"github.com/tributary-iot/tributary/sim"
+	"github.com/tributary-iot/tributary/sim/chip/internal/sensirion/sensiriontest"
 	"github.com/tributary-iot/tributary/sim/chip/sht3x"
 	"github.com/tributary-iot/tributary/sim/i2csim"
+	"github.com/tributary-iot/tributary/sim/i2csim/i2csimtest"
 )
 
 var _ i2csim.Chip = (*sht3x.Chip)(nil)
@@ -24,27 +22,6 @@ func newChip(in sht3x.Input) (*sht3x.Chip, *sensorstest.Clock) {
 }
 
 func cmd(c uint16) []byte { return []byte{byte(c >> 8), byte(c)} }
-
-// crc is the driver's CRC-8 (sensors/sht3x), written apart from the
-// emulator's: each checks the other.
-var crc = driver.CRC8
-
-// words checks the CRC of each 3-byte group of b and returns the words.
-func words(t *testing.T, b []byte) []uint16 {
-	t.Helper()
-	var out []uint16
-	for i := 0; i+3 <= len(b); i += 3 {
-		if got, want := b[i+2], crc(b[i:i+2]); got != want {
-			t.Fatalf("word %d % x: CRC %#02x, want %#02x", i/3, b[i:i+2], got, want)
-		}
-		out = append(out, uint16(b[i])<<8|uint16(b[i+1]))
-	}
-	return out
-}
-
-func isNack(err error) bool {
-	return errors.Is(err, syscall.EREMOTEIO) && sensors.ErrorKind(sensors.I2CError(err)) == "no_device"
-}
 
 // TestCRCExample makes the chip send the word 0xBEEF: its CRC must be
 // the datasheet's example, 0x92.
@@ -81,11 +58,11 @@ func TestMeasurementTiming(t *testing.T) {
 		}
 		r := make([]byte, 6)
 		if tc.d > 0 {
-			if err := c.Tx(nil, r); !isNack(err) {
+			if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 				t.Fatalf("%#04x: read at once: %v, want a NACK", tc.cmd, err)
 			}
 			clk.Advance(tc.d - time.Microsecond)
-			if err := c.Tx(nil, r); !isNack(err) {
+			if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 				t.Fatalf("%#04x: read 1 µs early: %v, want a NACK", tc.cmd, err)
 			}
 			clk.Advance(time.Microsecond)
@@ -93,11 +70,11 @@ func TestMeasurementTiming(t *testing.T) {
 		if err := c.Tx(nil, r); err != nil {
 			t.Fatalf("%#04x: read when ready: %v", tc.cmd, err)
 		}
-		w := words(t, r)
+		w := sensiriontest.Words(t, r)
 		if w[0] != sht3x.RawTemperature(21.5) || w[1] != sht3x.RawHumidity(40) {
 			t.Errorf("%#04x: words %#x", tc.cmd, w)
 		}
-		if err := c.Tx(nil, r); !isNack(err) {
+		if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 			t.Errorf("%#04x: second read: %v, want a NACK (data is read once)", tc.cmd, err)
 		}
 	}
@@ -135,7 +112,7 @@ func TestStatusAndCommands(t *testing.T) {
 		if err := c.Tx(nil, r); err != nil {
 			t.Fatal(err)
 		}
-		return words(t, r)[0]
+		return sensiriontest.Words(t, r)[0]
 	}
 	if got := status(); got != 0x8010 {
 		t.Errorf("status after power-on %#04x, want 0x8010", got)
@@ -145,16 +122,16 @@ func TestStatusAndCommands(t *testing.T) {
 	if got := status(); got != sht3x.StatusHeater {
 		t.Errorf("status after clear and heater on %#04x, want %#04x", got, sht3x.StatusHeater)
 	}
-	if err := c.Tx(cmd(0x2032), nil); !isNack(err) { // periodic mode: not emulated
+	if err := c.Tx(cmd(0x2032), nil); !i2csimtest.IsNack(err) { // periodic mode: not emulated
 		t.Errorf("periodic command: %v, want a NACK", err)
 	}
-	if err := c.Tx([]byte{0x61, 0x1D, 0xCD, 0x33, 0x00}, nil); !isNack(err) {
+	if err := c.Tx([]byte{0x61, 0x1D, 0xCD, 0x33, 0x00}, nil); !i2csimtest.IsNack(err) {
 		t.Errorf("alert-limit write: %v, want a NACK", err)
 	}
 	if err := c.Tx([]byte{0x89}, nil); err != nil {
 		t.Errorf("one-byte write: %v, want it acknowledged", err)
 	}
-	if err := c.Tx(nil, make([]byte, 6)); !isNack(err) {
+	if err := c.Tx(nil, make([]byte, 6)); !i2csimtest.IsNack(err) {
 		t.Errorf("read after a one-byte write: %v, want a NACK", err)
 	}
 	if got := status(); got&sht3x.StatusCommandError == 0 {
@@ -164,20 +141,20 @@ func TestStatusAndCommands(t *testing.T) {
 	if got := status(); got != 0x8010 {
 		t.Errorf("status after soft reset %#04x, want 0x8010 (heater off)", got)
 	}
-	if err := c.Tx(nil, make([]byte, 6)); !isNack(err) {
+	if err := c.Tx(nil, make([]byte, 6)); !i2csimtest.IsNack(err) {
 		t.Errorf("read with no command: %v, want a NACK", err)
 	}
 
 	c.Tx(cmd(sht3x.CmdSerial), nil)
 	r := make([]byte, 6)
-	if err := c.Tx(nil, r); !isNack(err) {
+	if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 		t.Errorf("serial read at once: %v, want a NACK until tIDLE", err)
 	}
 	clk.Advance(sht3x.SerialTime)
 	if err := c.Tx(nil, r); err != nil {
 		t.Fatal(err)
 	}
-	if w := words(t, r); uint32(w[0])<<16|uint32(w[1]) != sht3x.DefaultSerial {
+	if w := sensiriontest.Words(t, r); uint32(w[0])<<16|uint32(w[1]) != sht3x.DefaultSerial {
 		t.Errorf("serial %#x", w)
 	}
 	if n := c.Commands(sht3x.CmdSerial); n != 1 {
@@ -202,7 +179,7 @@ func TestFaults(t *testing.T) {
 	}
 	c.SetFault(sht3x.CRC)
 	r, _ := measure()
-	if r[2] == crc(r[0:2]) || r[5] == crc(r[3:5]) {
+	if sensiriontest.GoodCRC(r[0:3]) || sensiriontest.GoodCRC(r[3:6]) {
 		t.Errorf("CRC fault: % x has good CRCs", r)
 	}
 	c.SetFault(sht3x.Stuck)
@@ -218,7 +195,7 @@ func TestFaults(t *testing.T) {
 	}
 	c.SetFault(sht3x.OK)
 	r, w = measure()
-	words(t, r)
+	sensiriontest.Words(t, r)
 	if w[0] == w1[0] || w[0] == 0xFFFF {
 		t.Errorf("after clearing: temperature word %#x", w[0])
 	}
@@ -243,7 +220,7 @@ func TestClimate(t *testing.T) {
 		if err := c.Tx(nil, r); err != nil {
 			t.Fatal(err)
 		}
-		w := words(t, r)
+		w := sensiriontest.Words(t, r)
 		if w[0] != sht3x.RawTemperature(want.Temperature) || w[1] != sht3x.RawHumidity(want.Humidity) {
 			t.Errorf("words %#x, want those of %+v", w, want)
 		}

@@ -1,19 +1,17 @@
 package sht4x_test
 
 import (
-	"errors"
 	"math"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/tributary-iot/tributary/sensors"
 	"github.com/tributary-iot/tributary/sensors/sensorstest"
-	driver "github.com/tributary-iot/tributary/sensors/sht4x"
 	"github.com/tributary-iot/tributary/sim"
+	"github.com/tributary-iot/tributary/sim/chip/internal/sensirion/sensiriontest"
 	"github.com/tributary-iot/tributary/sim/chip/sht4x"
 	"github.com/tributary-iot/tributary/sim/i2csim"
+	"github.com/tributary-iot/tributary/sim/i2csim/i2csimtest"
 )
 
 var _ i2csim.Chip = (*sht4x.Chip)(nil)
@@ -21,27 +19,6 @@ var _ i2csim.Chip = (*sht4x.Chip)(nil)
 func newChip(in sht4x.Input) (*sht4x.Chip, *sensorstest.Clock) {
 	clk := &sensorstest.Clock{}
 	return sht4x.New(sht4x.Options{Input: in, Now: clk.Now}), clk
-}
-
-// crc is the driver's CRC-8 (sensors/sht4x), written apart from the
-// emulator's: each checks the other.
-var crc = driver.CRC8
-
-// words checks the CRC of each 3-byte group of b and returns the words.
-func words(t *testing.T, b []byte) []uint16 {
-	t.Helper()
-	var out []uint16
-	for i := 0; i+3 <= len(b); i += 3 {
-		if got, want := b[i+2], crc(b[i:i+2]); got != want {
-			t.Fatalf("word %d % x: CRC %#02x, want %#02x", i/3, b[i:i+2], got, want)
-		}
-		out = append(out, uint16(b[i])<<8|uint16(b[i+1]))
-	}
-	return out
-}
-
-func isNack(err error) bool {
-	return errors.Is(err, syscall.EREMOTEIO) && sensors.ErrorKind(sensors.I2CError(err)) == "no_device"
 }
 
 // TestCRCExample makes the chip send the word 0xBEEF: its CRC must be
@@ -85,22 +62,22 @@ func TestMeasurementTiming(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := make([]byte, 6)
-		if err := c.Tx(nil, r); !isNack(err) {
+		if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 			t.Fatalf("%#02x: read at once: %v, want a NACK", tc.cmd, err)
 		}
 		clk.Advance(tc.d - time.Microsecond)
-		if err := c.Tx(nil, r); !isNack(err) {
+		if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 			t.Fatalf("%#02x: read 1 µs early: %v, want a NACK", tc.cmd, err)
 		}
 		clk.Advance(time.Microsecond)
 		if err := c.Tx(nil, r); err != nil {
 			t.Fatalf("%#02x: read when ready: %v", tc.cmd, err)
 		}
-		w := words(t, r)
+		w := sensiriontest.Words(t, r)
 		if w[0] != sht4x.RawTemperature(21.5) || w[1] != sht4x.RawHumidity(40) {
 			t.Errorf("%#02x: words %#x", tc.cmd, w)
 		}
-		if err := c.Tx(nil, r); !isNack(err) {
+		if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 			t.Errorf("%#02x: second read: %v, want a NACK (data is read once)", tc.cmd, err)
 		}
 		if n := c.Commands(tc.cmd); n != 1 {
@@ -144,14 +121,14 @@ func TestSerialResetAndRefusals(t *testing.T) {
 	if err := c.Tx(nil, r); err != nil {
 		t.Fatalf("serial read: %v", err)
 	}
-	if w := words(t, r); uint32(w[0])<<16|uint32(w[1]) != sht4x.DefaultSerial {
+	if w := sensiriontest.Words(t, r); uint32(w[0])<<16|uint32(w[1]) != sht4x.DefaultSerial {
 		t.Errorf("serial %#x, want %#x", w, sht4x.DefaultSerial)
 	}
 	other := sht4x.New(sht4x.Options{Serial: 0x12345678})
 	if err := other.Tx([]byte{sht4x.CmdSerial}, r); err != nil {
 		t.Fatal(err)
 	}
-	if w := words(t, r); uint32(w[0])<<16|uint32(w[1]) != 0x12345678 {
+	if w := sensiriontest.Words(t, r); uint32(w[0])<<16|uint32(w[1]) != 0x12345678 {
 		t.Errorf("Options.Serial 0x12345678: serial %#x", w)
 	}
 
@@ -164,11 +141,11 @@ func TestSerialResetAndRefusals(t *testing.T) {
 	if err := c.Tx([]byte{sht4x.CmdSoftReset}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Tx([]byte{sht4x.CmdMeasureHigh}, nil); !isNack(err) {
+	if err := c.Tx([]byte{sht4x.CmdMeasureHigh}, nil); !i2csimtest.IsNack(err) {
 		t.Errorf("command during the soft reset: %v, want a NACK", err)
 	}
 	clk.Advance(sht4x.ResetTime)
-	if err := c.Tx(nil, r); !isNack(err) {
+	if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 		t.Errorf("read after the reset: %v, want a NACK (the measurement was dropped)", err)
 	}
 	if n := c.Commands(sht4x.CmdSoftReset); n != 1 {
@@ -187,11 +164,11 @@ func TestSerialResetAndRefusals(t *testing.T) {
 		{"SHT3x status command", []byte{0xF3, 0x2D}},
 		{"a command with data", []byte{sht4x.CmdMeasureHigh, 0x00}},
 	} {
-		if err := c.Tx(tc.w, nil); !isNack(err) {
+		if err := c.Tx(tc.w, nil); !i2csimtest.IsNack(err) {
 			t.Errorf("%s % x: %v, want a NACK", tc.name, tc.w, err)
 		}
 	}
-	if err := c.Tx(nil, r); !isNack(err) {
+	if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 		t.Errorf("read with no command: %v, want a NACK", err)
 	}
 }
@@ -213,11 +190,11 @@ func TestFaults(t *testing.T) {
 	}
 	c.SetFault(sht4x.CRC)
 	r, _ := measure()
-	if r[2] == crc(r[0:2]) || r[5] == crc(r[3:5]) {
+	if sensiriontest.GoodCRC(r[0:3]) || sensiriontest.GoodCRC(r[3:6]) {
 		t.Errorf("CRC fault: % x has good CRCs", r)
 	}
 	c.Tx([]byte{sht4x.CmdSerial}, r)
-	if r[2] == crc(r[0:2]) {
+	if sensiriontest.GoodCRC(r[0:3]) {
 		t.Errorf("CRC fault: serial number % x has good CRCs", r)
 	}
 	c.SetFault(sht4x.Stuck)
@@ -234,7 +211,7 @@ func TestFaults(t *testing.T) {
 	}
 	c.SetFault(sht4x.OK)
 	r, w = measure()
-	words(t, r)
+	sensiriontest.Words(t, r)
 	if w[0] == w1[0] || w[0] == 0xFFFF {
 		t.Errorf("after clearing: temperature word %#x", w[0])
 	}
@@ -261,7 +238,7 @@ func TestClimate(t *testing.T) {
 		if err := c.Tx(nil, r); err != nil {
 			t.Fatal(err)
 		}
-		w := words(t, r)
+		w := sensiriontest.Words(t, r)
 		if w[0] != sht4x.RawTemperature(want.Temperature) || w[1] != sht4x.RawHumidity(want.Humidity) {
 			t.Errorf("words %#x, want those of %+v", w, want)
 		}

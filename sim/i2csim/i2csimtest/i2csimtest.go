@@ -1,16 +1,20 @@
-// Package i2csimtest puts emulated I²C buses in reach of tests through
-// periph's i2creg, as production code reaches /dev/i2c-1.
+// Package i2csimtest helps tests with emulated I²C: buses in reach through
+// periph's i2creg, as production code reaches /dev/i2c-1, and the NACK a
+// chip answers with.
 package i2csimtest
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2creg"
 
+	"github.com/tributary-iot/tributary/sensors"
 	"github.com/tributary-iot/tributary/sim/i2csim"
 )
 
@@ -38,4 +42,10 @@ func Open(t testing.TB) (*i2csim.Bus, i2c.BusCloser) {
 	}
 	t.Cleanup(func() { h.Close() })
 	return b, h
+}
+
+// IsNack reports whether err is a transfer nobody acknowledged, as Linux
+// reports it (EREMOTEIO) and as drivers classify it (sensors.ErrNoDevice).
+func IsNack(err error) bool {
+	return errors.Is(err, syscall.EREMOTEIO) && sensors.ErrorKind(sensors.I2CError(err)) == "no_device"
 }

@@ -43,18 +43,13 @@ const (
 	OutOfRange
 )
 
+var faultNames = [...]string{OK: "ok", CRC: "crc", Stuck: "stuck", OutOfRange: "out-of-range"}
+
 func (f Fault) String() string {
-	switch f {
-	case OK:
-		return "ok"
-	case CRC:
-		return "crc"
-	case Stuck:
-		return "stuck"
-	case OutOfRange:
-		return "out-of-range"
+	if f < 0 || int(f) >= len(faultNames) {
+		return fmt.Sprintf("Fault(%d)", int(f))
 	}
-	return fmt.Sprintf("Fault(%d)", int(f))
+	return faultNames[f]
 }
 
 // Output is what an emulated chip has for its next read, and the fault

@@ -23,6 +23,21 @@ func newChip(in sht3x.Input) (*sht3x.Chip, *sensorstest.Clock) {
 
 func cmd(c uint16) []byte { return []byte{byte(c >> 8), byte(c)} }
 
+// measure sends command, lets d pass on clk and reads the six bytes of
+// the result.
+func measure(t *testing.T, c *sht3x.Chip, clk *sensorstest.Clock, command uint16, d time.Duration) []byte {
+	t.Helper()
+	if err := c.Tx(cmd(command), nil); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(d)
+	r := make([]byte, 6)
+	if err := c.Tx(nil, r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // TestCRCExample makes the chip send the word 0xBEEF: its CRC must be
 // the datasheet's example, 0x92.
 func TestCRCExample(t *testing.T) {
@@ -165,36 +180,29 @@ func TestStatusAndCommands(t *testing.T) {
 func TestFaults(t *testing.T) {
 	n := 0.0
 	c, clk := newChip(func(time.Time) (float64, float64) { n++; return 20 + n, 50 })
-	measure := func() ([]byte, []uint16) {
+	take := func() ([]byte, []uint16) {
 		t.Helper()
-		if err := c.Tx(cmd(sht3x.CmdMeasureHigh), nil); err != nil {
-			t.Fatal(err)
-		}
-		clk.Advance(sht3x.MeasureHighTime)
-		r := make([]byte, 6)
-		if err := c.Tx(nil, r); err != nil {
-			t.Fatal(err)
-		}
+		r := measure(t, c, clk, sht3x.CmdMeasureHigh, sht3x.MeasureHighTime)
 		return r, []uint16{uint16(r[0])<<8 | uint16(r[1]), uint16(r[3])<<8 | uint16(r[4])}
 	}
 	c.SetFault(sht3x.CRC)
-	r, _ := measure()
+	r, _ := take()
 	if sensiriontest.GoodCRC(r[0:3]) || sensiriontest.GoodCRC(r[3:6]) {
 		t.Errorf("CRC fault: % x has good CRCs", r)
 	}
 	c.SetFault(sht3x.Stuck)
-	_, w1 := measure()
-	_, w2 := measure()
+	_, w1 := take()
+	_, w2 := take()
 	if w1[0] != w2[0] || w1[1] != w2[1] {
 		t.Errorf("Stuck fault: words changed %#x -> %#x", w1, w2)
 	}
 	c.SetFault(sht3x.OutOfRange)
-	_, w := measure()
+	_, w := take()
 	if w[0] != 0xFFFF {
 		t.Errorf("OutOfRange fault: temperature word %#x", w[0])
 	}
 	c.SetFault(sht3x.OK)
-	r, w = measure()
+	r, w = take()
 	sensiriontest.Words(t, r)
 	if w[0] == w1[0] || w[0] == 0xFFFF {
 		t.Errorf("after clearing: temperature word %#x", w[0])
@@ -212,14 +220,7 @@ func TestClimate(t *testing.T) {
 	c := sht3x.NewClimate(sim.NewClimate(sim.ClimateOptions{Seed: 7}), clk.Now)
 	for range 5 {
 		want := ref.At(clk.Now())
-		if err := c.Tx(cmd(sht3x.CmdMeasureHigh), nil); err != nil {
-			t.Fatal(err)
-		}
-		clk.Advance(sht3x.MeasureHighTime)
-		r := make([]byte, 6)
-		if err := c.Tx(nil, r); err != nil {
-			t.Fatal(err)
-		}
+		r := measure(t, c, clk, sht3x.CmdMeasureHigh, sht3x.MeasureHighTime)
 		w := sensiriontest.Words(t, r)
 		if w[0] != sht3x.RawTemperature(want.Temperature) || w[1] != sht3x.RawHumidity(want.Humidity) {
 			t.Errorf("words %#x, want those of %+v", w, want)

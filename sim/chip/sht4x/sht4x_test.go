@@ -21,18 +21,26 @@ func newChip(in sht4x.Input) (*sht4x.Chip, *sensorstest.Clock) {
 	return sht4x.New(sht4x.Options{Input: in, Now: clk.Now}), clk
 }
 
-// TestCRCExample makes the chip send the word 0xBEEF: its CRC must be
-// the datasheet's example, 0x92.
-func TestCRCExample(t *testing.T) {
-	c, clk := newChip(sht4x.Fixed(-45+175*float64(0xBEEF)/65535, -6+125*float64(0xBEEF)/65535))
-	if err := c.Tx([]byte{sht4x.CmdMeasureLow}, nil); err != nil {
+// measure sends command, lets d pass on clk and reads the six bytes of
+// the result.
+func measure(t *testing.T, c *sht4x.Chip, clk *sensorstest.Clock, command byte, d time.Duration) []byte {
+	t.Helper()
+	if err := c.Tx([]byte{command}, nil); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(sht4x.MeasureLowTime)
+	clk.Advance(d)
 	r := make([]byte, 6)
 	if err := c.Tx(nil, r); err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+// TestCRCExample makes the chip send the word 0xBEEF: its CRC must be
+// the datasheet's example, 0x92.
+func TestCRCExample(t *testing.T) {
+	c, clk := newChip(sht4x.Fixed(-45+175*float64(0xBEEF)/65535, -6+125*float64(0xBEEF)/65535))
+	r := measure(t, c, clk, sht4x.CmdMeasureLow, sht4x.MeasureLowTime)
 	want := []byte{0xBE, 0xEF, 0x92, 0xBE, 0xEF, 0x92}
 	if string(r) != string(want) {
 		t.Errorf("sent % x, want % x", r, want)
@@ -176,20 +184,13 @@ func TestSerialResetAndRefusals(t *testing.T) {
 func TestFaults(t *testing.T) {
 	n := 0.0
 	c, clk := newChip(func(time.Time) (float64, float64) { n++; return 20 + n, 50 })
-	measure := func() ([]byte, []uint16) {
+	take := func() ([]byte, []uint16) {
 		t.Helper()
-		if err := c.Tx([]byte{sht4x.CmdMeasureHigh}, nil); err != nil {
-			t.Fatal(err)
-		}
-		clk.Advance(sht4x.MeasureHighTime)
-		r := make([]byte, 6)
-		if err := c.Tx(nil, r); err != nil {
-			t.Fatal(err)
-		}
+		r := measure(t, c, clk, sht4x.CmdMeasureHigh, sht4x.MeasureHighTime)
 		return r, []uint16{uint16(r[0])<<8 | uint16(r[1]), uint16(r[3])<<8 | uint16(r[4])}
 	}
 	c.SetFault(sht4x.CRC)
-	r, _ := measure()
+	r, _ := take()
 	if sensiriontest.GoodCRC(r[0:3]) || sensiriontest.GoodCRC(r[3:6]) {
 		t.Errorf("CRC fault: % x has good CRCs", r)
 	}
@@ -198,19 +199,19 @@ func TestFaults(t *testing.T) {
 		t.Errorf("CRC fault: serial number % x has good CRCs", r)
 	}
 	c.SetFault(sht4x.Stuck)
-	_, w1 := measure()
+	_, w1 := take()
 	c.SetFault(sht4x.Stuck) // the same fault again: still stuck on w1
-	_, w2 := measure()
+	_, w2 := take()
 	if w1[0] != w2[0] || w1[1] != w2[1] {
 		t.Errorf("Stuck fault: words changed %#x -> %#x", w1, w2)
 	}
 	c.SetFault(sht4x.OutOfRange)
-	_, w := measure()
+	_, w := take()
 	if w[0] != 0xFFFF {
 		t.Errorf("OutOfRange fault: temperature word %#x", w[0])
 	}
 	c.SetFault(sht4x.OK)
-	r, w = measure()
+	r, w = take()
 	sensiriontest.Words(t, r)
 	if w[0] == w1[0] || w[0] == 0xFFFF {
 		t.Errorf("after clearing: temperature word %#x", w[0])
@@ -230,14 +231,7 @@ func TestClimate(t *testing.T) {
 	c := sht4x.NewClimate(sim.NewClimate(sim.ClimateOptions{Seed: 7}), clk.Now)
 	for range 5 {
 		want := ref.At(clk.Now())
-		if err := c.Tx([]byte{sht4x.CmdMeasureHigh}, nil); err != nil {
-			t.Fatal(err)
-		}
-		clk.Advance(sht4x.MeasureHighTime)
-		r := make([]byte, 6)
-		if err := c.Tx(nil, r); err != nil {
-			t.Fatal(err)
-		}
+		r := measure(t, c, clk, sht4x.CmdMeasureHigh, sht4x.MeasureHighTime)
 		w := sensiriontest.Words(t, r)
 		if w[0] != sht4x.RawTemperature(want.Temperature) || w[1] != sht4x.RawHumidity(want.Humidity) {
 			t.Errorf("words %#x, want those of %+v", w, want)

@@ -23,21 +23,6 @@ func newChip(in sht3x.Input) (*sht3x.Chip, *sensorstest.Clock) {
 
 func cmd(c uint16) []byte { return []byte{byte(c >> 8), byte(c)} }
 
-// measure sends command, lets d pass on clk and reads the six bytes of
-// the result.
-func measure(t *testing.T, c *sht3x.Chip, clk *sensorstest.Clock, command uint16, d time.Duration) []byte {
-	t.Helper()
-	if err := c.Tx(cmd(command), nil); err != nil {
-		t.Fatal(err)
-	}
-	clk.Advance(d)
-	r := make([]byte, 6)
-	if err := c.Tx(nil, r); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 // TestCRCExample makes the chip send the word 0xBEEF: its CRC must be
 // the datasheet's example, 0x92.
 func TestCRCExample(t *testing.T) {
@@ -182,7 +167,7 @@ func TestFaults(t *testing.T) {
 	c, clk := newChip(func(time.Time) (float64, float64) { n++; return 20 + n, 50 })
 	take := func() ([]byte, []uint16) {
 		t.Helper()
-		r := measure(t, c, clk, sht3x.CmdMeasureHigh, sht3x.MeasureHighTime)
+		r := sensiriontest.Measure(t, c, clk, cmd(sht3x.CmdMeasureHigh), sht3x.MeasureHighTime)
 		return r, []uint16{uint16(r[0])<<8 | uint16(r[1]), uint16(r[3])<<8 | uint16(r[4])}
 	}
 	c.SetFault(sht3x.CRC)
@@ -220,7 +205,7 @@ func TestClimate(t *testing.T) {
 	c := sht3x.NewClimate(sim.NewClimate(sim.ClimateOptions{Seed: 7}), clk.Now)
 	for range 5 {
 		want := ref.At(clk.Now())
-		r := measure(t, c, clk, sht3x.CmdMeasureHigh, sht3x.MeasureHighTime)
+		r := sensiriontest.Measure(t, c, clk, cmd(sht3x.CmdMeasureHigh), sht3x.MeasureHighTime)
 		w := sensiriontest.Words(t, r)
 		if w[0] != sht3x.RawTemperature(want.Temperature) || w[1] != sht3x.RawHumidity(want.Humidity) {
 			t.Errorf("words %#x, want those of %+v", w, want)

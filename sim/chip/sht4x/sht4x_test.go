@@ -21,26 +21,11 @@ func newChip(in sht4x.Input) (*sht4x.Chip, *sensorstest.Clock) {
 	return sht4x.New(sht4x.Options{Input: in, Now: clk.Now}), clk
 }
 
-// measure sends command, lets d pass on clk and reads the six bytes of
-// the result.
-func measure(t *testing.T, c *sht4x.Chip, clk *sensorstest.Clock, command byte, d time.Duration) []byte {
-	t.Helper()
-	if err := c.Tx([]byte{command}, nil); err != nil {
-		t.Fatal(err)
-	}
-	clk.Advance(d)
-	r := make([]byte, 6)
-	if err := c.Tx(nil, r); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 // TestCRCExample makes the chip send the word 0xBEEF: its CRC must be
 // the datasheet's example, 0x92.
 func TestCRCExample(t *testing.T) {
 	c, clk := newChip(sht4x.Fixed(-45+175*float64(0xBEEF)/65535, -6+125*float64(0xBEEF)/65535))
-	r := measure(t, c, clk, sht4x.CmdMeasureLow, sht4x.MeasureLowTime)
+	r := sensiriontest.Measure(t, c, clk, []byte{sht4x.CmdMeasureLow}, sht4x.MeasureLowTime)
 	want := []byte{0xBE, 0xEF, 0x92, 0xBE, 0xEF, 0x92}
 	if string(r) != string(want) {
 		t.Errorf("sent % x, want % x", r, want)
@@ -186,7 +171,7 @@ func TestFaults(t *testing.T) {
 	c, clk := newChip(func(time.Time) (float64, float64) { n++; return 20 + n, 50 })
 	take := func() ([]byte, []uint16) {
 		t.Helper()
-		r := measure(t, c, clk, sht4x.CmdMeasureHigh, sht4x.MeasureHighTime)
+		r := sensiriontest.Measure(t, c, clk, []byte{sht4x.CmdMeasureHigh}, sht4x.MeasureHighTime)
 		return r, []uint16{uint16(r[0])<<8 | uint16(r[1]), uint16(r[3])<<8 | uint16(r[4])}
 	}
 	c.SetFault(sht4x.CRC)
@@ -231,7 +216,7 @@ func TestClimate(t *testing.T) {
 	c := sht4x.NewClimate(sim.NewClimate(sim.ClimateOptions{Seed: 7}), clk.Now)
 	for range 5 {
 		want := ref.At(clk.Now())
-		r := measure(t, c, clk, sht4x.CmdMeasureHigh, sht4x.MeasureHighTime)
+		r := sensiriontest.Measure(t, c, clk, []byte{sht4x.CmdMeasureHigh}, sht4x.MeasureHighTime)
 		w := sensiriontest.Words(t, r)
 		if w[0] != sht4x.RawTemperature(want.Temperature) || w[1] != sht4x.RawHumidity(want.Humidity) {
 			t.Errorf("words %#x, want those of %+v", w, want)

@@ -3,29 +3,16 @@ package sim_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tributary-iot/tributary/sensors"
+	"github.com/tributary-iot/tributary/sensors/sensorstest"
 	"github.com/tributary-iot/tributary/sim"
 )
 
-// fakeClock is a clock that moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestClimateSensors(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)}
+	clk := &sensorstest.Clock{Start: time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)}
 	c := sim.NewClimate(sim.ClimateOptions{Seed: 1})
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -72,7 +59,7 @@ func sign(v float64) float64 {
 }
 
 func TestDoorSensor(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}
+	clk := &sensorstest.Clock{Start: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}
 	s := sim.NewDoorSensor("front", sim.NewDoor(sim.DoorOptions{Seed: 3, MeanClosed: time.Minute, MeanOpen: 10 * time.Second}), clk.Now)
 	seen := map[float64]int{}
 	for range 3600 {
@@ -92,7 +79,7 @@ func TestDoorSensor(t *testing.T) {
 }
 
 func ExampleNewClimateSensor() {
-	clk := &fakeClock{t: time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)}
+	clk := &sensorstest.Clock{Start: time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)}
 	s := sim.NewClimateSensor("climate", sim.NewClimate(sim.ClimateOptions{Seed: 1}), clk.Now)
 	samples, _ := s.Read(context.Background())
 	for _, x := range samples {

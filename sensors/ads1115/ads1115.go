@@ -243,7 +243,7 @@ func New(b i2c.Bus, opt Options) (*Sensor, error) {
 		cal:    opt.Calibration,
 		clamp:  opt.Clamp,
 		lock:   opt.Lock,
-		wait:   sleep,
+		wait:   sensors.Sleep,
 	}
 	if opt.StuckAfter >= 0 {
 		s.stuck = sensors.NewStuckDetector(opt.StuckAfter)
@@ -395,16 +395,4 @@ func indexOf[T comparable](xs []T, x T) int {
 		}
 	}
 	return -1
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

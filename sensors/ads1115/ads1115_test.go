@@ -3,7 +3,6 @@ package ads1115_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"strings"
 	"sync"
@@ -12,51 +11,29 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
-	"periph.io/x/conn/v3/i2c/i2creg"
 
 	"github.com/tributary-iot/tributary/sensors"
 	"github.com/tributary-iot/tributary/sensors/ads1115"
+	"github.com/tributary-iot/tributary/sensors/sensorstest"
 	chip "github.com/tributary-iot/tributary/sim/chip/ads1115"
 	"github.com/tributary-iot/tributary/sim/i2csim"
+	"github.com/tributary-iot/tributary/sim/i2csim/i2csimtest"
 )
 
-// fakeClock is a clock that moves only when told, shared by the emulated
-// chip (its Now) and the driver (its wait), so that a conversion's wait
-// passes instantly and exactly.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *fakeClock) wait(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-	return nil
-}
-
 // rig is an emulated ADS1115 on a registered emulated bus, opened by name
-// through i2creg as production code opens /dev/i2c-1.
+// through i2creg as production code opens /dev/i2c-1. The chip's clock is
+// the driver's wait, so that a conversion's wait passes instantly and
+// exactly.
 type rig struct {
 	bus  *i2csim.Bus
 	open i2c.BusCloser
 	chip *chip.Chip
-	clk  *fakeClock
-}
-
-var busSeq struct {
-	sync.Mutex
-	n int
+	clk  *sensorstest.Clock
 }
 
 // creeping is an input that rises 1 mV a second from v, back to v every
 // 1000 s, so that it never looks stuck.
-func creeping(v float64, clk *fakeClock) chip.Input {
+func creeping(v float64, clk *sensorstest.Clock) chip.Input {
 	start := clk.Now()
 	return func(t time.Time) float64 { return v + float64(int(t.Sub(start).Seconds())%1000)/1000 }
 }
@@ -65,31 +42,14 @@ func creeping(v float64, clk *fakeClock) chip.Input {
 // creeping from 1 V).
 func newRig(t testing.TB, addr uint16, opt chip.Options) *rig {
 	t.Helper()
-	busSeq.Lock()
-	busSeq.n++
-	name := fmt.Sprintf("ADS1115TEST%d", busSeq.n)
-	busSeq.Unlock()
-	clk := &fakeClock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clk := &sensorstest.Clock{}
 	if opt.Inputs[0] == nil {
 		opt.Inputs[0] = creeping(1, clk)
 	}
 	opt.Now = clk.Now
 	c := chip.New(opt)
-	b := i2csim.NewBus(name)
+	b, open := i2csimtest.Open(t)
 	b.Attach(addr, c)
-	if err := b.Register(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := b.Unregister(); err != nil {
-			t.Error(err)
-		}
-	})
-	open, err := i2creg.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { open.Close() })
 	return &rig{bus: b, open: open, chip: c, clk: clk}
 }
 
@@ -99,13 +59,13 @@ func (r *rig) sensor(t testing.TB, opt ads1115.Options) *ads1115.Sensor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ads1115.SetWait(s, r.clk.wait)
+	ads1115.SetWait(s, r.clk.Sleep)
 	t.Cleanup(func() { s.Close() })
 	return s
 }
 
 // tick moves the clock a second, as between two reads of the agent.
-func (r *rig) tick() { r.clk.wait(context.Background(), time.Second) }
+func (r *rig) tick() { r.clk.Advance(time.Second) }
 
 func read1(t *testing.T, s *ads1115.Sensor) sensors.Sample {
 	t.Helper()
@@ -258,33 +218,31 @@ func TestFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, 0x48, chip.Options{})
 			s := r.sensor(t, ads1115.Options{StuckAfter: stuckAfter})
-			ctx := context.Background()
-			read1(t, s)
-			r.tick()
-			r.bus.SetFault(0x48, tc.bus)
-			r.chip.SetFault(tc.chip)
-			if tc.input != 0 {
-				r.chip.SetInput(0, chip.Volts(tc.input))
-			}
-			for i := range tc.okReads {
-				if _, err := s.Read(ctx); err != nil {
-					t.Fatalf("read %d under the fault: %v, want success before it shows", i+1, err)
-				}
-				r.tick()
-			}
-			_, err := s.Read(ctx)
-			if got := sensors.ErrorKind(err); got != tc.kind {
-				t.Fatalf("error %v: kind %q, want %q", err, got, tc.kind)
-			}
-			if !strings.Contains(err.Error(), tc.contains) || !strings.HasPrefix(err.Error(), "ads1115 ") {
-				t.Errorf("error %q does not say %q", err, tc.contains)
-			}
-			r.tick()
-			r.bus.SetFault(0x48, i2csim.OK)
-			r.chip.SetFault(chip.OK)
-			r.chip.SetInput(0, creeping(1, r.clk))
-			if got := read1(t, s); got.Value < 1 || got.Value > 2 {
-				t.Errorf("after the fault cleared: %+v", got)
+			err := sensorstest.FaultCheck{
+				Set: func() {
+					r.bus.SetFault(0x48, tc.bus)
+					r.chip.SetFault(tc.chip)
+					if tc.input != 0 {
+						r.chip.SetInput(0, chip.Volts(tc.input))
+					}
+				},
+				Clear: func() {
+					r.bus.SetFault(0x48, i2csim.OK)
+					r.chip.SetFault(chip.OK)
+					r.chip.SetInput(0, creeping(1.5, r.clk))
+				},
+				Kind:  tc.kind,
+				Says:  tc.contains,
+				After: tc.okReads,
+				Tick:  r.tick,
+				Recovered: func(got []sensors.Sample) {
+					if len(got) != 1 || got[0].Value < 1 || got[0].Value > 2 {
+						t.Errorf("after the fault cleared: %+v", got)
+					}
+				},
+			}.Run(t, s)
+			if !strings.HasPrefix(err.Error(), "ads1115 ") {
+				t.Errorf("error %q does not start with the driver's name", err)
 			}
 		})
 	}
@@ -364,7 +322,7 @@ func TestContext(t *testing.T) {
 	if _, err := s.Read(ctx); !errors.Is(err, context.DeadlineExceeded) || sensors.ErrorKind(err) != "timeout" {
 		t.Fatalf("read with a 1 ms deadline: %v, want deadline exceeded", err)
 	}
-	ads1115.SetWait(s, r.clk.wait)
+	ads1115.SetWait(s, r.clk.Sleep)
 	if got := read1(t, s); got.Value != 1 {
 		t.Errorf("next read: %v V", got.Value)
 	}

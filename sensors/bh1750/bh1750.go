@@ -208,12 +208,8 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Sample, error) {
 	if err := s.write(s.res.opcode()); err != nil {
 		return nil, fmt.Errorf("bh1750: start measurement at %#02x: %w", s.addr, err)
 	}
-	t := time.NewTimer(s.wait)
-	select {
-	case <-ctx.Done():
-		t.Stop()
-		return nil, fmt.Errorf("bh1750: measurement at %#02x: %w", s.addr, ctx.Err())
-	case <-t.C:
+	if err := sensors.Sleep(ctx, s.wait); err != nil {
+		return nil, fmt.Errorf("bh1750: measurement at %#02x: %w", s.addr, err)
 	}
 	var b [2]byte
 	if err := s.bus.Tx(s.addr, nil, b[:]); err != nil {

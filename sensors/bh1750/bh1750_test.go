@@ -11,35 +11,15 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
-	"periph.io/x/conn/v3/i2c/i2creg"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/tributary-iot/tributary/sensors"
 	"github.com/tributary-iot/tributary/sensors/bh1750"
+	"github.com/tributary-iot/tributary/sensors/sensorstest"
 	chip "github.com/tributary-iot/tributary/sim/chip/bh1750"
 	"github.com/tributary-iot/tributary/sim/i2csim"
+	"github.com/tributary-iot/tributary/sim/i2csim/i2csimtest"
 )
-
-// simBus registers an emulated bus named after the test and opens it through
-// i2creg, as production code opens /dev/i2c-1.
-func simBus(t testing.TB) (*i2csim.Bus, i2c.BusCloser) {
-	t.Helper()
-	sb := i2csim.NewBus("bh1750-" + t.Name())
-	if err := sb.Register(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := sb.Unregister(); err != nil {
-			t.Error(err)
-		}
-	})
-	b, err := i2creg.Open(sb.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return sb, b
-}
 
 // fast are options whose reads take 11 ms (Low resolution, MTreg 31)
 // instead of High resolution's 180.
@@ -78,7 +58,7 @@ func TestRoundTrip(t *testing.T) {
 		{bh1750.Low, 138, []float64{50, 27000}, 4 * 0.417, 0.21},
 	} {
 		t.Run(fmt.Sprintf("%s-%d", tc.res, tc.mtreg), func(t *testing.T) {
-			sb, b := simBus(t)
+			sb, b := i2csimtest.Open(t)
 			c := chip.New(nil)
 			sb.Attach(0x5C, c)
 			s, err := bh1750.New(b, bh1750.Options{Name: "light", Addr: 0x5C, Resolution: tc.res, MTreg: tc.mtreg})
@@ -117,7 +97,7 @@ func (f *foreign) Tx(w, r []byte) error {
 }
 
 func TestIdentify(t *testing.T) {
-	sb, b := simBus(t)
+	sb, b := i2csimtest.Open(t)
 	c := chip.New(nil)
 	tx := func(w ...byte) {
 		if err := c.Tx(w, nil); err != nil {
@@ -147,7 +127,7 @@ func TestIdentify(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	_, b := simBus(t)
+	_, b := i2csimtest.Open(t)
 	for _, tc := range []struct {
 		opt  bh1750.Options
 		kind string
@@ -192,7 +172,7 @@ func TestFaults(t *testing.T) {
 			func(sb *i2csim.Bus, c *chip.Chip) { c.SetFault(chip.OK) }, "out_of_range", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sb, b := simBus(t)
+			sb, b := i2csimtest.Open(t)
 			var r ramp
 			c := chip.New(r.source)
 			sb.Attach(0x23, c)
@@ -202,36 +182,25 @@ func TestFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx := context.Background()
-			if _, err := s.Read(ctx); err != nil {
-				t.Fatalf("before the fault: %v", err)
-			}
-			tc.set(sb, c)
-			for i := range tc.after {
-				if _, err := s.Read(ctx); err != nil {
-					t.Fatalf("read %d after the fault: %v, want success for %d reads", i+1, err, tc.after)
-				}
-			}
-			_, err = s.Read(ctx)
-			if k := sensors.ErrorKind(err); k != tc.kind {
-				t.Fatalf("read with the fault: %v (kind %q), want kind %q", err, k, tc.kind)
-			}
+			err = sensorstest.FaultCheck{
+				Set:   func() { tc.set(sb, c) },
+				Clear: func() { tc.clear(sb, c) },
+				Kind:  tc.kind,
+				After: tc.after,
+				Recovered: func(ss []sensors.Sample) {
+					if v := lux(t, ss); v < 295 || v > 800 {
+						t.Errorf("after clearing the fault: %v lx, want 300..790", v)
+					}
+				},
+			}.Run(t, s)
 			t.Logf("%s: %v", tc.name, err)
-			tc.clear(sb, c)
-			ss, err := s.Read(ctx)
-			if err != nil {
-				t.Fatalf("after clearing the fault: %v", err)
-			}
-			if v := lux(t, ss); v < 295 || v > 800 {
-				t.Errorf("after clearing the fault: %v lx, want 300..790", v)
-			}
 		})
 	}
 }
 
 // Darkness is not a stuck chip: 0 lx for many reads is no error.
 func TestDarknessNotStuck(t *testing.T) {
-	sb, b := simBus(t)
+	sb, b := i2csimtest.Open(t)
 	c := chip.New(chip.Fixed(0))
 	sb.Attach(0x23, c)
 	opt := fast
@@ -275,7 +244,7 @@ func TestDarknessNotStuck(t *testing.T) {
 // A chip unplugged and plugged back in (so power-cycled, MTreg back at 69)
 // is read again, at the right scale, by the same sensor.
 func TestDetachReattach(t *testing.T) {
-	sb, b := simBus(t)
+	sb, b := i2csimtest.Open(t)
 	c := chip.New(chip.Fixed(1000))
 	sb.Attach(0x23, c)
 	s, err := bh1750.New(b, bh1750.Options{Resolution: bh1750.Low, MTreg: 40})
@@ -303,7 +272,7 @@ func TestDetachReattach(t *testing.T) {
 }
 
 func TestContext(t *testing.T) {
-	sb, b := simBus(t)
+	sb, b := i2csimtest.Open(t)
 	sb.Attach(0x23, chip.New(nil))
 	s, err := bh1750.New(b, bh1750.Options{}) // High: 180 ms
 	if err != nil {
@@ -333,7 +302,7 @@ type closeRecorder struct {
 func (c *closeRecorder) Close() error { c.closed = true; return nil }
 
 func TestClose(t *testing.T) {
-	sb, b := simBus(t)
+	sb, b := i2csimtest.Open(t)
 	c := chip.New(nil)
 	sb.Attach(0x23, c)
 	rec := &closeRecorder{Bus: b}
@@ -397,7 +366,7 @@ func BenchmarkRead(b *testing.B) {
 		{"low-mtreg31", fast},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			sb, bus := simBus(b)
+			sb, bus := i2csimtest.Open(b)
 			var r ramp
 			sb.Attach(0x23, chip.New(r.source))
 			s, err := bh1750.New(bus, tc.opt)

@@ -9,36 +9,16 @@ import (
 	"testing"
 
 	"periph.io/x/conn/v3/i2c"
-	"periph.io/x/conn/v3/i2c/i2creg"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/tributary-iot/tributary/sensors"
 	"github.com/tributary-iot/tributary/sensors/bme280"
+	"github.com/tributary-iot/tributary/sensors/sensorstest"
 	"github.com/tributary-iot/tributary/sim"
 	chip "github.com/tributary-iot/tributary/sim/chip/bme280"
 	"github.com/tributary-iot/tributary/sim/i2csim"
+	"github.com/tributary-iot/tributary/sim/i2csim/i2csimtest"
 )
-
-// simBus registers an emulated bus named after the test and opens it through
-// i2creg, as production code opens /dev/i2c-1.
-func simBus(t testing.TB) (*i2csim.Bus, i2c.BusCloser) {
-	t.Helper()
-	sb := i2csim.NewBus("bme280-" + t.Name())
-	if err := sb.Register(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := sb.Unregister(); err != nil {
-			t.Error(err)
-		}
-	})
-	b, err := i2creg.Open(sb.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return sb, b
-}
 
 // ramp is a chip source whose conditions change a little at every
 // measurement, as a real chip's noise does, so that the stuck detector
@@ -80,7 +60,7 @@ func TestRoundTrip(t *testing.T) {
 		{"BMP280-4x", chip.BMP280, 4, 0.004},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sb, b := simBus(t)
+			sb, b := i2csimtest.Open(t)
 			c := chip.New(tc.model, nil)
 			sb.Attach(0x77, c)
 			s, err := bme280.New(b, bme280.Options{Name: "air", Addr: 0x77, Oversampling: tc.oversampling})
@@ -130,7 +110,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestIdentify(t *testing.T) {
-	sb, b := simBus(t)
+	sb, b := i2csimtest.Open(t)
 	sb.Attach(0x76, chip.New(chip.BME280, nil))
 	sb.Attach(0x77, chip.New(chip.BMP280, nil))
 	for _, tc := range []struct {
@@ -166,7 +146,7 @@ func TestIdentify(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	sb, b := simBus(t)
+	sb, b := i2csimtest.Open(t)
 	sample := chip.New(chip.BMP280, nil)
 	sample.SetChipID(0x56)
 	sb.Attach(0x77, sample)
@@ -217,7 +197,7 @@ func TestFaults(t *testing.T) {
 			func(sb *i2csim.Bus, c *chip.Chip) {}, "out_of_range", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sb, b := simBus(t)
+			sb, b := i2csimtest.Open(t)
 			var r ramp
 			c := chip.New(chip.BME280, r.source)
 			sb.Attach(0x76, c)
@@ -225,30 +205,19 @@ func TestFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx := context.Background()
-			if _, err := s.Read(ctx); err != nil {
-				t.Fatalf("before the fault: %v", err)
-			}
-			tc.set(sb, c)
-			for i := range tc.after {
-				if _, err := s.Read(ctx); err != nil {
-					t.Fatalf("read %d after the fault: %v, want success for %d reads", i+1, err, tc.after)
-				}
-			}
-			_, err = s.Read(ctx)
-			if k := sensors.ErrorKind(err); k != tc.kind {
-				t.Fatalf("read with the fault: %v (kind %q), want kind %q", err, k, tc.kind)
-			}
+			err = sensorstest.FaultCheck{
+				Set:   func() { tc.set(sb, c) },
+				Clear: func() { tc.clear(sb, c) },
+				Kind:  tc.kind,
+				After: tc.after,
+				// The humidity proves the chip is configured again after a reset.
+				Recovered: func(ss []sensors.Sample) {
+					if h, ok := sample(t, ss, "humidity"); !ok || h < 40 || h > 50 {
+						t.Errorf("after clearing the fault: humidity %v (%v), want 40..50", h, ok)
+					}
+				},
+			}.Run(t, s)
 			t.Logf("%s: %v", tc.name, err)
-			tc.clear(sb, c)
-			ss, err := s.Read(ctx)
-			if err != nil {
-				t.Fatalf("after clearing the fault: %v", err)
-			}
-			// The humidity proves the chip is configured again after a reset.
-			if h, ok := sample(t, ss, "humidity"); !ok || h < 40 || h > 50 {
-				t.Errorf("after clearing the fault: humidity %v (%v), want 40..50", h, ok)
-			}
 		})
 	}
 }
@@ -256,7 +225,7 @@ func TestFaults(t *testing.T) {
 // A chip unplugged and plugged back in (so power-cycled) is read again by
 // the same sensor; so is a BMP280 put in the BME280's place.
 func TestDetachReattach(t *testing.T) {
-	sb, b := simBus(t)
+	sb, b := i2csimtest.Open(t)
 	var r ramp
 	c := chip.New(chip.BME280, r.source)
 	sb.Attach(0x76, c)
@@ -304,7 +273,7 @@ type closeRecorder struct {
 func (c *closeRecorder) Close() error { c.closed = true; return nil }
 
 func TestClose(t *testing.T) {
-	sb, b := simBus(t)
+	sb, b := i2csimtest.Open(t)
 	var r ramp
 	sb.Attach(0x76, chip.New(chip.BME280, r.source))
 	rec := &closeRecorder{Bus: b}
@@ -427,7 +396,7 @@ func datasheetFloat(adcT, adcP, adcH float64) (float64, float64, float64) {
 func BenchmarkRead(b *testing.B) {
 	for _, os := range []int{1, 16} {
 		b.Run(map[int]string{1: "1x", 16: "16x"}[os], func(b *testing.B) {
-			sb, bus := simBus(b)
+			sb, bus := i2csimtest.Open(b)
 			sb.Attach(0x76, chip.NewClimate(chip.BME280, sim.NewClimate(sim.ClimateOptions{Seed: 1}), nil))
 			s, err := bme280.New(bus, bme280.Options{Oversampling: os})
 			if err != nil {
@@ -446,7 +415,7 @@ func BenchmarkRead(b *testing.B) {
 // Constant conditions give constant words: stuck after StuckAfter reads,
 // never with a negative StuckAfter.
 func TestStuckAfter(t *testing.T) {
-	sb, b := simBus(t)
+	sb, b := i2csimtest.Open(t)
 	sb.Attach(0x76, chip.New(chip.BME280, nil)) // fixed conditions
 	ctx := context.Background()
 	on, err := bme280.New(b, bme280.Options{StuckAfter: 3})

@@ -179,18 +179,13 @@ func (s *Sensor) holds(ctx context.Context, l gpio.Level) (bool, error) {
 	if step <= 0 {
 		return true, nil
 	}
-	t := time.NewTimer(step)
-	defer t.Stop()
 	for range samples {
-		select {
-		case <-ctx.Done():
-			return false, ctx.Err()
-		case <-t.C:
+		if err := sensors.Sleep(ctx, step); err != nil {
+			return false, err
 		}
 		if s.pin.Read() != l {
 			return false, nil
 		}
-		t.Reset(step)
 	}
 	return true, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/tributary-iot/tributary/sensors/gpioin"
 	"github.com/tributary-iot/tributary/sim"
 	"github.com/tributary-iot/tributary/sim/gpiosim"
+	"github.com/tributary-iot/tributary/sim/gpiosim/gpiosimtest"
 )
 
 // await bounds every wait of these tests; nothing normally comes near it.
@@ -23,17 +24,7 @@ const await = 10 * time.Second
 // named after the test.
 func contact(t *testing.T, opt gpiosim.Options) *gpiosim.Pin {
 	t.Helper()
-	opt.Name = "SIM_" + strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
-	p := gpiosim.New(opt)
-	if err := p.Register(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Unregister(); err != nil {
-			t.Error(err)
-		}
-	})
-	return p
+	return gpiosimtest.Register(t, opt)
 }
 
 // watch runs s.Watch until the test ends and returns its changes' values.

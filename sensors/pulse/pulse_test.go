@@ -14,6 +14,7 @@ import (
 	"github.com/tributary-iot/tributary/sensors/pulse"
 	"github.com/tributary-iot/tributary/sim"
 	"github.com/tributary-iot/tributary/sim/gpiosim"
+	"github.com/tributary-iot/tributary/sim/gpiosim/gpiosimtest"
 )
 
 var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -25,18 +26,8 @@ const await = 30 * time.Second
 // after the test.
 func gauge(t testing.TB, opt gpiosim.Options) *gpiosim.Pin {
 	t.Helper()
-	opt.Name = "SIM_" + strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
 	opt.Level = gpio.High
-	p := gpiosim.New(opt)
-	if err := p.Register(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Unregister(); err != nil {
-			t.Error(err)
-		}
-	})
-	return p
+	return gpiosimtest.Register(t, opt)
 }
 
 func newCounter(t testing.TB, p gpio.PinIn, opt pulse.Options) *pulse.Counter {

@@ -1,5 +1,7 @@
-// Package sensorstest holds a fake sensors.Sensor for tests: a plain struct
-// with exported fields, no mocking framework.
+// Package sensorstest holds fakes for tests of sensors and their drivers:
+// a fake sensors.Sensor and a fake Clock (for sensors.Sleep and an emulated
+// chip's Now). They are plain structs with exported fields, no mocking
+// framework.
 package sensorstest
 
 import (

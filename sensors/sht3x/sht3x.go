@@ -2,16 +2,13 @@ package sht3x
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"math"
-	"sync"
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
 
 	"github.com/tributary-iot/tributary/sensors"
+	"github.com/tributary-iot/tributary/sensors/internal/sensirion"
 )
 
 // Addresses are the chip's two I²C addresses: 0x44 with ADDR low (the
@@ -45,8 +42,8 @@ const (
 // Measurement range the datasheet specifies; a value outside is
 // ErrOutOfRange.
 const (
-	MinTemperature = -40.0 // °C
-	MaxTemperature = 125.0 // °C
+	MinTemperature = sensirion.MinTemperature // -40 °C
+	MaxTemperature = sensirion.MaxTemperature // 125 °C
 )
 
 // Options configure a Sensor. The zero value reads an SHT3x at 0x44 named
@@ -67,50 +64,52 @@ type Options struct {
 // SHT3x (SHT30, SHT31, SHT35) in single-shot mode. It borrows its bus and
 // never closes it. It is safe for concurrent use; reads are serialised.
 type Sensor struct {
-	name string
-	dev  i2c.Dev
-	// wait blocks for d or until ctx ends; replaced in tests.
-	wait func(ctx context.Context, d time.Duration) error
-
-	mu     sync.Mutex
-	stuck  *sensors.StuckDetector
-	failed bool // the last read failed: soft-reset before the next
-	closed bool
+	c *sensirion.Sensor
 }
+
+// model is the SHT3x as the shared Sensirion code drives it.
+var model = sensirion.Model{
+	Name:        "sht3x",
+	CommandLen:  2,
+	Measure:     cmdMeasureHigh,
+	MeasureTime: MeasurementTime,
+	SoftReset:   cmdSoftReset,
+	ResetTime:   resetTime,
+	Probe:       status,
+	Temperature: Temperature,
+	Humidity:    Humidity,
+}
+
+// The chip's queries: the status register and the serial number.
+var (
+	status = sensirion.Query{What: "status", Cmd: cmdStatus, Words: 1}
+	serial = sensirion.Query{What: "serial number", Cmd: cmdSerial, Wait: idleTime, Words: 2}
+)
 
 // New returns a sensor for the SHT3x at opt.Addr on b. It checks that the
 // chip is there: it soft-resets it and reads its status register, CRC
 // checked; an error wraps sensors.ErrNoDevice when nothing answers,
 // sensors.ErrBus or sensors.ErrCRC otherwise. New does not keep b beyond
 // the Sensor's use of it and never closes it.
-func New(b i2c.Bus, opt Options) (*Sensor, error) {
-	if opt.Name == "" {
-		opt.Name = "sht3x"
-	}
+func New(b i2c.Bus, opt Options) (*Sensor, error) { return open(b, opt, sensors.Sleep) }
+
+// open is New with wait as the way to wait for the chip.
+func open(b i2c.Bus, opt Options, wait func(context.Context, time.Duration) error) (*Sensor, error) {
 	if opt.Addr == 0 {
 		opt.Addr = DefaultAddr
 	}
 	if opt.Addr != 0x44 && opt.Addr != 0x45 {
 		return nil, fmt.Errorf("sht3x: address %#x: the chip answers only at 0x44 or 0x45", opt.Addr)
 	}
-	s := &Sensor{
-		name:  opt.Name,
-		dev:   i2c.Dev{Bus: b, Addr: opt.Addr},
-		wait:  sleep,
-		stuck: sensors.NewStuckDetector(opt.StuckAfter),
+	c, err := sensirion.New(&model, i2c.Dev{Bus: b, Addr: opt.Addr}, opt.Name, opt.StuckAfter, wait)
+	if err != nil {
+		return nil, err
 	}
-	ctx := context.Background()
-	if err := s.reset(ctx); err != nil {
-		return nil, fmt.Errorf("sht3x %s at %#x: %w", b, opt.Addr, err)
-	}
-	if _, err := readStatus(s.dev); err != nil {
-		return nil, fmt.Errorf("sht3x %s at %#x: %w", b, opt.Addr, err)
-	}
-	return s, nil
+	return &Sensor{c: c}, nil
 }
 
 // Name returns the sensor's name.
-func (s *Sensor) Name() string { return s.name }
+func (s *Sensor) Name() string { return s.c.Name() }
 
 // Read takes one high-repeatability measurement: it sends the command,
 // waits MeasurementTime (or until ctx ends) and reads both words, checking
@@ -120,80 +119,11 @@ func (s *Sensor) Name() string { return s.name }
 // -40..125 °C), ErrStuck, or ctx's error. After a failed read the next one
 // starts with a soft reset, so a chip that was unplugged, browned out or
 // wedged is picked up again.
-func (s *Sensor) Read(ctx context.Context) ([]sensors.Sample, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errors.New("sht3x: read after Close")
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("sht3x: %w", err)
-	}
-	out, err := s.read(ctx)
-	s.failed = err != nil
-	if err != nil {
-		return nil, fmt.Errorf("sht3x %s: %w", s.name, err)
-	}
-	return out, nil
-}
-
-func (s *Sensor) read(ctx context.Context) ([]sensors.Sample, error) {
-	if s.failed {
-		if err := s.reset(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if err := command(s.dev, cmdMeasureHigh); err != nil {
-		return nil, fmt.Errorf("start measurement: %w", err)
-	}
-	if err := s.wait(ctx, MeasurementTime); err != nil {
-		return nil, fmt.Errorf("wait for measurement: %w", err)
-	}
-	var buf [6]byte
-	if err := s.dev.Tx(nil, buf[:]); err != nil {
-		return nil, fmt.Errorf("read measurement: %w", sensors.I2CError(err))
-	}
-	rawT, err := word(buf[0:3])
-	if err != nil {
-		return nil, fmt.Errorf("temperature: %w", err)
-	}
-	rawH, err := word(buf[3:6])
-	if err != nil {
-		return nil, fmt.Errorf("humidity: %w", err)
-	}
-	t, h := round2(Temperature(rawT)), round2(Humidity(rawH))
-	if t < MinTemperature || t > MaxTemperature {
-		return nil, fmt.Errorf("temperature %.2f °C (raw %#04x): %w", t, rawT, sensors.ErrOutOfRange)
-	}
-	// Humidity decodes to 0..100 whatever the word; nothing to check.
-	if err := s.stuck.Check(uint64(rawT), uint64(rawH)); err != nil {
-		return nil, err
-	}
-	return []sensors.Sample{
-		{Metric: sensors.MetricTemperature, Value: t, Unit: sensors.UnitCelsius},
-		{Metric: sensors.MetricHumidity, Value: h, Unit: sensors.UnitRelHumidity},
-	}, nil
-}
-
-// reset soft-resets the chip and waits for it to be ready.
-func (s *Sensor) reset(ctx context.Context) error {
-	if err := command(s.dev, cmdSoftReset); err != nil {
-		return fmt.Errorf("soft reset: %w", err)
-	}
-	if err := s.wait(ctx, resetTime); err != nil {
-		return fmt.Errorf("soft reset: %w", err)
-	}
-	return nil
-}
+func (s *Sensor) Read(ctx context.Context) ([]sensors.Sample, error) { return s.c.Read(ctx) }
 
 // Close marks the sensor closed; later reads fail. It does not close the
 // bus, which the sensor only borrows.
-func (s *Sensor) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	return nil
-}
+func (s *Sensor) Close() error { return s.c.Close() }
 
 // Temperature converts a raw temperature word to °C (datasheet 4.13).
 func Temperature(raw uint16) float64 { return -45 + 175*float64(raw)/65535 }
@@ -218,27 +148,23 @@ func Identify(b i2c.Bus, addr uint16) (string, error) {
 		return "", fmt.Errorf("sht3x: identify %s at %#x: %w", b, addr, err)
 	}
 	acked := false // something acknowledged a command
-	err := command(d, cmdSerial)
+	err := model.Command(d, cmdSerial)
 	switch sensors.ErrorKind(err) {
 	case "":
 		acked = true
 		time.Sleep(idleTime)
-		var buf [6]byte
-		err = sensors.I2CError(d.Tx(nil, buf[:]))
-		if err == nil {
-			_, err1 := word(buf[0:3])
-			_, err2 := word(buf[3:6])
-			if err1 == nil && err2 == nil {
-				return "SHT3x", nil
-			}
-		} else if sensors.ErrorKind(err) == "bus" {
+		_, err = sensirion.ReadWords(d, 2)
+		switch sensors.ErrorKind(err) {
+		case "":
+			return "SHT3x", nil
+		case "bus":
 			return fail(fmt.Errorf("serial number: %w", err))
 		}
 		time.Sleep(idleTime)
 	case "bus":
 		return fail(fmt.Errorf("serial number: %w", err))
 	}
-	_, err = readStatus(d)
+	_, err = model.Ask(context.Background(), d, status, sensors.Sleep)
 	switch sensors.ErrorKind(err) {
 	case "":
 		return "SHT3x", nil
@@ -254,105 +180,18 @@ func Identify(b i2c.Bus, addr uint16) (string, error) {
 
 // Serial reads the chip's 32-bit serial number (command 0x3682), waiting
 // the 1 ms the chip needs before the read-out or until ctx ends.
-func (s *Sensor) Serial(ctx context.Context) (uint32, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := command(s.dev, cmdSerial); err != nil {
-		return 0, fmt.Errorf("sht3x: serial number: %w", err)
-	}
-	if err := s.wait(ctx, idleTime); err != nil {
-		return 0, fmt.Errorf("sht3x: serial number: %w", err)
-	}
-	var buf [6]byte
-	if err := s.dev.Tx(nil, buf[:]); err != nil {
-		return 0, fmt.Errorf("sht3x: serial number: %w", sensors.I2CError(err))
-	}
-	hi, err := word(buf[0:3])
-	if err != nil {
-		return 0, fmt.Errorf("sht3x: serial number: %w", err)
-	}
-	lo, err := word(buf[3:6])
-	if err != nil {
-		return 0, fmt.Errorf("sht3x: serial number: %w", err)
-	}
-	return uint32(hi)<<16 | uint32(lo), nil
-}
+func (s *Sensor) Serial(ctx context.Context) (uint32, error) { return s.c.Ask(ctx, serial) }
 
 // Status reads the chip's 16-bit status register (command 0xF32D; bit 15
 // alert pending, 13 heater on, 4 reset detected, 1 last command refused, 0
 // last write's checksum failed).
 func (s *Sensor) Status() (uint16, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, err := readStatus(s.dev)
-	if err != nil {
-		return 0, fmt.Errorf("sht3x: %w", err)
-	}
-	return st, nil
-}
-
-// readStatus sends the status command and reads the word back.
-func readStatus(d i2c.Dev) (uint16, error) {
-	if err := command(d, cmdStatus); err != nil {
-		return 0, fmt.Errorf("status: %w", err)
-	}
-	var buf [3]byte
-	if err := d.Tx(nil, buf[:]); err != nil {
-		return 0, fmt.Errorf("status: %w", sensors.I2CError(err))
-	}
-	st, err := word(buf[:])
-	if err != nil {
-		return 0, fmt.Errorf("status: %w", err)
-	}
-	return st, nil
-}
-
-// command writes a 16-bit command, most significant byte first.
-func command(d i2c.Dev, c uint16) error {
-	var w [2]byte
-	binary.BigEndian.PutUint16(w[:], c)
-	return sensors.I2CError(d.Tx(w[:], nil))
-}
-
-// word checks b (a 16-bit word, most significant byte first, and its CRC)
-// and returns the word.
-func word(b []byte) (uint16, error) {
-	if got, want := b[2], CRC8(b[:2]); got != want {
-		return 0, fmt.Errorf("%w: word %#02x%02x has CRC %#02x, want %#02x", sensors.ErrCRC, b[0], b[1], got, want)
-	}
-	return binary.BigEndian.Uint16(b), nil
+	st, err := s.c.Ask(context.Background(), status)
+	return uint16(st), err
 }
 
 // CRC8 is the checksum the SHT3x (and SHT4x) append to every 16-bit word:
 // CRC-8 with polynomial 0x31 (x⁸+x⁵+x⁴+1), initial value 0xFF, no
 // reflection, no final XOR (datasheet 4.12). CRC8([]byte{0xBE, 0xEF}) is
 // 0x92.
-func CRC8(data []byte) byte {
-	crc := byte(0xFF)
-	for _, b := range data {
-		crc ^= b
-		for range 8 {
-			if crc&0x80 != 0 {
-				crc = crc<<1 ^ 0x31
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return crc
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// round2 rounds to the chip's resolution, 0.01.
-func round2(v float64) float64 { return math.Round(v*100) / 100 }
+func CRC8(data []byte) byte { return sensirion.CRC8(data) }

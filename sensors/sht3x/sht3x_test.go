@@ -6,54 +6,29 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
-	"periph.io/x/conn/v3/i2c/i2creg"
 
 	"github.com/tributary-iot/tributary/sensors"
+	"github.com/tributary-iot/tributary/sensors/sensorstest"
 	"github.com/tributary-iot/tributary/sensors/sht3x"
 	chip "github.com/tributary-iot/tributary/sim/chip/sht3x"
 	"github.com/tributary-iot/tributary/sim/i2csim"
+	"github.com/tributary-iot/tributary/sim/i2csim/i2csimtest"
 )
 
-// fakeClock is a clock that moves only when told, shared by the emulated
-// chip (its Now) and the driver (its wait), so that a read's 15.5 ms wait
-// passes instantly and exactly.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *fakeClock) wait(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-	return nil
-}
-
 // rig is an emulated SHT3x on a registered emulated bus, opened by name
-// through i2creg as production code opens /dev/i2c-1.
+// through i2creg as production code opens /dev/i2c-1. The chip's clock is
+// the driver's wait, so that a read's 15.5 ms wait passes instantly and
+// exactly.
 type rig struct {
 	bus  *i2csim.Bus // the emulated bus, to inject bus faults
 	open i2c.BusCloser
 	chip *chip.Chip
-	clk  *fakeClock
-}
-
-var busSeq struct {
-	sync.Mutex
-	n int
+	clk  *sensorstest.Clock
 }
 
 // newRig attaches a chip reading in (nil: one whose temperature creeps up
@@ -61,31 +36,14 @@ var busSeq struct {
 // looks stuck) at addr.
 func newRig(t testing.TB, addr uint16, in chip.Input) *rig {
 	t.Helper()
-	busSeq.Lock()
-	busSeq.n++
-	name := fmt.Sprintf("SHT3XTEST%d", busSeq.n)
-	busSeq.Unlock()
-	clk := newClock()
+	clk := &sensorstest.Clock{}
 	if in == nil {
 		start := clk.Now()
 		in = func(t time.Time) (float64, float64) { return 20 + float64(int(t.Sub(start).Seconds())%1000)/100, 50 }
 	}
 	c := chip.New(chip.Options{Input: in, Now: clk.Now})
-	b := i2csim.NewBus(name)
+	b, open := i2csimtest.Open(t)
 	b.Attach(addr, c)
-	if err := b.Register(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := b.Unregister(); err != nil {
-			t.Error(err)
-		}
-	})
-	open, err := i2creg.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { open.Close() })
 	return &rig{bus: b, open: open, chip: c, clk: clk}
 }
 
@@ -93,32 +51,16 @@ func newRig(t testing.TB, addr uint16, in chip.Input) *rig {
 // clock.
 func (r *rig) sensor(t testing.TB, opt sht3x.Options) *sht3x.Sensor {
 	t.Helper()
-	s, err := sht3x.New(r.open, opt)
+	s, err := sht3x.NewWithWait(r.open, opt, r.clk.Sleep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sht3x.SetWait(s, r.clk.wait)
 	t.Cleanup(func() { s.Close() })
 	return s
 }
 
 // tick moves the clock a second, as between two reads of the agent.
-func (r *rig) tick() { r.clk.wait(context.Background(), time.Second) }
-
-func TestCRC8(t *testing.T) {
-	for _, tc := range []struct {
-		in   []byte
-		want byte
-	}{
-		{[]byte{0xBE, 0xEF}, 0x92}, // the datasheet's example (section 4.12)
-		{[]byte{0x00, 0x00}, 0x81},
-		{[]byte{}, 0xFF},
-	} {
-		if got := sht3x.CRC8(tc.in); got != tc.want {
-			t.Errorf("CRC8(% x) = %#02x, want %#02x", tc.in, got, tc.want)
-		}
-	}
-}
+func (r *rig) tick() { r.clk.Advance(time.Second) }
 
 func TestConversions(t *testing.T) {
 	for _, tc := range []struct {
@@ -219,36 +161,26 @@ func TestFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, 0x44, nil)
 			s := r.sensor(t, sht3x.Options{StuckAfter: stuckAfter})
-			ctx := context.Background()
-			if _, err := s.Read(ctx); err != nil {
-				t.Fatal(err)
-			}
-			r.tick()
-			r.bus.SetFault(0x44, tc.bus)
-			r.chip.SetFault(tc.chip)
-			for i := range tc.okReads {
-				if _, err := s.Read(ctx); err != nil {
-					t.Fatalf("read %d under the fault: %v, want success before it shows", i+1, err)
-				}
-				r.tick()
-			}
-			_, err := s.Read(ctx)
-			if got := sensors.ErrorKind(err); got != tc.kind {
-				t.Fatalf("error %v: kind %q, want %q", err, got, tc.kind)
-			}
-			if !strings.Contains(err.Error(), tc.contains) || !strings.HasPrefix(err.Error(), "sht3x ") {
-				t.Errorf("error %q does not say %q", err, tc.contains)
-			}
-			r.tick()
-			resets := r.chip.Commands(chip.CmdSoftReset)
-			r.bus.SetFault(0x44, i2csim.OK)
-			r.chip.SetFault(chip.OK)
-			got, err := s.Read(ctx)
-			if err != nil {
-				t.Fatalf("after the fault cleared: %v", err)
-			}
-			if got[0].Value < 20 || got[0].Value > 21 {
-				t.Errorf("after the fault cleared: %+v", got)
+			var resets int
+			err := sensorstest.FaultCheck{
+				Set: func() { r.bus.SetFault(0x44, tc.bus); r.chip.SetFault(tc.chip) },
+				Clear: func() {
+					resets = r.chip.Commands(chip.CmdSoftReset)
+					r.bus.SetFault(0x44, i2csim.OK)
+					r.chip.SetFault(chip.OK)
+				},
+				Kind:  tc.kind,
+				Says:  tc.contains,
+				After: tc.okReads,
+				Tick:  r.tick,
+				Recovered: func(got []sensors.Sample) {
+					if got[0].Value < 20 || got[0].Value > 21 {
+						t.Errorf("after the fault cleared: %+v", got)
+					}
+				},
+			}.Run(t, s)
+			if !strings.HasPrefix(err.Error(), "sht3x ") {
+				t.Errorf("error %q does not start with the driver's name", err)
 			}
 			if n := r.chip.Commands(chip.CmdSoftReset); n != resets+1 {
 				t.Errorf("soft resets after the failed read: %d, want 1", n-resets)
@@ -309,7 +241,7 @@ func TestContext(t *testing.T) {
 	if _, err := s.Read(cctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("read with a cancelled context: %v", err)
 	}
-	sht3x.SetWait(s, r.clk.wait)
+	sht3x.SetWait(s, r.clk.Sleep)
 	resets := r.chip.Commands(chip.CmdSoftReset)
 	got, err := s.Read(context.Background())
 	if err != nil {

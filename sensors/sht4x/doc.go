@@ -1,8 +1,9 @@
 // Package sht4x reads a Sensirion SHT4x (SHT40, SHT41, SHT45) temperature
 // and relative-humidity sensor over I²C. periph.io has no driver for it;
-// this one speaks to the chip through periph's i2c.Bus. It shares nothing
-// with package sht3x but the CRC-8 (copied, ten lines): the two families
-// have different commands, timings and humidity formulas.
+// this one speaks to the chip through periph's i2c.Bus. It shares with
+// package sht3x the CRC-8, the CRC-checked read-out and the single-shot
+// read with its soft-reset recovery (sensors/internal/sensirion); the two
+// families have different commands, timings and humidity formulas.
 //
 // # Datasheet
 //

@@ -2,16 +2,14 @@ package sht4x
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
 
 	"github.com/tributary-iot/tributary/sensors"
+	"github.com/tributary-iot/tributary/sensors/internal/sensirion"
 )
 
 // Addresses are the I²C addresses SHT4x parts are made with (the address
@@ -44,8 +42,8 @@ const (
 // Measurement range the datasheet specifies; a temperature outside is
 // ErrOutOfRange. Humidity is cropped to 0..100 %RH as the datasheet says.
 const (
-	MinTemperature = -40.0 // °C
-	MaxTemperature = 125.0 // °C
+	MinTemperature = sensirion.MinTemperature // -40 °C
+	MaxTemperature = sensirion.MaxTemperature // 125 °C
 )
 
 // Options configure a Sensor. The zero value reads an SHT4x at 0x44 named
@@ -66,50 +64,49 @@ type Options struct {
 // SHT4x (SHT40, SHT41, SHT45). It borrows its bus and never closes it. It
 // is safe for concurrent use; reads are serialised.
 type Sensor struct {
-	name string
-	dev  i2c.Dev
-	// wait blocks for d or until ctx ends; replaced in tests.
-	wait func(ctx context.Context, d time.Duration) error
-
-	mu     sync.Mutex
-	stuck  *sensors.StuckDetector
-	failed bool // the last read failed: soft-reset before the next
-	closed bool
+	c *sensirion.Sensor
 }
+
+// model is the SHT4x as the shared Sensirion code drives it.
+var model = sensirion.Model{
+	Name:        "sht4x",
+	CommandLen:  1,
+	Measure:     cmdMeasureHigh,
+	MeasureTime: MeasurementTime,
+	SoftReset:   cmdSoftReset,
+	ResetTime:   resetTime,
+	Probe:       serial,
+	Temperature: Temperature,
+	Humidity:    Humidity,
+}
+
+// serial is the serial-number query.
+var serial = sensirion.Query{What: "serial number", Cmd: cmdSerial, Wait: serialTime, Words: 2}
 
 // New returns a sensor for the SHT4x at opt.Addr on b. It checks that the
 // chip is there: it soft-resets it and reads its serial number, CRC
 // checked; an error wraps sensors.ErrNoDevice when nothing answers,
 // sensors.ErrBus or sensors.ErrCRC otherwise. New takes about 11 ms. It
 // never closes b.
-func New(b i2c.Bus, opt Options) (*Sensor, error) {
-	if opt.Name == "" {
-		opt.Name = "sht4x"
-	}
+func New(b i2c.Bus, opt Options) (*Sensor, error) { return open(b, opt, sensors.Sleep) }
+
+// open is New with wait as the way to wait for the chip.
+func open(b i2c.Bus, opt Options, wait func(context.Context, time.Duration) error) (*Sensor, error) {
 	if opt.Addr == 0 {
 		opt.Addr = DefaultAddr
 	}
 	if opt.Addr < 0x44 || opt.Addr > 0x46 {
 		return nil, fmt.Errorf("sht4x: address %#x: SHT4x parts answer only at 0x44, 0x45 or 0x46", opt.Addr)
 	}
-	s := &Sensor{
-		name:  opt.Name,
-		dev:   i2c.Dev{Bus: b, Addr: opt.Addr},
-		wait:  sleep,
-		stuck: sensors.NewStuckDetector(opt.StuckAfter),
+	c, err := sensirion.New(&model, i2c.Dev{Bus: b, Addr: opt.Addr}, opt.Name, opt.StuckAfter, wait)
+	if err != nil {
+		return nil, err
 	}
-	ctx := context.Background()
-	if err := s.reset(ctx); err != nil {
-		return nil, fmt.Errorf("sht4x %s at %#x: %w", b, opt.Addr, err)
-	}
-	if _, err := s.serial(ctx); err != nil {
-		return nil, fmt.Errorf("sht4x %s at %#x: %w", b, opt.Addr, err)
-	}
-	return s, nil
+	return &Sensor{c: c}, nil
 }
 
 // Name returns the sensor's name.
-func (s *Sensor) Name() string { return s.name }
+func (s *Sensor) Name() string { return s.c.Name() }
 
 // Read takes one high-precision measurement (command 0xFD, heater off):
 // it sends the command, waits MeasurementTime (or until ctx ends) and reads
@@ -118,97 +115,15 @@ func (s *Sensor) Name() string { return s.name }
 // ErrNoDevice or ErrBus (the transfer), ErrCRC, ErrOutOfRange (beyond
 // -40..125 °C), ErrStuck, or ctx's error. After a failed read the next one
 // starts with a soft reset.
-func (s *Sensor) Read(ctx context.Context) ([]sensors.Sample, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, errors.New("sht4x: read after Close")
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("sht4x: %w", err)
-	}
-	out, err := s.read(ctx)
-	s.failed = err != nil
-	if err != nil {
-		return nil, fmt.Errorf("sht4x %s: %w", s.name, err)
-	}
-	return out, nil
-}
-
-func (s *Sensor) read(ctx context.Context) ([]sensors.Sample, error) {
-	if s.failed {
-		if err := s.reset(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if err := command(s.dev, cmdMeasureHigh); err != nil {
-		return nil, fmt.Errorf("start measurement: %w", err)
-	}
-	if err := s.wait(ctx, MeasurementTime); err != nil {
-		return nil, fmt.Errorf("wait for measurement: %w", err)
-	}
-	rawT, rawH, err := readWords(s.dev)
-	if err != nil {
-		return nil, fmt.Errorf("read measurement: %w", err)
-	}
-	t, h := round2(Temperature(rawT)), round2(Humidity(rawH))
-	if t < MinTemperature || t > MaxTemperature {
-		return nil, fmt.Errorf("temperature %.2f °C (raw %#04x): %w", t, rawT, sensors.ErrOutOfRange)
-	}
-	if err := s.stuck.Check(uint64(rawT), uint64(rawH)); err != nil {
-		return nil, err
-	}
-	return []sensors.Sample{
-		{Metric: sensors.MetricTemperature, Value: t, Unit: sensors.UnitCelsius},
-		{Metric: sensors.MetricHumidity, Value: h, Unit: sensors.UnitRelHumidity},
-	}, nil
-}
-
-// reset soft-resets the chip and waits for it to be ready.
-func (s *Sensor) reset(ctx context.Context) error {
-	if err := command(s.dev, cmdSoftReset); err != nil {
-		return fmt.Errorf("soft reset: %w", err)
-	}
-	if err := s.wait(ctx, resetTime); err != nil {
-		return fmt.Errorf("soft reset: %w", err)
-	}
-	return nil
-}
+func (s *Sensor) Read(ctx context.Context) ([]sensors.Sample, error) { return s.c.Read(ctx) }
 
 // Serial reads the chip's 32-bit serial number (command 0x89), waiting
 // 10 ms for it or until ctx ends.
-func (s *Sensor) Serial(ctx context.Context) (uint32, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sn, err := s.serial(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("sht4x: %w", err)
-	}
-	return sn, nil
-}
-
-func (s *Sensor) serial(ctx context.Context) (uint32, error) {
-	if err := command(s.dev, cmdSerial); err != nil {
-		return 0, fmt.Errorf("serial number: %w", err)
-	}
-	if err := s.wait(ctx, serialTime); err != nil {
-		return 0, fmt.Errorf("serial number: %w", err)
-	}
-	hi, lo, err := readWords(s.dev)
-	if err != nil {
-		return 0, fmt.Errorf("serial number: %w", err)
-	}
-	return uint32(hi)<<16 | uint32(lo), nil
-}
+func (s *Sensor) Serial(ctx context.Context) (uint32, error) { return s.c.Ask(ctx, serial) }
 
 // Close marks the sensor closed; later reads fail. It does not close the
 // bus, which the sensor only borrows.
-func (s *Sensor) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	return nil
-}
+func (s *Sensor) Close() error { return s.c.Close() }
 
 // Temperature converts a raw temperature word to °C (datasheet 4.6).
 func Temperature(raw uint16) float64 { return -45 + 175*float64(raw)/65535 }
@@ -227,11 +142,11 @@ func Humidity(raw uint16) float64 {
 // acknowledged the command) or sensors.ErrBus. It takes about 10 ms.
 func Identify(b i2c.Bus, addr uint16) (string, error) {
 	d := i2c.Dev{Bus: b, Addr: addr}
-	if err := command(d, cmdSerial); err != nil {
+	if err := model.Command(d, cmdSerial); err != nil {
 		return "", fmt.Errorf("sht4x: identify %s at %#x: %w", b, addr, err)
 	}
 	time.Sleep(serialTime)
-	_, _, err := readWords(d)
+	_, err := sensirion.ReadWords(d, 2)
 	switch sensors.ErrorKind(err) {
 	case "":
 		return "SHT4x", nil
@@ -241,52 +156,7 @@ func Identify(b i2c.Bus, addr uint16) (string, error) {
 	return "", nil
 }
 
-// command writes a one-byte command.
-func command(d i2c.Dev, c byte) error { return sensors.I2CError(d.Tx([]byte{c}, nil)) }
-
-// readWords reads two words, each followed by its CRC, and checks them.
-func readWords(d i2c.Dev) (uint16, uint16, error) {
-	var b [6]byte
-	if err := d.Tx(nil, b[:]); err != nil {
-		return 0, 0, sensors.I2CError(err)
-	}
-	for i := 0; i < 6; i += 3 {
-		if got, want := b[i+2], CRC8(b[i:i+2]); got != want {
-			return 0, 0, fmt.Errorf("%w: word %#02x%02x has CRC %#02x, want %#02x", sensors.ErrCRC, b[i], b[i+1], got, want)
-		}
-	}
-	return binary.BigEndian.Uint16(b[0:2]), binary.BigEndian.Uint16(b[3:5]), nil
-}
-
 // CRC8 is the checksum the SHT4x appends to every 16-bit word: CRC-8 with
 // polynomial 0x31, initial value 0xFF, no reflection, no final XOR (the
 // same as the SHT3x's). CRC8([]byte{0xBE, 0xEF}) is 0x92.
-func CRC8(data []byte) byte {
-	crc := byte(0xFF)
-	for _, b := range data {
-		crc ^= b
-		for range 8 {
-			if crc&0x80 != 0 {
-				crc = crc<<1 ^ 0x31
-			} else {
-				crc <<= 1
-			}
-		}
-	}
-	return crc
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// round2 rounds to the chip's resolution, 0.01.
-func round2(v float64) float64 { return math.Round(v*100) / 100 }
+func CRC8(data []byte) byte { return sensirion.CRC8(data) }

@@ -3,98 +3,44 @@ package sht4x_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
-	"periph.io/x/conn/v3/i2c/i2creg"
 
 	"github.com/tributary-iot/tributary/sensors"
+	"github.com/tributary-iot/tributary/sensors/sensorstest"
 	"github.com/tributary-iot/tributary/sensors/sht3x"
 	"github.com/tributary-iot/tributary/sensors/sht4x"
 	sht3xchip "github.com/tributary-iot/tributary/sim/chip/sht3x"
 	sht4xchip "github.com/tributary-iot/tributary/sim/chip/sht4x"
 	"github.com/tributary-iot/tributary/sim/i2csim"
+	"github.com/tributary-iot/tributary/sim/i2csim/i2csimtest"
 )
 
 // testSerial is the serial number of the test rigs' chips.
 const testSerial = 0x12345678
 
-// fakeClock is the real clock plus every wait it was asked for: a sensor
-// whose waits it serves (SetWait) returns at once, and the chip, on this
-// clock, sees the time pass. The real sleeps of sht4x.New, before SetWait
-// can replace them, count too.
-type fakeClock struct {
-	mu      sync.Mutex
-	skipped time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.skipped)
-}
-
-func (c *fakeClock) wait(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.skipped += d
-	c.mu.Unlock()
-	return nil
-}
-
+// rig is an emulated SHT4x on a registered emulated bus, on a fake clock
+// that the driver's waits move.
 type rig struct {
 	bus  *i2csim.Bus
 	open i2c.BusCloser
 	chip *sht4xchip.Chip
-	clk  *fakeClock
-}
-
-var busSeq struct {
-	sync.Mutex
-	n int
+	clk  *sensorstest.Clock
 }
 
 // newRig registers a bus of its own with an emulated SHT4x at addr on a
 // fake clock, at 20 °C and 50 %RH.
 func newRig(t testing.TB, addr uint16) *rig {
 	t.Helper()
-	clk := &fakeClock{}
+	clk := &sensorstest.Clock{}
 	c := sht4xchip.New(sht4xchip.Options{Input: sht4xchip.Fixed(20, 50), Now: clk.Now, Serial: testSerial})
-	r := newBusRig(t)
-	r.bus.Attach(addr, c)
-	r.chip, r.clk = c, clk
-	return r
-}
-
-// newBusRig registers an empty bus of its own.
-func newBusRig(t testing.TB) *rig {
-	t.Helper()
-	busSeq.Lock()
-	busSeq.n++
-	name := fmt.Sprintf("SHT4XTEST%d", busSeq.n)
-	busSeq.Unlock()
-	b := i2csim.NewBus(name)
-	if err := b.Register(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := b.Unregister(); err != nil {
-			t.Error(err)
-		}
-	})
-	open, err := i2creg.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { open.Close() })
-	return &rig{bus: b, open: open}
+	b, open := i2csimtest.Open(t)
+	b.Attach(addr, c)
+	return &rig{bus: b, open: open, chip: c, clk: clk}
 }
 
 // set makes the chip measure t °C and h %RH from the next measurement on.
@@ -102,22 +48,15 @@ func (r *rig) set(t, h float64) { r.chip.SetInput(sht4xchip.Fixed(t, h)) }
 
 func (r *rig) sensor(t testing.TB, opt sht4x.Options) *sht4x.Sensor {
 	t.Helper()
-	s, err := sht4x.New(r.open, opt)
+	s, err := sht4x.NewWithWait(r.open, opt, r.clk.Sleep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sht4x.SetWait(s, r.clk.wait)
 	t.Cleanup(func() { s.Close() })
 	return s
 }
 
-func (r *rig) tick() { r.clk.wait(context.Background(), time.Second) }
-
-func TestCRC8(t *testing.T) {
-	if got := sht4x.CRC8([]byte{0xBE, 0xEF}); got != 0x92 {
-		t.Errorf("CRC8(be ef) = %#02x, want the datasheet's 0x92", got)
-	}
-}
+func (r *rig) tick() { r.clk.Advance(time.Second) }
 
 func TestConversions(t *testing.T) {
 	for _, tc := range []struct {
@@ -182,40 +121,28 @@ func TestFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, 0x44)
 			s := r.sensor(t, sht4x.Options{StuckAfter: stuckAfter})
-			ctx := context.Background()
 			temp := 20.0
-			next := func() float64 { temp += 0.1; return temp }
-			r.set(next(), 50)
-			if _, err := s.Read(ctx); err != nil {
-				t.Fatal(err)
-			}
-			r.bus.SetFault(0x44, tc.bus)
-			r.chip.SetFault(tc.chip)
-			for i := range tc.okReads + 1 {
-				r.tick()
-				r.set(next(), 50)
-				_, err := s.Read(ctx)
-				if i < tc.okReads {
-					if err != nil {
-						t.Fatalf("read %d under the fault: %v", i+1, err)
+			next := func() { temp += 0.1; r.set(temp, 50) }
+			next()
+			var resets int
+			err := sensorstest.FaultCheck{
+				Set: func() { r.bus.SetFault(0x44, tc.bus); r.chip.SetFault(tc.chip) },
+				Clear: func() {
+					resets = r.chip.Commands(sht4xchip.CmdSoftReset)
+					r.bus.SetFault(0x44, i2csim.OK)
+					r.chip.SetFault(sht4xchip.OK)
+				},
+				Kind:  tc.kind,
+				After: tc.okReads,
+				Tick:  func() { r.tick(); next() },
+				Recovered: func(got []sensors.Sample) {
+					if math.Abs(got[0].Value-temp) > 0.01 {
+						t.Errorf("after the fault cleared: %+v, want %v °C", got, temp)
 					}
-					continue
-				}
-				if got := sensors.ErrorKind(err); got != tc.kind || !strings.HasPrefix(err.Error(), "sht4x ") {
-					t.Fatalf("error %v: kind %q, want %q", err, got, tc.kind)
-				}
-			}
-			r.tick()
-			resets := r.chip.Commands(sht4xchip.CmdSoftReset)
-			r.bus.SetFault(0x44, i2csim.OK)
-			r.chip.SetFault(sht4xchip.OK)
-			r.set(next(), 50)
-			got, err := s.Read(ctx)
-			if err != nil {
-				t.Fatalf("after the fault cleared: %v", err)
-			}
-			if math.Abs(got[0].Value-temp) > 0.01 {
-				t.Errorf("after the fault cleared: %+v, want %v °C", got, temp)
+				},
+			}.Run(t, s)
+			if !strings.HasPrefix(err.Error(), "sht4x ") {
+				t.Errorf("error %q does not start with the driver's name", err)
 			}
 			if r.chip.Commands(sht4xchip.CmdSoftReset) != resets+1 {
 				t.Error("no soft reset after the failed read")
@@ -248,10 +175,8 @@ func TestDetachReattach(t *testing.T) {
 
 func TestContext(t *testing.T) {
 	r := newRig(t, 0x44)
-	s, err := sht4x.New(r.open, sht4x.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := r.sensor(t, sht4x.Options{})
+	sht4x.SetWait(s, sensors.Sleep) // the driver's own wait
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
 	if _, err := s.Read(ctx); sensors.ErrorKind(err) != "timeout" {
@@ -283,11 +208,11 @@ func TestNewSerialClose(t *testing.T) {
 // TestIdentify tells an SHT4x from an SHT3x at the address both use, from
 // either side.
 func TestIdentify(t *testing.T) {
-	r := newBusRig(t) // chips on the real clock: Identify sleeps for real
-	r.bus.Attach(0x44, sht4xchip.New(sht4xchip.Options{}))
-	r.bus.Attach(0x45, sht3xchip.New(sht3xchip.Options{}))
-	r.bus.Attach(0x46, sht4xchip.New(sht4xchip.Options{}))
-	r.bus.SetFault(0x46, i2csim.BusError)
+	bus, open := i2csimtest.Open(t) // chips on the real clock: Identify sleeps for real
+	bus.Attach(0x44, sht4xchip.New(sht4xchip.Options{}))
+	bus.Attach(0x45, sht3xchip.New(sht3xchip.Options{}))
+	bus.Attach(0x46, sht4xchip.New(sht4xchip.Options{}))
+	bus.SetFault(0x46, i2csim.BusError)
 	for _, tc := range []struct {
 		addr  uint16
 		model string
@@ -298,15 +223,15 @@ func TestIdentify(t *testing.T) {
 		{0x46, "", "bus"},
 		{0x47, "", "no_device"},
 	} {
-		got, err := sht4x.Identify(r.open, tc.addr)
+		got, err := sht4x.Identify(open, tc.addr)
 		if got != tc.model || sensors.ErrorKind(err) != tc.kind {
 			t.Errorf("Identify(%#x) = %q, %v; want %q, kind %q", tc.addr, got, err, tc.model, tc.kind)
 		}
 	}
-	if got, _ := sht3x.Identify(r.open, 0x44); got == "SHT3x" {
+	if got, _ := sht3x.Identify(open, 0x44); got == "SHT3x" {
 		t.Error("sht3x.Identify took the SHT4x for an SHT3x")
 	}
-	if got, err := sht3x.Identify(r.open, 0x45); got != "SHT3x" {
+	if got, err := sht3x.Identify(open, 0x45); got != "SHT3x" {
 		t.Errorf("sht3x.Identify(SHT3x) = %q, %v", got, err)
 	}
 }

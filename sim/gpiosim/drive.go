@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
+
+	"github.com/tributary-iot/tributary/sensors"
 )
 
 // PulseOptions shape the pulses of Pulse and FollowCount. The zero value is
@@ -210,12 +212,5 @@ func (p *Pin) sleep(ctx context.Context, d time.Duration) error {
 		c.Advance(d)
 		return nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return sensors.Sleep(ctx, d)
 }

@@ -2,10 +2,10 @@ package ads1115_test
 
 import (
 	"math"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tributary-iot/tributary/sensors/sensorstest"
 	"github.com/tributary-iot/tributary/sim"
 	"github.com/tributary-iot/tributary/sim/chip/ads1115"
 	"github.com/tributary-iot/tributary/sim/i2csim"
@@ -13,20 +13,8 @@ import (
 
 var _ i2csim.Chip = (*ads1115.Chip)(nil)
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newChip(opt ads1115.Options) (*ads1115.Chip, *fakeClock) {
-	clk := &fakeClock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+func newChip(opt ads1115.Options) (*ads1115.Chip, *sensorstest.Clock) {
+	clk := &sensorstest.Clock{}
 	opt.Now = clk.Now
 	return ads1115.New(opt), clk
 }

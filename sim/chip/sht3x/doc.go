@@ -47,7 +47,8 @@
 //
 // The chip's own faults (Fault, set at run time with SetFault) add to the
 // bus's (i2csim.NoAck, i2csim.BusError): CRC corrupts every CRC byte,
-// Stuck repeats one measurement's words forever, OutOfRange sends the
+// Stuck repeats one measurement's words until the fault is changed
+// (setting Stuck again keeps the same words), OutOfRange sends the
 // temperature word 0xFFFF (130 °C, beyond the chip's 125 °C). A humidity
 // word always decodes to 0..100 %RH, so there is no out-of-range humidity.
 //

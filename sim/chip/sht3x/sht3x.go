@@ -2,22 +2,19 @@ package sht3x
 
 import (
 	"fmt"
-	"math"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/tributary-iot/tributary/sim"
+	"github.com/tributary-iot/tributary/sim/chip/internal/sensirion"
 )
 
 // Input gives the physical conditions the chip measures at t: air
 // temperature in °C and relative humidity in %RH.
-type Input func(t time.Time) (temperature, humidity float64)
+type Input = sensirion.Input
 
 // Fixed returns an Input that is always temperature °C and humidity %RH.
-func Fixed(temperature, humidity float64) Input {
-	return func(time.Time) (float64, float64) { return temperature, humidity }
-}
+func Fixed(temperature, humidity float64) Input { return sensirion.Fixed(temperature, humidity) }
 
 // DefaultSerial is the serial number of a chip whose Options give none.
 const DefaultSerial uint32 = 0x0B5A1E3D
@@ -36,37 +33,25 @@ type Options struct {
 }
 
 // Fault is a failure of the chip itself (the bus's own faults, no
-// acknowledge and bus error, are i2csim.Fault).
-type Fault int
+// acknowledge and bus error, are i2csim.Fault). Its String is "ok",
+// "crc", "stuck" or "out-of-range".
+type Fault = sensirion.Fault
 
+// The chip's faults.
 const (
 	// OK: the chip works.
-	OK Fault = iota
+	OK = sensirion.OK
 	// CRC: every word the chip sends carries a wrong CRC byte, as when
 	// the line is noisy or the chip's output latch is upset.
-	CRC
+	CRC = sensirion.CRC
 	// Stuck: every measurement returns the words of the first measurement
-	// taken under the fault, forever (until the fault is cleared).
-	Stuck
+	// taken under the fault, until the fault is changed.
+	Stuck = sensirion.Stuck
 	// OutOfRange: measurements return the temperature word 0xFFFF
 	// (130 °C, beyond the chip's 125 °C), as a damaged sensing element
 	// does.
-	OutOfRange
+	OutOfRange = sensirion.OutOfRange
 )
-
-func (f Fault) String() string {
-	switch f {
-	case OK:
-		return "ok"
-	case CRC:
-		return "crc"
-	case Stuck:
-		return "stuck"
-	case OutOfRange:
-		return "out-of-range"
-	}
-	return fmt.Sprintf("Fault(%d)", int(f))
-}
 
 // Commands the chip understands (datasheet section 4; serial number:
 // application note "SHT3x Electronic Identification Code").
@@ -126,11 +111,8 @@ type Chip struct {
 
 	mu       sync.Mutex
 	in       Input
-	fault    Fault
 	status   uint16
-	out      []byte    // what the next read returns; nil: no data
-	readyAt  time.Time // out is not readable before
-	frozen   []uint16  // the words the Stuck fault repeats
+	out      sensirion.Output // what the next read returns
 	commands map[uint16]int
 }
 
@@ -145,7 +127,7 @@ func New(opt Options) *Chip {
 	if opt.Serial == 0 {
 		opt.Serial = DefaultSerial
 	}
-	return &Chip{opt: opt, in: opt.Input, status: statusPowerOn, commands: map[uint16]int{}}
+	return &Chip{opt: opt, in: opt.Input, out: sensirion.Output{Model: "SHT3x"}, status: statusPowerOn, commands: map[uint16]int{}}
 }
 
 // NewClimate returns a chip that measures c at the time now returns (nil:
@@ -164,13 +146,13 @@ func (c *Chip) SetInput(in Input) {
 	c.in = in
 }
 
-// SetFault makes the chip fail with f from the next transfer on, or work
-// again with OK.
+// SetFault makes the chip fail with f from the next command on, or work
+// again with OK. Setting the fault it already has changes nothing (a Stuck
+// chip keeps repeating the same words).
 func (c *Chip) SetFault(f Fault) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.fault = f
-	c.frozen = nil
+	c.out.SetFault(f)
 }
 
 // Commands returns how many times the chip has accepted command cmd.
@@ -194,18 +176,7 @@ func (c *Chip) Tx(w, r []byte) error {
 	if len(r) == 0 {
 		return nil
 	}
-	if c.out == nil {
-		return nack("no data: no measurement or read-out command before the read")
-	}
-	if now.Before(c.readyAt) {
-		return nack(fmt.Sprintf("data not ready for another %s", c.readyAt.Sub(now)))
-	}
-	n := copy(r, c.out)
-	for i := n; i < len(r); i++ {
-		r[i] = 0xFF // the chip drives nothing past its data; pull-ups read high
-	}
-	c.out = nil // data is read out once
-	return nil
+	return c.out.Read(now, r)
 }
 
 // command runs one command.
@@ -215,11 +186,11 @@ func (c *Chip) command(w []byte, now time.Time) error {
 		// Half a command: the chip acknowledged the byte, then the stop
 		// ended the transfer. Nothing happens.
 		c.status |= StatusCommandError
-		c.out = nil
+		c.out.Clear()
 		return nil
 	case len(w) > 2:
 		c.status |= StatusCommandError
-		return nack(fmt.Sprintf("%d-byte write: commands with data (alert limits) are not emulated", len(w)))
+		return c.nack(fmt.Sprintf("%d-byte write: commands with data (alert limits) are not emulated", len(w)))
 	}
 	cmd := uint16(w[0])<<8 | uint16(w[1])
 	switch cmd {
@@ -235,10 +206,10 @@ func (c *Chip) command(w []byte, now time.Time) error {
 		c.measure(now, 0)
 	case CmdSoftReset:
 		c.status = statusPowerOn
-		c.out = nil
+		c.out.Clear()
 	case CmdBreak:
 	case CmdStatus:
-		c.send(now, 0, c.status)
+		c.out.Send(now, c.status)
 	case CmdClearStatus:
 		c.status &^= StatusAlert | StatusRHAlert | StatusTAlert | StatusReset
 	case CmdHeaterOn:
@@ -246,12 +217,12 @@ func (c *Chip) command(w []byte, now time.Time) error {
 	case CmdHeaterOff:
 		c.status &^= StatusHeater
 	case CmdSerial:
-		c.send(now, SerialTime, uint16(c.opt.Serial>>16), uint16(c.opt.Serial))
+		c.out.Send(now.Add(SerialTime), uint16(c.opt.Serial>>16), uint16(c.opt.Serial))
 	case CmdSerialStretch:
-		c.send(now, 0, uint16(c.opt.Serial>>16), uint16(c.opt.Serial))
+		c.out.Send(now, uint16(c.opt.Serial>>16), uint16(c.opt.Serial))
 	default:
 		c.status |= StatusCommandError
-		return nack(fmt.Sprintf("command %#04x not emulated", cmd))
+		return c.nack(fmt.Sprintf("command %#04x not emulated", cmd))
 	}
 	c.status &^= StatusCommandError
 	c.commands[cmd]++
@@ -261,86 +232,16 @@ func (c *Chip) command(w []byte, now time.Time) error {
 // measure starts a measurement that is ready after d.
 func (c *Chip) measure(now time.Time, d time.Duration) {
 	t, h := c.in(now)
-	words := []uint16{RawTemperature(t), RawHumidity(h)}
-	switch c.fault {
-	case Stuck:
-		if c.frozen == nil {
-			c.frozen = words
-		}
-		words = c.frozen
-	case OutOfRange:
-		words[0] = 0xFFFF
-	}
-	c.send(now, d, words...)
-}
-
-// send makes words, each followed by its CRC, the data of the next read,
-// readable after d.
-func (c *Chip) send(now time.Time, d time.Duration, words ...uint16) {
-	out := make([]byte, 0, 3*len(words))
-	for _, w := range words {
-		b := []byte{byte(w >> 8), byte(w)}
-		crc := crc8(b)
-		if c.fault == CRC {
-			crc ^= 0x01
-		}
-		out = append(out, b[0], b[1], crc)
-	}
-	c.out = out
-	c.readyAt = now.Add(d)
+	c.out.Measure(now.Add(d), RawTemperature(t), RawHumidity(h))
 }
 
 // RawTemperature is the word the chip sends for t °C (datasheet 4.13,
 // inverted, rounded, and clamped to the word's range: -45..130 °C).
-func RawTemperature(t float64) uint16 { return rawWord((t + 45) * 65535 / 175) }
+func RawTemperature(t float64) uint16 { return sensirion.Word((t + 45) * 65535 / 175) }
 
 // RawHumidity is the word the chip sends for h %RH (datasheet 4.13,
 // inverted, rounded, clamped to 0..100 %RH).
-func RawHumidity(h float64) uint16 { return rawWord(h * 65535 / 100) }
+func RawHumidity(h float64) uint16 { return sensirion.Word(h * 65535 / 100) }
 
-func rawWord(v float64) uint16 {
-	if math.IsNaN(v) {
-		return 0
-	}
-	return uint16(math.Round(math.Max(0, math.Min(65535, v))))
-}
-
-// crc8 is the chip's CRC-8: polynomial 0x31, initial value 0xFF (datasheet
-// 4.12). It is written independently of the driver's, table-driven, so
-// that the emulator does not share a driver's mistake.
-func crc8(data []byte) byte {
-	crc := byte(0xFF)
-	for _, b := range data {
-		crc = crcTable[crc^b]
-	}
-	return crc
-}
-
-var crcTable = func() (t [256]byte) {
-	for i := range t {
-		c := byte(i)
-		for range 8 {
-			if c&0x80 != 0 {
-				c = c<<1 ^ 0x31
-			} else {
-				c <<= 1
-			}
-		}
-		t[i] = c
-	}
-	return t
-}()
-
-// nackError is a transfer the chip did not acknowledge. Linux's I²C
-// drivers report that as EREMOTEIO, which is what the error wraps, so
-// that drivers see what they would see on a Raspberry Pi (and
-// sensors.I2CError classifies it as no device at the address).
-type nackError struct{ why string }
-
-func nack(why string) error { return &nackError{why: why} }
-
-func (e *nackError) Error() string {
-	return "sysfs-i2c: " + syscall.EREMOTEIO.Error() + " (emulated SHT3x: " + e.why + ")"
-}
-
-func (e *nackError) Unwrap() error { return syscall.EREMOTEIO }
+// nack is a transfer the chip did not acknowledge, for why.
+func (c *Chip) nack(why string) error { return c.out.Nack(why) }

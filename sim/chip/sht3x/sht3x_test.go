@@ -1,72 +1,27 @@
 package sht3x_test
 
 import (
-	"errors"
 	"math"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/tributary-iot/tributary/sensors"
+	"github.com/tributary-iot/tributary/sensors/sensorstest"
 	"github.com/tributary-iot/tributary/sim"
+	"github.com/tributary-iot/tributary/sim/chip/internal/sensirion/sensiriontest"
 	"github.com/tributary-iot/tributary/sim/chip/sht3x"
 	"github.com/tributary-iot/tributary/sim/i2csim"
+	"github.com/tributary-iot/tributary/sim/i2csim/i2csimtest"
 )
 
 var _ i2csim.Chip = (*sht3x.Chip)(nil)
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newChip(in sht3x.Input) (*sht3x.Chip, *fakeClock) {
-	clk := &fakeClock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+func newChip(in sht3x.Input) (*sht3x.Chip, *sensorstest.Clock) {
+	clk := &sensorstest.Clock{}
 	return sht3x.New(sht3x.Options{Input: in, Now: clk.Now}), clk
 }
 
 func cmd(c uint16) []byte { return []byte{byte(c >> 8), byte(c)} }
-
-// crc is the datasheet's CRC-8, bit by bit.
-func crc(b []byte) byte {
-	c := byte(0xFF)
-	for _, x := range b {
-		c ^= x
-		for range 8 {
-			if c&0x80 != 0 {
-				c = c<<1 ^ 0x31
-			} else {
-				c <<= 1
-			}
-		}
-	}
-	return c
-}
-
-// words checks the CRC of each 3-byte group of b and returns the words.
-func words(t *testing.T, b []byte) []uint16 {
-	t.Helper()
-	var out []uint16
-	for i := 0; i+3 <= len(b); i += 3 {
-		if got, want := b[i+2], crc(b[i:i+2]); got != want {
-			t.Fatalf("word %d % x: CRC %#02x, want %#02x", i/3, b[i:i+2], got, want)
-		}
-		out = append(out, uint16(b[i])<<8|uint16(b[i+1]))
-	}
-	return out
-}
-
-func isNack(err error) bool {
-	return errors.Is(err, syscall.EREMOTEIO) && sensors.ErrorKind(sensors.I2CError(err)) == "no_device"
-}
 
 // TestCRCExample makes the chip send the word 0xBEEF: its CRC must be
 // the datasheet's example, 0x92.
@@ -103,11 +58,11 @@ func TestMeasurementTiming(t *testing.T) {
 		}
 		r := make([]byte, 6)
 		if tc.d > 0 {
-			if err := c.Tx(nil, r); !isNack(err) {
+			if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 				t.Fatalf("%#04x: read at once: %v, want a NACK", tc.cmd, err)
 			}
 			clk.Advance(tc.d - time.Microsecond)
-			if err := c.Tx(nil, r); !isNack(err) {
+			if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 				t.Fatalf("%#04x: read 1 µs early: %v, want a NACK", tc.cmd, err)
 			}
 			clk.Advance(time.Microsecond)
@@ -115,11 +70,11 @@ func TestMeasurementTiming(t *testing.T) {
 		if err := c.Tx(nil, r); err != nil {
 			t.Fatalf("%#04x: read when ready: %v", tc.cmd, err)
 		}
-		w := words(t, r)
+		w := sensiriontest.Words(t, r)
 		if w[0] != sht3x.RawTemperature(21.5) || w[1] != sht3x.RawHumidity(40) {
 			t.Errorf("%#04x: words %#x", tc.cmd, w)
 		}
-		if err := c.Tx(nil, r); !isNack(err) {
+		if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 			t.Errorf("%#04x: second read: %v, want a NACK (data is read once)", tc.cmd, err)
 		}
 	}
@@ -157,7 +112,7 @@ func TestStatusAndCommands(t *testing.T) {
 		if err := c.Tx(nil, r); err != nil {
 			t.Fatal(err)
 		}
-		return words(t, r)[0]
+		return sensiriontest.Words(t, r)[0]
 	}
 	if got := status(); got != 0x8010 {
 		t.Errorf("status after power-on %#04x, want 0x8010", got)
@@ -167,16 +122,16 @@ func TestStatusAndCommands(t *testing.T) {
 	if got := status(); got != sht3x.StatusHeater {
 		t.Errorf("status after clear and heater on %#04x, want %#04x", got, sht3x.StatusHeater)
 	}
-	if err := c.Tx(cmd(0x2032), nil); !isNack(err) { // periodic mode: not emulated
+	if err := c.Tx(cmd(0x2032), nil); !i2csimtest.IsNack(err) { // periodic mode: not emulated
 		t.Errorf("periodic command: %v, want a NACK", err)
 	}
-	if err := c.Tx([]byte{0x61, 0x1D, 0xCD, 0x33, 0x00}, nil); !isNack(err) {
+	if err := c.Tx([]byte{0x61, 0x1D, 0xCD, 0x33, 0x00}, nil); !i2csimtest.IsNack(err) {
 		t.Errorf("alert-limit write: %v, want a NACK", err)
 	}
 	if err := c.Tx([]byte{0x89}, nil); err != nil {
 		t.Errorf("one-byte write: %v, want it acknowledged", err)
 	}
-	if err := c.Tx(nil, make([]byte, 6)); !isNack(err) {
+	if err := c.Tx(nil, make([]byte, 6)); !i2csimtest.IsNack(err) {
 		t.Errorf("read after a one-byte write: %v, want a NACK", err)
 	}
 	if got := status(); got&sht3x.StatusCommandError == 0 {
@@ -186,20 +141,20 @@ func TestStatusAndCommands(t *testing.T) {
 	if got := status(); got != 0x8010 {
 		t.Errorf("status after soft reset %#04x, want 0x8010 (heater off)", got)
 	}
-	if err := c.Tx(nil, make([]byte, 6)); !isNack(err) {
+	if err := c.Tx(nil, make([]byte, 6)); !i2csimtest.IsNack(err) {
 		t.Errorf("read with no command: %v, want a NACK", err)
 	}
 
 	c.Tx(cmd(sht3x.CmdSerial), nil)
 	r := make([]byte, 6)
-	if err := c.Tx(nil, r); !isNack(err) {
+	if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 		t.Errorf("serial read at once: %v, want a NACK until tIDLE", err)
 	}
 	clk.Advance(sht3x.SerialTime)
 	if err := c.Tx(nil, r); err != nil {
 		t.Fatal(err)
 	}
-	if w := words(t, r); uint32(w[0])<<16|uint32(w[1]) != sht3x.DefaultSerial {
+	if w := sensiriontest.Words(t, r); uint32(w[0])<<16|uint32(w[1]) != sht3x.DefaultSerial {
 		t.Errorf("serial %#x", w)
 	}
 	if n := c.Commands(sht3x.CmdSerial); n != 1 {
@@ -210,37 +165,30 @@ func TestStatusAndCommands(t *testing.T) {
 func TestFaults(t *testing.T) {
 	n := 0.0
 	c, clk := newChip(func(time.Time) (float64, float64) { n++; return 20 + n, 50 })
-	measure := func() ([]byte, []uint16) {
+	take := func() ([]byte, []uint16) {
 		t.Helper()
-		if err := c.Tx(cmd(sht3x.CmdMeasureHigh), nil); err != nil {
-			t.Fatal(err)
-		}
-		clk.Advance(sht3x.MeasureHighTime)
-		r := make([]byte, 6)
-		if err := c.Tx(nil, r); err != nil {
-			t.Fatal(err)
-		}
+		r := sensiriontest.Measure(t, c, clk, cmd(sht3x.CmdMeasureHigh), sht3x.MeasureHighTime)
 		return r, []uint16{uint16(r[0])<<8 | uint16(r[1]), uint16(r[3])<<8 | uint16(r[4])}
 	}
 	c.SetFault(sht3x.CRC)
-	r, _ := measure()
-	if r[2] == crc(r[0:2]) || r[5] == crc(r[3:5]) {
+	r, _ := take()
+	if sensiriontest.GoodCRC(r[0:3]) || sensiriontest.GoodCRC(r[3:6]) {
 		t.Errorf("CRC fault: % x has good CRCs", r)
 	}
 	c.SetFault(sht3x.Stuck)
-	_, w1 := measure()
-	_, w2 := measure()
+	_, w1 := take()
+	_, w2 := take()
 	if w1[0] != w2[0] || w1[1] != w2[1] {
 		t.Errorf("Stuck fault: words changed %#x -> %#x", w1, w2)
 	}
 	c.SetFault(sht3x.OutOfRange)
-	_, w := measure()
+	_, w := take()
 	if w[0] != 0xFFFF {
 		t.Errorf("OutOfRange fault: temperature word %#x", w[0])
 	}
 	c.SetFault(sht3x.OK)
-	r, w = measure()
-	words(t, r)
+	r, w = take()
+	sensiriontest.Words(t, r)
 	if w[0] == w1[0] || w[0] == 0xFFFF {
 		t.Errorf("after clearing: temperature word %#x", w[0])
 	}
@@ -252,20 +200,13 @@ func TestFaults(t *testing.T) {
 // TestClimate: a chip on a Climate reports the climate's conditions at the
 // command's time.
 func TestClimate(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)}
+	clk := &sensorstest.Clock{Start: time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)}
 	ref := sim.NewClimate(sim.ClimateOptions{Seed: 7})
 	c := sht3x.NewClimate(sim.NewClimate(sim.ClimateOptions{Seed: 7}), clk.Now)
 	for range 5 {
 		want := ref.At(clk.Now())
-		if err := c.Tx(cmd(sht3x.CmdMeasureHigh), nil); err != nil {
-			t.Fatal(err)
-		}
-		clk.Advance(sht3x.MeasureHighTime)
-		r := make([]byte, 6)
-		if err := c.Tx(nil, r); err != nil {
-			t.Fatal(err)
-		}
-		w := words(t, r)
+		r := sensiriontest.Measure(t, c, clk, cmd(sht3x.CmdMeasureHigh), sht3x.MeasureHighTime)
+		w := sensiriontest.Words(t, r)
 		if w[0] != sht3x.RawTemperature(want.Temperature) || w[1] != sht3x.RawHumidity(want.Humidity) {
 			t.Errorf("words %#x, want those of %+v", w, want)
 		}

@@ -46,10 +46,10 @@
 //
 // The chip's own faults (Fault, set at run time with SetFault) add to the
 // bus's (i2csim.NoAck, i2csim.BusError): CRC corrupts every CRC byte,
-// Stuck repeats one measurement's words forever, OutOfRange sends the
-// temperature word 0xFFFF (130 °C, beyond the chip's 125 °C). The driver
-// crops humidity to 0..100 %RH, as the datasheet says, so there is no
-// out-of-range humidity.
+// Stuck repeats one measurement's words until the fault is changed,
+// OutOfRange sends the temperature word 0xFFFF (130 °C, beyond the chip's
+// 125 °C). The driver crops humidity to 0..100 %RH, as the datasheet says,
+// so there is no out-of-range humidity.
 //
 // # Units
 //

@@ -2,22 +2,19 @@ package sht4x
 
 import (
 	"fmt"
-	"math"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/tributary-iot/tributary/sim"
+	"github.com/tributary-iot/tributary/sim/chip/internal/sensirion"
 )
 
 // Input gives the physical conditions the chip measures at t: air
 // temperature in °C and relative humidity in %RH.
-type Input func(t time.Time) (temperature, humidity float64)
+type Input = sensirion.Input
 
 // Fixed returns an Input that is always temperature °C and humidity %RH.
-func Fixed(temperature, humidity float64) Input {
-	return func(time.Time) (float64, float64) { return temperature, humidity }
-}
+func Fixed(temperature, humidity float64) Input { return sensirion.Fixed(temperature, humidity) }
 
 // DefaultSerial is the serial number of a chip whose Options give none.
 const DefaultSerial uint32 = 0x0F3A5C21
@@ -37,37 +34,25 @@ type Options struct {
 }
 
 // Fault is a failure of the chip itself (the bus's own faults, no
-// acknowledge and bus error, are i2csim.Fault).
-type Fault int
+// acknowledge and bus error, are i2csim.Fault). Its String is "ok",
+// "crc", "stuck" or "out-of-range".
+type Fault = sensirion.Fault
 
+// The chip's faults.
 const (
 	// OK: the chip works.
-	OK Fault = iota
+	OK = sensirion.OK
 	// CRC: every word the chip sends carries a wrong CRC byte, as when
 	// the line is noisy or the chip's output latch is upset.
-	CRC
+	CRC = sensirion.CRC
 	// Stuck: every measurement returns the words of the first measurement
-	// taken under the fault, forever (until the fault is changed).
-	Stuck
+	// taken under the fault, until the fault is changed.
+	Stuck = sensirion.Stuck
 	// OutOfRange: measurements return the temperature word 0xFFFF
 	// (130 °C, beyond the chip's 125 °C), as a damaged sensing element
 	// does.
-	OutOfRange
+	OutOfRange = sensirion.OutOfRange
 )
-
-func (f Fault) String() string {
-	switch f {
-	case OK:
-		return "ok"
-	case CRC:
-		return "crc"
-	case Stuck:
-		return "stuck"
-	case OutOfRange:
-		return "out-of-range"
-	}
-	return fmt.Sprintf("Fault(%d)", int(f))
-}
 
 // Commands the chip understands (datasheet section 4.5): one byte each.
 const (
@@ -132,11 +117,8 @@ type Chip struct {
 
 	mu       sync.Mutex
 	in       Input
-	fault    Fault
-	out      []byte    // what the next read returns; nil: no data
-	readyAt  time.Time // out is not readable before
-	resetEnd time.Time // nothing is acknowledged before
-	frozen   []uint16  // the words the Stuck fault repeats
+	out      sensirion.Output // what the next read returns
+	resetEnd time.Time        // nothing is acknowledged before
 	commands map[byte]int
 }
 
@@ -151,7 +133,7 @@ func New(opt Options) *Chip {
 	if opt.Serial == 0 {
 		opt.Serial = DefaultSerial
 	}
-	return &Chip{opt: opt, in: opt.Input, commands: map[byte]int{}}
+	return &Chip{opt: opt, in: opt.Input, out: sensirion.Output{Model: "SHT4x"}, commands: map[byte]int{}}
 }
 
 // NewClimate returns a chip that measures c at the time now returns (nil:
@@ -176,10 +158,7 @@ func (c *Chip) SetInput(in Input) {
 func (c *Chip) SetFault(f Fault) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if f != c.fault {
-		c.frozen = nil
-	}
-	c.fault = f
+	c.out.SetFault(f)
 }
 
 // Commands returns how many times the chip has accepted command cmd.
@@ -196,7 +175,7 @@ func (c *Chip) Tx(w, r []byte) error {
 	defer c.mu.Unlock()
 	now := c.opt.Now()
 	if now.Before(c.resetEnd) {
-		return nack(fmt.Sprintf("soft reset for another %s", c.resetEnd.Sub(now)))
+		return c.nack(fmt.Sprintf("soft reset for another %s", c.resetEnd.Sub(now)))
 	}
 	if len(w) > 0 {
 		if err := c.command(w, now); err != nil {
@@ -206,18 +185,7 @@ func (c *Chip) Tx(w, r []byte) error {
 	if len(r) == 0 {
 		return nil
 	}
-	if c.out == nil {
-		return nack("no data: no measurement or serial-number command before the read")
-	}
-	if now.Before(c.readyAt) {
-		return nack(fmt.Sprintf("data not ready for another %s", c.readyAt.Sub(now)))
-	}
-	n := copy(r, c.out)
-	for i := n; i < len(r); i++ {
-		r[i] = 0xFF // the chip drives nothing past its data; pull-ups read high
-	}
-	c.out = nil // data is read out once
-	return nil
+	return c.out.Read(now, r)
 }
 
 // command runs one command.
@@ -225,7 +193,7 @@ func (c *Chip) command(w []byte, now time.Time) error {
 	if len(w) > 1 {
 		// The SHT4x takes no data after its command byte: it does not
 		// acknowledge the second byte.
-		return nack(fmt.Sprintf("%d-byte write: SHT4x commands are one byte", len(w)))
+		return c.nack(fmt.Sprintf("%d-byte write: SHT4x commands are one byte", len(w)))
 	}
 	cmd := w[0]
 	if d, ok := measureTime(cmd); ok {
@@ -233,12 +201,12 @@ func (c *Chip) command(w []byte, now time.Time) error {
 	} else {
 		switch cmd {
 		case CmdSerial:
-			c.send(now, 0, uint16(c.opt.Serial>>16), uint16(c.opt.Serial))
+			c.out.Send(now, uint16(c.opt.Serial>>16), uint16(c.opt.Serial))
 		case CmdSoftReset:
-			c.out = nil
+			c.out.Clear()
 			c.resetEnd = now.Add(ResetTime)
 		default:
-			return nack(fmt.Sprintf("command %#02x not an SHT4x command", cmd))
+			return c.nack(fmt.Sprintf("command %#02x not an SHT4x command", cmd))
 		}
 	}
 	c.commands[cmd]++
@@ -248,87 +216,16 @@ func (c *Chip) command(w []byte, now time.Time) error {
 // measure starts a measurement that is ready after d.
 func (c *Chip) measure(now time.Time, d time.Duration) {
 	t, h := c.in(now)
-	words := []uint16{RawTemperature(t), RawHumidity(h)}
-	switch c.fault {
-	case Stuck:
-		if c.frozen == nil {
-			c.frozen = words
-		}
-		words = c.frozen
-	case OutOfRange:
-		words[0] = 0xFFFF
-	}
-	c.send(now, d, words...)
-}
-
-// send makes words, each followed by its CRC, the data of the next read,
-// readable after d.
-func (c *Chip) send(now time.Time, d time.Duration, words ...uint16) {
-	out := make([]byte, 0, 3*len(words))
-	for _, w := range words {
-		b := []byte{byte(w >> 8), byte(w)}
-		crc := crc8(b)
-		if c.fault == CRC {
-			crc ^= 0x01
-		}
-		out = append(out, b[0], b[1], crc)
-	}
-	c.out = out
-	c.readyAt = now.Add(d)
+	c.out.Measure(now.Add(d), RawTemperature(t), RawHumidity(h))
 }
 
 // RawTemperature is the word the chip sends for t °C (datasheet 4.6,
 // inverted, rounded, and clamped to the word's range: -45..130 °C).
-func RawTemperature(t float64) uint16 { return rawWord((t + 45) * 65535 / 175) }
+func RawTemperature(t float64) uint16 { return sensirion.Word((t + 45) * 65535 / 175) }
 
 // RawHumidity is the word the chip sends for h %RH (datasheet 4.6,
 // inverted, rounded, clamped to the word's range: -6..119 %RH).
-func RawHumidity(h float64) uint16 { return rawWord((h + 6) * 65535 / 125) }
+func RawHumidity(h float64) uint16 { return sensirion.Word((h + 6) * 65535 / 125) }
 
-func rawWord(v float64) uint16 {
-	if math.IsNaN(v) {
-		return 0
-	}
-	return uint16(math.Round(math.Max(0, math.Min(65535, v))))
-}
-
-// crc8 is the chip's CRC-8: polynomial 0x31, initial value 0xFF, no final
-// XOR (datasheet, "Checksum Calculation"). It is written independently of
-// the driver's, table-driven, so that the emulator does not share a
-// driver's mistake.
-func crc8(data []byte) byte {
-	crc := byte(0xFF)
-	for _, b := range data {
-		crc = crcTable[crc^b]
-	}
-	return crc
-}
-
-var crcTable = func() (t [256]byte) {
-	for i := range t {
-		c := byte(i)
-		for range 8 {
-			if c&0x80 != 0 {
-				c = c<<1 ^ 0x31
-			} else {
-				c <<= 1
-			}
-		}
-		t[i] = c
-	}
-	return t
-}()
-
-// nackError is a transfer the chip did not acknowledge. Linux's I²C
-// drivers report that as EREMOTEIO, which is what the error wraps, so
-// that drivers see what they would see on a Raspberry Pi (and
-// sensors.I2CError classifies it as no device at the address).
-type nackError struct{ why string }
-
-func nack(why string) error { return &nackError{why: why} }
-
-func (e *nackError) Error() string {
-	return "sysfs-i2c: " + syscall.EREMOTEIO.Error() + " (emulated SHT4x: " + e.why + ")"
-}
-
-func (e *nackError) Unwrap() error { return syscall.EREMOTEIO }
+// nack is a transfer the chip did not acknowledge, for why.
+func (c *Chip) nack(why string) error { return c.out.Nack(why) }

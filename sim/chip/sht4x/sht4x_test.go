@@ -1,83 +1,31 @@
 package sht4x_test
 
 import (
-	"errors"
 	"math"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/tributary-iot/tributary/sensors"
+	"github.com/tributary-iot/tributary/sensors/sensorstest"
 	"github.com/tributary-iot/tributary/sim"
+	"github.com/tributary-iot/tributary/sim/chip/internal/sensirion/sensiriontest"
 	"github.com/tributary-iot/tributary/sim/chip/sht4x"
 	"github.com/tributary-iot/tributary/sim/i2csim"
+	"github.com/tributary-iot/tributary/sim/i2csim/i2csimtest"
 )
 
 var _ i2csim.Chip = (*sht4x.Chip)(nil)
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newChip(in sht4x.Input) (*sht4x.Chip, *fakeClock) {
-	clk := &fakeClock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+func newChip(in sht4x.Input) (*sht4x.Chip, *sensorstest.Clock) {
+	clk := &sensorstest.Clock{}
 	return sht4x.New(sht4x.Options{Input: in, Now: clk.Now}), clk
-}
-
-// crc is the datasheet's CRC-8, bit by bit.
-func crc(b []byte) byte {
-	c := byte(0xFF)
-	for _, x := range b {
-		c ^= x
-		for range 8 {
-			if c&0x80 != 0 {
-				c = c<<1 ^ 0x31
-			} else {
-				c <<= 1
-			}
-		}
-	}
-	return c
-}
-
-// words checks the CRC of each 3-byte group of b and returns the words.
-func words(t *testing.T, b []byte) []uint16 {
-	t.Helper()
-	var out []uint16
-	for i := 0; i+3 <= len(b); i += 3 {
-		if got, want := b[i+2], crc(b[i:i+2]); got != want {
-			t.Fatalf("word %d % x: CRC %#02x, want %#02x", i/3, b[i:i+2], got, want)
-		}
-		out = append(out, uint16(b[i])<<8|uint16(b[i+1]))
-	}
-	return out
-}
-
-func isNack(err error) bool {
-	return errors.Is(err, syscall.EREMOTEIO) && sensors.ErrorKind(sensors.I2CError(err)) == "no_device"
 }
 
 // TestCRCExample makes the chip send the word 0xBEEF: its CRC must be
 // the datasheet's example, 0x92.
 func TestCRCExample(t *testing.T) {
 	c, clk := newChip(sht4x.Fixed(-45+175*float64(0xBEEF)/65535, -6+125*float64(0xBEEF)/65535))
-	if err := c.Tx([]byte{sht4x.CmdMeasureLow}, nil); err != nil {
-		t.Fatal(err)
-	}
-	clk.Advance(sht4x.MeasureLowTime)
-	r := make([]byte, 6)
-	if err := c.Tx(nil, r); err != nil {
-		t.Fatal(err)
-	}
+	r := sensiriontest.Measure(t, c, clk, []byte{sht4x.CmdMeasureLow}, sht4x.MeasureLowTime)
 	want := []byte{0xBE, 0xEF, 0x92, 0xBE, 0xEF, 0x92}
 	if string(r) != string(want) {
 		t.Errorf("sent % x, want % x", r, want)
@@ -107,22 +55,22 @@ func TestMeasurementTiming(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := make([]byte, 6)
-		if err := c.Tx(nil, r); !isNack(err) {
+		if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 			t.Fatalf("%#02x: read at once: %v, want a NACK", tc.cmd, err)
 		}
 		clk.Advance(tc.d - time.Microsecond)
-		if err := c.Tx(nil, r); !isNack(err) {
+		if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 			t.Fatalf("%#02x: read 1 µs early: %v, want a NACK", tc.cmd, err)
 		}
 		clk.Advance(time.Microsecond)
 		if err := c.Tx(nil, r); err != nil {
 			t.Fatalf("%#02x: read when ready: %v", tc.cmd, err)
 		}
-		w := words(t, r)
+		w := sensiriontest.Words(t, r)
 		if w[0] != sht4x.RawTemperature(21.5) || w[1] != sht4x.RawHumidity(40) {
 			t.Errorf("%#02x: words %#x", tc.cmd, w)
 		}
-		if err := c.Tx(nil, r); !isNack(err) {
+		if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 			t.Errorf("%#02x: second read: %v, want a NACK (data is read once)", tc.cmd, err)
 		}
 		if n := c.Commands(tc.cmd); n != 1 {
@@ -166,14 +114,14 @@ func TestSerialResetAndRefusals(t *testing.T) {
 	if err := c.Tx(nil, r); err != nil {
 		t.Fatalf("serial read: %v", err)
 	}
-	if w := words(t, r); uint32(w[0])<<16|uint32(w[1]) != sht4x.DefaultSerial {
+	if w := sensiriontest.Words(t, r); uint32(w[0])<<16|uint32(w[1]) != sht4x.DefaultSerial {
 		t.Errorf("serial %#x, want %#x", w, sht4x.DefaultSerial)
 	}
 	other := sht4x.New(sht4x.Options{Serial: 0x12345678})
 	if err := other.Tx([]byte{sht4x.CmdSerial}, r); err != nil {
 		t.Fatal(err)
 	}
-	if w := words(t, r); uint32(w[0])<<16|uint32(w[1]) != 0x12345678 {
+	if w := sensiriontest.Words(t, r); uint32(w[0])<<16|uint32(w[1]) != 0x12345678 {
 		t.Errorf("Options.Serial 0x12345678: serial %#x", w)
 	}
 
@@ -186,11 +134,11 @@ func TestSerialResetAndRefusals(t *testing.T) {
 	if err := c.Tx([]byte{sht4x.CmdSoftReset}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Tx([]byte{sht4x.CmdMeasureHigh}, nil); !isNack(err) {
+	if err := c.Tx([]byte{sht4x.CmdMeasureHigh}, nil); !i2csimtest.IsNack(err) {
 		t.Errorf("command during the soft reset: %v, want a NACK", err)
 	}
 	clk.Advance(sht4x.ResetTime)
-	if err := c.Tx(nil, r); !isNack(err) {
+	if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 		t.Errorf("read after the reset: %v, want a NACK (the measurement was dropped)", err)
 	}
 	if n := c.Commands(sht4x.CmdSoftReset); n != 1 {
@@ -209,11 +157,11 @@ func TestSerialResetAndRefusals(t *testing.T) {
 		{"SHT3x status command", []byte{0xF3, 0x2D}},
 		{"a command with data", []byte{sht4x.CmdMeasureHigh, 0x00}},
 	} {
-		if err := c.Tx(tc.w, nil); !isNack(err) {
+		if err := c.Tx(tc.w, nil); !i2csimtest.IsNack(err) {
 			t.Errorf("%s % x: %v, want a NACK", tc.name, tc.w, err)
 		}
 	}
-	if err := c.Tx(nil, r); !isNack(err) {
+	if err := c.Tx(nil, r); !i2csimtest.IsNack(err) {
 		t.Errorf("read with no command: %v, want a NACK", err)
 	}
 }
@@ -221,42 +169,35 @@ func TestSerialResetAndRefusals(t *testing.T) {
 func TestFaults(t *testing.T) {
 	n := 0.0
 	c, clk := newChip(func(time.Time) (float64, float64) { n++; return 20 + n, 50 })
-	measure := func() ([]byte, []uint16) {
+	take := func() ([]byte, []uint16) {
 		t.Helper()
-		if err := c.Tx([]byte{sht4x.CmdMeasureHigh}, nil); err != nil {
-			t.Fatal(err)
-		}
-		clk.Advance(sht4x.MeasureHighTime)
-		r := make([]byte, 6)
-		if err := c.Tx(nil, r); err != nil {
-			t.Fatal(err)
-		}
+		r := sensiriontest.Measure(t, c, clk, []byte{sht4x.CmdMeasureHigh}, sht4x.MeasureHighTime)
 		return r, []uint16{uint16(r[0])<<8 | uint16(r[1]), uint16(r[3])<<8 | uint16(r[4])}
 	}
 	c.SetFault(sht4x.CRC)
-	r, _ := measure()
-	if r[2] == crc(r[0:2]) || r[5] == crc(r[3:5]) {
+	r, _ := take()
+	if sensiriontest.GoodCRC(r[0:3]) || sensiriontest.GoodCRC(r[3:6]) {
 		t.Errorf("CRC fault: % x has good CRCs", r)
 	}
 	c.Tx([]byte{sht4x.CmdSerial}, r)
-	if r[2] == crc(r[0:2]) {
+	if sensiriontest.GoodCRC(r[0:3]) {
 		t.Errorf("CRC fault: serial number % x has good CRCs", r)
 	}
 	c.SetFault(sht4x.Stuck)
-	_, w1 := measure()
+	_, w1 := take()
 	c.SetFault(sht4x.Stuck) // the same fault again: still stuck on w1
-	_, w2 := measure()
+	_, w2 := take()
 	if w1[0] != w2[0] || w1[1] != w2[1] {
 		t.Errorf("Stuck fault: words changed %#x -> %#x", w1, w2)
 	}
 	c.SetFault(sht4x.OutOfRange)
-	_, w := measure()
+	_, w := take()
 	if w[0] != 0xFFFF {
 		t.Errorf("OutOfRange fault: temperature word %#x", w[0])
 	}
 	c.SetFault(sht4x.OK)
-	r, w = measure()
-	words(t, r)
+	r, w = take()
+	sensiriontest.Words(t, r)
 	if w[0] == w1[0] || w[0] == 0xFFFF {
 		t.Errorf("after clearing: temperature word %#x", w[0])
 	}
@@ -270,20 +211,13 @@ func TestFaults(t *testing.T) {
 // TestClimate: a chip on a Climate reports the climate's conditions at the
 // command's time.
 func TestClimate(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)}
+	clk := &sensorstest.Clock{Start: time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC)}
 	ref := sim.NewClimate(sim.ClimateOptions{Seed: 7})
 	c := sht4x.NewClimate(sim.NewClimate(sim.ClimateOptions{Seed: 7}), clk.Now)
 	for range 5 {
 		want := ref.At(clk.Now())
-		if err := c.Tx([]byte{sht4x.CmdMeasureHigh}, nil); err != nil {
-			t.Fatal(err)
-		}
-		clk.Advance(sht4x.MeasureHighTime)
-		r := make([]byte, 6)
-		if err := c.Tx(nil, r); err != nil {
-			t.Fatal(err)
-		}
-		w := words(t, r)
+		r := sensiriontest.Measure(t, c, clk, []byte{sht4x.CmdMeasureHigh}, sht4x.MeasureHighTime)
+		w := sensiriontest.Words(t, r)
 		if w[0] != sht4x.RawTemperature(want.Temperature) || w[1] != sht4x.RawHumidity(want.Humidity) {
 			t.Errorf("words %#x, want those of %+v", w, want)
 		}

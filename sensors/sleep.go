@@ -1,0 +1,24 @@
+package sensors
+
+import (
+	"context"
+	"time"
+)
+
+// Sleep waits d, or until ctx ends and then returns ctx's error, unwrapped:
+// the wait between a command and a chip's answer, whose error a driver
+// wraps to say what it waited for. An ended ctx returns its error at once,
+// whatever d.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil || d <= 0 {
+		return err
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

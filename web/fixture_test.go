@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-iot/tributary/fanout"
+	"github.com/tributary-iot/tributary/fanout/redissource"
 	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
@@ -29,7 +30,7 @@ type fixture struct {
 	redis *redistest.Server
 	st    *store.Store
 	hub   *fanout.Hub
-	relay *fanout.Relay
+	src   *redissource.Source
 	reg   *prometheus.Registry
 	srv   *httptest.Server
 	skew  atomic.Int64 // added to the handler's clock, in ns
@@ -38,7 +39,7 @@ type fixture struct {
 
 type fixtureOptions struct {
 	web func(*Options) // adjusts the handler's options
-	hub fanout.Options // the hub's options (Registerer is set)
+	hub fanout.Options // the hub's options
 	st  store.Options  // the store's options
 	raw bool           // don't wait for the relay to be live
 	// smallBuffers shrinks the server's socket send buffers, so that a
@@ -50,11 +51,15 @@ func newFixture(t testing.TB, fo fixtureOptions) *fixture {
 	t.Helper()
 	f := &fixture{redis: redistest.Start(t, redistest.Options{}), reg: prometheus.NewRegistry()}
 	f.st = store.New(f.redis.Client(t), fo.st)
-	fo.hub.Registerer = f.reg
 	f.hub = fanout.NewHub(fo.hub)
-	f.relay = fanout.NewRelay(f.st, f.hub, fanout.RelayOptions{PingInterval: 200 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Registerer: f.reg})
+	f.src = redissource.New(f.st, redissource.Options{PingInterval: 200 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	for _, c := range []prometheus.Collector{f.hub.Collector("tributary_cloud"), f.src.Collector("tributary_cloud")} {
+		if err := f.reg.Register(c); err != nil {
+			t.Fatal(err)
+		}
+	}
 	opt := Options{
-		Store: f.st, Hub: f.hub, Ready: f.relay.Ready, Gatherer: f.reg,
+		Store: f.st, Hub: f.hub, Ready: f.src.Ready, Gatherer: f.reg,
 		Now: func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) },
 	}
 	if fo.web != nil {
@@ -72,7 +77,7 @@ func newFixture(t testing.TB, fo fixtureOptions) *fixture {
 	f.srv.Start()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- f.relay.Run(ctx) }()
+	go func() { done <- f.hub.Run(ctx, f.src) }()
 	t.Cleanup(func() {
 		f.srv.Close()
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -82,7 +87,7 @@ func newFixture(t testing.TB, fo fixtureOptions) *fixture {
 		}
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("relay: %v", err)
+			t.Errorf("hub's source: %v", err)
 		}
 	})
 	if !fo.raw {

@@ -39,6 +39,23 @@ type componentEnv struct {
 // metricsNamespace prefixes the cloud's metric names.
 const metricsNamespace = "tributary_cloud"
 
+// newRegistry returns the registry of the cloud's metrics.
+func newRegistry(hub *fanout.Hub, live *redissource.Source) (*prometheus.Registry, error) {
+	reg := prometheus.NewRegistry()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        metricsNamespace + "_build_info",
+		Help:        "Always 1; the label says which build is running.",
+		ConstLabels: prometheus.Labels{"version": buildinfo.String("cloud")},
+	})
+	buildInfo.Set(1)
+	for _, c := range []prometheus.Collector{buildInfo, hub.Collector(metricsNamespace), live.Collector(metricsNamespace)} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return reg, nil
+}
+
 // listening says where a started cloud serves.
 type listening struct {
 	URL   string              // http(s)://host:port/ of the HTTP server
@@ -66,19 +83,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 	st := store.New(rdb, cfg.store)
 	log.Info("using redis", "url", store.RedactURL(redisOpt.URL), "history_maxlen", cfg.store.MaxLen, "history_maxage", cfg.store.MaxAge)
 
-	reg := prometheus.NewRegistry()
-	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name:        metricsNamespace + "_build_info",
-		Help:        "Always 1; the label says which build is running.",
-		ConstLabels: prometheus.Labels{"version": buildinfo.String("cloud")},
-	})
-	buildInfo.Set(1)
 	hub := fanout.NewHub(fanout.Options{Logger: log})
 	live := redissource.New(st, redissource.Options{Logger: log})
-	for _, c := range []prometheus.Collector{buildInfo, hub.Collector(metricsNamespace), live.Collector(metricsNamespace)} {
-		if err := reg.Register(c); err != nil {
-			return fmt.Errorf("register metrics: %w", err)
-		}
+	reg, err := newRegistry(hub, live)
+	if err != nil {
+		return err
 	}
 	handler, err := web.New(web.Options{
 		Store: st, Hub: hub, Ready: live.Ready, Dashboard: web.DashboardFS(), Gatherer: reg,

@@ -57,6 +57,17 @@ func (f *fixture) start(t *testing.T) {
 	})
 }
 
+// liveClient connects a client, starts the source and waits until the
+// client sees it live.
+func (f *fixture) liveClient(t *testing.T) *fanouttest.Client {
+	t.Helper()
+	c := f.ts.Dial(t, "")
+	c.Status(t, false)
+	f.start(t)
+	c.Status(t, true)
+	return c
+}
+
 func (f *fixture) ingest(t *testing.T, rs ...reading.Reading) {
 	t.Helper()
 	res, err := f.st.Ingest(context.Background(), rs)
@@ -121,10 +132,7 @@ func TestDeliversIngestedReadings(t *testing.T) {
 
 func TestDropsWhatIsNotAReading(t *testing.T) {
 	f := newFixture(t)
-	c := f.ts.Dial(t, "")
-	c.Status(t, false)
-	f.start(t)
-	c.Status(t, true)
+	c := f.liveClient(t)
 	rdb := f.redis.Client(t)
 	ctx := context.Background()
 	good := testReading("a", 1, 1)
@@ -160,10 +168,7 @@ edge_redis_up 1
 
 func TestRedisOutage(t *testing.T) {
 	f := newFixture(t)
-	c := f.ts.Dial(t, "")
-	c.Status(t, false)
-	f.start(t)
-	c.Status(t, true)
+	c := f.liveClient(t)
 	f.ingest(t, testReading("a", 1, 1))
 	c.Readings(t, 1)
 
@@ -238,10 +243,7 @@ func checkOneWarning(t *testing.T, log *fanouttest.LogRecorder, msg string) {
 
 func TestNoticesUnresponsiveRedis(t *testing.T) {
 	f := newFixture(t)
-	c := f.ts.Dial(t, "")
-	c.Status(t, false)
-	f.start(t)
-	c.Status(t, true)
+	c := f.liveClient(t)
 	// A paused server holds every command, PING included, as a hung host
 	// or a dead network path would.
 	if err := f.redis.Client(t).Do(context.Background(), "CLIENT", "PAUSE", 1500, "ALL").Err(); err != nil {

@@ -109,9 +109,9 @@ func (c *client) writeLoop() {
 		}
 		// Counted before the write, so that a client that has the frame
 		// sees it counted.
-		c.hub.m.frames.Inc()
+		c.hub.n.frames.Add(1)
 		if !frame {
-			c.hub.m.delivered.Add(float64(len(batch)))
+			c.hub.n.delivered.Add(uint64(len(batch)))
 		}
 		if err := c.write(msg); err != nil {
 			c.close(closeNone, "write: "+err.Error())
@@ -253,7 +253,7 @@ func (c *client) readFailed(err error) {
 // reject closes the client for a bad message.
 func (c *client) reject(code int, reason string) {
 	if c.close(code, reason) {
-		c.hub.m.rejected.Inc()
+		c.hub.n.rejected.Add(1)
 	}
 }
 

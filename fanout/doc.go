@@ -29,7 +29,12 @@
 // unread, with 1009 and no reason (gorilla/websocket sends that close
 // frame itself).
 //
-// A [Relay] feeds a hub from Redis: it pattern-subscribes to every device's
-// live channel, publishes each message to the hub, and turns Redis outages
-// into status frames and readiness.
+// A [Source] feeds a hub ([Hub.Run]): it delivers readings and says whether
+// they flow, which the hub passes on as status frames, and reports its
+// readiness. fanout/redissource relays Redis Pub/Sub (the cloud);
+// [MemorySource] is fed in process (the edge, tests). The package imports
+// nothing from Redis or the store.
+//
+// Metrics come from [Hub.Stats] and [Hub.Collector], named under the
+// caller's namespace; the caller registers them.
 package fanout

@@ -1,11 +1,13 @@
 package fanout_test
 
 import (
+	"context"
 	"fmt"
 	"log"
 	"net/http"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-iot/tributary/fanout"
 )
@@ -27,10 +29,35 @@ func ExampleHub_Serve() {
 		}
 		hub.Serve(r.Context(), conn, sel) // returns when the client is gone
 	})
-	// Elsewhere, a feed (such as a Relay) publishes each reading once.
-	hub.SetStatus(true, "")
-	hub.Publish("greenhouse-1", []byte(`{"v":1,"device":"greenhouse-1","sensor":"bme280","metric":"temperature","value":21.37,"unit":"Cel","ts":"2026-11-26T23:01:13.123Z","seq":42}`))
+	// A source feeds the hub; this one is fed in process.
+	var src fanout.MemorySource
+	go hub.Run(context.Background(), &src)
+	src.SetStatus(true, "")
+	src.Publish("greenhouse-1", []byte(`{"v":1,"device":"greenhouse-1","sensor":"bme280","metric":"temperature","value":21.37,"unit":"Cel","ts":"2026-11-26T23:01:13.123Z","seq":42}`))
 	log.Fatal(http.ListenAndServe("127.0.0.1:8080", nil))
+}
+
+// The hub's metrics, under the namespace the caller chooses.
+func ExampleHub_Collector() {
+	hub := fanout.NewHub(fanout.Options{})
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(hub.Collector("tributary_edge")); err != nil {
+		log.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, mf := range mfs {
+		fmt.Println(mf.GetName())
+	}
+	// Output:
+	// tributary_edge_readings_delivered_total
+	// tributary_edge_readings_received_total
+	// tributary_edge_websocket_bad_messages_total
+	// tributary_edge_websocket_clients
+	// tributary_edge_websocket_frames_sent_total
+	// tributary_edge_websocket_slow_disconnects_total
 }
 
 func ExampleDecodeControl() {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-iot/tributary/reading"
 )
@@ -40,9 +39,6 @@ type Options struct {
 	// CloseGrace is how long a closing handshake may take before the
 	// connection is cut. Default 2s.
 	CloseGrace time.Duration
-	// Registerer receives the hub's metrics (tributary_cloud_websocket_*,
-	// tributary_cloud_readings_*). Default nil: not registered.
-	Registerer prometheus.Registerer
 	// Logger logs client connections and disconnections. Default: discard.
 	Logger *slog.Logger
 }
@@ -100,7 +96,7 @@ const (
 // All methods are safe for concurrent use.
 type Hub struct {
 	opt Options
-	m   *hubMetrics
+	n   counters
 
 	mu       sync.RWMutex
 	all      map[*client]struct{}            // clients selecting every device
@@ -114,18 +110,16 @@ type Hub struct {
 }
 
 // NewHub returns a hub. Its status starts as not live ("waiting for the live
-// feed") until SetStatus says otherwise. It panics if opt.Registerer already
-// holds the hub's metrics.
+// feed") until SetStatus (or the source of Run) says otherwise.
 func NewHub(opt Options) *Hub {
 	opt = opt.withDefaults()
 	h := &Hub{
 		opt:      opt,
-		m:        newHubMetrics(opt.Registerer),
 		all:      map[*client]struct{}{},
 		byDevice: map[string]map[*client]struct{}{},
 		sel:      map[*client]Selection{},
 	}
-	h.setStatusLocked(reading.Status{Live: false, Reason: "waiting for the live feed"})
+	h.setStatusLocked(reading.Status{Live: false, Reason: errWaiting.Error()})
 	return h
 }
 
@@ -135,7 +129,7 @@ func NewHub(opt Options) *Hub {
 // afterwards either. Publish never blocks on a client: a client whose queue
 // is full is disconnected as slow.
 func (h *Hub) Publish(device string, raw []byte) {
-	h.m.received.Inc()
+	h.n.received.Add(1)
 	it := item{data: raw}
 	h.mu.RLock()
 	for c := range h.all {
@@ -151,7 +145,7 @@ func (h *Hub) Publish(device string, raw []byte) {
 func (h *Hub) push(c *client, it item) {
 	if !c.q.push(it) {
 		if c.close(CloseSlow, "slow") {
-			h.m.slow.Inc()
+			h.n.slow.Add(1)
 		}
 	}
 }
@@ -227,7 +221,6 @@ func (h *Hub) add(c *client, sel Selection) bool {
 	h.sel[c] = Selection{}
 	h.selectLocked(c, sel)
 	c.q.push(item{data: h.statusFr, frame: true})
-	h.m.clients.Inc()
 	return true
 }
 
@@ -240,7 +233,6 @@ func (h *Hub) remove(c *client) {
 	}
 	h.selectLocked(c, Selection{})
 	delete(h.sel, c)
-	h.m.clients.Dec()
 	h.wg.Done()
 }
 

@@ -1,4 +1,4 @@
-package fanout
+package fanout_test
 
 import (
 	"context"
@@ -13,50 +13,52 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tributary-iot/tributary/fanout"
+	"github.com/tributary-iot/tributary/fanout/fanouttest"
 	"github.com/tributary-iot/tributary/reading"
 )
 
 func TestStatusFirstThenReadingsInOrder(t *testing.T) {
-	h := NewHub(Options{})
-	ts := newTestServer(t, h)
-	c := ts.dial(t, "")
-	if st := c.status(t, false); st.Reason != "waiting for the live feed" {
+	h := fanout.NewHub(fanout.Options{})
+	ts := fanouttest.NewServer(t, h)
+	c := ts.Dial(t, "")
+	if st := c.Status(t, false); st.Reason != "waiting for the live feed" {
 		t.Errorf("first status reason %q", st.Reason)
 	}
 	h.SetStatus(true, "")
 	h.SetStatus(true, "") // unchanged: no frame
-	c.status(t, true)
+	c.Status(t, true)
 	const n = 1000
 	want := make([]reading.Reading, n)
 	for i := range want {
 		want[i] = testReading("a", uint64(i+1), float64(i)/8)
 		h.Publish("a", encoded(want[i]))
 	}
-	got := c.readings(t, n)
+	got := c.Readings(t, n)
 	for i := range got {
 		if got[i] != want[i] {
 			t.Fatalf("reading %d: got %+v, want %+v", i, got[i], want[i])
 		}
 	}
 	// A later client gets the current status first.
-	c2 := ts.dial(t, "")
-	c2.status(t, true)
+	c2 := ts.Dial(t, "")
+	c2.Status(t, true)
 	h.SetStatus(false, "redis: connection refused")
-	for _, c := range []*testClient{c, c2} {
-		if st := c.status(t, false); st.Reason != "redis: connection refused" {
+	for _, c := range []*fanouttest.Client{c, c2} {
+		if st := c.Status(t, false); st.Reason != "redis: connection refused" {
 			t.Errorf("status reason %q", st.Reason)
 		}
 	}
 }
 
 func TestSelectionByQuery(t *testing.T) {
-	h := NewHub(Options{})
-	ts := newTestServer(t, h)
-	ca := ts.dial(t, "?device=a")
-	call := ts.dial(t, "")
-	cab := ts.dial(t, "?device=b&device=a&device=b")
-	for _, c := range []*testClient{ca, call, cab} {
-		c.status(t, false)
+	h := fanout.NewHub(fanout.Options{})
+	ts := fanouttest.NewServer(t, h)
+	ca := ts.Dial(t, "?device=a")
+	call := ts.Dial(t, "")
+	cab := ts.Dial(t, "?device=b&device=a&device=b")
+	for _, c := range []*fanouttest.Client{ca, call, cab} {
+		c.Status(t, false)
 	}
 	pub := []reading.Reading{testReading("a", 1, 1), testReading("b", 1, 2), testReading("c", 1, 3), testReading("a", 2, 4)}
 	for _, r := range pub {
@@ -64,14 +66,14 @@ func TestSelectionByQuery(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		c    *testClient
+		c    *fanouttest.Client
 		want []reading.Reading
 	}{
 		{"device=a", ca, []reading.Reading{pub[0], pub[3]}},
 		{"all", call, pub},
 		{"device=a,b", cab, []reading.Reading{pub[0], pub[1], pub[3]}},
 	} {
-		got := tc.c.readings(t, len(tc.want))
+		got := tc.c.Readings(t, len(tc.want))
 		for i := range got {
 			if got[i] != tc.want[i] {
 				t.Errorf("%s: reading %d: got %s/%d, want %s/%d", tc.name, i, got[i].Device, got[i].Seq, tc.want[i].Device, tc.want[i].Seq)
@@ -81,40 +83,39 @@ func TestSelectionByQuery(t *testing.T) {
 }
 
 func TestSubscribeControlMessage(t *testing.T) {
-	h := NewHub(Options{})
-	ts := newTestServer(t, h)
-	c := ts.dial(t, "?device=a")
-	c.status(t, false)
+	h := fanout.NewHub(fanout.Options{})
+	ts := fanouttest.NewServer(t, h)
+	c := ts.Dial(t, "?device=a")
+	c.Status(t, false)
 
-	c.send(t, `{"type":"subscribe","devices":["b"]}`)
-	c.sync(t)
+	c.Send(t, `{"type":"subscribe","devices":["b"]}`)
+	c.Sync(t)
 	h.Publish("a", encoded(testReading("a", 1, 1)))
 	h.Publish("b", encoded(testReading("b", 1, 2)))
-	if got := c.readings(t, 1); got[0].Device != "b" {
+	if got := c.Readings(t, 1); got[0].Device != "b" {
 		t.Fatalf("after subscribe to b got %+v", got[0])
 	}
 
-	c.send(t, `{"type":"subscribe","all":true}`)
-	c.sync(t)
+	c.Send(t, `{"type":"subscribe","all":true}`)
+	c.Sync(t)
 	h.Publish("a", encoded(testReading("a", 2, 3)))
 	h.Publish("c", encoded(testReading("c", 1, 4)))
-	if got := c.readings(t, 2); got[0].Device != "a" || got[1].Device != "c" {
+	if got := c.Readings(t, 2); got[0].Device != "a" || got[1].Device != "c" {
 		t.Fatalf("after subscribe to all got %+v", got)
 	}
 
-	c.send(t, `{"type":"subscribe","devices":[]}`)
-	c.sync(t)
+	c.Send(t, `{"type":"subscribe","devices":[]}`)
+	c.Sync(t)
 	h.Publish("a", encoded(testReading("a", 3, 5)))
 	h.SetStatus(true, "")
-	c.status(t, true) // and no reading before it
+	c.Status(t, true) // and no reading before it
 }
 
 func TestBadClientMessagesCloseOnlyThatClient(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	h := NewHub(Options{Registerer: reg})
-	ts := newTestServer(t, h)
-	bystander := ts.dial(t, "")
-	bystander.status(t, false)
+	h := fanout.NewHub(fanout.Options{})
+	ts := fanouttest.NewServer(t, h)
+	bystander := ts.Dial(t, "")
+	bystander.Status(t, false)
 	cases := []struct {
 		name   string
 		typ    int
@@ -131,21 +132,21 @@ func TestBadClientMessagesCloseOnlyThatClient(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := ts.dial(t, "")
-			c.status(t, false)
-			if err := c.conn.WriteMessage(tc.typ, []byte(tc.msg)); err != nil {
+			c := ts.Dial(t, "")
+			c.Status(t, false)
+			if err := c.Conn.WriteMessage(tc.typ, []byte(tc.msg)); err != nil {
 				t.Fatal(err)
 			}
-			c.closed(t, tc.code, tc.reason)
-			ts.await(t)
+			c.Closed(t, tc.code, tc.reason)
+			ts.AwaitServed(t)
 			r := testReading("a", uint64(i+1), 1)
 			h.Publish("a", encoded(r))
-			if got := bystander.readings(t, 1); got[0] != r {
+			if got := bystander.Readings(t, 1); got[0] != r {
 				t.Fatalf("bystander got %+v, want %+v", got[0], r)
 			}
 		})
 	}
-	if got := testutil.ToFloat64(h.m.rejected); got != float64(len(cases)) {
+	if got := h.Stats().BadMessages; got != uint64(len(cases)) {
 		t.Errorf("bad messages counted %v, want %d", got, len(cases))
 	}
 }
@@ -154,21 +155,21 @@ func TestBadClientMessagesCloseOnlyThatClient(t *testing.T) {
 // than MaxMessageSize is refused at once with 1009, without waiting for (or
 // reading) its payload.
 func TestOversizedMessageRefusedFromItsHeader(t *testing.T) {
-	h := NewHub(Options{})
-	ts := newTestServer(t, h)
-	c := ts.dial(t, "")
-	c.status(t, false)
+	h := fanout.NewHub(fanout.Options{})
+	ts := fanouttest.NewServer(t, h)
+	c := ts.Dial(t, "")
+	c.Status(t, false)
 	// A masked text frame announcing 1 GiB, of which 16 bytes follow.
 	frame := []byte{0x81, 0x80 | 127}
 	frame = binary.BigEndian.AppendUint64(frame, 1<<30)
 	frame = append(frame, 1, 2, 3, 4)
 	frame = append(frame, make([]byte, 16)...)
-	if _, err := c.conn.NetConn().Write(frame); err != nil {
+	if _, err := c.Conn.NetConn().Write(frame); err != nil {
 		t.Fatal(err)
 	}
-	c.closed(t, websocket.CloseMessageTooBig, "")
-	ts.await(t)
-	if got := testutil.ToFloat64(h.m.rejected); got != 1 {
+	c.Closed(t, websocket.CloseMessageTooBig, "")
+	ts.AwaitServed(t)
+	if got := h.Stats().BadMessages; got != 1 {
 		t.Errorf("bad messages counted %v, want 1", got)
 	}
 }
@@ -177,23 +178,23 @@ func TestParseSelection(t *testing.T) {
 	long := strings.Repeat("x", reading.MaxIDLen+1)
 	for _, tc := range []struct {
 		query   string
-		want    Selection
+		want    fanout.Selection
 		wantErr string
 	}{
-		{"", Selection{All: true}, ""},
-		{"device=a", Selection{Devices: []string{"a"}}, ""},
-		{"device=b&device=a&device=b", Selection{Devices: []string{"a", "b"}}, ""},
-		{"other=1", Selection{All: true}, ""},
-		{"device=", Selection{}, "invalid device id"},
-		{"device=-a", Selection{}, "invalid device id"},
-		{"device=a%20b", Selection{}, "invalid device id"},
-		{"device=" + long, Selection{}, "invalid device id"},
+		{"", fanout.Selection{All: true}, ""},
+		{"device=a", fanout.Selection{Devices: []string{"a"}}, ""},
+		{"device=b&device=a&device=b", fanout.Selection{Devices: []string{"a", "b"}}, ""},
+		{"other=1", fanout.Selection{All: true}, ""},
+		{"device=", fanout.Selection{}, "invalid device id"},
+		{"device=-a", fanout.Selection{}, "invalid device id"},
+		{"device=a%20b", fanout.Selection{}, "invalid device id"},
+		{"device=" + long, fanout.Selection{}, "invalid device id"},
 	} {
 		q, err := url.ParseQuery(tc.query)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := ParseSelection(q)
+		got, err := fanout.ParseSelection(q)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("%q: got %+v, %v; want error with %q", tc.query, got, err, tc.wantErr)
@@ -207,16 +208,16 @@ func TestParseSelection(t *testing.T) {
 }
 
 func TestSlowClientIsClosedAndOthersGetEverything(t *testing.T) {
-	h := NewHub(Options{QueueSize: 64})
-	ts := newTestServer(t, h)
-	slow := ts.dialRaw(t, "")
+	h := fanout.NewHub(fanout.Options{QueueSize: 64})
+	ts := fanouttest.NewServer(t, h)
+	slow := ts.DialRaw(t, "")
 	// Its first frame proves it is registered; then it reads nothing.
 	slow.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, _, err := slow.ReadMessage(); err != nil {
 		t.Fatal(err)
 	}
-	fast := ts.dial(t, "")
-	fast.status(t, false)
+	fast := ts.Dial(t, "")
+	fast.Status(t, false)
 
 	// Publish in lock step with the fast client, so that it never has more
 	// than one batch queued, until the slow one's buffers and queue are full.
@@ -228,14 +229,14 @@ func TestSlowClientIsClosedAndOthersGetEverything(t *testing.T) {
 			seq++
 			h.Publish("a", encoded(testReading("a", seq, float64(seq))))
 		}
-		got := fast.readings(t, batch)
+		got := fast.Readings(t, batch)
 		for i, r := range got {
 			if want := seq - batch + uint64(i) + 1; r.Seq != want {
 				t.Fatalf("fast client got seq %d, want %d", r.Seq, want)
 			}
 		}
 	}
-	for testutil.ToFloat64(h.m.slow) == 0 {
+	for h.Stats().SlowDisconnects == 0 {
 		if seq > 1e6 {
 			t.Fatal("slow client not disconnected after 1e6 readings")
 		}
@@ -243,19 +244,19 @@ func TestSlowClientIsClosedAndOthersGetEverything(t *testing.T) {
 	}
 	t.Logf("slow client disconnected after %d readings", seq)
 	step() // the others go on
-	startReader(slow).closed(t, CloseSlow, "slow")
-	ts.await(t)
+	fanouttest.NewClient(slow).Closed(t, fanout.CloseSlow, "slow")
+	ts.AwaitServed(t)
 	if n := h.Clients(); n != 1 {
 		t.Errorf("%d clients left, want 1", n)
 	}
 }
 
 func TestShutdown(t *testing.T) {
-	h := NewHub(Options{})
-	ts := newTestServer(t, h)
-	a, b := ts.dial(t, ""), ts.dial(t, "?device=x")
-	a.status(t, false)
-	b.status(t, false)
+	h := fanout.NewHub(fanout.Options{})
+	ts := fanouttest.NewServer(t, h)
+	a, b := ts.Dial(t, ""), ts.Dial(t, "?device=x")
+	a.Status(t, false)
+	b.Status(t, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := h.Shutdown(ctx); err != nil {
@@ -264,23 +265,26 @@ func TestShutdown(t *testing.T) {
 	if n := h.Clients(); n != 0 {
 		t.Errorf("%d clients after shutdown", n)
 	}
-	a.closed(t, websocket.CloseGoingAway, "shutting down")
-	b.closed(t, websocket.CloseGoingAway, "shutting down")
-	late := ts.dial(t, "")
-	late.closed(t, websocket.CloseGoingAway, "shutting down")
+	a.Closed(t, websocket.CloseGoingAway, "shutting down")
+	b.Closed(t, websocket.CloseGoingAway, "shutting down")
+	late := ts.Dial(t, "")
+	late.Closed(t, websocket.CloseGoingAway, "shutting down")
 }
 
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	h := NewHub(Options{Registerer: reg})
-	ts := newTestServer(t, h)
-	all, onlyA := ts.dial(t, ""), ts.dial(t, "?device=a")
-	all.status(t, false)
-	onlyA.status(t, false)
+	h := fanout.NewHub(fanout.Options{})
+	if err := reg.Register(h.Collector("tributary_cloud")); err != nil {
+		t.Fatal(err)
+	}
+	ts := fanouttest.NewServer(t, h)
+	all, onlyA := ts.Dial(t, ""), ts.Dial(t, "?device=a")
+	all.Status(t, false)
+	onlyA.Status(t, false)
 	h.Publish("a", encoded(testReading("a", 1, 1)))
 	h.Publish("b", encoded(testReading("b", 1, 1)))
-	all.readings(t, 2)
-	onlyA.readings(t, 1)
+	all.Readings(t, 2)
+	onlyA.Readings(t, 1)
 	err := testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP tributary_cloud_readings_delivered_total Readings sent to WebSocket clients (handed to the connection), counted once per client.
 # TYPE tributary_cloud_readings_delivered_total counter
@@ -300,7 +304,16 @@ tributary_cloud_websocket_slow_disconnects_total 0
 		t.Error(err)
 	}
 	// Two status frames, then one or two readings frames for all.
-	if f := testutil.ToFloat64(h.m.frames); f < 4 || f > 5 {
+	if f := h.Stats().Frames; f < 4 || f > 5 {
 		t.Errorf("frames sent %v, want 4 or 5", f)
 	}
 }
+
+func testReading(dev string, seq uint64, v float64) reading.Reading {
+	return reading.Reading{
+		Device: dev, Sensor: "sim", Metric: "temperature", Value: v, Unit: "Cel",
+		Time: time.Date(2026, 11, 26, 23, 1, 13, 0, time.UTC).Add(time.Duration(seq) * time.Second), Seq: seq,
+	}
+}
+
+func encoded(r reading.Reading) []byte { return r.AppendJSON(nil) }

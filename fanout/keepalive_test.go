@@ -1,4 +1,4 @@
-package fanout
+package fanout_test
 
 import (
 	"context"
@@ -10,20 +10,23 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/tributary-iot/tributary/fanout"
+	"github.com/tributary-iot/tributary/fanout/fanouttest"
 )
 
 func TestKeepalive(t *testing.T) {
-	log := newLogRecorder()
-	h := NewHub(Options{PingInterval: 20 * time.Millisecond, PongTimeout: time.Second, Logger: slog.New(log)})
-	ts := newTestServer(t, h)
-	silent := ts.dialRaw(t, "")
+	log := fanouttest.NewLogRecorder()
+	h := fanout.NewHub(fanout.Options{PingInterval: 20 * time.Millisecond, PongTimeout: time.Second, Logger: slog.New(log)})
+	ts := fanouttest.NewServer(t, h)
+	silent := ts.DialRaw(t, "")
 	silent.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, _, err := silent.ReadMessage(); err != nil {
 		t.Fatal(err)
 	}
 	// The silent client answers no ping, so the hub drops it.
-	ts.await(t)
-	recs := log.find("websocket client disconnected")
+	ts.AwaitServed(t)
+	recs := log.Find("websocket client disconnected")
 	if len(recs) != 1 {
 		t.Fatalf("%d disconnections logged, want 1", len(recs))
 	}
@@ -31,7 +34,7 @@ func TestKeepalive(t *testing.T) {
 		t.Errorf("silent client dropped for %q, want no pong", reason)
 	}
 
-	conn := ts.dialRaw(t, "")
+	conn := ts.DialRaw(t, "")
 	pings := make(chan struct{}, 1)
 	conn.SetPingHandler(func(s string) error {
 		select {
@@ -40,8 +43,8 @@ func TestKeepalive(t *testing.T) {
 		}
 		return conn.WriteControl(websocket.PongMessage, []byte(s), time.Now().Add(time.Second))
 	})
-	c := startReader(conn)
-	c.status(t, false)
+	c := fanouttest.NewClient(conn)
+	c.Status(t, false)
 	for range 3 {
 		select {
 		case <-pings:
@@ -50,24 +53,24 @@ func TestKeepalive(t *testing.T) {
 		}
 	}
 	h.Publish("a", encoded(testReading("a", 1, 1)))
-	c.readings(t, 1)
+	c.Readings(t, 1)
 }
 
 // TestClientTakesManyPongs: the test client's reader does not stall on
 // pongs nobody waits for.
 func TestClientTakesManyPongs(t *testing.T) {
-	h := NewHub(Options{})
-	ts := newTestServer(t, h)
-	c := ts.dial(t, "")
-	c.status(t, false)
+	h := fanout.NewHub(fanout.Options{})
+	ts := fanouttest.NewServer(t, h)
+	c := ts.Dial(t, "")
+	c.Status(t, false)
 	for range 100 {
-		if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second)); err != nil {
+		if err := c.Conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(10*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c.sync(t)
+	c.Sync(t)
 	h.Publish("a", encoded(testReading("a", 1, 1)))
-	c.readings(t, 1)
+	c.Readings(t, 1)
 }
 
 // TestPingsUnderSteadyLoad: a client whose queue never empties still gets
@@ -77,11 +80,11 @@ func TestPingsUnderSteadyLoad(t *testing.T) {
 	// thousands deep: the writer never finds it empty. 30 pings span
 	// 1.45 s or more, past PingInterval+PongTimeout.
 	const depth = 1 << 15
-	h := NewHub(Options{PingInterval: 50 * time.Millisecond, PongTimeout: time.Second,
+	h := fanout.NewHub(fanout.Options{PingInterval: 50 * time.Millisecond, PongTimeout: time.Second,
 		MaxFrameReadings: 1, QueueSize: 2 * depth})
-	ts := newTestServer(t, h)
+	ts := fanouttest.NewServer(t, h)
 	// Default socket buffers: this client keeps up.
-	conn, _, err := websocket.DefaultDialer.Dial(ts.url(""), nil)
+	conn, _, err := websocket.DefaultDialer.Dial(ts.URL(""), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +116,7 @@ func TestPingsUnderSteadyLoad(t *testing.T) {
 		}
 	}()
 	<-got // the status frame: the client is registered
-	c := onlyClient(t, h)
+	queued := fanout.QueueLenOfOnlyClient(t, h)
 	stop := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
@@ -125,7 +128,7 @@ func TestPingsUnderSteadyLoad(t *testing.T) {
 				return
 			default:
 			}
-			if c.q.len() < depth {
+			if queued() < depth {
 				h.Publish("a", raw)
 			} else {
 				runtime.Gosched()
@@ -153,31 +156,17 @@ func TestPingsUnderSteadyLoad(t *testing.T) {
 	}
 }
 
-// onlyClient returns the hub's one client.
-func onlyClient(t *testing.T, h *Hub) *client {
-	t.Helper()
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	if len(h.sel) != 1 {
-		t.Fatalf("%d clients, want 1", len(h.sel))
-	}
-	for c := range h.sel {
-		return c
-	}
-	panic("unreachable")
-}
-
 // TestCloseGraceBoundsShutdown: a client that is sending a message when the
 // hub closes it, then never answers the close, is cut after CloseGrace: the
 // end of its message must not push the read deadline out to
 // PingInterval+PongTimeout (45 s by default).
 func TestCloseGraceBoundsShutdown(t *testing.T) {
-	h := NewHub(Options{CloseGrace: time.Second, MaxMessageSize: 1 << 16})
-	ts := newTestServer(t, h)
-	conn := ts.dialRaw(t, "")
+	h := fanout.NewHub(fanout.Options{CloseGrace: time.Second, MaxMessageSize: 1 << 16})
+	ts := fanouttest.NewServer(t, h)
+	conn := ts.DialRaw(t, "")
 	conn.SetCloseHandler(func(int, string) error { return nil }) // no answer
-	c := startReader(conn)
-	c.status(t, false)
+	c := fanouttest.NewClient(conn)
+	c.Status(t, false)
 	w, err := conn.NextWriter(websocket.TextMessage)
 	if err != nil {
 		t.Fatal(err)
@@ -186,14 +175,14 @@ func TestCloseGraceBoundsShutdown(t *testing.T) {
 	if _, err := io.WriteString(w, `{"type":"subscribe","all":true`+strings.Repeat(" ", 8000)); err != nil {
 		t.Fatal(err)
 	}
-	c.sync(t) // the hub answered from inside the message
+	c.Sync(t) // the hub answered from inside the message
 	shutdown := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		shutdown <- h.Shutdown(ctx)
 	}()
-	c.closed(t, websocket.CloseGoingAway, "shutting down")
+	c.Closed(t, websocket.CloseGoingAway, "shutting down")
 	// The hub now waits CloseGrace for our close; end the message instead.
 	if _, err := io.WriteString(w, "}"); err != nil {
 		t.Fatal(err)

@@ -1,46 +1,90 @@
 package fanout
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync/atomic"
 
-// hubMetrics are the hub's Prometheus metrics.
-type hubMetrics struct {
-	clients   prometheus.Gauge
-	received  prometheus.Counter
-	delivered prometheus.Counter
-	frames    prometheus.Counter
-	slow      prometheus.Counter
-	rejected  prometheus.Counter
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Stats is a snapshot of a hub's clients and counters since NewHub.
+type Stats struct {
+	// Clients is the number of connected clients.
+	Clients int
+	// Received counts the readings published to the hub.
+	Received uint64
+	// Delivered counts the readings handed to client connections, once per
+	// client.
+	Delivered uint64
+	// Frames counts the text frames (readings and status) written.
+	Frames uint64
+	// SlowDisconnects counts the clients closed with 3008 for a full queue.
+	SlowDisconnects uint64
+	// BadMessages counts the clients closed for a malformed, oversized or
+	// binary message.
+	BadMessages uint64
 }
 
-func newHubMetrics(reg prometheus.Registerer) *hubMetrics {
-	m := &hubMetrics{
-		clients: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "tributary_cloud_websocket_clients",
-			Help: "WebSocket clients connected to the fan-out hub.",
-		}),
-		received: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tributary_cloud_readings_received_total",
-			Help: "Readings published to the fan-out hub.",
-		}),
-		delivered: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tributary_cloud_readings_delivered_total",
-			Help: "Readings sent to WebSocket clients (handed to the connection), counted once per client.",
-		}),
-		frames: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tributary_cloud_websocket_frames_sent_total",
-			Help: "WebSocket text frames (readings and status) written to clients.",
-		}),
-		slow: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tributary_cloud_websocket_slow_disconnects_total",
-			Help: "WebSocket clients disconnected (code 3008) because their queue was full.",
-		}),
-		rejected: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tributary_cloud_websocket_bad_messages_total",
-			Help: "WebSocket clients disconnected for sending a malformed, oversized or binary message.",
-		}),
+// counters are the hub's running counts.
+type counters struct {
+	received, delivered, frames, slow, rejected atomic.Uint64
+}
+
+// Stats returns the hub's clients and counters.
+func (h *Hub) Stats() Stats {
+	return Stats{
+		Clients:         h.Clients(),
+		Received:        h.n.received.Load(),
+		Delivered:       h.n.delivered.Load(),
+		Frames:          h.n.frames.Load(),
+		SlowDisconnects: h.n.slow.Load(),
+		BadMessages:     h.n.rejected.Load(),
 	}
-	if reg != nil {
-		reg.MustRegister(m.clients, m.received, m.delivered, m.frames, m.slow, m.rejected)
+}
+
+// Collector returns a collector of the hub's metrics, named under namespace
+// (the cloud uses "tributary_cloud"):
+//
+//	<namespace>_websocket_clients                  gauge: connected clients
+//	<namespace>_readings_received_total            counter: readings published to the hub
+//	<namespace>_readings_delivered_total           counter: readings handed to clients, once per client
+//	<namespace>_websocket_frames_sent_total        counter: text frames written
+//	<namespace>_websocket_slow_disconnects_total   counter: clients closed with 3008
+//	<namespace>_websocket_bad_messages_total       counter: clients closed for a bad message
+//
+// Each call returns a new collector over the same hub; register one per
+// registry.
+func (h *Hub) Collector(namespace string) prometheus.Collector {
+	desc := func(sub, name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(namespace, sub, name), help, nil, nil)
 	}
-	return m
+	return &collector{h: h,
+		clients:   desc("websocket", "clients", "WebSocket clients connected to the fan-out hub."),
+		received:  desc("readings", "received_total", "Readings published to the fan-out hub."),
+		delivered: desc("readings", "delivered_total", "Readings sent to WebSocket clients (handed to the connection), counted once per client."),
+		frames:    desc("websocket", "frames_sent_total", "WebSocket text frames (readings and status) written to clients."),
+		slow:      desc("websocket", "slow_disconnects_total", "WebSocket clients disconnected (code 3008) because their queue was full."),
+		rejected:  desc("websocket", "bad_messages_total", "WebSocket clients disconnected for sending a malformed, oversized or binary message."),
+	}
+}
+
+type collector struct {
+	h                                                    *Hub
+	clients, received, delivered, frames, slow, rejected *prometheus.Desc
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.clients, c.received, c.delivered, c.frames, c.slow, c.rejected} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.h.Stats()
+	ch <- prometheus.MustNewConstMetric(c.clients, prometheus.GaugeValue, float64(st.Clients))
+	for _, m := range []struct {
+		d *prometheus.Desc
+		v uint64
+	}{{c.received, st.Received}, {c.delivered, st.Delivered}, {c.frames, st.Frames}, {c.slow, st.SlowDisconnects}, {c.rejected, st.BadMessages}} {
+		ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, float64(m.v))
+	}
 }

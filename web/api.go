@@ -25,7 +25,7 @@ type device struct {
 // milliseconds, so that clients judge online/offline as the server does.
 const OfflineAfterHeader = "Tributary-Offline-After-Ms"
 
-// devices answers GET /api/devices: every device known to Redis, by id.
+// devices answers GET /api/devices: every device the store knows, by id.
 func (s *server) devices(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opt.StoreTimeout)
 	defer cancel()
@@ -45,7 +45,7 @@ func (s *server) devices(w http.ResponseWriter, r *http.Request) {
 }
 
 // history answers GET /api/devices/{id}/readings with a device's history,
-// oldest first: {"device":"id","readings":[...]}. A device that Redis does
+// oldest first: {"device":"id","readings":[...]}. A device that the store does
 // not know has an empty history (200, not 404): it may simply not have
 // sent anything yet, or its history may have expired.
 func (s *server) history(w http.ResponseWriter, r *http.Request) {

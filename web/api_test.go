@@ -225,7 +225,7 @@ func TestAuth(t *testing.T) {
 		t.Errorf("stream without credentials: %d, want 401", status)
 	}
 	c := f.dial(t, "") // with credentials
-	c.status(t, true)
+	c.Status(t, true)
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
@@ -247,9 +247,9 @@ func TestNewRejectsBadOptions(t *testing.T) {
 func TestMetricsEndpoint(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	c := f.dial(t, "")
-	c.status(t, true)
+	c.Status(t, true)
 	f.ingest(t, temp("a", 1, 1), temp("a", 2, 2))
-	c.readings(t, 2)
+	c.Readings(t, 2)
 	code, body := f.get(t, "/metrics")
 	if code != 200 {
 		t.Fatalf("/metrics: %d", code)

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/tributary-iot/tributary/fanout"
+	"github.com/tributary-iot/tributary/fanout/fanouttest"
+	"github.com/tributary-iot/tributary/fanout/redissource"
 	"github.com/tributary-iot/tributary/internal/browsertest"
 	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/reading"
@@ -19,11 +19,11 @@ import (
 )
 
 // TestDashboardBrowser runs the embedded dashboard in a real headless
-// Chromium against the real cloud handler, a real hub and relay, and a real
-// redis-server, and checks through the page's test hook (window.tributary)
-// and the DOM that it lists the devices, charts history, appends live
-// readings, follows the URL hash, lays out on a phone, shows Redis going
-// down, and fills the gap after a lost WebSocket.
+// Chromium against the real cloud handler, a real hub and Redis source,
+// and a real redis-server, and checks through the page's test hook
+// (window.tributary) and the DOM that it lists the devices, charts history,
+// appends live readings, follows the URL hash, lays out on a phone, shows
+// Redis going down, and fills the gap after a lost WebSocket.
 func TestDashboardBrowser(t *testing.T) {
 	cloud := startDashCloud(t)
 	start := time.Now().Add(-30 * time.Second).Truncate(time.Second)
@@ -140,7 +140,8 @@ func TestDashboardBrowser(t *testing.T) {
 	b.NoConsoleErrors(t, "/api/stream")
 }
 
-// dashCloud is the cloud in-process: redis-server, store, hub, relay, and
+// dashCloud is the cloud in-process: redis-server, store, hub, its Redis
+// source, and
 // the handler of package web serving the embedded dashboard.
 type dashCloud struct {
 	redis *redistest.Server
@@ -154,8 +155,8 @@ func startDashCloud(t *testing.T) *dashCloud {
 	c := &dashCloud{redis: redistest.Start(t, redistest.Options{})}
 	c.st = store.New(c.redis.Client(t), store.Options{})
 	hub := fanout.NewHub(fanout.Options{})
-	relay := fanout.NewRelay(c.st, hub, fanout.RelayOptions{PingInterval: 200 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
-	h, err := web.New(web.Options{Store: c.st, Hub: hub, Ready: relay.Ready, Dashboard: web.DashboardFS()})
+	live := redissource.New(c.st, redissource.Options{PingInterval: 200 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	h, err := web.New(web.Options{Store: c.st, Hub: hub, Ready: live.Ready, Dashboard: web.DashboardFS()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func startDashCloud(t *testing.T) *dashCloud {
 	c.srv = httptest.NewServer(c.gate)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- relay.Run(ctx) }()
+	go func() { done <- hub.Run(ctx, live) }()
 	t.Cleanup(func() {
 		c.srv.Close()
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -173,36 +174,20 @@ func startDashCloud(t *testing.T) *dashCloud {
 		}
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("relay: %v", err)
+			t.Errorf("hub's source: %v", err)
 		}
 	})
 	c.awaitLive(t)
 	return c
 }
 
-// awaitLive reads the stream until the relay is subscribed, so that
+// awaitLive reads the stream until the source is subscribed, so that
 // readings ingested from now on are published to the page.
 func (c *dashCloud) awaitLive(t *testing.T) {
 	t.Helper()
-	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(c.srv.URL, "http")+"/api/stream", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-	for {
-		_, msg, err := conn.ReadMessage()
-		if err != nil {
-			t.Fatalf("waiting for the relay to be live: %v", err)
-		}
-		f, err := reading.DecodeFrame(msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f.Type == reading.FrameStatus && f.Status.Live {
-			return
-		}
-	}
+	cl := fanouttest.Dialer{}.Dial(t, "ws"+strings.TrimPrefix(c.srv.URL, "http")+"/api/stream")
+	cl.AwaitLive(t)
+	cl.Conn.Close()
 }
 
 func (c *dashCloud) ingest(t *testing.T, rs ...reading.Reading) {

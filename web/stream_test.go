@@ -8,14 +8,15 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/tributary-iot/tributary/fanout"
+	"github.com/tributary-iot/tributary/fanout/fanouttest"
 	"github.com/tributary-iot/tributary/reading"
 )
 
 func TestStreamDeliversIngestedReadings(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	all, onlyA := f.dial(t, ""), f.dial(t, "?device=a")
-	all.status(t, true)
-	onlyA.status(t, true)
+	all.Status(t, true)
+	onlyA.Status(t, true)
 	var want []reading.Reading
 	for i := range 200 {
 		seq := uint64(i + 1)
@@ -32,13 +33,13 @@ func TestStreamDeliversIngestedReadings(t *testing.T) {
 			wantA = append(wantA, r)
 		}
 	}
-	for i, r := range onlyA.readings(t, len(wantA)) {
+	for i, r := range onlyA.Readings(t, len(wantA)) {
 		if r != wantA[i] {
 			t.Fatalf("device=a reading %d: got %+v, want %+v", i, r, wantA[i])
 		}
 	}
 	// All devices: each device's readings in order, with values and units.
-	got := all.readings(t, len(want))
+	got := all.Readings(t, len(want))
 	perDev := map[string][]reading.Reading{}
 	for _, r := range got {
 		perDev[r.Device] = append(perDev[r.Device], r)
@@ -63,14 +64,14 @@ func TestStreamDeliversIngestedReadings(t *testing.T) {
 
 func TestStreamSlowClientDoesNotStallOthers(t *testing.T) {
 	f := newFixture(t, fixtureOptions{smallBuffers: true}) // default queue: 4096
-	slow := f.dialSmallBuffer(t, "")
+	slow := fanouttest.Dialer{Header: f.header(), SmallBuffer: true}.DialRaw(t, f.wsURL(""))
 	// The first frame shows it is registered; then it stops reading.
 	if _, _, err := slow.ReadMessage(); err != nil {
 		t.Fatal(err)
 	}
 	fast1, fast2 := f.dial(t, ""), f.dial(t, "?device=d")
-	fast1.status(t, true)
-	fast2.status(t, true)
+	fast1.Status(t, true)
+	fast2.Status(t, true)
 	slowCount := func() float64 {
 		return metricValue(t, f, "tributary_cloud_websocket_slow_disconnects_total")
 	}
@@ -86,8 +87,8 @@ func TestStreamSlowClientDoesNotStallOthers(t *testing.T) {
 			rs[i] = temp("d", seq, float64(seq))
 		}
 		f.ingest(t, rs...)
-		for _, c := range []*wsClient{fast1, fast2} {
-			for i, r := range c.readings(t, batch) {
+		for _, c := range []*fanouttest.Client{fast1, fast2} {
+			for i, r := range c.Readings(t, batch) {
 				if r != rs[i] {
 					t.Fatalf("fast client got %+v, want %+v", r, rs[i])
 				}
@@ -102,22 +103,22 @@ func TestStreamSlowClientDoesNotStallOthers(t *testing.T) {
 	}
 	t.Logf("slow client disconnected after %d readings", seq)
 	step()
-	startReader(slow).closed(t, fanout.CloseSlow, "slow")
+	fanouttest.NewClient(slow).Closed(t, fanout.CloseSlow, "slow")
 }
 
 func TestStreamRedisOutage(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	c := f.dial(t, "")
-	c.status(t, true)
+	c.Status(t, true)
 	f.ingest(t, temp("a", 1, 1))
-	c.readings(t, 1)
+	c.Readings(t, 1)
 	if code, body := f.get(t, "/readyz"); code != 200 {
 		t.Fatalf("readyz %d %s while redis is up", code, body)
 	}
 
 	f.redis.Stop()
 	// Browsers and /readyz (unauthenticated) get the gist, not addresses.
-	if st := c.status(t, false); st.Reason != "redis unreachable" {
+	if st := c.Status(t, false); st.Reason != "redis unreachable" {
 		t.Errorf("status reason %q, want \"redis unreachable\"", st.Reason)
 	}
 	if code, body := f.get(t, "/readyz"); code != 503 || body != "not ready: redis unreachable\n" {
@@ -133,12 +134,12 @@ func TestStreamRedisOutage(t *testing.T) {
 	}
 
 	f.redis.Restart(t)
-	c.awaitLive(t)
+	c.AwaitLive(t)
 	if code, body := f.get(t, "/readyz"); code != 200 {
 		t.Errorf("readyz %d %s after redis came back", code, body)
 	}
 	f.ingest(t, temp("a", 2, 2))
-	if got := c.readings(t, 1); got[0].Seq != 2 {
+	if got := c.Readings(t, 1); got[0].Seq != 2 {
 		t.Errorf("after restart got %+v", got[0])
 	}
 }
@@ -169,7 +170,7 @@ func TestStreamRefusals(t *testing.T) {
 			t.Errorf("%s: status %d (%v), want %d", tc.name, status, err, tc.status)
 		}
 		if conn != nil {
-			startReader(conn).status(t, true)
+			fanouttest.NewClient(conn).Status(t, true)
 			conn.Close()
 		}
 	}
@@ -187,18 +188,19 @@ func TestStreamRefusals(t *testing.T) {
 func TestStreamControlMessage(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
 	c := f.dial(t, "?device=a")
-	c.status(t, true)
-	c.send(t, `{"type":"subscribe","devices":["b"]}`)
+	c.Status(t, true)
+	c.Send(t, `{"type":"subscribe","devices":["b"]}`)
+	c.Sync(t)
 	f.ingest(t, temp("b", 1, 1))
-	if got := c.readings(t, 1); got[0].Device != "b" {
+	if got := c.Readings(t, 1); got[0].Device != "b" {
 		t.Fatalf("got %+v, want b's reading", got[0])
 	}
 	f.ingest(t, temp("a", 1, 1), temp("b", 2, 2))
-	if got := c.readings(t, 1); got[0].Device != "b" || got[0].Seq != 2 {
+	if got := c.Readings(t, 1); got[0].Device != "b" || got[0].Seq != 2 {
 		t.Fatalf("got %+v, want b's second reading", got[0])
 	}
-	if err := c.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","devices":["bad id"]}`)); err != nil {
+	if err := c.Conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribe","devices":["bad id"]}`)); err != nil {
 		t.Fatal(err)
 	}
-	c.closed(t, websocket.ClosePolicyViolation, "invalid device id")
+	c.Closed(t, websocket.ClosePolicyViolation, "invalid device id")
 }

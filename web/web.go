@@ -8,12 +8,15 @@
 //	GET /api/devices/{id}/readings history: ?limit=N, ?since=, ?until= (RFC 3339 or unix ms)
 //	GET /metrics                   Prometheus metrics (Options.Gatherer)
 //	GET /healthz                   200 while the process serves
-//	GET /readyz                    200 when ready, 503 with the reason while Redis is unreachable
+//	GET /readyz                    200 when ready, 503 with the reason while live readings do not flow
 //
-// History is oldest first; a device Redis does not know (never seen, or its
-// history expired) has an empty history, 200 {"device":"id","readings":[]},
-// not 404. Bad parameters and invalid ids get 400; Redis being unreachable,
-// 503.
+// History is oldest first; a device the store does not know (never seen, or
+// its history expired) has an empty history, 200
+// {"device":"id","readings":[]}, not 404. Bad parameters and invalid ids get
+// 400; the store (Redis) being unreachable, 503.
+//
+// The handler depends on what it uses: a [Store] (*store.Store is one) and
+// a fanout.Hub, whatever feeds it.
 //
 // Errors of the API are JSON: {"error":"what went wrong"}. With
 // Options.AuthUser set, everything but /healthz and /readyz requires HTTP
@@ -22,6 +25,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -40,17 +44,33 @@ import (
 	"github.com/tributary-iot/tributary/store"
 )
 
+// Store answers the REST API. *store.Store (Redis) is one; the edge can
+// serve its local readings through another. Its methods are called
+// concurrently.
+type Store interface {
+	// Devices lists every device, by id, with its newest readings.
+	Devices(ctx context.Context) ([]store.Device, error)
+	// HistoryPages calls fn with successive pages of device's history
+	// selected by q, oldest first, each reading as its canonical JSON; an
+	// error from fn stops it and is returned. No history is no call.
+	HistoryPages(ctx context.Context, device string, q store.Query, fn func(page [][]byte) error) error
+	// Boots returns device's recorded boots, oldest first.
+	Boots(ctx context.Context, device string) ([]store.Boot, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
 // Options configure the handler. Store and Hub are required; every other
 // field has a usable zero value, which each field's comment states.
 type Options struct {
 	// Store answers the REST API. Required.
-	Store *store.Store
+	Store Store
 	// Hub serves /api/stream. Required. The handler only adds clients; the
 	// caller owns the hub and shuts it down (Hub.Shutdown) after the HTTP
 	// server, since WebSocket connections outlive http.Server.Shutdown.
 	Hub *fanout.Hub
-	// Ready reports readiness for /readyz (typically fanout.Relay.Ready).
-	// Default nil: always ready.
+	// Ready reports readiness for /readyz, typically the Ready of the
+	// hub's source (fanout.Source). Default nil: always ready.
 	Ready func() error
 	// Dashboard is the file tree served at /, with index.html at its root.
 	// Default nil: / answers 404.
@@ -69,7 +89,7 @@ type Options struct {
 	// OfflineAfter is how long after its last reading a device is reported
 	// offline. Default 30s.
 	OfflineAfter time.Duration
-	// StoreTimeout bounds each request's work in Redis. Default 5s.
+	// StoreTimeout bounds each request's work in the store. Default 5s.
 	StoreTimeout time.Duration
 	// Logger logs failed requests. Default: discard.
 	Logger *slog.Logger

@@ -5,9 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
-	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/fanout/fanouttest"
 )
 
 // TestRunDemo is `make demo` in-process: the embedded Redis and a fleet of
@@ -18,24 +16,14 @@ func TestRunDemo(t *testing.T) {
 	base := logs.await(t, `msg="cloud serving" url=(http://127\.0\.0\.1:\d+/)`)
 	// Every other device takes the MQTT path: embedded broker, bridge, Redis.
 	logs.await(t, `msg="fleet starting" .*via_mqtt=(\[sim-2\])`)
-	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"api/stream", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	c := fanouttest.Dialer{}.Dial(t, "ws"+strings.TrimPrefix(base, "http")+"api/stream")
 	seen := map[string]uint64{}
 	deadline := time.Now().Add(20 * time.Second)
 	for len(seen) < 3 || seen["sim-1"] < 5 || seen["sim-2"] < 5 || seen["sim-3"] < 5 {
-		conn.SetReadDeadline(deadline)
-		_, data, err := conn.ReadMessage()
-		if err != nil {
-			t.Fatalf("after %v: %v", seen, err)
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20s, seqs seen %v", seen)
 		}
-		f, err := reading.DecodeFrame(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range f.Readings {
+		for _, r := range c.Frame(t).Readings {
 			if r.Seq <= seen[r.Device] {
 				t.Fatalf("%s: seq %d after %d", r.Device, r.Seq, seen[r.Device])
 			}

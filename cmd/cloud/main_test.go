@@ -14,8 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
+	"github.com/tributary-iot/tributary/fanout/fanouttest"
 	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
@@ -120,23 +119,8 @@ func TestRunWithEmbeddedRedis(t *testing.T) {
 	if code != 200 || !bytes.Contains(body, []byte("<html")) {
 		t.Fatalf("GET /: %d %.200s", code, body)
 	}
-	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"api/stream?device=field-1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		_, data, err := conn.ReadMessage()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f, err := reading.DecodeFrame(data); err != nil || f.Type != reading.FrameStatus {
-			t.Fatalf("frame %s: %v", data, err)
-		} else if f.Status.Live {
-			break
-		}
-	}
+	c := fanouttest.Dialer{}.Dial(t, "ws"+strings.TrimPrefix(base, "http")+"api/stream?device=field-1")
+	c.AwaitLive(t)
 
 	rdb, err := store.NewClient(store.ClientOptions{URL: "redis://" + redisAddr})
 	if err != nil {
@@ -147,13 +131,8 @@ func TestRunWithEmbeddedRedis(t *testing.T) {
 	if _, err := store.New(rdb, store.Options{}).Ingest(context.Background(), []reading.Reading{r}); err != nil {
 		t.Fatal(err)
 	}
-	_, data, err := conn.ReadMessage()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := reading.DecodeFrame(data)
-	if err != nil || len(f.Readings) != 1 || f.Readings[0] != r {
-		t.Fatalf("live frame %s (%v), want %+v", data, err, r)
+	if got := c.Readings(t, 1); got[0] != r {
+		t.Fatalf("live reading %+v, want %+v", got[0], r)
 	}
 
 	code, body = httpGet(t, base+"api/devices", "", "")

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-iot/tributary/fanout"
+	"github.com/tributary-iot/tributary/fanout/redissource"
 	"github.com/tributary-iot/tributary/internal/buildinfo"
 	"github.com/tributary-iot/tributary/store"
 	"github.com/tributary-iot/tributary/web"
@@ -33,6 +34,26 @@ type componentEnv struct {
 	Redis      store.ClientOptions   // the Redis the cloud uses
 	Log        *slog.Logger          // with a component attribute
 	Registerer prometheus.Registerer // the cloud's /metrics registry
+}
+
+// metricsNamespace prefixes the cloud's metric names.
+const metricsNamespace = "tributary_cloud"
+
+// newRegistry returns the registry of the cloud's metrics.
+func newRegistry(hub *fanout.Hub, live *redissource.Source) (*prometheus.Registry, error) {
+	reg := prometheus.NewRegistry()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        metricsNamespace + "_build_info",
+		Help:        "Always 1; the label says which build is running.",
+		ConstLabels: prometheus.Labels{"version": buildinfo.String("cloud")},
+	})
+	buildInfo.Set(1)
+	for _, c := range []prometheus.Collector{buildInfo, hub.Collector(metricsNamespace), live.Collector(metricsNamespace)} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return reg, nil
 }
 
 // listening says where a started cloud serves.
@@ -62,18 +83,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 	st := store.New(rdb, cfg.store)
 	log.Info("using redis", "url", store.RedactURL(redisOpt.URL), "history_maxlen", cfg.store.MaxLen, "history_maxage", cfg.store.MaxAge)
 
-	reg := prometheus.NewRegistry()
-	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name:        "tributary_cloud_build_info",
-		Help:        "Always 1; the label says which build is running.",
-		ConstLabels: prometheus.Labels{"version": buildinfo.String("cloud")},
-	})
-	buildInfo.Set(1)
-	reg.MustRegister(buildInfo)
-	hub := fanout.NewHub(fanout.Options{Registerer: reg, Logger: log})
-	relay := fanout.NewRelay(st, hub, fanout.RelayOptions{Registerer: reg, Logger: log})
+	hub := fanout.NewHub(fanout.Options{Logger: log})
+	live := redissource.New(st, redissource.Options{Logger: log})
+	reg, err := newRegistry(hub, live)
+	if err != nil {
+		return err
+	}
 	handler, err := web.New(web.Options{
-		Store: st, Hub: hub, Ready: relay.Ready, Dashboard: web.DashboardFS(), Gatherer: reg,
+		Store: st, Hub: hub, Ready: live.Ready, Dashboard: web.DashboardFS(), Gatherer: reg,
 		AuthUser: cfg.authUser, AuthPassword: cfg.authPassword, AllowedOrigins: cfg.allowedOrigins,
 		OfflineAfter: cfg.offlineAfter, Logger: log,
 	})
@@ -114,7 +131,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 			}
 		}()
 	}
-	goRun("relay", func() error { return relay.Run(runCtx) })
+	goRun("live feed", func() error { return hub.Run(runCtx, live) })
 	// The retention flags reach every ingester through Redis.
 	goRun("retention", func() error { return st.RunRetention(runCtx, 0) })
 	for _, c := range cfg.components {
@@ -150,7 +167,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdown)
 	defer scancel()
 	// HTTP first (no new clients), then the WebSocket clients, which
-	// http.Server.Shutdown does not track, then the relay and components.
+	// http.Server.Shutdown does not track, then the live feed and components.
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
 		srv.Close()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/tributary-iot/tributary/fanout/fanouttest"
 	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/internal/testcert"
 	"github.com/tributary-iot/tributary/reading"
@@ -72,11 +73,7 @@ func TestRunTLSEverywhere(t *testing.T) {
 	if _, resp, err := d.Dial("wss"+strings.TrimPrefix(base, "https")+"api/stream", nil); err == nil || resp == nil || resp.StatusCode != 401 {
 		t.Fatalf("wss without credentials: %v %v", err, resp)
 	}
-	conn, _, err := d.Dial("wss"+strings.TrimPrefix(base, "https")+"api/stream", header)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	c := fanouttest.Dialer{TLS: certs.TLSConfig(), Header: header}.Dial(t, "wss"+strings.TrimPrefix(base, "https")+"api/stream")
 	rdb, err := store.NewClient(store.ClientOptions{URL: "rediss://" + srv.Addr(), CAFile: certs.CA, Password: "redis-secret"})
 	if err != nil {
 		t.Fatal(err)
@@ -86,17 +83,8 @@ func TestRunTLSEverywhere(t *testing.T) {
 	if _, err := store.New(rdb, store.Options{}).Ingest(context.Background(), []reading.Reading{want}); err != nil {
 		t.Fatal(err)
 	}
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
-		_, data, err := conn.ReadMessage()
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := reading.DecodeFrame(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(f.Readings) > 0 {
+		if f := c.Frame(t); len(f.Readings) > 0 {
 			if got := f.Readings[0]; got.Device != "secure-1" || got.Value != 4.5 {
 				t.Fatalf("got %+v", got)
 			}

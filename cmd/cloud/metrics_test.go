@@ -1,0 +1,68 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tributary-iot/tributary/fanout"
+	"github.com/tributary-iot/tributary/fanout/redissource"
+	"github.com/tributary-iot/tributary/store"
+)
+
+// TestMetricNames pins the names, types and help of the cloud's metrics,
+// which dashboards and alerts use.
+func TestMetricNames(t *testing.T) {
+	rdb, err := store.NewClient(store.ClientOptions{URL: "redis://127.0.0.1:1"}) // never dialled
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	reg, err := newRegistry(fanout.NewHub(fanout.Options{}), redissource.New(store.New(rdb, store.Options{}), redissource.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP tributary_cloud_live_messages_dropped_total Messages on live channels that were not a valid reading of the channel's device.
+# TYPE tributary_cloud_live_messages_dropped_total counter
+tributary_cloud_live_messages_dropped_total 0
+# HELP tributary_cloud_live_subscriptions_total Times the cloud (re)subscribed to live readings in Redis.
+# TYPE tributary_cloud_live_subscriptions_total counter
+tributary_cloud_live_subscriptions_total 0
+# HELP tributary_cloud_readings_delivered_total Readings sent to WebSocket clients (handed to the connection), counted once per client.
+# TYPE tributary_cloud_readings_delivered_total counter
+tributary_cloud_readings_delivered_total 0
+# HELP tributary_cloud_readings_received_total Readings published to the fan-out hub.
+# TYPE tributary_cloud_readings_received_total counter
+tributary_cloud_readings_received_total 0
+# HELP tributary_cloud_redis_up 1 while the cloud is subscribed to live readings in Redis and Redis answers, else 0.
+# TYPE tributary_cloud_redis_up gauge
+tributary_cloud_redis_up 0
+# HELP tributary_cloud_websocket_bad_messages_total WebSocket clients disconnected for sending a malformed, oversized or binary message.
+# TYPE tributary_cloud_websocket_bad_messages_total counter
+tributary_cloud_websocket_bad_messages_total 0
+# HELP tributary_cloud_websocket_clients WebSocket clients connected to the fan-out hub.
+# TYPE tributary_cloud_websocket_clients gauge
+tributary_cloud_websocket_clients 0
+# HELP tributary_cloud_websocket_frames_sent_total WebSocket text frames (readings and status) written to clients.
+# TYPE tributary_cloud_websocket_frames_sent_total counter
+tributary_cloud_websocket_frames_sent_total 0
+# HELP tributary_cloud_websocket_slow_disconnects_total WebSocket clients disconnected (code 3008) because their queue was full.
+# TYPE tributary_cloud_websocket_slow_disconnects_total counter
+tributary_cloud_websocket_slow_disconnects_total 0
+`), "tributary_cloud_live_messages_dropped_total", "tributary_cloud_live_subscriptions_total",
+		"tributary_cloud_readings_delivered_total", "tributary_cloud_readings_received_total", "tributary_cloud_redis_up",
+		"tributary_cloud_websocket_bad_messages_total", "tributary_cloud_websocket_clients",
+		"tributary_cloud_websocket_frames_sent_total", "tributary_cloud_websocket_slow_disconnects_total")
+	if err != nil {
+		t.Error(err)
+	}
+	// And nothing else but the build info.
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 10 {
+		t.Errorf("%d metrics (%v), want 10", n, err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "tributary_cloud_build_info"); err != nil || n != 1 {
+		t.Errorf("build info: %d (%v), want 1", n, err)
+	}
+}

@@ -1,4 +1,4 @@
-package main
+package hardware
 
 import (
 	"cmp"
@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
 	"periph.io/x/conn/v3/gpio"
 
 	"github.com/tributary-iot/tributary/reading"
@@ -16,11 +15,10 @@ import (
 	"github.com/tributary-iot/tributary/sensors/ads1115"
 )
 
-// sensorConfig is one entry of the configuration file's sensors: list, as
-// written. Which keys a sensor takes besides name, driver, interval and
-// fallback depends on its driver (see drivers.go); check turns it into a
-// sensorSpec.
-type sensorConfig struct {
+// SensorConfig is one sensor of a configuration, as written (the yaml
+// tags are its keys in edge's file). Which keys a sensor takes besides
+// name, driver, interval and fallback depends on its driver: see Validate.
+type SensorConfig struct {
 	Name     string        `yaml:"name"`
 	Driver   string        `yaml:"driver"`
 	Interval time.Duration `yaml:"interval"`
@@ -56,18 +54,20 @@ type sensorConfig struct {
 	W1Dir string `yaml:"w1_dir"` // where the kernel lists 1-wire slaves; default /sys/bus/w1/devices
 }
 
-// Defaults of the hardware keys.
+// DefaultW1Dir is where the kernel's w1 driver lists 1-wire slaves.
+const DefaultW1Dir = "/sys/bus/w1/devices"
+
+// Defaults of the other hardware keys.
 const (
-	defaultBus   = "1" // the Raspberry Pi's I²C on header pins 3 and 5
-	defaultW1Dir = "/sys/bus/w1/devices"
-	fallbackSim  = "sim"
+	defaultBus  = "1" // the Raspberry Pi's I²C on header pins 3 and 5
+	fallbackSim = "sim"
 )
 
-// sensorSpec is a sensor's configuration checked against its driver, with
+// spec is a sensor's configuration checked against its driver, with
 // its defaults applied: what opening and emulating the sensor use.
-type sensorSpec struct {
+type spec struct {
 	name     string
-	driver   driver
+	driver   Driver
 	interval time.Duration // 0: the agent's default
 	fallback bool
 
@@ -91,25 +91,37 @@ type sensorSpec struct {
 	w1Dir string
 }
 
-// fieldError is a mistake in one key of one sensor.
-type fieldError struct {
-	key string // "address", or "" for the sensor as a whole
-	msg string
+// MinInterval is the shortest sampling interval accepted: faster than
+// this a sensor would flood the uplink (and no supported chip converts
+// faster).
+const MinInterval = 10 * time.Millisecond
+
+// A ConfigError is a mistake in one sensor of a list: "sensors[3].address:
+// 0x75: a bme280 answers only at 0x76, 0x77".
+type ConfigError struct {
+	Index int    // the sensor's, in the list
+	Key   string // the key it is about: "address"
+	// Whole: the mistake is the sensor's (a key missing, a name taken),
+	// not the value written at Key.
+	Whole bool
+	Msg   string
 }
 
+func (e *ConfigError) Error() string { return fmt.Sprintf("sensors[%d].%s: %s", e.Index, e.Key, e.Msg) }
+
 // spec checks c against d and returns its spec and every mistake found.
-// keys are the keys present in the file (nil: unknown, assume those set).
-func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
-	s := sensorSpec{name: c.Name, driver: d, interval: c.Interval}
-	var errs []fieldError
+// keys are the keys written (nil: those not zero).
+func (c SensorConfig) spec(d Driver, keys []string) (spec, []*ConfigError) {
+	s := spec{name: c.Name, driver: d, interval: c.Interval}
+	var errs []*ConfigError
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fieldError{key, fmt.Sprintf(format, args...)})
+		errs = append(errs, &ConfigError{Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	if keys == nil {
 		keys = c.setKeys()
 	}
 	common := "name, driver and interval"
-	if d.hw != hwNone {
+	if d.kind() != kindSim {
 		common = "name, driver, interval and fallback"
 	}
 	for _, k := range keys {
@@ -121,23 +133,23 @@ func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
 			if len(d.keys) > 0 {
 				takes = strings.Join(d.keys, ", ")
 			}
-			bad(k, "driver %s does not take %s (besides %s, it takes %s)", d.name, k, common, takes)
+			bad(k, "driver %s does not take %s (besides %s, it takes %s)", d.Name, k, common, takes)
 		}
 	}
 	switch c.Fallback {
 	case "":
 	case fallbackSim:
-		if d.hw == hwNone && slices.Contains(keys, "fallback") {
-			bad("fallback", "driver %s is a simulation already: fallback does not apply", d.name)
+		if d.kind() == kindSim && slices.Contains(keys, "fallback") {
+			bad("fallback", "driver %s is a simulation already: fallback does not apply", d.Name)
 		}
 		s.fallback = true
 	default:
 		bad("fallback", "%q: the only fallback is %q (default: none, the sensor is reported down until it answers)", c.Fallback, fallbackSim)
 	}
-	if c.Interval != 0 && c.Interval < minInterval {
-		bad("interval", "%v is below the minimum %v", c.Interval, minInterval)
+	if c.Interval != 0 && c.Interval < MinInterval {
+		bad("interval", "%v is below the minimum %v", c.Interval, MinInterval)
 	} else if c.Interval != 0 && c.Interval < d.minInterval {
-		bad("interval", "%v is shorter than one %s measurement (%v): give at least that", c.Interval, d.name, d.minInterval)
+		bad("interval", "%v is shorter than one %s measurement (%v): give at least that", c.Interval, d.Name, d.minInterval)
 	}
 
 	if slices.Contains(d.keys, "stuck_after") {
@@ -146,29 +158,29 @@ func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
 			bad("stuck_after", "%d: want 2 or more reads, or -1 for never (default: the driver's)", c.StuckAfter)
 		}
 	}
-	switch d.hw {
-	case hwI2C:
+	switch d.kind() {
+	case kindI2C:
 		s.bus = cmp.Or(c.Bus, defaultBus)
 		if strings.ContainsAny(s.bus, " :/") {
 			bad("bus", "%q is not an I²C bus: give its number (1 for /dev/i2c-1) or name (I2C1)", c.Bus)
 		}
-		s.addr = d.addrs[0]
+		s.addr = d.i2c().addrs[0]
 		if c.Address != "" {
 			a, err := parseAddr(c.Address)
 			switch {
 			case err != nil:
 				bad("address", "%v", err)
 				s.addr = 0
-			case !slices.Contains(d.addrs, a):
-				bad("address", "%#02x: a %s answers only at %s", a, d.name, addrList(d.addrs))
+			case !slices.Contains(d.i2c().addrs, a):
+				bad("address", "%#02x: a %s answers only at %s", a, d.Name, addrList(d.i2c().addrs))
 				s.addr = 0
 			default:
 				s.addr = a
 			}
 		}
-	case hwGPIO:
+	case kindGPIO:
 		if c.Pin == "" {
-			bad("", "pin: missing (a GPIO name such as GPIO17, BCM numbering)")
+			errs = append(errs, &ConfigError{Key: "pin", Whole: true, Msg: "missing (a GPIO name such as GPIO17, BCM numbering)"})
 		} else if p, err := parsePin(c.Pin); err != nil {
 			bad("pin", "%v", err)
 		} else {
@@ -199,12 +211,12 @@ func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
 		default:
 			bad("rate_per", "%q: want 1s, 1m or 1h", c.RatePer)
 		}
-	case hw1Wire:
-		s.w1Dir = cmp.Or(c.W1Dir, defaultW1Dir)
+	case kind1Wire:
+		s.w1Dir = cmp.Or(c.W1Dir, DefaultW1Dir)
 		switch {
 		case c.ID == "": // the only probe on the bus
 		case !validW1ID(strings.ToLower(c.ID)):
-			bad("id", "%q is not a DS18B20 id: want 28- and 12 hex digits, as under %s", c.ID, defaultW1Dir)
+			bad("id", "%q is not a DS18B20 id: want 28- and 12 hex digits, as under %s", c.ID, DefaultW1Dir)
 		default:
 			s.id = strings.ToLower(c.ID)
 		}
@@ -221,7 +233,7 @@ func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
 	if slices.Contains(d.keys, "metric") {
 		s.metric = cmp.Or(c.Metric, d.metrics[0])
 		if !slices.Contains(d.metrics, s.metric) {
-			bad("metric", "%q: %s measures %s", c.Metric, d.name, orList(d.metrics))
+			bad("metric", "%q: %s measures %s", c.Metric, d.Name, orList(d.metrics))
 		}
 	}
 	if slices.Contains(d.keys, "scale") {
@@ -229,7 +241,7 @@ func (c sensorConfig) spec(d driver, keys []string) (sensorSpec, []fieldError) {
 		switch {
 		case c.Scale < 0 || c.Scale > 1000:
 			bad("scale", "%v: want a factor above 0 (a divider's ratio, such as 11 for 100k over 10k)", c.Scale)
-		case c.Scale != 0 && d.hw == hwI2C && s.metric != sensors.MetricVoltage:
+		case c.Scale != 0 && d.kind() == kindI2C && s.metric != sensors.MetricVoltage:
 			bad("scale", "applies to metric voltage only; moisture takes dry_volts and wet_volts")
 		}
 	}
@@ -263,7 +275,7 @@ var (
 
 // setKeys lists the keys of c that are not zero, for a config made in Go
 // rather than read from a file.
-func (c sensorConfig) setKeys() []string {
+func (c SensorConfig) setKeys() []string {
 	var ks []string
 	for _, kv := range []struct {
 		k   string
@@ -329,50 +341,53 @@ func validW1ID(id string) bool {
 	return true
 }
 
-// validateSensors checks the sensors: list and returns every mistake,
-// each with its line (at gives the "line N: " prefix of a path in root);
-// interval is the file's default interval (0: the agent's).
-func validateSensors(ss []sensorConfig, interval time.Duration, root *yaml.Node, at func(path ...string) string) []error {
-	interval = cmp.Or(interval, time.Second) // what a sensor without one gets (agent.DefaultInterval)
-	var errs []error
+// Validate checks a list of sensors and returns every mistake, in list
+// order. written(i) lists the keys the file sets for sensor i (nil: those
+// not zero); interval is what a sensor without one gets (0: 1s).
+func Validate(cs []SensorConfig, interval time.Duration, written func(i int) []string) []*ConfigError {
+	interval = cmp.Or(interval, time.Second) // agent.DefaultInterval
+	var errs []*ConfigError
 	seen := map[string]string{}
 	claims := hwClaims{}
-	for i, s := range ss {
+	for i, s := range cs {
 		key := fmt.Sprintf("sensors[%d]", i)
-		idx := strconv.Itoa(i)
+		whole := func(k, format string, args ...any) {
+			errs = append(errs, &ConfigError{Index: i, Key: k, Whole: true, Msg: fmt.Sprintf(format, args...)})
+		}
 		d, ok := lookupDriver(s.Driver)
 		switch {
 		case s.Driver == "":
-			errs = append(errs, fmt.Errorf("%s%s.driver: missing (known drivers: %s)", at("sensors", idx), key, driverNames()))
+			whole("driver", "missing (known drivers: %s)", driverNames())
 			continue
 		case !ok:
-			errs = append(errs, fmt.Errorf("%s%s.driver: %q is not a known driver (known: %s)", at("sensors", idx, "driver"), key, s.Driver, driverNames()))
+			errs = append(errs, &ConfigError{Index: i, Key: "driver", Msg: fmt.Sprintf("%q is not a known driver (known: %s)", s.Driver, driverNames())})
 			continue
 		}
 		switch {
-		case s.Name == "" && !d.set:
-			errs = append(errs, fmt.Errorf("%s%s.name: missing", at("sensors", idx), key))
+		case s.Name == "" && !d.set():
+			whole("name", "missing")
 		case s.Name != "" && !reading.ValidID(s.Name):
-			errs = append(errs, fmt.Errorf("%s%s.name: %q is not a valid sensor id (letters, digits, '.', '_' or '-', starting with a letter or digit)", at("sensors", idx, "name"), key, s.Name))
+			errs = append(errs, &ConfigError{Index: i, Key: "name", Msg: fmt.Sprintf("%q is not a valid sensor id (letters, digits, '.', '_' or '-', starting with a letter or digit)", s.Name)})
 		}
-		sp, ferrs := s.spec(d, keysAt(root, "sensors", idx))
-		if s.Interval == 0 && interval < d.minInterval && interval >= minInterval {
-			errs = append(errs, fmt.Errorf("%s%s.interval: the default %v is shorter than one %s measurement (%v): give this sensor an interval of at least that", at("sensors", idx), key, interval, d.name, d.minInterval))
+		var keys []string
+		if written != nil {
+			keys = written(i)
+		}
+		sp, ferrs := s.spec(d, keys)
+		if s.Interval == 0 && interval < d.minInterval && interval >= MinInterval {
+			whole("interval", "the default %v is shorter than one %s measurement (%v): give this sensor an interval of at least that", interval, d.Name, d.minInterval)
 		}
 		for _, fe := range ferrs {
-			if fe.key == "" {
-				errs = append(errs, fmt.Errorf("%s%s.%s", at("sensors", idx), key, fe.msg))
-			} else {
-				errs = append(errs, fmt.Errorf("%s%s.%s: %s", at("sensors", idx, fe.key), key, fe.key, fe.msg))
-			}
+			fe.Index = i
+			errs = append(errs, fe)
 		}
 		// Two sensors on one chip or pin: only an ADC's channels share.
 		if field, msg := claims.take(key, sp); msg != "" {
-			errs = append(errs, fmt.Errorf("%s%s.%s: %s", at("sensors", idx, field), key, field, msg))
+			errs = append(errs, &ConfigError{Index: i, Key: field, Msg: msg})
 		}
 		for _, n := range d.names(s.Name) {
 			if prev, dup := seen[n]; dup {
-				errs = append(errs, fmt.Errorf("%s%s.name: sensor %q already defined by %s", at("sensors", idx), key, n, prev))
+				whole("name", "sensor %q already defined by %s", n, prev)
 			}
 			seen[n] = key
 		}
@@ -380,48 +395,9 @@ func validateSensors(ss []sensorConfig, interval time.Duration, root *yaml.Node,
 	return errs
 }
 
-// keysAt returns the keys of the mapping at path in root, or nil if there
-// is none.
-func keysAt(root *yaml.Node, path ...string) []string {
-	n := root
-	if n == nil {
-		return nil
-	}
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	for _, p := range path {
-		var next *yaml.Node
-		switch n.Kind {
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == p {
-					next = n.Content[i+1]
-				}
-			}
-		case yaml.SequenceNode:
-			if i, err := strconv.Atoi(p); err == nil && i >= 0 && i < len(n.Content) {
-				next = n.Content[i]
-			}
-		}
-		if next == nil {
-			return nil
-		}
-		n = next
-	}
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	ks := []string{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		ks = append(ks, n.Content[i].Value)
-	}
-	return ks
-}
-
 // gpioPull is the pull resistor the spec asks for (PullNoChange: the
 // driver's default, a pull-up).
-func (s sensorSpec) gpioPull() gpio.Pull {
+func (s spec) gpioPull() gpio.Pull {
 	switch s.pull {
 	case "up":
 		return gpio.PullUp
@@ -439,22 +415,22 @@ type hwClaims map[string][2]string
 
 // take claims what sp uses for the sensor at key; it returns the key of
 // what is already another's, and a message saying so, or "", "".
-func (c hwClaims) take(key string, sp sensorSpec) (field, msg string) {
+func (c hwClaims) take(key string, sp spec) (field, msg string) {
 	var place, what string
 	switch {
-	case sp.driver.hw == hwI2C && sp.addr != 0:
+	case sp.driver.kind() == kindI2C && sp.addr != 0:
 		place, field, what = fmt.Sprintf("i2c %s %#02x", busKey(sp.bus), sp.addr), "address", fmt.Sprintf("%#02x on bus %s", sp.addr, sp.bus)
-		if prev, ok := c[place]; ok && (prev[1] != "ads1115" || sp.driver.name != "ads1115") {
+		if prev, ok := c[place]; ok && (prev[1] != "ads1115" || sp.driver.Name != "ads1115") {
 			return field, fmt.Sprintf("%s is already %s's (a %s)", what, prev[0], prev[1])
 		}
-		c[place] = [2]string{key, sp.driver.name}
-		if sp.driver.name != "ads1115" || sp.channel < 0 {
+		c[place] = [2]string{key, sp.driver.Name}
+		if sp.driver.Name != "ads1115" || sp.channel < 0 {
 			return "", ""
 		}
 		place, field, what = place+" channel "+sp.channel.String(), "channel", sp.channel.String()+" of the ADS1115 at "+fmt.Sprintf("%#02x", sp.addr)
-	case sp.driver.hw == hwGPIO && sp.pin != "":
+	case sp.driver.kind() == kindGPIO && sp.pin != "":
 		place, field, what = "pin "+sp.pin, "pin", sp.pin
-	case sp.driver.hw == hw1Wire && sp.id != "":
+	case sp.driver.kind() == kind1Wire && sp.id != "":
 		place, field, what = "w1 "+sp.id, "id", sp.id
 	default:
 		return "", ""
@@ -462,7 +438,7 @@ func (c hwClaims) take(key string, sp sensorSpec) (field, msg string) {
 	if prev, ok := c[place]; ok {
 		return field, fmt.Sprintf("%s is already %s's", what, prev[0])
 	}
-	c[place] = [2]string{key, sp.driver.name}
+	c[place] = [2]string{key, sp.driver.Name}
 	return "", ""
 }
 

@@ -1,6 +1,7 @@
-package main
+package hardware
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,13 +18,58 @@ import (
 	"periph.io/x/conn/v3/i2c/i2creg"
 	"periph.io/x/host/v3"
 
-	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/sensors"
 )
 
-// openSensors makes the configured sensors (the default simulated set when
-// none is configured) and returns them, to close once the agent has
-// stopped, and the agent's configuration of them.
+// Options configure Open. The zero value opens the board's hardware.
+type Options struct {
+	// Device seeds the simulations, so that each device's values are its
+	// own; default "".
+	Device string
+	// Sim runs every hardware sensor's driver over an emulated chip or
+	// pin, registered with periph under the configured bus and pin names
+	// (none configured: the simulated set). Default false: the board.
+	Sim bool
+	// Logger says what was opened, simulated or is missing; default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// A Sensor is an opened sensor and how its configuration asks for it to
+// be read.
+type Sensor struct {
+	Sensor    sensors.Sensor
+	Interval  time.Duration // 0: the agent's default
+	Simulated bool          // the driver over an emulated chip, or a simulation
+}
+
+// A Board is the hardware a set of sensors is attached to, opened for
+// them: it owns the I²C buses, the pins and the emulators, which its
+// sensors borrow. Close it once its sensors are no longer read.
+type Board struct {
+	sensors []Sensor
+	release []func() // run in order once the sensors are closed
+}
+
+// Sensors returns the opened sensors, in the order of the configuration.
+func (b *Board) Sensors() []Sensor { return b.sensors }
+
+// Close closes the sensors, then the buses, and unregisters what was
+// emulated. It returns the sensors' errors; it must be called once.
+func (b *Board) Close() error {
+	ss := make([]sensors.Sensor, len(b.sensors))
+	for i, s := range b.sensors {
+		ss[i] = s.Sensor
+	}
+	err := sensors.Close(ss...)
+	for _, f := range b.release {
+		f()
+	}
+	return err
+}
+
+// Open opens the sensors cs configures (the simulated set when there is
+// none), after checking them with Validate.
 //
 // On a board, hardware sensors are opened through periph's registries after
 // host.Init. A sensor whose hardware cannot be opened is simulated if its
@@ -33,65 +79,77 @@ import (
 // so that the agent reports it down, retries it with backoff and reads it
 // once it answers; the other sensors run regardless.
 //
-// With --sim, every hardware sensor's emulator is registered under the
-// configured bus and pin names and the sensors are opened there, by the
-// same code as on a board.
-func openSensors(s settings, log *slog.Logger) ([]sensors.Sensor, []agent.SensorConfig) {
-	w := newSimWorld(s.device, time.Now)
-	confs := s.sensors
+// With Options.Sim, every hardware sensor's emulator is registered under
+// the configured bus and pin names and the sensors are opened there, by
+// the same code as on a board.
+func Open(cs []SensorConfig, o Options) (*Board, error) {
+	if errs := Validate(cs, 0, nil); len(errs) > 0 {
+		var all []error
+		for _, e := range errs {
+			all = append(all, e)
+		}
+		return nil, errors.Join(all...)
+	}
+	log := cmp.Or(o.Logger, slog.Default())
+	w := newSimWorld(o.Device, time.Now)
 	switch {
-	case len(confs) == 0 && s.sim:
+	case len(cs) == 0 && o.Sim:
 		log.Info("using simulated sensors (--sim)")
-		confs = []sensorConfig{{Driver: "sim"}}
-	case len(confs) == 0:
+		cs = []SensorConfig{{Driver: "sim"}}
+	case len(cs) == 0:
 		log.Info("no sensors configured; using simulated sensors")
-		confs = []sensorConfig{{Driver: "sim"}}
-	case s.sim:
+		cs = []SensorConfig{{Driver: "sim"}}
+	case o.Sim:
 		log.Info("using simulated sensors (--sim): every configured sensor's driver over an emulated chip")
 	}
-	var specs []sensorSpec
-	for _, c := range confs {
-		d, _ := lookupDriver(c.Driver) // validated with the file
+	var specs []spec
+	for _, c := range cs {
+		d, _ := lookupDriver(c.Driver) // validated above
 		sp, _ := c.spec(d, nil)
 		specs = append(specs, sp)
 	}
 
-	hw := newHardware(log)
-	if s.sim {
+	b := &Board{}
+	hw := newOpener(log)
+	var unregister func()
+	if o.Sim {
 		sh := emulate(w, specs)
 		if sh.err != nil {
 			log.Error("cannot emulate every sensor", "err", sh.err)
 		}
 		if sh.empty() {
-			// nothing to register
+			sh.close()
 		} else if err := sh.register(); err != nil {
 			log.Error("cannot register the emulated hardware; simulating each sensor apart", "err", err)
+			sh.close()
 			hw = nil
 		} else {
-			hw = newHardware(log)
 			hw.host = false
-			hw.onClose = append(hw.onClose, sh.close)
+			unregister = sh.close
 			for i := range specs {
 				specs[i] = sh.respec(specs[i])
 			}
 		}
 	}
+	if hw != nil {
+		b.release = append(b.release, hw.close)
+	}
+	if unregister != nil {
+		b.release = append(b.release, unregister)
+	}
 
-	var all []sensors.Sensor
-	var cfgs []agent.SensorConfig
-	add := func(sn sensors.Sensor, sp sensorSpec, simulated bool) {
-		all = append(all, sn)
-		cfgs = append(cfgs, agent.SensorConfig{Sensor: sn, Interval: sp.interval, Simulated: simulated})
+	add := func(sn sensors.Sensor, sp spec, simulated bool) {
+		b.sensors = append(b.sensors, Sensor{Sensor: sn, Interval: sp.interval, Simulated: simulated})
 	}
 	for _, sp := range specs {
-		if sp.driver.hw == hwNone {
-			for _, sn := range sp.driver.simOpen(sp.name, w) {
+		if s, ok := sp.driver.dev.(simulation); ok {
+			for _, sn := range s.simulate(sp.name, w) {
 				add(sn, sp, false)
 			}
 			continue
 		}
-		if s.sim && hw == nil {
-			sn, err := twin(w, sp, log)
+		if o.Sim && hw == nil {
+			sn, err := b.twin(w, sp, log)
 			if err != nil {
 				log.Error(fmt.Sprintf("sensor %s: cannot simulate it", sp.name), "err", err)
 				continue
@@ -102,9 +160,9 @@ func openSensors(s settings, log *slog.Logger) ([]sensors.Sensor, []agent.Sensor
 		sn, err := hw.open(sp)
 		switch {
 		case err == nil:
-			add(sn, sp, s.sim)
+			add(sn, sp, o.Sim)
 		case sp.fallback:
-			tw, terr := twin(w, sp, log)
+			tw, terr := b.twin(w, sp, log)
 			if terr != nil {
 				log.Error(fmt.Sprintf("sensor %s: hardware not found and cannot simulate it", sp.name), "err", err, "sim_err", terr)
 				add(hw.absent(sp, err), sp, false)
@@ -117,88 +175,89 @@ func openSensors(s settings, log *slog.Logger) ([]sensors.Sensor, []agent.Sensor
 			add(hw.absent(sp, err), sp, false)
 		}
 	}
-	return all, cfgs
+	return b, nil
 }
 
 // twin opens sp's driver over an emulator of its own, on hardware that is
-// registered nowhere: the fallback of a sensor whose hardware is missing.
-func twin(w *simWorld, sp sensorSpec, log *slog.Logger) (sensors.Sensor, error) {
-	sh := emulate(w, []sensorSpec{sp})
-	h := newHardware(log)
+// registered nowhere (the fallback of a sensor whose hardware is missing),
+// released with b.
+func (b *Board) twin(w *simWorld, sp spec, log *slog.Logger) (sensors.Sensor, error) {
+	sh := emulate(w, []spec{sp})
+	h := newOpener(log)
 	h.host = false
 	h.openBus = sh.openBus
 	h.pinByName = sh.pinByName
-	h.onClose = append(h.onClose, sh.close)
 	sp = sh.respec(sp)
 	sn, err := h.open(sp)
 	if err != nil {
+		h.close()
 		sh.close()
 		return nil, err
 	}
+	b.release = append(b.release, h.close, sh.close)
 	return sn, nil
 }
 
-// hardware opens what sensors are attached to and owns it: an I²C bus is
+// opener opens what sensors are attached to and owns it: an I²C bus is
 // opened once (i2creg.Open) and shared by the sensors on it, which borrow
-// it; pins are found with gpioreg.ByName. Everything is released when the
-// last sensor opened through it is closed. Its methods are safe for
+// it; pins are found with gpioreg.ByName. Its methods are safe for
 // concurrent use (an absent sensor opens from the agent's goroutine).
-type hardware struct {
+type opener struct {
 	log *slog.Logger
 	// host: call periph's host.Init once before the first open (the real
 	// board); false when only emulators are registered.
 	host      bool
 	openBus   func(name string) (i2c.BusCloser, error) // default i2creg.Open
 	pinByName func(name string) gpio.PinIO             // default gpioreg.ByName
-	onClose   []func()                                 // run once the last sensor is closed
 
 	mu       sync.Mutex
 	hostDone bool
 	hostErr  error
 	buses    map[string]i2c.BusCloser
 	locks    map[string]*sync.Mutex
-	refs     int
-	released bool
 }
 
-func newHardware(log *slog.Logger) *hardware {
-	return &hardware{log: log, host: true, openBus: i2creg.Open, pinByName: gpioreg.ByName,
+func newOpener(log *slog.Logger) *opener {
+	return &opener{log: log, host: true, openBus: i2creg.Open, pinByName: gpioreg.ByName,
 		buses: map[string]i2c.BusCloser{}, locks: map[string]*sync.Mutex{}}
 }
 
-// open opens the sensor sp describes; the returned sensor releases its
-// share of the hardware when closed.
-func (h *hardware) open(sp sensorSpec) (sensors.Sensor, error) {
-	sn, err := h.openNow(sp)
-	if err != nil {
-		return nil, err
-	}
-	return h.own(sn), nil
-}
-
-// openNow opens the sensor, without counting a reference.
-func (h *hardware) openNow(sp sensorSpec) (sensors.Sensor, error) {
-	switch sp.driver.hw {
-	case hwI2C:
+// open opens the sensor sp describes, on hardware h keeps.
+func (h *opener) open(sp spec) (sensors.Sensor, error) {
+	switch dev := sp.driver.dev.(type) {
+	case i2cChip:
 		b, err := h.bus(sp.bus)
 		if err != nil {
 			return nil, err
 		}
-		return sp.driver.openI2C(b, sp, h)
-	case hwGPIO:
+		return dev.dev.open(b, sp, h.chipLock(sp.bus, sp.addr))
+	case pinDevice:
 		p, err := h.gpioPin(sp.pin)
 		if err != nil {
 			return nil, err
 		}
-		return sp.driver.openPin(p, sp)
-	case hw1Wire:
-		return sp.driver.openW1(sp)
+		return dev.openPin(p, sp)
+	case w1Device:
+		return dev.openW1(sp)
 	}
-	return nil, fmt.Errorf("%s: not a hardware driver", sp.driver.name)
+	return nil, fmt.Errorf("%s: not a hardware driver", sp.driver.Name)
+}
+
+// close closes the buses; the sensors on them must be closed already.
+func (h *opener) close() {
+	h.mu.Lock()
+	buses := h.buses
+	h.buses = map[string]i2c.BusCloser{}
+	h.mu.Unlock()
+	for name, b := range buses {
+		if err := b.Close(); err != nil {
+			h.log.Warn("closing I²C bus", "bus", name, "err", err)
+		}
+	}
 }
 
 // initHost runs periph's host.Init once, when h is for a real board.
-func (h *hardware) initHost() error {
+func (h *opener) initHost() error {
 	if !h.host || h.hostDone {
 		return h.hostErr
 	}
@@ -212,7 +271,7 @@ func (h *hardware) initHost() error {
 
 // bus returns the I²C bus called name, opening it the first time. The
 // error wraps sensors.ErrNoDevice when there is no such bus.
-func (h *hardware) bus(name string) (i2c.Bus, error) {
+func (h *opener) bus(name string) (i2c.Bus, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.initHost(); err != nil {
@@ -232,7 +291,7 @@ func (h *hardware) bus(name string) (i2c.Bus, error) {
 
 // gpioPin finds the pin called name. The error wraps sensors.ErrNoDevice
 // when there is no such pin.
-func (h *hardware) gpioPin(name string) (gpio.PinIO, error) {
+func (h *opener) gpioPin(name string) (gpio.PinIO, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.initHost(); err != nil {
@@ -307,7 +366,7 @@ func busKey(name string) string {
 
 // chipLock returns the lock that sensors on the same chip share (the
 // ADS1115's channels).
-func (h *hardware) chipLock(bus string, addr uint16) sync.Locker {
+func (h *opener) chipLock(bus string, addr uint16) sync.Locker {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	k := fmt.Sprintf("%s/%#02x", busKey(bus), addr)
@@ -319,89 +378,23 @@ func (h *hardware) chipLock(bus string, addr uint16) sync.Locker {
 	return l
 }
 
-// own counts a reference to h for sn, given back when sn is closed.
-func (h *hardware) own(sn sensors.Sensor) sensors.Sensor {
-	h.mu.Lock()
-	h.refs++
-	h.mu.Unlock()
-	o := &owned{Sensor: sn, release: h.release}
-	if w, ok := sn.(sensors.Watcher); ok {
-		return &ownedWatcher{owned: o, w: w}
-	}
-	return o
-}
-
-// release gives back one reference; the last closes the buses.
-func (h *hardware) release() {
-	h.mu.Lock()
-	h.refs--
-	if h.refs > 0 || h.released {
-		h.mu.Unlock()
-		return
-	}
-	h.released = true
-	buses := h.buses
-	h.buses = map[string]i2c.BusCloser{}
-	h.mu.Unlock()
-	for name, b := range buses {
-		if err := b.Close(); err != nil {
-			h.log.Warn("closing I²C bus", "bus", name, "err", err)
-		}
-	}
-	for _, f := range h.onClose {
-		f()
-	}
-}
-
-// owned is a sensor holding a reference to the hardware it was opened on.
-type owned struct {
-	sensors.Sensor
-	release func()
-	once    sync.Once
-}
-
-// Close closes the sensor, then gives back its reference.
-func (o *owned) Close() error {
-	var err error
-	o.once.Do(func() {
-		if c, ok := o.Sensor.(interface{ Close() error }); ok {
-			err = c.Close()
-		}
-		o.release()
-	})
-	return err
-}
-
-// ownedWatcher is an owned sensor that reports changes as they happen.
-type ownedWatcher struct {
-	*owned
-	w sensors.Watcher
-}
-
-func (o *ownedWatcher) Watch(ctx context.Context, emit func([]sensors.Sample)) error {
-	return o.w.Watch(ctx, emit)
-}
-
 // absent returns a stand-in for sp, whose hardware failed to open with
 // err: each Read tries to open it again and, until that succeeds, fails
 // with the open's error, so that the agent shows the sensor down with the
 // error's kind and retries it with its backoff. Once open, it is the
 // sensor.
-func (h *hardware) absent(sp sensorSpec, err error) sensors.Sensor {
-	h.mu.Lock()
-	h.refs++
-	h.mu.Unlock()
+func (h *opener) absent(sp spec, err error) sensors.Sensor {
 	a := &absent{spec: sp, h: h, ready: make(chan struct{}), lastErr: err}
-	if sp.driver.hw == hwGPIO {
+	if sp.driver.kind() == kindGPIO {
 		return &absentWatcher{a}
 	}
 	return a
 }
 
-// absent is a sensor whose hardware is missing; see hardware.absent.
+// absent is a sensor whose hardware is missing; see opener.absent.
 type absent struct {
-	spec sensorSpec
-	h    *hardware
+	spec spec
+	h    *opener
 
 	mu      sync.Mutex
 	s       sensors.Sensor // nil until opened
@@ -420,7 +413,7 @@ func (a *absent) Read(ctx context.Context) ([]sensors.Sample, error) {
 		return nil, fmt.Errorf("sensor %s: read after Close", a.spec.name)
 	}
 	if a.s == nil {
-		s, err := a.h.openNow(a.spec)
+		s, err := a.h.open(a.spec)
 		if err != nil {
 			a.lastErr = err
 			a.mu.Unlock()
@@ -435,7 +428,7 @@ func (a *absent) Read(ctx context.Context) ([]sensors.Sample, error) {
 	return s.Read(ctx)
 }
 
-// Close closes the sensor if it was opened and gives back the hardware.
+// Close closes the sensor if it was opened.
 func (a *absent) Close() error {
 	a.mu.Lock()
 	if a.closed {
@@ -445,12 +438,10 @@ func (a *absent) Close() error {
 	a.closed = true
 	s := a.s
 	a.mu.Unlock()
-	var err error
 	if c, ok := s.(interface{ Close() error }); ok {
-		err = c.Close()
+		return c.Close()
 	}
-	a.h.release()
-	return err
+	return nil
 }
 
 // absentWatcher is an absent sensor that reports changes once opened.

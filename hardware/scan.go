@@ -1,9 +1,9 @@
-package main
+package hardware
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,61 +25,53 @@ const (
 	enableW1  = "enable it with `sudo raspi-config nonint do_onewire 0` (or add dtoverlay=w1-gpio to /boot/firmware/config.txt: data on GPIO4, pin 7) and reboot"
 )
 
-// runScan is `edge scan`: it lists the I²C buses, probes every address of
-// every supported chip on each, lists the DS18B20 probes the kernel's
-// 1-wire driver found, and prints a ready-to-paste sensors: snippet.
-// With --sim it scans emulated hardware: one chip of each kind on bus 1 and
-// a DS18B20 (so that it can be tried, and tested, anywhere).
+// ScanOptions say what Scan scans. The zero value scans the board.
+type ScanOptions struct {
+	// W1Dir is where the kernel lists 1-wire devices; default DefaultW1Dir.
+	W1Dir string
+	// Sim scans an emulated board instead of the board's hardware: one
+	// chip of each kind on bus 1 and a DS18B20 (so that scan can be tried,
+	// and tested, anywhere).
+	Sim bool
+}
+
+// Scan lists the I²C buses, probes every address of every supported chip
+// on each, lists the DS18B20 probes the kernel's 1-wire driver found, and
+// writes all that to w with a ready-to-paste sensors: snippet.
 //
-// It returns an error (exit status 1) when it found no sensor, saying why:
-// no I²C bus (not a Pi, or I²C not enabled), permission denied (the group
-// to join), or nothing answering.
-func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("edge scan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	simulate := fs.Bool("sim", false, "scan emulated hardware instead of the board's")
-	w1Dir := fs.String("w1-dir", defaultW1Dir, "`dir` where the kernel lists 1-wire devices")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: edge scan [--sim] [--w1-dir DIR]\n\nLists the I²C buses, probes the addresses of every supported chip,\nlists the DS18B20 probes, and prints a sensors: snippet for the\nconfiguration file. Flags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("scan: unexpected argument %q", fs.Arg(0))}
-	}
-	if *simulate {
+// It returns an error when it found no sensor, saying why: no I²C bus
+// (not a Pi, or I²C not enabled), permission denied (the group to join),
+// or nothing answering.
+func Scan(ctx context.Context, w io.Writer, o ScanOptions) error {
+	w1Dir := cmp.Or(o.W1Dir, DefaultW1Dir)
+	if o.Sim {
 		sh, err := scanBoard()
 		if err != nil {
 			return fmt.Errorf("scan: %w", err)
 		}
 		defer sh.close()
 		if d := sh.w1Dir(); d != "" {
-			*w1Dir = d
+			w1Dir = d
 		}
 	} else if _, err := host.Init(); err != nil {
-		fmt.Fprintf(stdout, "warning: periph host.Init: %v\n", err)
+		fmt.Fprintf(w, "warning: periph host.Init: %v\n", err)
 	}
-	return scan(ctx, stdout, *w1Dir, *simulate)
+	return scan(ctx, w, w1Dir, o.Sim)
 }
 
-// scanBoard is the emulated board of scan --sim: on bus 1 a BME280 at
+// scanBoard is the emulated board Scan scans with Sim: on bus 1 a BME280 at
 // 0x76, an SHT3x at 0x44, an SHT4x at 0x45 (an address the two families
 // share), a BH1750 at 0x23, an ADS1115 at 0x48 with a soil probe on AIN0;
 // and a DS18B20 on 1-wire, in a temporary directory. It is registered with
 // periph as a board's would be.
 func scanBoard() (*simHardware, error) {
 	w := newSimWorld("scan", time.Now)
-	var specs []sensorSpec
+	var specs []spec
 	for _, c := range scanBoardSensors {
 		d, _ := lookupDriver(c.Driver)
 		sp, errs := c.spec(d, nil)
 		if len(errs) > 0 {
-			return nil, fmt.Errorf("emulated board: %s: %s", c.Name, errs[0].msg)
+			return nil, fmt.Errorf("emulated board: %s: %s", c.Name, errs[0].Msg)
 		}
 		specs = append(specs, sp)
 	}
@@ -92,7 +84,7 @@ func scanBoard() (*simHardware, error) {
 }
 
 // scanBoardSensors is what scanBoard emulates.
-var scanBoardSensors = []sensorConfig{
+var scanBoardSensors = []SensorConfig{
 	{Name: "air", Driver: "bme280", Address: "0x76"},
 	{Name: "air2", Driver: "sht3x", Address: "0x44"},
 	{Name: "air3", Driver: "sht4x", Address: "0x45"},
@@ -144,7 +136,7 @@ func scan(ctx context.Context, w io.Writer, w1Dir string, simulated bool) error 
 	}
 
 	if simulated {
-		fmt.Fprintf(w, "\n1-wire (emulated %s):\n", defaultW1Dir)
+		fmt.Fprintf(w, "\n1-wire (emulated %s):\n", DefaultW1Dir)
 	} else {
 		fmt.Fprintf(w, "\n1-wire (%s):\n", w1Dir)
 	}
@@ -183,15 +175,16 @@ func scan(ctx context.Context, w io.Writer, w1Dir string, simulated bool) error 
 // driver table, until one recognises the chip; only when none does is the
 // address reported as something else (or as an error while probing).
 func probeBus(w io.Writer, b i2c.Bus, bus string) []found {
-	byAddr := map[uint16][]driver{}
+	byAddr := map[uint16][]Driver{}
 	var addrs []uint16
 	seen := map[string]bool{}
 	for _, d := range drivers {
-		if d.hw != hwI2C || d.identify == nil || seen[fmt.Sprint(d.addrs)] {
+		c := d.i2c()
+		if c.identify == nil || seen[fmt.Sprint(c.addrs)] {
 			continue // bmp280 shares bme280's addresses and identification
 		}
-		seen[fmt.Sprint(d.addrs)] = true
-		for _, a := range d.addrs {
+		seen[fmt.Sprint(c.addrs)] = true
+		for _, a := range c.addrs {
 			if byAddr[a] == nil {
 				addrs = append(addrs, a)
 			}
@@ -223,33 +216,33 @@ func probeBus(w io.Writer, b i2c.Bus, bus string) []found {
 // prints what it found: the chip the first one recognises (returned), or
 // else the probing errors, or else that something else answered.
 // answered is false when nothing at all answered at addr.
-func probeAddr(w io.Writer, b i2c.Bus, bus string, addr uint16, ds []driver) (f *found, answered bool) {
+func probeAddr(w io.Writer, b i2c.Bus, bus string, addr uint16, ds []Driver) (f *found, answered bool) {
 	type failure struct {
-		d   driver
+		d   Driver
 		err error
 	}
 	var failed []failure
 	var others []string // drivers whose identification saw another chip
 	for _, d := range ds {
-		model, err := d.identify(b, addr)
+		model, err := d.i2c().identify(b, addr)
 		switch {
 		case errors.Is(err, sensors.ErrNoDevice):
 			continue
 		case err != nil:
 			failed = append(failed, failure{d, err})
 		case model == "":
-			others = append(others, d.name)
+			others = append(others, d.Name)
 		default:
 			drv := strings.ToLower(model)
 			if _, ok := lookupDriver(drv); !ok {
-				drv = d.name
+				drv = d.Name
 			}
-			fmt.Fprintf(w, "    %#02x  %-8s %s\n", addr, model, d.identifiedBy)
+			fmt.Fprintf(w, "    %#02x  %-8s %s\n", addr, model, d.i2c().identifiedBy)
 			return &found{driver: drv, bus: bus, addr: addr}, true
 		}
 	}
 	for _, fl := range failed {
-		fmt.Fprintf(w, "    %#02x  %s?  error while probing: %v\n", addr, fl.d.name, fl.err)
+		fmt.Fprintf(w, "    %#02x  %s?  error while probing: %v\n", addr, fl.d.Name, fl.err)
 	}
 	if len(failed) == 0 && len(others) > 0 {
 		names := strings.Join(others, " or ")

@@ -7,7 +7,7 @@
 // the configuration, the keys it takes, what it reports, and what it
 // drives: a chip on an I²C bus, a GPIO input pin, a 1-wire probe, or a
 // simulation. Each hardware row has its emulator beside its driver
-// (devices.go), so that the same row serves a board, --sim and fallbacks.
+// (drivers.go), so that the same row serves a board, --sim and fallbacks.
 //
 // # Configuration
 //

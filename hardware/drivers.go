@@ -2,8 +2,6 @@ package hardware
 
 import (
 	"context"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,32 +12,23 @@ import (
 	"github.com/tributary-iot/tributary/sensors/ads1115"
 	"github.com/tributary-iot/tributary/sensors/bh1750"
 	"github.com/tributary-iot/tributary/sensors/bme280"
+	"github.com/tributary-iot/tributary/sensors/ds18b20"
+	"github.com/tributary-iot/tributary/sensors/gpioin"
+	"github.com/tributary-iot/tributary/sensors/pulse"
 	"github.com/tributary-iot/tributary/sensors/sht3x"
 	"github.com/tributary-iot/tributary/sensors/sht4x"
 	"github.com/tributary-iot/tributary/sim"
+	ads1115sim "github.com/tributary-iot/tributary/sim/chip/ads1115"
+	bh1750sim "github.com/tributary-iot/tributary/sim/chip/bh1750"
 	bme280sim "github.com/tributary-iot/tributary/sim/chip/bme280"
+	sht3xsim "github.com/tributary-iot/tributary/sim/chip/sht3x"
+	sht4xsim "github.com/tributary-iot/tributary/sim/chip/sht4x"
 	"github.com/tributary-iot/tributary/sim/gpiosim"
 	"github.com/tributary-iot/tributary/sim/i2csim"
 	"github.com/tributary-iot/tributary/sim/w1sim"
 )
 
-// A Driver is one kind of sensor a configuration can name (its driver
-// key): what it reports and takes, and what it drives.
-type Driver struct {
-	Name string
-	Doc  string // one line, for --help
-
-	reports     string        // what its readings are, for edge check
-	keys        []string      // the keys it takes besides name, driver, interval and (hardware only) fallback
-	metrics     []string      // the values of its metric key, the default first
-	minInterval time.Duration // one measurement: a shorter interval would cut every read short
-
-	// dev is what it drives: an i2cChip, a pinDevice, a w1Device or a
-	// simulation (see devices.go).
-	dev any
-}
-
-// The keys of each kind of hardware sensor.
+// i2cKeys are the keys of an I²C chip with one sensor.
 var i2cKeys = []string{"bus", "address", "stuck_after"}
 
 // drivers is every sensor driver, in one table.
@@ -89,105 +78,170 @@ var drivers = []Driver{
 		Doc: "simulated door contact (1: 0 closed, 1 open)"},
 }
 
-// Drivers returns every sensor driver, in the order of the table.
-func Drivers() []Driver { return append([]Driver(nil), drivers...) }
+// What each driver of the table drives: the real driver on hardware, and
+// the chip's or the pin's emulator for --sim and fallbacks.
 
-// kind is what a driver's sensor is attached to.
-type kind int
+// bme280Chip is a BME280 or a BMP280 (model, for the emulator).
+type bme280Chip struct{ model bme280sim.Model }
 
-const (
-	kindSim   kind = iota // a simulation: no hardware at all
-	kindI2C               // a chip on an I²C bus, opened with i2creg.Open(bus)
-	kindGPIO              // a GPIO input pin, found with gpioreg.ByName(pin)
-	kind1Wire             // a 1-wire slave the kernel's w1 driver lists in a directory
-)
-
-func (d Driver) kind() kind {
-	switch d.dev.(type) {
-	case i2cChip:
-		return kindI2C
-	case pinDevice:
-		return kindGPIO
-	case w1Device:
-		return kind1Wire
-	}
-	return kindSim
+func (bme280Chip) open(b i2c.Bus, sp spec, _ sync.Locker) (sensors.Sensor, error) {
+	return bme280.New(b, bme280.Options{Name: sp.name, Addr: sp.addr, StuckAfter: sp.stuckAfter})
 }
 
-// i2c is the driver's chip, or the zero i2cChip for another kind.
-func (d Driver) i2c() i2cChip {
-	c, _ := d.dev.(i2cChip)
+func (c bme280Chip) emulate(_ spec, w *simWorld, _ i2csim.Chip) i2csim.Chip {
+	return bme280sim.NewClimate(c.model, w.climate, w.now)
+}
+
+type sht3xChip struct{}
+
+func (sht3xChip) open(b i2c.Bus, sp spec, _ sync.Locker) (sensors.Sensor, error) {
+	return sht3x.New(b, sht3x.Options{Name: sp.name, Addr: sp.addr, StuckAfter: sp.stuckAfter})
+}
+
+func (sht3xChip) emulate(_ spec, w *simWorld, _ i2csim.Chip) i2csim.Chip {
+	return sht3xsim.NewClimate(w.climate, w.now)
+}
+
+type sht4xChip struct{}
+
+func (sht4xChip) open(b i2c.Bus, sp spec, _ sync.Locker) (sensors.Sensor, error) {
+	return sht4x.New(b, sht4x.Options{Name: sp.name, Addr: sp.addr, StuckAfter: sp.stuckAfter})
+}
+
+func (sht4xChip) emulate(_ spec, w *simWorld, _ i2csim.Chip) i2csim.Chip {
+	return sht4xsim.NewClimate(w.climate, w.now)
+}
+
+type bh1750Chip struct{}
+
+func (bh1750Chip) open(b i2c.Bus, sp spec, _ sync.Locker) (sensors.Sensor, error) {
+	return bh1750.New(b, bh1750.Options{Name: sp.name, Addr: sp.addr, StuckAfter: sp.stuckAfter})
+}
+
+func (bh1750Chip) emulate(_ spec, w *simWorld, _ i2csim.Chip) i2csim.Chip {
+	return bh1750sim.NewLight(w.light, w.now)
+}
+
+// ads1115Chip is one channel of an ADS1115: several sensors may share the
+// chip (and its lock, and its emulator).
+type ads1115Chip struct{}
+
+func (ads1115Chip) open(b i2c.Bus, sp spec, lock sync.Locker) (sensors.Sensor, error) {
+	o := ads1115.Options{Name: sp.name, Addr: sp.addr, StuckAfter: sp.stuckAfter, Channel: sp.channel, Lock: lock}
+	switch sp.metric {
+	case sensors.MetricMoisture:
+		o.Metric, o.Unit, o.Clamp = sensors.MetricMoisture, sensors.UnitPercent, true
+		o.Calibration = [2]ads1115.Point{{Volts: sp.dry, Value: 0}, {Volts: sp.wet, Value: 100}}
+	default:
+		if sp.scale != 1 {
+			o.Metric, o.Unit = sensors.MetricVoltage, sensors.UnitVolt
+			o.Calibration = [2]ads1115.Point{{Volts: 0, Value: 0}, {Volts: 1, Value: sp.scale}}
+		}
+	}
+	return ads1115.New(b, o)
+}
+
+func (ads1115Chip) emulate(sp spec, w *simWorld, on i2csim.Chip) i2csim.Chip {
+	c, _ := on.(*ads1115sim.Chip)
+	if c == nil {
+		c = ads1115sim.New(ads1115sim.Options{Now: w.now})
+	}
+	var in ads1115sim.Input
+	if sp.metric == sensors.MetricMoisture {
+		in = ads1115sim.SoilProbe(w.soil())
+	} else {
+		in = w.supply(sp.scale) // a supply of about 12 V through the divider
+	}
+	ain := 0
+	if sp.channel <= ads1115.AIN3 {
+		ain = int(sp.channel)
+	} else {
+		ain = []int{0, 0, 1, 2}[sp.channel-ads1115.AIN0AIN1] // the positive input of the pair
+	}
+	c.SetInput(ain, w.noisy(in))
 	return c
 }
 
-// set reports whether the driver makes several sensors, its configured
-// name (optional) a prefix of theirs.
-func (d Driver) set() bool {
-	_, ok := d.dev.(simSet)
-	return ok
+type ds18b20Probe struct{}
+
+func (ds18b20Probe) openW1(sp spec) (sensors.Sensor, error) {
+	return ds18b20.New(ds18b20.Options{Name: sp.name, ID: sp.id, Root: sp.w1Dir, StuckAfter: sp.stuckAfter})
 }
 
-// names returns the names of the sensors the driver makes for a config name.
-func (d Driver) names(name string) []string {
-	s, ok := d.dev.(simulation)
-	if !ok || !d.set() {
-		return []string{name}
-	}
-	var out []string
-	for _, sn := range s.simulate(name, newSimWorld("x", time.Now)) {
-		out = append(out, sn.Name())
-	}
-	return out
+// emulateW1 puts a probe in the soil: the air's daily cycle, damped, a few
+// degrees cooler.
+func (ds18b20Probe) emulateW1(sp spec, w *simWorld, tree *w1sim.Tree) error {
+	air := w1sim.ClimateTemperature(w.climate, 0)
+	return tree.Add(sp.id, func(t time.Time) float64 { return 0.4*air(t) + 8 }, w1sim.AllFiles)
 }
 
-func lookupDriver(name string) (Driver, bool) {
-	for _, d := range drivers {
-		if d.Name == name {
-			return d, true
+// emulatorStep is how often an emulated pin asks its model for the level:
+// a door, a PIR or a rain gauge changes far less often, and a finer step
+// costs CPU in --sim for nothing.
+const emulatorStep = 50 * time.Millisecond
+
+type gpioInput struct{}
+
+func (gpioInput) openPin(p gpio.PinIO, sp spec) (sensors.Sensor, error) {
+	return gpioin.New(p, gpioin.Options{Name: sp.name, Metric: sp.metric, Pull: sp.gpioPull(), Invert: sp.invert, Debounce: sp.debounce})
+}
+
+func (gpioInput) emulatePin(sp spec, w *simWorld) (*gpiosim.Pin, func(context.Context)) {
+	if sp.metric == sensors.MetricMotion { // an HC-SR501 drives its output
+		p := gpiosim.New(gpiosim.Options{Name: sp.pin, Wiring: gpiosim.PushPull, Seed: w.next()})
+		return p, func(ctx context.Context) {
+			p.FollowLevel(ctx, gpiosim.MotionLevel(w.motion()), gpiosim.FollowOptions{Step: emulatorStep})
 		}
 	}
-	return Driver{}, false
+	// A reed switch to ground, closed by the door's magnet, bouncing.
+	p := gpiosim.New(gpiosim.Options{Name: sp.pin, Wiring: gpiosim.ContactToGround, Seed: w.next()})
+	door := w.door()
+	return p, func(ctx context.Context) {
+		p.FollowLevel(ctx, gpiosim.DoorLevel(door), gpiosim.FollowOptions{Step: emulatorStep, Pulse: gpiosim.PulseOptions{Bounces: 3, BounceGap: 500 * time.Microsecond}})
+	}
 }
 
-func driverNames() string {
-	var out []string
-	for _, d := range drivers {
-		out = append(out, d.Name)
-	}
-	sort.Strings(out)
-	return strings.Join(out, ", ")
+type pulseCounter struct{}
+
+func (pulseCounter) openPin(p gpio.PinIO, sp spec) (sensors.Sensor, error) {
+	return pulse.New(p, pulse.Options{Name: sp.name, Pull: sp.gpioPull(), MinSpacing: sp.debounce, Scale: sp.scale, Unit: sp.unit, RatePer: sp.ratePer})
 }
 
-// The kinds of driver, by what they drive.
-type (
-	// i2cChip is a chip on an I²C bus.
-	i2cChip struct {
-		addrs        []uint16                                               // the chip's addresses, the default first
-		identify     func(b i2c.Bus, addr uint16) (model string, err error) // tells the chip apart, for scan
-		identifiedBy string                                                 // how identify tells it, for scan's output
-		dev          i2cDevice
+// emulatePin is a tipping-bucket rain gauge: a reed switch to ground
+// closing for about 100 ms at each tip, bouncing.
+func (pulseCounter) emulatePin(sp spec, w *simWorld) (*gpiosim.Pin, func(context.Context)) {
+	p := gpiosim.New(gpiosim.Options{Name: sp.pin, Wiring: gpiosim.ContactToGround, Level: gpio.High, Seed: w.next()})
+	rain := w.rain()
+	return p, func(ctx context.Context) {
+		p.FollowCount(ctx, gpiosim.RainCount(rain), gpiosim.FollowOptions{Step: emulatorStep, Pulse: gpiosim.PulseOptions{Width: 100 * time.Millisecond, Bounces: 2, BounceGap: 300 * time.Microsecond}})
 	}
-	// An i2cDevice opens a chip's driver on a bus it borrows, and emulates
-	// the chip. lock is shared by the sensors on one chip (the ADS1115's
-	// channels); on is the emulator already at the chip's address, or nil.
-	i2cDevice interface {
-		open(b i2c.Bus, sp spec, lock sync.Locker) (sensors.Sensor, error)
-		emulate(sp spec, w *simWorld, on i2csim.Chip) i2csim.Chip
+}
+
+// simSet is the default simulated set: climate and door, the name (if
+// any) prefixing theirs.
+type simSet struct{}
+
+func (simSet) simulate(name string, w *simWorld) []sensors.Sensor {
+	prefix := name
+	if prefix != "" {
+		prefix += "-"
 	}
-	// A pinDevice opens a sensor on a GPIO input pin, and emulates the
-	// pin: drive moves it from a model until its context ends.
-	pinDevice interface {
-		openPin(p gpio.PinIO, sp spec) (sensors.Sensor, error)
-		emulatePin(sp spec, w *simWorld) (p *gpiosim.Pin, drive func(context.Context))
+	return []sensors.Sensor{
+		sim.NewClimateSensor(prefix+"climate", w.climate, w.now),
+		sim.NewDoorSensor(prefix+"door", w.door(), w.now),
 	}
-	// A w1Device opens a 1-wire probe in the kernel's w1 directory, and
-	// emulates it in an emulated tree.
-	w1Device interface {
-		openW1(sp spec) (sensors.Sensor, error)
-		emulateW1(sp spec, w *simWorld, tree *w1sim.Tree) error
-	}
-	// A simulation makes sensors from the world's models alone.
-	simulation interface {
-		simulate(name string, w *simWorld) []sensors.Sensor
-	}
-)
+}
+
+// simClimate is a simulated sensor of the world's climate.
+type simClimate func(name string, c *sim.Climate, now func() time.Time) *sim.ClimateSensor
+
+func (f simClimate) simulate(name string, w *simWorld) []sensors.Sensor {
+	return []sensors.Sensor{f(name, w.climate, w.now)}
+}
+
+// simDoor is a simulated door contact.
+type simDoor struct{}
+
+func (simDoor) simulate(name string, w *simWorld) []sensors.Sensor {
+	return []sensors.Sensor{sim.NewDoorSensor(name, w.door(), w.now)}
+}

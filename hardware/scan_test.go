@@ -20,25 +20,7 @@ import (
 	"github.com/tributary-iot/tributary/sim/i2csim"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := "testdata/" + name
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
+var update = flag.Bool("update", false, "rewrite testdata/scan-sim.golden")
 
 // TestScanSim: Scan of the emulated board (one chip of each kind on bus 1,
 // a DS18B20) probes it through the same code as a real one, identifies
@@ -48,7 +30,15 @@ func TestScanSim(t *testing.T) {
 	if err := Scan(context.Background(), &out, ScanOptions{Sim: true}); err != nil {
 		t.Fatalf("Scan: %v\n%s", err, out.String())
 	}
-	golden(t, "scan-sim.golden", out.Bytes())
+	const goldenFile = "testdata/scan-sim.golden"
+	if *update {
+		if err := os.WriteFile(goldenFile, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want, err := os.ReadFile(goldenFile); err != nil || !bytes.Equal(out.Bytes(), want) {
+		t.Errorf("output differs from %s (%v; go test -update rewrites it):\n%s", goldenFile, err, out.String())
+	}
 
 	_, snippet, ok := strings.Cut(out.String(), "names are yours to choose):\n\n")
 	snippet, _, _ = strings.Cut(snippet, "\n(emulated")

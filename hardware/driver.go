@@ -28,9 +28,8 @@ type Driver struct {
 	minInterval time.Duration // one measurement: a shorter interval would cut every read short
 
 	// dev is what it drives: an i2cChip, a pinDevice, a w1Device or a
-	// simulation (the types
-	// beside the table, in drivers.go).
-	dev any
+	// simulation (the types beside the table, in drivers.go).
+	dev device
 }
 
 // Drivers returns every sensor driver, in the order of the table.
@@ -46,16 +45,14 @@ const (
 	kind1Wire             // a 1-wire slave the kernel's w1 driver lists in a directory
 )
 
+// A device is what a driver drives.
+type device interface{ kind() kind }
+
 func (d Driver) kind() kind {
-	switch d.dev.(type) {
-	case i2cChip:
-		return kindI2C
-	case pinDevice:
-		return kindGPIO
-	case w1Device:
-		return kind1Wire
+	if d.dev == nil {
+		return kindSim // the zero Driver: no driver
 	}
-	return kindSim
+	return d.dev.kind()
 }
 
 // i2c is the driver's chip, or the zero i2cChip for another kind.

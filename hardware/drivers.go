@@ -81,6 +81,14 @@ var drivers = []Driver{
 // What each driver of the table drives: the real driver on hardware, and
 // the chip's or the pin's emulator for --sim and fallbacks.
 
+func (i2cChip) kind() kind      { return kindI2C }
+func (gpioInput) kind() kind    { return kindGPIO }
+func (pulseCounter) kind() kind { return kindGPIO }
+func (ds18b20Probe) kind() kind { return kind1Wire }
+func (simSet) kind() kind       { return kindSim }
+func (simClimate) kind() kind   { return kindSim }
+func (simDoor) kind() kind      { return kindSim }
+
 // bme280Chip is a BME280 or a BMP280 (model, for the emulator).
 type bme280Chip struct{ model bme280sim.Model }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/tributary-iot/tributary/sensors"
@@ -38,23 +39,27 @@ type Sensor struct {
 type Board struct {
 	sensors []Sensor
 	release []func() // run in order once the sensors are closed
+	closed  sync.Once
+	err     error // of the first Close
 }
 
 // Sensors returns the opened sensors, in the order of the configuration.
 func (b *Board) Sensors() []Sensor { return b.sensors }
 
 // Close closes the sensors, then the buses, and unregisters what was
-// emulated. It returns the sensors' errors; it must be called once.
+// emulated. It returns the sensors' errors; closing again does nothing.
 func (b *Board) Close() error {
-	ss := make([]sensors.Sensor, len(b.sensors))
-	for i, s := range b.sensors {
-		ss[i] = s.Sensor
-	}
-	err := sensors.Close(ss...)
-	for _, f := range b.release {
-		f()
-	}
-	return err
+	b.closed.Do(func() {
+		ss := make([]sensors.Sensor, len(b.sensors))
+		for i, s := range b.sensors {
+			ss[i] = s.Sensor
+		}
+		b.err = sensors.Close(ss...)
+		for _, f := range b.release {
+			f()
+		}
+	})
+	return b.err
 }
 
 // Open opens the sensors cs configures (the simulated set when there is

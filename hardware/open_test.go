@@ -39,7 +39,7 @@ var everyDriver = []SensorConfig{
 // TestOpenSim: with Sim, every hardware driver runs over its emulator,
 // registered under the configured names; each sensor reads values of its
 // unit within physical bounds and is flagged simulated. Close gives the
-// names back.
+// names back (and a second Close does nothing).
 func TestOpenSim(t *testing.T) {
 	board, err := Open(everyDriver, Options{Device: "sim-every", Sim: true, Logger: discard()})
 	if err != nil {
@@ -87,7 +87,7 @@ func TestOpenSim(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("read %d series, want %d: %v", len(got), len(want), got)
 	}
-	if err := board.Close(); err != nil {
+	if err := errors.Join(board.Close(), board.Close()); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(i2creg.All()); n != 0 || gpioreg.ByName("GPIO17") != nil {

@@ -43,6 +43,9 @@ type Booter interface {
 	Boot(ctx context.Context, b Boot) error
 }
 
+// bootPath is the boot count file of device in dir.
+func bootPath(dir, device string) string { return filepath.Join(dir, device+".boot") }
+
 // NewBoot counts a start of device's agent in stateDir and returns the new
 // boot's id. The count persists (fsync'd) in "<device>.boot"; the random
 // part keeps ids distinct should the state dir be lost.
@@ -50,7 +53,7 @@ func NewBoot(stateDir, device string) (string, error) {
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return "", fmt.Errorf("agent: state dir: %w", err)
 	}
-	path := filepath.Join(stateDir, device+".boot")
+	path := bootPath(stateDir, device)
 	var n uint64
 	b, err := os.ReadFile(path)
 	switch {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/tributary-iot/tributary/agent/spool"
 	"io"
 	"net/url"
 	"os"
@@ -15,6 +14,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/tributary-iot/tributary/agent/spool"
+	"github.com/tributary-iot/tributary/hardware"
 )
 
 // runCheck is `edge check --config FILE`: it validates the file and
@@ -124,84 +126,5 @@ func describe(w io.Writer, cfg fileConfig) {
 	tw.Flush()
 
 	fmt.Fprintln(w)
-	if len(cfg.Sensors) == 0 {
-		fmt.Fprintln(w, "sensors: none configured: the agent runs the simulated set (climate and door)")
-		return
-	}
-	fmt.Fprintf(w, "sensors (%d):\n", len(cfg.Sensors))
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  NAME\tDRIVER\tATTACHED TO\tMEASURES\tINTERVAL\tIF MISSING")
-	for _, c := range cfg.Sensors {
-		d, _ := lookupDriver(c.Driver)
-		sp, _ := c.spec(d, nil)
-		iv := interval.String() + " (default)"
-		if sp.interval != 0 {
-			iv = sp.interval.String()
-		}
-		missing := "reported down, retried"
-		switch {
-		case d.hw == hwNone:
-			missing = "-"
-		case sp.fallback:
-			missing = "simulated (fallback: sim)"
-		}
-		name := sp.name
-		if d.set {
-			name = strings.Join(d.names(sp.name), ", ")
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", name, d.name, attachedTo(sp), measures(sp), iv, missing)
-	}
-	tw.Flush()
-}
-
-// attachedTo says where a sensor is: "I²C bus 1, 0x76".
-func attachedTo(sp sensorSpec) string {
-	switch sp.driver.hw {
-	case hwI2C:
-		s := fmt.Sprintf("I²C bus %s, %#02x", sp.bus, sp.addr)
-		if sp.driver.name == "ads1115" {
-			s += ", AIN" + sp.channel.String()
-		}
-		return s
-	case hwGPIO:
-		s := "pin " + sp.pin
-		if sp.pull != "" {
-			s += ", pull " + sp.pull
-		}
-		if sp.debounce > 0 {
-			s += ", debounce " + sp.debounce.String()
-		}
-		return s
-	case hw1Wire:
-		s := "1-wire " + sp.id
-		if sp.w1Dir != defaultW1Dir {
-			s += " in " + sp.w1Dir
-		}
-		return s
-	}
-	return "simulation"
-}
-
-// measures says what a sensor reports.
-func measures(sp sensorSpec) string {
-	if sp.driver.name == "ads1115" {
-		switch {
-		case sp.metric == "moisture":
-			return fmt.Sprintf("moisture %% (dry %g V, wet %g V)", sp.dry, sp.wet)
-		case sp.scale != 1:
-			return fmt.Sprintf("voltage V (x%g)", sp.scale)
-		}
-		return "voltage V"
-	}
-	switch sp.driver.name {
-	case "gpio-input":
-		return sp.metric + " 0/1, each change at once"
-	case "pulse-counter":
-		per := map[time.Duration]string{time.Second: "s", time.Minute: "min", time.Hour: "h"}[sp.ratePer]
-		if sp.unit == "1" {
-			return fmt.Sprintf("count 1 (x%g), rate /%s", sp.scale, per)
-		}
-		return fmt.Sprintf("count %s (x%g), rate %s/%s", sp.unit, sp.scale, sp.unit, per)
-	}
-	return sp.driver.reports
+	hardware.Describe(w, cfg.Sensors, interval)
 }

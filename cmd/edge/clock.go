@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
+
+	"github.com/tributary-iot/tributary/agent"
 )
 
 // Clock policies: when the agent trusts the wall clock enough to stamp
@@ -78,12 +78,8 @@ func clockFloor(stateDir, device string) time.Time {
 			}
 		}
 	}
-	// The seq lease and boot count are written with the wall clock of
-	// their time (the lease at least every lease's worth of readings).
-	for _, name := range []string{device + ".seq", device + ".boot"} {
-		if fi, err := os.Stat(filepath.Join(stateDir, name)); err == nil && fi.ModTime().After(floor) {
-			floor = fi.ModTime()
-		}
+	if t := agent.StateWritten(stateDir, device); t.After(floor) {
+		floor = t
 	}
 	return floor
 }

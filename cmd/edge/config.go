@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tributary-iot/tributary/agent/spool"
+	"github.com/tributary-iot/tributary/hardware"
 	"github.com/tributary-iot/tributary/internal/yamlconf"
 	"github.com/tributary-iot/tributary/reading"
 )
@@ -20,15 +21,15 @@ import (
 // fileConfig is the YAML configuration file; see edge.example.yaml. Every
 // field is optional; flags override it.
 type fileConfig struct {
-	Device        string         `yaml:"device"`
-	StateDir      string         `yaml:"state_dir"`
-	Interval      time.Duration  `yaml:"interval"`
-	MetricsListen *string        `yaml:"metrics_listen"` // nil: default; "": disabled
-	Clock         string         `yaml:"clock"`
-	Spool         spoolFile      `yaml:"spool"`
-	DrainRate     float64        `yaml:"drain_rate"`
-	Uplink        uplinkConfig   `yaml:"uplink"`
-	Sensors       []sensorConfig `yaml:"sensors"`
+	Device        string                  `yaml:"device"`
+	StateDir      string                  `yaml:"state_dir"`
+	Interval      time.Duration           `yaml:"interval"`
+	MetricsListen *string                 `yaml:"metrics_listen"` // nil: default; "": disabled
+	Clock         string                  `yaml:"clock"`
+	Spool         spoolFile               `yaml:"spool"`
+	DrainRate     float64                 `yaml:"drain_rate"`
+	Uplink        uplinkConfig            `yaml:"uplink"`
+	Sensors       []hardware.SensorConfig `yaml:"sensors"`
 }
 
 type uplinkConfig struct {
@@ -75,10 +76,6 @@ func parseConfig(data []byte) (fileConfig, error) {
 	return cfg, errors.Join(append(errs, cfg.validate(&root))...)
 }
 
-// minInterval is the shortest sampling interval accepted: faster than this
-// a sensor would flood the uplink (and no supported chip converts faster).
-const minInterval = 10 * time.Millisecond
-
 // validate checks what the types alone do not; root is the parsed document,
 // for line numbers.
 func (c *fileConfig) validate(root *yaml.Node) error {
@@ -116,8 +113,8 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 			errs = append(errs, fmt.Errorf("%suplink.username: %q differs from the device id %q: the broker ACL lets a user publish only under its own name, and mosquitto acknowledges a refused publish, so every reading would vanish", at("uplink", "username"), c.Uplink.Username, c.Device))
 		}
 	}
-	if c.Interval != 0 && c.Interval < minInterval {
-		errs = append(errs, fmt.Errorf("%sinterval: %v is below the minimum %v", at("interval"), c.Interval, minInterval))
+	if c.Interval != 0 && c.Interval < hardware.MinInterval {
+		errs = append(errs, fmt.Errorf("%sinterval: %v is below the minimum %v", at("interval"), c.Interval, hardware.MinInterval))
 	}
 	if c.Spool.Sync != "" {
 		if err := new(spool.SyncPolicy).Set(c.Spool.Sync); err != nil {
@@ -137,8 +134,54 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 	if c.Spool.MaxAge < 0 {
 		errs = append(errs, fmt.Errorf("%sspool.max_age: negative %v", at("spool", "max_age"), c.Spool.MaxAge))
 	}
-	errs = append(errs, validateSensors(c.Sensors, c.Interval, root, at)...)
+	written := func(i int) []string { return keysAt(root, "sensors", strconv.Itoa(i)) }
+	for _, e := range hardware.Validate(c.Sensors, c.Interval, written) {
+		path := []string{"sensors", strconv.Itoa(e.Index)}
+		if !e.Whole {
+			path = append(path, e.Key)
+		}
+		errs = append(errs, fmt.Errorf("%s%w", at(path...), e))
+	}
 	return errors.Join(errs...)
+}
+
+// keysAt returns the keys of the mapping at path in root, or nil if there
+// is none.
+func keysAt(root *yaml.Node, path ...string) []string {
+	n := root
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, p := range path {
+		var next *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == p {
+					next = n.Content[i+1]
+				}
+			}
+		case yaml.SequenceNode:
+			if i, err := strconv.Atoi(p); err == nil && i >= 0 && i < len(n.Content) {
+				next = n.Content[i]
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	ks := []string{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		ks = append(ks, n.Content[i].Value)
+	}
+	return ks
 }
 
 // keysHint follows an unknown key in the configuration's errors.

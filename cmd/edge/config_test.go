@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tributary-iot/tributary/sensors"
+	"github.com/tributary-iot/tributary/hardware"
 )
 
 func TestExampleConfigParses(t *testing.T) {
@@ -22,10 +22,14 @@ func TestExampleConfigParses(t *testing.T) {
 	}
 	// Here, without the hardware: air falls back to its simulation as the
 	// file allows; the others stand in, reported down until they answer.
-	ss, cfgs := openSensors(settings{device: cfg.Device, sensors: cfg.Sensors}, discard())
-	defer sensors.Close(ss...)
-	if len(ss) != 5 || len(cfgs) != 5 || ss[1].Name() != "light" || !cfgs[0].Simulated || cfgs[1].Simulated {
-		t.Fatalf("example opens %d sensors: %+v", len(ss), cfgs)
+	board, err := hardware.Open(cfg.Sensors, hardware.Options{Device: cfg.Device, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer board.Close()
+	ss := board.Sensors()
+	if len(ss) != 5 || ss[1].Sensor.Name() != "light" || !ss[0].Simulated || ss[1].Simulated {
+		t.Fatalf("example opens %d sensors: %+v", len(ss), ss)
 	}
 }
 
@@ -73,7 +77,10 @@ func FuzzParseConfig(f *testing.F) {
 			return
 		}
 		// Whatever validates must open without panicking.
-		ss, _ := openSensors(settings{device: "d", sensors: cfg.Sensors}, discard())
-		sensors.Close(ss...)
+		board, err := hardware.Open(cfg.Sensors, hardware.Options{Device: "d", Logger: discard()})
+		if err != nil {
+			t.Fatalf("a valid configuration does not open: %v", err)
+		}
+		board.Close()
 	})
 }

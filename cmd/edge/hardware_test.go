@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -17,11 +16,9 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
-	"periph.io/x/conn/v3/i2c"
 
 	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/internal/redistest"
-	"github.com/tributary-iot/tributary/sensors"
 	"github.com/tributary-iot/tributary/sim"
 	ads1115sim "github.com/tributary-iot/tributary/sim/chip/ads1115"
 	bh1750sim "github.com/tributary-iot/tributary/sim/chip/bh1750"
@@ -401,64 +398,4 @@ func lastValue(t *testing.T, srv *redistest.Server, dev, sensor string) float64 
 		}
 	}
 	return -1
-}
-
-// countingBus is an emulated bus handle that counts its closes.
-type countingBus struct {
-	*i2csim.Bus
-	closes *int
-}
-
-func (c countingBus) Close() error { *c.closes++; return nil }
-
-// TestAbsentSensor: a sensor whose chip is missing fails with the open's
-// typed error until the chip answers, then reads; the bus it borrowed is
-// closed once, when the last sensor on it is closed.
-func TestAbsentSensor(t *testing.T) {
-	bus := i2csim.NewBus("ABSENT")
-	closes := 0
-	h := newHardware(discard())
-	h.host = false
-	h.openBus = func(name string) (i2c.BusCloser, error) {
-		if name != "ABSENT" {
-			return nil, errors.New("i2creg: can't open unknown bus: " + name)
-		}
-		return countingBus{bus, &closes}, nil
-	}
-	d, _ := lookupDriver("sht3x")
-	sp, errs := sensorConfig{Name: "late", Driver: "sht3x", Bus: "ABSENT", Address: "0x44"}.spec(d, nil)
-	if len(errs) > 0 {
-		t.Fatal(errs)
-	}
-	other, _ := sensorConfig{Name: "other", Driver: "sht3x", Bus: "ABSENT", Address: "0x45"}.spec(d, nil)
-	bus.Attach(0x45, sht3xsim.New(sht3xsim.Options{}))
-	o, err := h.open(other)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = h.open(sp)
-	if !errors.Is(err, sensors.ErrNoDevice) {
-		t.Fatalf("opening a missing chip: %v, want ErrNoDevice", err)
-	}
-	a := h.absent(sp, err)
-	if _, err := a.Read(context.Background()); sensors.ErrorKind(err) != "no_device" {
-		t.Fatalf("read of a missing chip: %v (kind %q)", err, sensors.ErrorKind(err))
-	}
-	bus.Attach(0x44, sht3xsim.New(sht3xsim.Options{Input: sht3xsim.Fixed(21.5, 40)}))
-	got, err := a.Read(context.Background())
-	if err != nil || len(got) != 2 || got[0].Value != 21.5 || got[1].Metric != sensors.MetricHumidity {
-		t.Fatalf("read once plugged in: %v, %v", got, err)
-	}
-	if err := sensors.Close(a); err != nil || closes != 0 {
-		t.Fatalf("closing one of two sensors: %v, bus closed %d times", err, closes)
-	}
-	if err := sensors.Close(o, o); err != nil || closes != 1 {
-		t.Fatalf("closing the last sensor (twice): %v, bus closed %d times, want 1", err, closes)
-	}
-
-	// A bus that does not exist is no_device too, and says how to enable I²C.
-	_, err = h.bus("7")
-	if !errors.Is(err, sensors.ErrNoDevice) || !strings.Contains(openHint(err), "raspi-config nonint do_i2c 0") {
-		t.Fatalf("a missing bus: %v (hint %q)", err, openHint(err))
-	}
 }

@@ -21,10 +21,10 @@ import (
 
 	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/agent/spool"
+	"github.com/tributary-iot/tributary/hardware"
 	"github.com/tributary-iot/tributary/internal/buildinfo"
 	"github.com/tributary-iot/tributary/internal/secret"
 	"github.com/tributary-iot/tributary/reading"
-	"github.com/tributary-iot/tributary/sensors"
 	"github.com/tributary-iot/tributary/store"
 )
 
@@ -81,8 +81,8 @@ func (f *flags) usage(w io.Writer) {
 	f.fs.SetOutput(w)
 	f.fs.PrintDefaults()
 	fmt.Fprintf(w, "\nSensor drivers for the configuration file:\n")
-	for _, d := range drivers {
-		fmt.Fprintf(w, "  %-16s %s\n", d.name, d.doc)
+	for _, d := range hardware.Drivers() {
+		fmt.Fprintf(w, "  %-16s %s\n", d.Name, d.Doc)
 	}
 }
 
@@ -96,7 +96,7 @@ type settings struct {
 	stateDir      string
 	interval      time.Duration
 	metricsListen string
-	sensors       []sensorConfig
+	sensors       []hardware.SensorConfig
 	sim           bool
 }
 
@@ -129,12 +129,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	ss, cfgs := openSensors(s, log)
+	board, err := hardware.Open(s.sensors, hardware.Options{Device: s.device, Sim: s.sim, Logger: log})
+	if err != nil {
+		return err
+	}
 	defer func() {
-		if err := sensors.Close(ss...); err != nil {
+		if err := board.Close(); err != nil {
 			log.Warn("closing sensors", "err", err)
 		}
 	}()
+	var cfgs []agent.SensorConfig
+	for _, sn := range board.Sensors() {
+		cfgs = append(cfgs, agent.SensorConfig{Sensor: sn.Sensor, Interval: sn.Interval, Simulated: sn.Simulated})
+	}
 	ready, floor, err := clockReady(s.clock, s.stateDir, s.device)
 	if err != nil {
 		return usageError{err}
@@ -233,8 +240,8 @@ func resolve(f *flags) (settings, error) {
 	if !set["metrics-listen"] && file.MetricsListen != nil {
 		s.metricsListen = *file.MetricsListen
 	}
-	if s.interval < minInterval {
-		return s, usageError{fmt.Errorf("--interval: %v is below the minimum %v", s.interval, minInterval)}
+	if s.interval < hardware.MinInterval {
+		return s, usageError{fmt.Errorf("--interval: %v is below the minimum %v", s.interval, hardware.MinInterval)}
 	}
 	if s.device == "" {
 		host, err := os.Hostname()

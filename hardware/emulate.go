@@ -1,4 +1,4 @@
-package main
+package hardware
 
 import (
 	"context"
@@ -42,11 +42,11 @@ type simHardware struct {
 }
 
 // emulate builds the emulated hardware of specs' hardware sensors.
-func emulate(w *simWorld, specs []sensorSpec) *simHardware {
+func emulate(w *simWorld, specs []spec) *simHardware {
 	sh := &simHardware{w: w, buses: map[string]*i2csim.Bus{}, chips: map[string]i2csim.Chip{}, stop: func() {}}
 	for _, sp := range specs {
-		switch sp.driver.hw {
-		case hwI2C:
+		switch dev := sp.driver.dev.(type) {
+		case i2cChip:
 			key := busKey(sp.bus)
 			b := sh.buses[key]
 			if b == nil {
@@ -55,15 +55,15 @@ func emulate(w *simWorld, specs []sensorSpec) *simHardware {
 				sh.order = append(sh.order, key)
 			}
 			ck := fmt.Sprintf("%s/%#02x", key, sp.addr)
-			c := sp.driver.emulate(sp, w, sh.chips[ck])
+			c := dev.dev.emulate(sp, w, sh.chips[ck])
 			sh.chips[ck] = c
 			b.Attach(sp.addr, c)
-		case hwGPIO:
-			p, drive := sp.driver.emulatePin(sp, w)
+		case pinDevice:
+			p, drive := dev.emulatePin(sp, w)
 			sh.pins = append(sh.pins, p)
 			sh.drive = append(sh.drive, drive)
-		case hw1Wire:
-			if err := sh.addProbe(sp); err != nil {
+		case w1Device:
+			if err := sh.addProbe(dev, sp); err != nil {
 				sh.err = errors.Join(sh.err, err)
 			}
 		}
@@ -93,7 +93,7 @@ func emulate(w *simWorld, specs []sensorSpec) *simHardware {
 
 // addProbe puts sp's DS18B20 in the emulated w1 tree, made on first use in
 // a temporary directory.
-func (sh *simHardware) addProbe(sp sensorSpec) error {
+func (sh *simHardware) addProbe(dev w1Device, sp spec) error {
 	if sh.tree == nil {
 		dir, err := os.MkdirTemp("", "tributary-w1sim-")
 		if err != nil {
@@ -104,12 +104,12 @@ func (sh *simHardware) addProbe(sp sensorSpec) error {
 		}
 	}
 	sp.id = sh.probeID(sp)
-	return sp.driver.emulateW1(sp, sh.w, sh.tree)
+	return dev.emulateW1(sp, sh.w, sh.tree)
 }
 
 // probeID is sp's probe id, or one made up from the world's seed for a
 // spec that names none (the only probe).
-func (sh *simHardware) probeID(sp sensorSpec) string {
+func (sh *simHardware) probeID(sp spec) string {
 	if sp.id != "" {
 		return sp.id
 	}
@@ -201,8 +201,8 @@ func (sh *simHardware) w1Dir() string {
 
 // respec adjusts sp to where the emulated hardware is (the w1 tree's
 // directory).
-func (sh *simHardware) respec(sp sensorSpec) sensorSpec {
-	if sp.driver.hw == hw1Wire && sh.tree != nil {
+func (sh *simHardware) respec(sp spec) spec {
+	if sp.driver.kind() == kind1Wire && sh.tree != nil {
 		sp.w1Dir = sh.tree.Root()
 	}
 	return sp

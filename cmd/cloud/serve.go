@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"sync"
-	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tributary-iot/tributary/fanout"
 	"github.com/tributary-iot/tributary/fanout/redissource"
@@ -63,7 +60,9 @@ type listening struct {
 }
 
 // serve runs the cloud until ctx is done or a part fails, then shuts down
-// within cfg.shutdown. started, if not nil, is called once it is serving.
+// within cfg.shutdown: HTTP first (no new clients), then the WebSocket
+// clients, then the live feed and the components. started, if not nil, is
+// called once it is serving.
 func serve(ctx context.Context, cfg config, log *slog.Logger, started func(listening)) error {
 	redisOpt := cfg.redis
 	if redisOpt.URL == "" {
@@ -97,86 +96,56 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 	if err != nil {
 		return err
 	}
-
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
-	}
-	srv := &http.Server{
-		Handler:           handler,
-		TLSConfig:         cfg.tls,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	scheme := "http"
-	if cfg.tls != nil {
-		scheme = "https"
 	}
 	if cfg.authUser != "" && cfg.tls == nil && !isLoopback(cfg.listen) {
 		log.Warn("serving HTTP Basic authentication without TLS: passwords cross the network readable; use --tls-cert/--tls-key or a TLS proxy")
 	}
 
-	// Everything but the HTTP server stops when runCtx is cancelled.
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 2+len(cfg.components))
-	goRun := func(name string, f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(); err != nil && runCtx.Err() == nil {
-				errs <- fmt.Errorf("%s: %w", name, err)
+	// The parts outlive ctx until the HTTP server and its clients are
+	// down; the first part to fail stops everything.
+	g, gctx := errgroup.WithContext(ctx)
+	partsCtx, stopParts := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopParts()
+	part := func(name string, run func(context.Context) error) {
+		g.Go(func() error {
+			if err := run(partsCtx); err != nil && partsCtx.Err() == nil {
+				return fmt.Errorf("%s: %w", name, err)
 			}
-		}()
-	}
-	goRun("live feed", func() error { return hub.Run(runCtx, live) })
-	// The retention flags reach every ingester through Redis.
-	goRun("retention", func() error { return st.RunRetention(runCtx, 0) })
-	for _, c := range cfg.components {
-		goRun(c.name, func() error {
-			return c.run(runCtx, componentEnv{Redis: redisOpt, Log: log.With("component", c.name), Registerer: reg})
+			return nil
 		})
 	}
-	goRun("http", func() error {
-		var err error
-		if cfg.tls != nil {
-			err = srv.ServeTLS(ln, "", "")
-		} else {
-			err = srv.Serve(ln)
+	part("live feed", func(ctx context.Context) error { return hub.Run(ctx, live) })
+	// The retention flags reach every ingester through Redis.
+	part("retention", func(ctx context.Context) error { return st.RunRetention(ctx, 0) })
+	for _, c := range cfg.components {
+		env := componentEnv{Redis: redisOpt, Log: log.With("component", c.name), Registerer: reg}
+		part(c.name, func(ctx context.Context) error { return c.run(ctx, env) })
+	}
+	g.Go(func() error {
+		defer stopParts()
+		err := web.Serve(gctx, ln, handler, web.ServeOptions{TLS: cfg.tls, Hub: hub, ShutdownTimeout: cfg.shutdown, Logger: log})
+		if err != nil {
+			return fmt.Errorf("http: %w", err)
 		}
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return err
+		return nil
 	})
+	scheme := "http"
+	if cfg.tls != nil {
+		scheme = "https"
+	}
 	url := scheme + "://" + ln.Addr().String() + "/"
 	log.Info("cloud serving", "url", url, "auth", cfg.authUser != "", "version", buildinfo.String("cloud"))
 	if started != nil {
 		started(listening{URL: url, Redis: redisOpt})
 	}
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down", "timeout", cfg.shutdown)
-	case runErr = <-errs:
-		log.Error("shutting down after a failure", "err", runErr)
+	err = g.Wait()
+	if err != nil {
+		log.Error("stopped after a failure", "err", err)
+	} else {
+		log.Info("stopped")
 	}
-	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdown)
-	defer scancel()
-	// HTTP first (no new clients), then the WebSocket clients, which
-	// http.Server.Shutdown does not track, then the live feed and components.
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("http shutdown", "err", err)
-		srv.Close()
-	}
-	if err := hub.Shutdown(sctx); err != nil {
-		log.Warn("websocket clients did not close in time", "err", err)
-	}
-	cancel()
-	wg.Wait()
-	log.Info("stopped")
-	return runErr
+	return err
 }

@@ -12,24 +12,16 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/redis/go-redis/v9"
 	_ "time/tzdata" // mappings' time_zone without the system's zoneinfo
 
-	"github.com/tributary-iot/tributary/store"
+	"github.com/tributary-iot/tributary/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-ctx.Done()
-		stop() // a second signal kills at once
-	}()
-	// go-redis logs reconnection attempts on its own; the bridge reports
-	// outages once, so its lines only matter when debugging.
-	redis.SetLogger(store.RedisLogger{Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &redisLogLevel}))})
+	ctx, stop := cli.SignalContext(context.Background())
+	defer stop()
+	cli.QuietRedis(&redisLogLevel)
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "bridge:", err)
 		os.Exit(1)

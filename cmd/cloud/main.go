@@ -12,21 +12,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 	_ "time/tzdata" // the bridge's mappings may name time zones; a container may have none
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/tributary-iot/tributary/store"
+	"github.com/tributary-iot/tributary/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cli.SignalContext(context.Background())
 	defer stop()
-	// go-redis logs reconnection attempts on its own; the relay already
-	// reports outages, so its lines only matter when debugging.
-	redis.SetLogger(store.RedisLogger{Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &redisLogLevel}))})
+	cli.QuietRedis(&redisLogLevel)
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "cloud:", err)
 		os.Exit(1)

@@ -9,23 +9,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/tributary-iot/tributary/store"
+	"github.com/tributary-iot/tributary/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-ctx.Done()
-		stop() // a second signal kills at once
-	}()
-	// go-redis's own reconnect lines would flood the log during an outage;
-	// the agent reports it, rate-limited.
-	redis.SetLogger(store.RedisLogger{Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	ctx, stop := cli.SignalContext(context.Background())
+	defer stop()
+	cli.QuietRedis(slog.LevelInfo)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,12 +16,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/agent/spool"
 	"github.com/tributary-iot/tributary/hardware"
 	"github.com/tributary-iot/tributary/internal/buildinfo"
+	"github.com/tributary-iot/tributary/internal/cli"
 	"github.com/tributary-iot/tributary/internal/secret"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
@@ -179,35 +178,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
+		mux := cli.MetricsMux(reg)
+		mux.Handle("GET /health", healthHandler(s.device, boot, a, q))
+		metrics := cli.ServeBackground(ln, mux, log)
+		defer metrics.Stop(2 * time.Second)
 		metricsAddr = "http://" + ln.Addr().String() + "/metrics"
-		stop := serveMetrics(ln, reg, healthHandler(s.device, boot, a, q), log)
-		defer stop()
 	}
 	log.Info("edge starting", "version", buildinfo.String("edge"), "device", s.device, "boot", boot, "uplink", uplinkDesc,
 		"state_dir", s.stateDir, "spool", s.spool.dir, "spool_sync", s.spool.opt.Sync, "spooled", q.Len(), "sensors", len(cfgs), "metrics", metricsAddr, "clock", cmp.Or(s.clock, clockAuto), "clock_floor", floor)
 	return a.Run(ctx)
-}
-
-// serveMetrics serves /metrics and /health on ln until the returned stop
-// is called.
-func serveMetrics(ln net.Listener, reg *prometheus.Registry, health http.Handler, log *slog.Logger) (stop func()) {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.Handle("GET /health", health)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server", "err", err)
-		}
-	}()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-done
-	}
 }
 
 // resolve merges flags over the file over the environment and defaults.

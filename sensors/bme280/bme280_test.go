@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2creg"
@@ -250,6 +251,58 @@ func TestFaults(t *testing.T) {
 				t.Errorf("after clearing the fault: humidity %v (%v), want 40..50", h, ok)
 			}
 		})
+	}
+}
+
+// A chip that never finishes its conversion, on which bmxx80 would wait
+// forever, holds Read only until its context ends; the sensor reads again
+// once the chip does, and Close does not wait for the chip either.
+func TestWedgedChip(t *testing.T) {
+	sb, b := simBus(t)
+	var r ramp
+	c := chip.New(chip.BME280, r.source)
+	sb.Attach(0x76, c)
+	s, err := bme280.New(b, bme280.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetFault(chip.Wedged)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Read(ctx)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if k := sensors.ErrorKind(err); k != "timeout" || !strings.Contains(err.Error(), "cut short") {
+			t.Fatalf("read of a wedged chip: %v (kind %q), want kind timeout", err, k)
+		}
+		t.Logf("wedged: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Read of a wedged chip did not return after its context ended")
+	}
+	if n := sb.Transactions(0x76); n < 3 {
+		t.Fatalf("%d transactions: bmxx80 did not poll the wedged chip", n)
+	}
+
+	c.SetFault(chip.OK)
+	ss, err := s.Read(context.Background())
+	if err != nil {
+		t.Fatalf("after the chip recovered: %v", err)
+	}
+	if h, ok := sample(t, ss, "humidity"); !ok || h < 40 || h > 50 {
+		t.Errorf("after the chip recovered: humidity %v (%v), want 40..50", h, ok)
+	}
+	c.SetFault(chip.Wedged)
+	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := s.Read(ctx); sensors.ErrorKind(err) != "timeout" {
+		t.Fatalf("read of the wedged chip again: %v, want kind timeout", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close of a wedged chip: %v", err)
 	}
 }
 

@@ -17,6 +17,8 @@ func BenchmarkReadOnce(b *testing.B) {
 	}
 	ctx := context.Background()
 	s := a.sensors[0]
+	s.startReader()
+	defer close(s.reads)
 	b.ReportAllocs()
 	for b.Loop() {
 		if n := a.readOnce(ctx, s); n != 0 {

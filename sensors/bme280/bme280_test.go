@@ -51,6 +51,21 @@ func (r *ramp) source() sim.Conditions {
 	return sim.Conditions{Temperature: 20 + 0.05*n, Pressure: 1000 + 0.1*n, Humidity: 40 + 0.1*n}
 }
 
+// rampChip attaches a BME280 measuring a ramp at 0x76 on a new emulated
+// bus and returns a sensor reading it with opt.
+func rampChip(t *testing.T, opt bme280.Options) (*i2csim.Bus, *chip.Chip, *bme280.Sensor) {
+	t.Helper()
+	sb, b := simBus(t)
+	var r ramp
+	c := chip.New(chip.BME280, r.source)
+	sb.Attach(0x76, c)
+	s, err := bme280.New(b, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sb, c, s
+}
+
 func sample(t *testing.T, ss []sensors.Sample, metric string) (float64, bool) {
 	t.Helper()
 	for _, s := range ss {
@@ -218,14 +233,7 @@ func TestFaults(t *testing.T) {
 			func(sb *i2csim.Bus, c *chip.Chip) {}, "out_of_range", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sb, b := simBus(t)
-			var r ramp
-			c := chip.New(chip.BME280, r.source)
-			sb.Attach(0x76, c)
-			s, err := bme280.New(b, bme280.Options{StuckAfter: stuckAfter})
-			if err != nil {
-				t.Fatal(err)
-			}
+			sb, c, s := rampChip(t, bme280.Options{StuckAfter: stuckAfter})
 			ctx := context.Background()
 			if _, err := s.Read(ctx); err != nil {
 				t.Fatalf("before the fault: %v", err)
@@ -236,7 +244,7 @@ func TestFaults(t *testing.T) {
 					t.Fatalf("read %d after the fault: %v, want success for %d reads", i+1, err, tc.after)
 				}
 			}
-			_, err = s.Read(ctx)
+			_, err := s.Read(ctx)
 			if k := sensors.ErrorKind(err); k != tc.kind {
 				t.Fatalf("read with the fault: %v (kind %q), want kind %q", err, k, tc.kind)
 			}
@@ -258,14 +266,7 @@ func TestFaults(t *testing.T) {
 // forever, holds Read only until its context ends; the sensor reads again
 // once the chip does, and Close does not wait for the chip either.
 func TestWedgedChip(t *testing.T) {
-	sb, b := simBus(t)
-	var r ramp
-	c := chip.New(chip.BME280, r.source)
-	sb.Attach(0x76, c)
-	s, err := bme280.New(b, bme280.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sb, c, s := rampChip(t, bme280.Options{})
 	c.SetFault(chip.Wedged)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -309,14 +310,8 @@ func TestWedgedChip(t *testing.T) {
 // A chip unplugged and plugged back in (so power-cycled) is read again by
 // the same sensor; so is a BMP280 put in the BME280's place.
 func TestDetachReattach(t *testing.T) {
-	sb, b := simBus(t)
+	sb, c, s := rampChip(t, bme280.Options{})
 	var r ramp
-	c := chip.New(chip.BME280, r.source)
-	sb.Attach(0x76, c)
-	s, err := bme280.New(b, bme280.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
 	if _, err := s.Read(ctx); err != nil {
 		t.Fatal(err)

@@ -39,7 +39,8 @@ type SensorConfig struct {
 	// Interval between reads; default Config.Interval.
 	Interval time.Duration
 	// Timeout bounds one Read, even one that ignores its context: the agent
-	// then stops waiting and counts a failure of kind "timeout". Default
+	// then stops waiting, counts a failure of kind "timeout" and reads the
+	// sensor again only once that Read has returned. Default
 	// DefaultSensorTimeout (5s).
 	Timeout time.Duration
 	// Simulated says that Sensor is a simulation standing in for hardware

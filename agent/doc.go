@@ -55,9 +55,11 @@
 // another timeout ("read still running after ..."), so the sensor goes
 // down and is retried with backoff; once it returns, the sensor is read as
 // usual. Run does not wait for such a Read: its goroutine, at most one per
-// sensor, is abandoned and may outlive Run. The uplink's errors are counted and retried. Only an
-// uplink error wrapping reading.ErrInvalid drops its batch, because retrying
-// it cannot succeed.
+// sensor, is abandoned and may outlive Run.
+//
+// The uplink's errors are counted and retried. Only an uplink error
+// wrapping reading.ErrInvalid drops its batch, because retrying it cannot
+// succeed.
 //
 // # Metrics
 //

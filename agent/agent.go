@@ -76,10 +76,11 @@ func New(cfg Config, up Uplink, opt Options) (*Agent, error) {
 func (a *Agent) Device() string { return a.cfg.Device }
 
 // Run samples every sensor on its interval and sends the readings until ctx
-// ends. Then it stops sampling, keeps sending what is queued for at most
-// Options.FlushTimeout, persists the seq and returns nil. It returns an
-// error only if it cannot start (the seq lease is unreadable) or cannot
-// persist the seq at the end. Run may be called once.
+// ends. Then it stops sampling (it does not wait for a Read that ignores
+// ctx: see Failures in the package doc), keeps sending what is queued for
+// at most Options.FlushTimeout, persists the seq and returns nil. It
+// returns an error only if it cannot start (the seq lease is unreadable)
+// or cannot persist the seq at the end. Run may be called once.
 func (a *Agent) Run(ctx context.Context) error {
 	if !a.started.CompareAndSwap(false, true) {
 		return errors.New("agent: Run called twice")

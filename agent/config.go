@@ -36,9 +36,13 @@ type Config struct {
 // SensorConfig is one sensor and how often to read it.
 type SensorConfig struct {
 	Sensor sensors.Sensor
-	// Interval between reads; default Config.Interval. A read that takes
-	// longer than the interval is cancelled and counted as an error.
+	// Interval between reads; default Config.Interval.
 	Interval time.Duration
+	// Timeout bounds one Read, even one that ignores its context: the agent
+	// then stops waiting, counts a failure of kind "timeout" and reads the
+	// sensor again only once that Read has returned. Default
+	// DefaultSensorTimeout (5s).
+	Timeout time.Duration
 	// Simulated says that Sensor is a simulation standing in for hardware
 	// that could not be opened; the agent shows it in Health and in the
 	// tributary_edge_sensor_simulated metric.
@@ -115,6 +119,7 @@ type Options struct {
 // Defaults of Config and Options.
 const (
 	DefaultInterval         = time.Second
+	DefaultSensorTimeout    = 5 * time.Second
 	DefaultBatchSize        = 500
 	DefaultBackoffMin       = 100 * time.Millisecond
 	DefaultBackoffMax       = 30 * time.Second
@@ -162,6 +167,12 @@ func (c Config) withDefaults() (Config, error) {
 		}
 		if s.Interval == 0 {
 			s.Interval = c.Interval
+		}
+		if s.Timeout < 0 {
+			return c, fmt.Errorf("agent: sensor %s: negative timeout %v", name, s.Timeout)
+		}
+		if s.Timeout == 0 {
+			s.Timeout = DefaultSensorTimeout
 		}
 		ss[i] = s
 	}

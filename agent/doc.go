@@ -44,9 +44,22 @@
 // and read again at its next tick; after Options.DownAfter failures in a row
 // it is "down" and retried with backoff up to Options.SensorBackoffMax. It
 // never stops the agent or the other sensors; [Agent.Health] reports each
-// sensor's state. The uplink's errors are counted and retried. Only an
-// uplink error wrapping reading.ErrInvalid drops its batch, because retrying
-// it cannot succeed.
+// sensor's state.
+//
+// Every Read is bounded by SensorConfig.Timeout (default 5s: room for the
+// slowest conversions, such as a few DS18B20s at 750 ms each in turn on one
+// bus, on a busy Pi), even one that ignores its context, as a driver
+// waiting for a wedged chip may: the agent stops waiting then and counts a
+// failure of kind "timeout". It never starts a second Read of a sensor
+// while one is running: until the abandoned Read returns, every tick counts
+// another timeout ("read still running after ..."), so the sensor goes
+// down and is retried with backoff; once it returns, the sensor is read as
+// usual. Run does not wait for such a Read: its goroutine, at most one per
+// sensor, is abandoned and may outlive Run.
+//
+// The uplink's errors are counted and retried. Only an uplink error
+// wrapping reading.ErrInvalid drops its batch, because retrying it cannot
+// succeed.
 //
 // # Metrics
 //

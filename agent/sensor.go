@@ -45,6 +45,12 @@ type sensorRun struct {
 	cfg SensorConfig
 	lim *logLimiter // used by the loop goroutine only
 
+	// The loop hands each Read to the sensor's reader goroutine (startReader)
+	// and waits for it at most cfg.Timeout. Used by the loop goroutine only.
+	reads   chan context.Context // a Read to run, with its context
+	results chan readResult      // its result; buffered, so a late one never blocks
+	running time.Time            // when the Read still running began; zero if none
+
 	mu      sync.Mutex
 	h       SensorHealth
 	invalid *logLimiter // of invalid samples, from the loop and the watcher
@@ -66,8 +72,11 @@ func (a *Agent) Health() []SensorHealth {
 // read it retries on the interval; once the sensor is down (DownAfter
 // failures in a row), it backs off exponentially, with jitter, up to
 // SensorBackoffMax, so that a missing chip does not keep a bus busy. A
-// sensor that answers again is back on its interval at once.
+// sensor that answers again is back on its interval at once. Each read is
+// bounded by the sensor's timeout (sensorRun.read).
 func (a *Agent) sample(ctx context.Context, s *sensorRun) {
+	s.startReader()
+	defer close(s.reads) // the reader ends once its Read, if any, returns
 	if w, ok := s.cfg.Sensor.(sensors.Watcher); ok {
 		done := make(chan struct{})
 		go func() {
@@ -115,9 +124,7 @@ func (a *Agent) sensorBackoff(interval time.Duration, n int) time.Duration {
 // in a row have now failed.
 func (a *Agent) readOnce(ctx context.Context, s *sensorRun) int {
 	name := s.cfg.Sensor.Name()
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.Interval)
-	samples, err := safeRead(rctx, s.cfg.Sensor)
-	cancel()
+	samples, err := s.read(ctx)
 	if ctx.Err() != nil {
 		return 0 // stopping; a read cut short is not an error
 	}
@@ -149,6 +156,71 @@ func (a *Agent) readOnce(ctx context.Context, s *sensorRun) int {
 	a.emitSamples(s, samples)
 	return 0
 }
+
+// readResult is what one Read returned.
+type readResult struct {
+	samples []sensors.Sample
+	err     error
+}
+
+// startReader starts the goroutine that runs s's Reads, one at a time, until
+// s.reads is closed.
+func (s *sensorRun) startReader() {
+	s.reads = make(chan context.Context, 1)
+	s.results = make(chan readResult, 1)
+	go func() {
+		for ctx := range s.reads {
+			samples, err := safeRead(ctx, s.cfg.Sensor)
+			s.results <- readResult{samples, err}
+		}
+	}()
+}
+
+// read runs one Read and waits for it at most s.cfg.Timeout, or until ctx
+// ends. A Read still running then is abandoned to its goroutine: read
+// returns a timeout error, and so does every later call until that Read
+// has returned, so that the sensor is never read twice at a time.
+func (s *sensorRun) read(ctx context.Context) ([]sensors.Sample, error) {
+	if !s.running.IsZero() {
+		select {
+		case <-s.results: // too late to be of use
+			s.running = time.Time{}
+		default:
+			return nil, &readTimeout{running: time.Since(s.running), timeout: s.cfg.Timeout}
+		}
+	}
+	began := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	s.reads <- rctx
+	select {
+	case r := <-s.results:
+		return r.samples, r.err
+	case <-rctx.Done():
+	}
+	select {
+	case r := <-s.results: // returned as its context ended
+		return r.samples, r.err
+	default:
+	}
+	s.running = began
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return nil, &readTimeout{running: time.Since(began), timeout: s.cfg.Timeout}
+}
+
+// readTimeout is a Read still running after its timeout. Its kind is
+// "timeout": it unwraps to context.DeadlineExceeded.
+type readTimeout struct {
+	running, timeout time.Duration
+}
+
+func (e *readTimeout) Error() string {
+	return fmt.Sprintf("read still running after %v (timeout %v)", e.running.Round(time.Millisecond), e.timeout)
+}
+
+func (e *readTimeout) Unwrap() error { return context.DeadlineExceeded }
 
 // watch runs a Watcher's Watch until ctx ends, queueing each change.
 func (a *Agent) watch(ctx context.Context, s *sensorRun, w sensors.Watcher) {

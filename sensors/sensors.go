@@ -16,10 +16,13 @@ import (
 // '.', '_', '-'); it must not change over the sensor's life.
 //
 // Read takes one measurement and returns its samples, in a stable order. It
-// blocks at most until ctx ends, and returns an error saying what failed
-// (a bus error, a bad checksum, ...) rather than partial samples it does not
-// trust. An error is not fatal: the agent counts it and calls Read again at
-// the next tick. The agent calls Read from one goroutine at a time per
+// returns an error saying what failed (a bus error, a bad checksum, ...)
+// rather than partial samples it does not trust. An error is not fatal: the
+// agent counts it and calls Read again at the next tick. Read should return
+// soon after ctx ends, with ctx's error. The agent bounds it anyway: it stops
+// waiting at the sensor's timeout (a failure of kind "timeout") and does not
+// call Read again until that call returns, so a Read that ignores ctx may
+// outlive the agent. The agent calls Read from one goroutine at a time per
 // sensor; a sensor shared between agents must be safe for concurrent use.
 // The returned slice belongs to the caller.
 type Sensor interface {
@@ -83,7 +86,8 @@ func (s Sample) Validate() error {
 
 // Close closes every sensor of ss that implements io.Closer, and returns
 // the errors joined. It is for whoever created the sensors, after the agent
-// that read them has stopped.
+// that read them has stopped; a Read the agent abandoned may still be
+// running, so a sensor's Close must be safe during a Read.
 func Close(ss ...Sensor) error {
 	var errs []error
 	for _, s := range ss {

@@ -78,7 +78,7 @@ type Options struct {
 // whoever opened it. It is safe for concurrent use.
 type Sensor struct {
 	name string
-	bus  i2c.Bus
+	bus  *abortBus
 	addr uint16
 	opts bmxx80.Opts
 
@@ -111,7 +111,7 @@ func New(b i2c.Bus, opt Options) (*Sensor, error) {
 	}
 	s := &Sensor{
 		name: opt.Name,
-		bus:  b,
+		bus:  &abortBus{Bus: b},
 		addr: opt.Addr,
 		opts: bmxx80.Opts{Temperature: os, Pressure: os, Humidity: os},
 	}
@@ -179,14 +179,16 @@ func (s *Sensor) Model() string {
 // relative humidity (%RH), then pressure (hPa).
 //
 // It blocks for the measurement (about 8 ms at 1x oversampling, up to
-// 98 ms at 16x); ctx is checked before it starts, not during, as bmxx80
-// cannot be interrupted. Errors wrap a kind of package sensors: ErrNoDevice
-// or ErrBus when the transfer fails, ErrOutOfRange for a value outside the
-// chip's range or a chip that was reset since it was configured (its data
-// registers hold their power-on values), ErrStuck when the raw ADC words
-// have not changed for Options.StuckAfter reads. After a transfer failure
-// or a reset the next Read identifies and configures the chip again, so a
-// chip that comes back (replugged, repowered) is read again.
+// 98 ms at 16x) or until ctx ends, when its next bus transfer fails and it
+// returns ctx's error: a chip that never finishes its conversion, which
+// bmxx80 waits for without a limit, does not hold it. Other errors wrap a
+// kind of package sensors: ErrNoDevice or ErrBus when the transfer fails,
+// ErrOutOfRange for a value outside the chip's range or a chip that was
+// reset since it was configured (its data registers hold their power-on
+// values), ErrStuck when the raw ADC words have not changed for
+// Options.StuckAfter reads. After a failed, cut short or reset read the
+// next Read identifies and configures the chip again, so a chip that comes
+// back (replugged, repowered) is read again.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Sample, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -196,6 +198,18 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Sample, error) {
 	if s.closed {
 		return nil, errors.New("bme280: read after Close")
 	}
+	s.bus.done, s.bus.aborted = ctx.Done(), false
+	out, err := s.read()
+	s.bus.done = nil
+	if err != nil && s.bus.aborted {
+		s.dev = nil
+		return nil, fmt.Errorf("bme280: read at %#02x cut short: %w", s.addr, ctx.Err())
+	}
+	return out, err
+}
+
+// read is Read with s.mu held.
+func (s *Sensor) read() ([]sensors.Sample, error) {
 	if s.dev == nil {
 		if err := s.init(); err != nil {
 			return nil, err
@@ -259,6 +273,27 @@ func (s *Sensor) Read(ctx context.Context) ([]sensors.Sample, error) {
 	}
 	out = append(out, sensors.Sample{Metric: sensors.MetricPressure, Value: press, Unit: sensors.UnitHectopascal})
 	return out, nil
+}
+
+// abortBus is the bus as the sensor and bmxx80 use it: while done (the
+// context of the Read in progress) is closed, every transfer fails, which
+// ends bmxx80's unbounded wait for a conversion. Its fields are guarded by
+// Sensor.mu.
+type abortBus struct {
+	i2c.Bus
+	done    <-chan struct{} // nil outside Read: never
+	aborted bool            // a transfer failed because done was closed
+}
+
+// Tx implements i2c.Bus.
+func (b *abortBus) Tx(addr uint16, w, r []byte) error {
+	select {
+	case <-b.done:
+		b.aborted = true
+		return errors.New("read's context ended")
+	default:
+		return b.Bus.Tx(addr, w, r)
+	}
 }
 
 // Close halts the chip (in forced mode it already sleeps between reads, so

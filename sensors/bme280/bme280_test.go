@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
@@ -28,6 +29,21 @@ type ramp struct{ n atomic.Int64 }
 func (r *ramp) source() sim.Conditions {
 	n := float64(r.n.Add(1) % 100)
 	return sim.Conditions{Temperature: 20 + 0.05*n, Pressure: 1000 + 0.1*n, Humidity: 40 + 0.1*n}
+}
+
+// rampChip attaches a BME280 measuring a ramp at 0x76 on a new emulated
+// bus and returns a sensor reading it with opt.
+func rampChip(t *testing.T, opt bme280.Options) (*i2csim.Bus, *chip.Chip, *bme280.Sensor) {
+	t.Helper()
+	sb, b := i2csimtest.Open(t)
+	var r ramp
+	c := chip.New(chip.BME280, r.source)
+	sb.Attach(0x76, c)
+	s, err := bme280.New(b, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sb, c, s
 }
 
 func sample(t *testing.T, ss []sensors.Sample, metric string) (float64, bool) {
@@ -197,15 +213,8 @@ func TestFaults(t *testing.T) {
 			func(sb *i2csim.Bus, c *chip.Chip) {}, "out_of_range", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sb, b := i2csimtest.Open(t)
-			var r ramp
-			c := chip.New(chip.BME280, r.source)
-			sb.Attach(0x76, c)
-			s, err := bme280.New(b, bme280.Options{StuckAfter: stuckAfter})
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = sensorstest.FaultCheck{
+			sb, c, s := rampChip(t, bme280.Options{StuckAfter: stuckAfter})
+			err := sensorstest.FaultCheck{
 				Set:   func() { tc.set(sb, c) },
 				Clear: func() { tc.clear(sb, c) },
 				Kind:  tc.kind,
@@ -222,17 +231,56 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// A chip that never finishes its conversion, on which bmxx80 would wait
+// forever, holds Read only until its context ends; the sensor reads again
+// once the chip does, and Close does not wait for the chip either.
+func TestWedgedChip(t *testing.T) {
+	sb, c, s := rampChip(t, bme280.Options{})
+	c.SetFault(chip.Wedged)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Read(ctx)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if k := sensors.ErrorKind(err); k != "timeout" || !strings.Contains(err.Error(), "cut short") {
+			t.Fatalf("read of a wedged chip: %v (kind %q), want kind timeout", err, k)
+		}
+		t.Logf("wedged: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Read of a wedged chip did not return after its context ended")
+	}
+	if n := sb.Transactions(0x76); n < 3 {
+		t.Fatalf("%d transactions: bmxx80 did not poll the wedged chip", n)
+	}
+
+	c.SetFault(chip.OK)
+	ss, err := s.Read(context.Background())
+	if err != nil {
+		t.Fatalf("after the chip recovered: %v", err)
+	}
+	if h, ok := sample(t, ss, "humidity"); !ok || h < 40 || h > 50 {
+		t.Errorf("after the chip recovered: humidity %v (%v), want 40..50", h, ok)
+	}
+	c.SetFault(chip.Wedged)
+	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := s.Read(ctx); sensors.ErrorKind(err) != "timeout" {
+		t.Fatalf("read of the wedged chip again: %v, want kind timeout", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close of a wedged chip: %v", err)
+	}
+}
+
 // A chip unplugged and plugged back in (so power-cycled) is read again by
 // the same sensor; so is a BMP280 put in the BME280's place.
 func TestDetachReattach(t *testing.T) {
-	sb, b := i2csimtest.Open(t)
+	sb, c, s := rampChip(t, bme280.Options{})
 	var r ramp
-	c := chip.New(chip.BME280, r.source)
-	sb.Attach(0x76, c)
-	s, err := bme280.New(b, bme280.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
 	if _, err := s.Read(ctx); err != nil {
 		t.Fatal(err)

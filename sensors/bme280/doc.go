@@ -72,9 +72,13 @@
 // The Dev itself remains usable. This sensor drops the Dev after any failed
 // transfer and identifies and configures the chip afresh at the next Read,
 // so a chip that comes back, possibly another one, is read correctly.
-// bmxx80 polls the status register without a time limit while the chip
-// says it is measuring: a chip that kept answering "measuring" would block
-// Read; the agent's read timeout abandons such a read.
+// bmxx80 polls the status register without a time limit (and without a
+// pause) while the chip says it is measuring, so a wedged chip would hold
+// Read forever and keep the bus busy. This sensor hands bmxx80 a bus whose
+// transfers fail once Read's context has ended: the poll stops, Read
+// returns the context's error (kind "timeout") and the next Read starts
+// afresh. The agent bounds every Read by its own timeout besides
+// (agent.SensorConfig.Timeout).
 //
 // bmxx80 does not expose the raw ADC words, which the stuck detector needs:
 // after Sense the sensor reads the data registers (0xF7..0xFE, preceded by

@@ -56,6 +56,13 @@ const (
 	// 0x8000 for humidity), which every chip serves between power-on and
 	// its first measurement.
 	ResetValues
+	// Wedged: a measurement starts and never completes, as on a chip hung
+	// mid-conversion: the status register's "measuring" bit (3) stays set
+	// and the data registers keep their values. A driver that polls the
+	// status, as periph's bmxx80 does without a time limit, loops until the
+	// fault is cleared (the measurement then completes) or the chip is
+	// reset or power-cycled.
+	Wedged
 )
 
 func (f Fault) String() string {
@@ -68,6 +75,8 @@ func (f Fault) String() string {
 		return "out-of-range"
 	case ResetValues:
 		return "reset-values"
+	case Wedged:
+		return "wedged"
 	}
 	return fmt.Sprintf("Fault(%d)", int(f))
 }
@@ -113,7 +122,14 @@ const (
 	regConfig   = 0xF5
 	regData     = 0xF7 // press_msb..hum_lsb, ..0xFE
 	resetMagic  = 0xB6 // written to regReset: soft reset
+
+	statusMeasuring = 0x08 // status bit 3: a conversion is running
 )
+
+// wedgedStatusRead is how long a status read of a Wedged chip takes: the
+// 29 bit times of the transaction on a 100 kHz bus. Without it, a driver
+// polling the status would spin a CPU core.
+const wedgedStatusRead = 300 * time.Microsecond
 
 // Chip emulates a BME280 or BMP280 on I²C at register level: the chip id,
 // soft reset, control and status registers, the calibration memory and the
@@ -122,9 +138,9 @@ const (
 //
 // A forced-mode write to ctrl_meas takes one measurement of the source and
 // returns the chip to sleep; in normal mode every read of the data
-// registers measures afresh. Conversions complete instantly (status never
-// shows "measuring"); the IIR filter and standby time are stored but not
-// emulated. Each ADC word has the resolution its oversampling setting gives
+// registers measures afresh. Conversions complete instantly (status shows
+// "measuring" only on a Wedged chip); the IIR filter and standby time are
+// stored but not emulated. Each ADC word has the resolution its oversampling setting gives
 // (16 bits at 1x up to 20 bits at 16x); a channel whose oversampling is off
 // ("skipped") keeps its reset value, as on the chip. ctrl_hum takes effect
 // at the next write to ctrl_meas, as on the chip.
@@ -149,7 +165,8 @@ type Chip struct {
 	adcP     int32
 	adcT     int32
 	adcH     int32
-	measured int // measurements taken, for tests
+	measured int  // measurements taken, for tests
+	pending  bool // a measurement started while Wedged, not completed
 }
 
 // New returns a chip of model m measuring src (nil: a fixed 20 °C,
@@ -183,11 +200,15 @@ func (c *Chip) SetSource(src Source) {
 	c.src = src
 }
 
-// SetFault injects f (OK clears it). It applies from the next measurement.
+// SetFault injects f (OK clears it). It applies from the next measurement;
+// a measurement a Wedged chip hung in completes, with f.
 func (c *Chip) SetFault(f Fault) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.fault = f
+	if c.pending && f != Wedged {
+		c.measure()
+	}
 }
 
 // Fault returns the fault in effect.
@@ -246,6 +267,7 @@ func (c *Chip) ADC() (press, temp, hum int32) {
 func (c *Chip) reset() {
 	c.ctrlHum, c.osrsH, c.ctrlMeas, c.config, c.ptr = 0, 0, 0, 0, 0
 	c.adcP, c.adcT, c.adcH = ResetWord20, ResetWord20, ResetWord16
+	c.pending = false
 }
 
 // Tx implements i2csim.Chip: w is address/value pairs, each writing one
@@ -253,7 +275,17 @@ func (c *Chip) reset() {
 // read with auto-increment.
 func (c *Chip) Tx(w, r []byte) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	wedged := c.tx(w, r)
+	c.mu.Unlock()
+	if wedged {
+		time.Sleep(wedgedStatusRead)
+	}
+	return nil
+}
+
+// tx is Tx with c.mu held. It reports whether r read the status of a
+// Wedged chip.
+func (c *Chip) tx(w, r []byte) (wedged bool) {
 	i := 0
 	for ; i+1 < len(w); i += 2 {
 		c.write(w[i], w[i+1])
@@ -262,16 +294,17 @@ func (c *Chip) Tx(w, r []byte) error {
 		c.ptr = w[i]
 	}
 	if len(r) == 0 {
-		return nil
+		return false
 	}
 	if c.ctrlMeas&3 == modeNormal && int(c.ptr) <= regData+7 && int(c.ptr)+len(r) > regData {
 		c.measure()
 	}
+	wedged = c.pending && int(c.ptr) <= regStatus && int(c.ptr)+len(r) > regStatus
 	for j := range r {
 		r[j] = c.read(c.ptr)
 		c.ptr++
 	}
-	return nil
+	return wedged
 }
 
 // Operating modes, ctrl_meas bits 1:0 (01 and 10 are both forced).
@@ -320,7 +353,10 @@ func (c *Chip) read(reg byte) byte {
 	case reg == regCtrlHum:
 		return c.ctrlHum
 	case reg == regStatus:
-		return 0 // never measuring, never copying NVM
+		if c.pending {
+			return statusMeasuring
+		}
+		return 0 // conversions complete at once; NVM is never being copied
 	case reg == regCtrlMeas:
 		return c.ctrlMeas
 	case reg == regConfig:
@@ -342,6 +378,10 @@ func (c *Chip) read(reg byte) byte {
 // measure takes one measurement into the data registers, with the
 // oversampling of ctrl_meas and the latched ctrl_hum.
 func (c *Chip) measure() {
+	c.pending = c.fault == Wedged
+	if c.pending {
+		return
+	}
 	c.measured++
 	switch c.fault {
 	case Stuck:

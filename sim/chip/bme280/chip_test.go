@@ -241,6 +241,52 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+// A Wedged chip never finishes a conversion until the fault is cleared
+// (the conversion then completes) or the chip is reset.
+func TestWedged(t *testing.T) {
+	c := New(BME280, nil)
+	force := func() { tx(t, c, []byte{regCtrlHum, 1, regCtrlMeas, 1<<5 | 1<<2 | 1}, 0) }
+	force()
+	p0, t0, h0 := c.ADC()
+	c.SetFault(Wedged)
+	c.SetConditions(sim.Conditions{Temperature: 30, Pressure: 900, Humidity: 20})
+	if s := tx(t, c, []byte{regStatus}, 1)[0]; s != 0 {
+		t.Fatalf("status %#x before a measurement was started, want idle", s)
+	}
+	force()
+	for range 3 {
+		if s := tx(t, c, []byte{regStatus}, 1)[0]; s&statusMeasuring == 0 {
+			t.Fatalf("wedged: status %#x, want measuring", s)
+		}
+	}
+	// bmxx80 reads ctrl_hum..config in one burst: status is the second byte.
+	if b := tx(t, c, []byte{regCtrlHum}, 4); b[1] != statusMeasuring {
+		t.Fatalf("wedged: burst from ctrl_hum % x, want status %#x", b, statusMeasuring)
+	}
+	if p, temp, h := c.ADC(); p != p0 || temp != t0 || h != h0 || c.Measurements() != 1 {
+		t.Fatalf("wedged: words %#x %#x %#x after %d measurements, want the first one's", p, temp, h, c.Measurements())
+	}
+
+	c.SetFault(OK)
+	if s := tx(t, c, []byte{regStatus}, 1)[0]; s != 0 {
+		t.Fatalf("fault cleared: status %#x, want idle", s)
+	}
+	cal := DatasheetCalibration()
+	if _, temp, _ := c.ADC(); temperature(cal.tFine(temp)) != 3000 || c.Measurements() != 2 {
+		t.Fatalf("fault cleared: temperature word %#x, %d measurements; want the hung one completed at 30 °C", temp, c.Measurements())
+	}
+
+	c.SetFault(Wedged)
+	force()
+	tx(t, c, []byte{regReset, resetMagic}, 0)
+	if s := tx(t, c, []byte{regStatus}, 1)[0]; s != 0 {
+		t.Fatalf("after a soft reset: status %#x, want idle", s)
+	}
+	if c.Fault() != Wedged || c.Fault().String() != "wedged" {
+		t.Fatalf("Fault() = %v", c.Fault())
+	}
+}
+
 func TestBMP280(t *testing.T) {
 	c := New(BMP280, nil)
 	if id := tx(t, c, []byte{regChipID}, 1)[0]; id != 0x58 {

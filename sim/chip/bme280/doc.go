@@ -23,7 +23,7 @@
 //	0xE0        reset: writing 0xB6 resets the chip
 //	0xE1..0xE7  calibration H2..H6 (BME280 only)
 //	0xF2        ctrl_hum: humidity oversampling, effective at the next ctrl_meas write
-//	0xF3        status: always 0 (conversions complete instantly)
+//	0xF3        status: 0 (conversions complete instantly); 0x08 "measuring" while Wedged
 //	0xF4        ctrl_meas: temperature and pressure oversampling, mode
 //	0xF5        config: standby and filter, stored, not emulated
 //	0xF7..0xFE  data: pressure, temperature (20 bits each), humidity (16 bits)
@@ -32,11 +32,13 @@
 //
 // # Faults
 //
-// The chip's own failures are set with [Chip.SetFault]: [Stuck], [OutOfRange]
-// and [ResetValues]; [Chip.PowerCycle] emulates a loss of power (the chip
-// forgets its configuration). Failures of the bus (no acknowledge, a bus
-// error) and the chip's absence belong to the i2csim.Bus: SetFault,
-// Detach.
+// The chip's own failures are set with [Chip.SetFault]: [Stuck],
+// [OutOfRange], [ResetValues] and [Wedged] (a conversion that never ends,
+// so a driver waiting for it hangs; each status read then takes the 0.3 ms
+// it takes on a 100 kHz bus, so that the driver's polling does not spin a
+// CPU core); [Chip.PowerCycle] emulates a loss of power (the chip forgets
+// its configuration). Failures of the bus (no acknowledge, a bus error)
+// and the chip's absence belong to the i2csim.Bus: SetFault, Detach.
 //
 // # Datasheets
 //

@@ -15,6 +15,9 @@ type SensorConfig struct {
 	Name     string        `yaml:"name"`
 	Driver   string        `yaml:"driver"`
 	Interval time.Duration `yaml:"interval"`
+	// Timeout bounds one read; default 0: the agent's (5s). A read past it
+	// is abandoned and counted as a timeout.
+	Timeout time.Duration `yaml:"timeout"`
 	// Fallback "sim" lets the agent simulate the sensor (the real driver
 	// over an emulated chip) when its hardware cannot be opened at start.
 	// Default "": the sensor is reported down and retried until it answers.
@@ -55,6 +58,10 @@ const (
 	defaultBus  = "1" // the Raspberry Pi's I²C on header pins 3 and 5
 	fallbackSim = "sim"
 )
+
+// MinTimeout is the shortest read timeout accepted: shorter than a BME280
+// conversion at 16x oversampling, every read would time out.
+const MinTimeout = 100 * time.Millisecond
 
 // MinInterval is the shortest sampling interval accepted: faster than
 // this a sensor would flood the uplink (and no supported chip converts

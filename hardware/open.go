@@ -30,6 +30,7 @@ type Options struct {
 type Sensor struct {
 	Sensor    sensors.Sensor
 	Interval  time.Duration // 0: the agent's default
+	Timeout   time.Duration // of one read; 0: the agent's default
 	Simulated bool          // the driver over an emulated chip, or a simulation
 }
 
@@ -133,7 +134,7 @@ func Open(cs []SensorConfig, o Options) (*Board, error) {
 	}
 
 	add := func(sn sensors.Sensor, sp spec, simulated bool) {
-		b.sensors = append(b.sensors, Sensor{Sensor: sn, Interval: sp.interval, Simulated: simulated})
+		b.sensors = append(b.sensors, Sensor{Sensor: sn, Interval: sp.interval, Timeout: sp.timeout, Simulated: simulated})
 	}
 	for _, sp := range specs {
 		if s, ok := sp.driver.dev.(simulation); ok {

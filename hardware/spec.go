@@ -21,6 +21,7 @@ type spec struct {
 	name     string
 	driver   Driver
 	interval time.Duration // 0: the agent's default
+	timeout  time.Duration // 0: the agent's default
 	fallback bool
 
 	bus        string // I²C bus as configured
@@ -46,7 +47,7 @@ type spec struct {
 // spec checks c against d and returns its spec and every mistake found.
 // keys are the keys written (nil: those not zero).
 func (c SensorConfig) spec(d Driver, keys []string) (spec, []*ConfigError) {
-	s := spec{name: c.Name, driver: d, interval: c.Interval}
+	s := spec{name: c.Name, driver: d, interval: c.Interval, timeout: c.Timeout}
 	var errs []*ConfigError
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, &ConfigError{Key: key, Msg: fmt.Sprintf(format, args...)})
@@ -54,9 +55,9 @@ func (c SensorConfig) spec(d Driver, keys []string) (spec, []*ConfigError) {
 	if keys == nil {
 		keys = c.setKeys()
 	}
-	common := "name, driver and interval"
+	common := "name, driver, interval and timeout"
 	if d.kind() != kindSim {
-		common = "name, driver, interval and fallback"
+		common = "name, driver, interval, timeout and fallback"
 	}
 	for _, k := range keys {
 		if !slices.Contains(sensorKeys, k) {
@@ -84,6 +85,10 @@ func (c SensorConfig) spec(d Driver, keys []string) (spec, []*ConfigError) {
 		bad("interval", "%v is below the minimum %v", c.Interval, MinInterval)
 	} else if c.Interval != 0 && c.Interval < d.minInterval {
 		bad("interval", "%v is shorter than one %s measurement (%v): give at least that", c.Interval, d.Name, d.minInterval)
+	}
+
+	if c.Timeout != 0 && c.Timeout < MinTimeout {
+		bad("timeout", "%v is below the minimum %v (0: the agent's default)", c.Timeout, MinTimeout)
 	}
 
 	if slices.Contains(d.keys, "stuck_after") {
@@ -202,8 +207,8 @@ func (c SensorConfig) spec(d Driver, keys []string) (spec, []*ConfigError) {
 
 // commonKeys are the keys every sensor takes; sensorKeys all of them.
 var (
-	commonKeys = []string{"name", "driver", "interval", "fallback"}
-	sensorKeys = []string{"name", "driver", "interval", "fallback", "bus", "address", "stuck_after", "channel", "metric",
+	commonKeys = []string{"name", "driver", "interval", "timeout", "fallback"}
+	sensorKeys = []string{"name", "driver", "interval", "timeout", "fallback", "bus", "address", "stuck_after", "channel", "metric",
 		"scale", "dry_volts", "wet_volts", "pin", "debounce", "pull", "invert", "unit", "rate_per", "id", "w1_dir"}
 )
 
@@ -215,7 +220,7 @@ func (c SensorConfig) setKeys() []string {
 		k   string
 		set bool
 	}{
-		{"name", c.Name != ""}, {"driver", c.Driver != ""}, {"interval", c.Interval != 0}, {"fallback", c.Fallback != ""},
+		{"name", c.Name != ""}, {"driver", c.Driver != ""}, {"interval", c.Interval != 0}, {"timeout", c.Timeout != 0}, {"fallback", c.Fallback != ""},
 		{"bus", c.Bus != ""}, {"address", c.Address != ""}, {"stuck_after", c.StuckAfter != 0}, {"channel", c.Channel != ""}, {"metric", c.Metric != ""},
 		{"scale", c.Scale != 0}, {"dry_volts", c.DryVolts != nil}, {"wet_volts", c.WetVolts != nil},
 		{"pin", c.Pin != ""}, {"debounce", c.Debounce != 0}, {"pull", c.Pull != ""}, {"invert", c.Invert},

@@ -139,7 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 	var cfgs []agent.SensorConfig
 	for _, sn := range board.Sensors() {
-		cfgs = append(cfgs, agent.SensorConfig{Sensor: sn.Sensor, Interval: sn.Interval, Simulated: sn.Simulated})
+		cfgs = append(cfgs, agent.SensorConfig{Sensor: sn.Sensor, Interval: sn.Interval, Timeout: sn.Timeout, Simulated: sn.Simulated})
 	}
 	ready, floor, err := clockReady(s.clock, s.stateDir, s.device)
 	if err != nil {

@@ -17,6 +17,7 @@ func TestValidatePlaces(t *testing.T) {
 		{Name: "probe", Driver: "ds18b20"},
 		{Name: "dup", Driver: "bmp280", Address: "0x76"},
 		{Name: "door", Driver: "gpio-input", Pin: "GPIO4"},
+		{Name: "slow", Driver: "sht3x", Timeout: 50 * time.Millisecond},
 	}
 	written := func(i int) []string {
 		if i == 6 {
@@ -31,7 +32,8 @@ func TestValidatePlaces(t *testing.T) {
 		{Index: 3, Key: "driver"},
 		{Index: 4, Key: "interval", Whole: true},
 		{Index: 5, Key: "address", Msg: "0x76 on bus 1 is already sensors[0]'s (a bme280)"},
-		{Index: 6, Key: "address", Msg: "driver gpio-input does not take address (besides name, driver, interval and fallback, it takes pin, metric, pull, debounce, invert)"},
+		{Index: 6, Key: "address", Msg: "driver gpio-input does not take address (besides name, driver, interval, timeout and fallback, it takes pin, metric, pull, debounce, invert)"},
+		{Index: 7, Key: "timeout", Msg: "50ms is below the minimum 100ms (0: the agent's default)"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d mistakes, want %d: %v", len(got), len(want), got)

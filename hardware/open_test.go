@@ -27,7 +27,7 @@ var everyDriver = []SensorConfig{
 	{Name: "baro", Driver: "bmp280", Address: "0x77"},
 	{Name: "leaf", Driver: "sht3x", Address: "0x44"},
 	{Name: "canopy", Driver: "sht4x", Address: "0x45"},
-	{Name: "light", Driver: "bh1750", Address: "0x23"},
+	{Name: "light", Driver: "bh1750", Address: "0x23", Timeout: 2 * time.Second},
 	{Name: "soil", Driver: "ads1115", Address: "0x48", Channel: "0", Metric: "moisture"},
 	{Name: "battery", Driver: "ads1115", Address: "0x48", Channel: "1", Scale: 11},
 	{Name: "door", Driver: "gpio-input", Pin: "GPIO17", Metric: "door"},
@@ -67,8 +67,8 @@ func TestOpenSim(t *testing.T) {
 		t.Fatalf("%d sensors opened, want %d", len(ss), len(everyDriver))
 	}
 	for i, s := range ss {
-		if s.Sensor.Name() != everyDriver[i].Name || !s.Simulated || s.Interval != everyDriver[i].Interval {
-			t.Errorf("sensor %d: %s, simulated %v, interval %v", i, s.Sensor.Name(), s.Simulated, s.Interval)
+		if s.Sensor.Name() != everyDriver[i].Name || !s.Simulated || s.Interval != everyDriver[i].Interval || s.Timeout != everyDriver[i].Timeout {
+			t.Errorf("sensor %d: %s, simulated %v, interval %v, timeout %v", i, s.Sensor.Name(), s.Simulated, s.Interval, s.Timeout)
 		}
 		samples, err := s.Sensor.Read(context.Background())
 		if err != nil {

@@ -17,7 +17,7 @@ func TestValidatePlaces(t *testing.T) {
 		{Name: "probe", Driver: "ds18b20"},
 		{Name: "dup", Driver: "bmp280", Address: "0x76"},
 		{Name: "door", Driver: "gpio-input", Pin: "GPIO4"},
-		{Name: "slow", Driver: "sht3x", Timeout: 50 * time.Millisecond},
+		{Name: "slow", Driver: "sht3x", Address: "0x45", Timeout: 50 * time.Millisecond},
 	}
 	written := func(i int) []string {
 		if i == 6 {

@@ -1,4 +1,7 @@
-package agent
+package agent_test
+
+// An external test package: BenchmarkDrain runs a real bridge, and package
+// agent must not import the bridge, not even in its tests.
 
 import (
 	"context"
@@ -8,10 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/agent/spool"
 	"github.com/tributary-iot/tributary/bridge"
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
+	"github.com/tributary-iot/tributary/internal/redistest"
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/sensors"
+	"github.com/tributary-iot/tributary/sensors/sensorstest"
+	"github.com/tributary-iot/tributary/store"
 )
 
 // backlog opens a spool in dir holding n readings of device (seqs 1..n,
@@ -43,10 +52,11 @@ func backlog(tb testing.TB, dir, device string, n int) *spool.Spool {
 
 // drain runs an agent over q and up until its backlog has gone, and
 // returns how long that took.
-func drain(b *testing.B, dir, device string, q *spool.Spool, up Uplink, stored func() int64, want int64) time.Duration {
+func drain(b *testing.B, dir, device string, q *spool.Spool, up agent.Uplink, stored func() int64, want int64) time.Duration {
 	b.Helper()
-	a, err := New(Config{Device: device, Sensors: []SensorConfig{{Sensor: door("d"), Interval: time.Hour}}, StateDir: dir},
-		up, Options{Queue: q, DrainRate: -1})
+	door := &sensorstest.Sensor{ID: "d", Samples: []sensors.Sample{{Metric: "door", Value: 1, Unit: "1"}}}
+	a, err := agent.New(agent.Config{Device: device, Sensors: []agent.SensorConfig{{Sensor: door, Interval: time.Hour}}, StateDir: dir},
+		up, agent.Options{Queue: q, DrainRate: -1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -68,23 +78,42 @@ func drain(b *testing.B, dir, device string, q *spool.Spool, up Uplink, stored f
 	return elapsed
 }
 
+// benchStore starts a redis-server and returns a store on it.
+func benchStore(b *testing.B) *store.Store {
+	srv := redistest.Start(b, redistest.Options{})
+	rdb, err := store.NewClient(store.ClientOptions{URL: srv.URL()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { rdb.Close() })
+	return store.New(rdb, store.Options{})
+}
+
+// stored counts the readings of device in st's stream (0 while Redis fails).
+func stored(st *store.Store, device string) func() int64 {
+	return func() int64 {
+		n, _ := st.Client().XLen(context.Background(), st.StreamKey(device)).Result()
+		return n
+	}
+}
+
 // BenchmarkDrain measures how fast an agent empties a spooled backlog (as
 // after an outage), uncapped (DrainRate -1), in batches of the default
 // 500: straight into a real redis-server, and through a real mosquitto and
 // the bridge into Redis. One op is one reading; readings/s is the figure.
 func BenchmarkDrain(b *testing.B) {
 	b.Run("redis", func(b *testing.B) {
-		f := newRedis(b)
+		st := benchStore(b)
 		dir := b.TempDir()
 		q := backlog(b, dir, "drain-redis", b.N)
 		b.ResetTimer()
-		d := drain(b, dir, "drain-redis", q, NewRedisUplink(f.st), func() int64 { return f.streamLen("drain-redis") }, int64(b.N))
+		d := drain(b, dir, "drain-redis", q, agent.NewRedisUplink(st), stored(st, "drain-redis"), int64(b.N))
 		b.ReportMetric(float64(b.N)/d.Seconds(), "readings/s")
 	})
 	b.Run("mqtt", func(b *testing.B) {
-		f := newRedis(b)
+		st := benchStore(b)
 		srv := mosquittotest.Start(b, mosquittotest.Options{})
-		br, err := bridge.New(bridge.Options{Store: f.st, MQTT: bridge.MQTTOptions{URL: srv.URL(), ClientID: "bench-bridge"}})
+		br, err := bridge.New(bridge.Options{Store: st, MQTT: mqttwire.Broker{URL: srv.URL(), ClientID: "bench-bridge"}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -99,17 +128,17 @@ func BenchmarkDrain(b *testing.B) {
 		}
 		dir := b.TempDir()
 		q := backlog(b, dir, "drain-mqtt", b.N)
-		boot, err := NewBoot(dir, "drain-mqtt")
+		boot, err := agent.NewBoot(dir, "drain-mqtt")
 		if err != nil {
 			b.Fatal(err)
 		}
-		up, err := NewMQTTUplink(MQTTOptions{URL: srv.URL(), Device: "drain-mqtt", Boot: boot})
+		up, err := agent.NewMQTTUplink(agent.MQTTUplinkOptions{Broker: mqttwire.Broker{URL: srv.URL()}, Device: "drain-mqtt", Boot: boot})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer up.Close()
 		b.ResetTimer()
-		d := drain(b, dir, "drain-mqtt", q, up, func() int64 { return f.streamLen("drain-mqtt") }, int64(b.N))
+		d := drain(b, dir, "drain-mqtt", q, up, stored(st, "drain-mqtt"), int64(b.N))
 		b.ReportMetric(float64(b.N)/d.Seconds(), "readings/s")
 	})
 }

@@ -1,44 +1,36 @@
 package agent
 
 import (
+	"cmp"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/tributary-iot/tributary/bridge"
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 )
 
-// MQTTOptions configure an MQTTUplink. URL and Device are required.
-type MQTTOptions struct {
-	// URL of the broker: mqtt://host:1883 or mqtts://host:8883 (tcp://,
-	// ssl:// and tls:// also work). Credentials in the URL are refused:
-	// use Username and Password, which are never logged.
-	URL string
+// MQTTUplinkOptions configure an MQTTUplink. Broker.URL, Device and Boot
+// are required.
+type MQTTUplinkOptions struct {
+	// Broker says how to reach the broker. Credentials in its URL are
+	// refused: use Broker.Username (default Device, which is what the
+	// shipped broker ACL, deploy/mosquitto/acl, expects) and
+	// Broker.Password, which is never logged. Broker.ClientID defaults to
+	// mqttwire.EdgeClientID(Device).
+	Broker mqttwire.Broker
 	// Device is the agent's device id; it names the topics
-	// (bridge.ReadingsTopic) and the client id (bridge.EdgeClientID).
+	// (mqttwire.ReadingsTopic, mqttwire.StatusTopic).
 	Device string
 	// Boot identifies this run of the agent (see NewBoot); it goes into the
 	// retained online status and the last will. Required.
 	Boot string
-	// Username defaults to Device, which is what the shipped broker ACL
-	// (deploy/mosquitto/acl) expects.
-	Username string
-	Password string
-	// TLS configures mqtts://; nil uses the system roots.
-	TLS *tls.Config
-	// KeepAlive is the MQTT keep-alive. Default 30s.
-	KeepAlive time.Duration
-	// ConnectTimeout bounds one connection attempt. Default 10s.
-	ConnectTimeout time.Duration
 	// ReconnectMin and ReconnectMax bound the wait before a connection
 	// attempt after a failed one or a lost connection: the n-th attempt in
 	// a row waits a uniformly random time in [0, min(ReconnectMax,
@@ -51,10 +43,10 @@ type MQTTOptions struct {
 }
 
 // MQTTUplink publishes readings to an MQTT broker, for the bridge to store
-// in Redis: each Send is one QoS 1 message on bridge.ReadingsTopic holding a
+// in Redis: each Send is one QoS 1 message on mqttwire.ReadingsTopic holding a
 // batch, and succeeds when the broker acknowledges it (PUBACK). The session
 // is persistent (clean session false) and the agent's status is retained on
-// bridge.StatusTopic, with a last will that marks it offline.
+// mqttwire.StatusTopic, with a last will that marks it offline.
 //
 // It buffers nothing of its own: while the broker is unreachable, Send
 // fails at once and the agent's queue (the spool) keeps the readings, since
@@ -62,7 +54,7 @@ type MQTTOptions struct {
 // while it retries a connection. A batch whose acknowledgement was lost may
 // reach the bridge twice; the bridge's ingest stores it once.
 type MQTTUplink struct {
-	opt    MQTTOptions
+	opt    MQTTUplinkOptions
 	client mqtt.Client
 	log    *slog.Logger
 
@@ -73,30 +65,37 @@ type MQTTUplink struct {
 	statusMu sync.Mutex // serialises status publications
 
 	mu     sync.Mutex
-	status *bridge.Status // online status to publish on every connect, once Boot has been called
+	status *mqttwire.Status // online status to publish on every connect, once Boot has been called
 }
 
 // NewMQTTUplink checks opt and starts connecting in the background; it
 // does not wait for the broker. Close it after the agent has stopped.
-func NewMQTTUplink(opt MQTTOptions) (*MQTTUplink, error) {
+func NewMQTTUplink(opt MQTTUplinkOptions) (*MQTTUplink, error) {
 	if !reading.ValidID(opt.Device) {
 		return nil, fmt.Errorf("mqtt uplink: invalid device id %q", opt.Device)
 	}
 	if !reading.ValidID(opt.Boot) {
 		return nil, fmt.Errorf("mqtt uplink: invalid boot id %q", opt.Boot)
 	}
-	broker, err := brokerURL(opt.URL)
+	broker, err := mqttwire.ParseURL(opt.Broker.URL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("mqtt uplink: %w", err)
 	}
-	if opt.Username == "" {
-		opt.Username = opt.Device
+	if broker.User != nil {
+		return nil, errors.New("mqtt uplink: broker URL carries credentials; pass the username and a password file instead")
 	}
-	if opt.KeepAlive <= 0 {
-		opt.KeepAlive = 30 * time.Second
+	tlsConf, err := opt.Broker.TLSConfig(broker.Secure)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt uplink: %w", err)
 	}
-	if opt.ConnectTimeout <= 0 {
-		opt.ConnectTimeout = 10 * time.Second
+	b := &opt.Broker
+	b.Username = cmp.Or(b.Username, opt.Device)
+	b.ClientID = cmp.Or(b.ClientID, mqttwire.EdgeClientID(opt.Device))
+	if b.KeepAlive <= 0 {
+		b.KeepAlive = mqttwire.DefaultKeepAlive
+	}
+	if b.ConnectTimeout <= 0 {
+		b.ConnectTimeout = mqttwire.DefaultConnectTimeout
 	}
 	if opt.ReconnectMin <= 0 {
 		opt.ReconnectMin = 250 * time.Millisecond
@@ -108,25 +107,25 @@ func NewMQTTUplink(opt MQTTOptions) (*MQTTUplink, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	will, err := bridge.EncodeStatus(bridge.Status{Online: false, Boot: opt.Boot})
+	will, err := mqttwire.EncodeStatus(mqttwire.Status{Online: false, Boot: opt.Boot})
 	if err != nil {
 		return nil, err
 	}
 	u := &MQTTUplink{opt: opt, log: opt.Logger, lost: make(chan struct{}, 1), closed: make(chan struct{})}
 	co := mqtt.NewClientOptions().
-		AddBroker(broker).
-		SetClientID(bridge.EdgeClientID(opt.Device)).
-		SetUsername(opt.Username).
-		SetPassword(opt.Password).
+		AddBroker(broker.Server).
+		SetClientID(b.ClientID).
+		SetUsername(b.Username).
+		SetPassword(b.Password).
 		SetCleanSession(false).
 		SetOrderMatters(true).
-		SetKeepAlive(opt.KeepAlive).
-		SetConnectTimeout(opt.ConnectTimeout).
+		SetKeepAlive(b.KeepAlive).
+		SetConnectTimeout(b.ConnectTimeout).
 		// The library's own reconnection doubles its wait without jitter;
 		// connectLoop does it instead.
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
-		SetBinaryWill(bridge.StatusTopic(opt.Device), will, 1, true).
+		SetBinaryWill(mqttwire.StatusTopic(opt.Device), will, 1, true).
 		SetOnConnectHandler(u.onConnect).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			u.log.Warn("mqtt connection lost; reconnecting", "device", opt.Device, "err", err)
@@ -135,8 +134,8 @@ func NewMQTTUplink(opt MQTTOptions) (*MQTTUplink, error) {
 			default:
 			}
 		})
-	if opt.TLS != nil {
-		co.SetTLSConfig(opt.TLS)
+	if tlsConf != nil {
+		co.SetTLSConfig(tlsConf)
 	}
 	u.client = mqtt.NewClient(co)
 	u.reconnect.Add(1)
@@ -158,7 +157,7 @@ func (u *MQTTUplink) connectLoop() {
 		}
 		if err := tok.Error(); err != nil {
 			if failures == 0 {
-				u.log.Warn("mqtt: cannot connect to the broker; retrying", "device", u.opt.Device, "user", u.opt.Username, "err", err)
+				u.log.Warn("mqtt: cannot connect to the broker; retrying", "device", u.opt.Device, "user", u.opt.Broker.Username, "err", err)
 			}
 			failures++
 			if !u.pause(failures) {
@@ -195,30 +194,6 @@ func (u *MQTTUplink) pause(n int) bool {
 	}
 }
 
-// brokerURL checks a broker URL and turns mqtt:// and mqtts:// into the
-// schemes the client library knows.
-func brokerURL(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", fmt.Errorf("mqtt uplink: broker URL: %w", err)
-	}
-	if u.User != nil {
-		return "", errors.New("mqtt uplink: broker URL carries credentials; pass the username and a password file instead")
-	}
-	if u.Host == "" {
-		return "", fmt.Errorf("mqtt uplink: broker URL %q has no host", raw)
-	}
-	switch u.Scheme {
-	case "mqtt", "tcp":
-		u.Scheme = "tcp"
-	case "mqtts", "ssl", "tls":
-		u.Scheme = "ssl"
-	default:
-		return "", fmt.Errorf("mqtt uplink: broker URL %q: scheme must be mqtt:// or mqtts://", raw)
-	}
-	return u.String(), nil
-}
-
 // onConnect publishes the retained online status (when Boot has been
 // called). It runs on the client's goroutine and must not block on the
 // broker: the publication is waited for elsewhere.
@@ -241,8 +216,8 @@ func (u *MQTTUplink) onConnect(c mqtt.Client) {
 
 // publishStatus publishes st, retained, and waits for the broker. Status
 // publications are serialised, so that the last one sent is the one kept.
-func (u *MQTTUplink) publishStatus(ctx context.Context, st bridge.Status) error {
-	b, err := bridge.EncodeStatus(st)
+func (u *MQTTUplink) publishStatus(ctx context.Context, st mqttwire.Status) error {
+	b, err := mqttwire.EncodeStatus(st)
 	if err != nil {
 		return fmt.Errorf("mqtt uplink: %w: %w", reading.ErrInvalid, err)
 	}
@@ -255,7 +230,7 @@ func (u *MQTTUplink) publishStatus(ctx context.Context, st bridge.Status) error 
 		default:
 		}
 	}
-	return u.wait(ctx, u.client.Publish(bridge.StatusTopic(u.opt.Device), 1, true, b))
+	return u.wait(ctx, u.client.Publish(mqttwire.StatusTopic(u.opt.Device), 1, true, b))
 }
 
 // Boot implements Booter: it announces the boot in the retained status, now
@@ -265,16 +240,16 @@ func (u *MQTTUplink) publishStatus(ctx context.Context, st bridge.Status) error 
 // once, not retained, and only when connected: the retained status is this
 // run's.
 func (u *MQTTUplink) Boot(ctx context.Context, b Boot) error {
-	st := bridge.Status{Online: true, Boot: b.ID, FirstSeq: b.FirstSeq, Time: b.Time}
+	st := mqttwire.Status{Online: true, Boot: b.ID, FirstSeq: b.FirstSeq, Time: b.Time}
 	if b.ID != u.opt.Boot {
 		if !u.client.IsConnectionOpen() {
 			return errors.New("mqtt uplink: not connected to the broker")
 		}
-		enc, err := bridge.EncodeStatus(st)
+		enc, err := mqttwire.EncodeStatus(st)
 		if err != nil {
 			return fmt.Errorf("mqtt uplink: %w: %w", reading.ErrInvalid, err)
 		}
-		return u.wait(ctx, u.client.Publish(bridge.StatusTopic(u.opt.Device), 1, false, enc))
+		return u.wait(ctx, u.client.Publish(mqttwire.StatusTopic(u.opt.Device), 1, false, enc))
 	}
 	u.mu.Lock()
 	u.status = &st // every later connection publishes it again
@@ -295,7 +270,7 @@ func (u *MQTTUplink) Send(ctx context.Context, rs []reading.Reading) (int, error
 		return 0, errors.New("mqtt uplink: not connected to the broker")
 	}
 	payload := reading.AppendBatch(make([]byte, 0, len(rs)*160), rs)
-	return 0, u.wait(ctx, u.client.Publish(bridge.ReadingsTopic(u.opt.Device), 1, false, payload))
+	return 0, u.wait(ctx, u.client.Publish(mqttwire.ReadingsTopic(u.opt.Device), 1, false, payload))
 }
 
 // wait waits for t or ctx.
@@ -321,7 +296,7 @@ func (u *MQTTUplink) Close() error {
 	u.reconnect.Wait()
 	if u.client.IsConnectionOpen() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := u.publishStatus(ctx, bridge.Status{Online: false, Boot: u.opt.Boot})
+		err := u.publishStatus(ctx, mqttwire.Status{Online: false, Boot: u.opt.Boot})
 		cancel()
 		if err != nil {
 			u.log.Warn("mqtt: could not publish the offline status", "device", u.opt.Device, "err", err)

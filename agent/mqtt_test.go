@@ -8,8 +8,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/tributary-iot/tributary/bridge"
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 )
 
@@ -17,7 +17,7 @@ import (
 type subscriber struct {
 	mu       sync.Mutex
 	readings []reading.Reading
-	statuses []bridge.Status
+	statuses []mqttwire.Status
 	bad      []string
 }
 
@@ -29,7 +29,7 @@ func subscribe(t *testing.T, srv *mosquittotest.Server, user, pass string) *subs
 		SetConnectRetry(true).SetConnectRetryInterval(50 * time.Millisecond).SetMaxReconnectInterval(100 * time.Millisecond).
 		SetOrderMatters(true)
 	co.SetOnConnectHandler(func(c mqtt.Client) {
-		c.Subscribe(bridge.ReadingsFilter, 1, func(_ mqtt.Client, m mqtt.Message) {
+		c.Subscribe(mqttwire.ReadingsFilter, 1, func(_ mqtt.Client, m mqtt.Message) {
 			rs, err := reading.DecodeBatch(m.Payload())
 			s.mu.Lock()
 			defer s.mu.Unlock()
@@ -39,8 +39,8 @@ func subscribe(t *testing.T, srv *mosquittotest.Server, user, pass string) *subs
 			}
 			s.readings = append(s.readings, rs...)
 		})
-		c.Subscribe(bridge.StatusFilter, 1, func(_ mqtt.Client, m mqtt.Message) {
-			st, err := bridge.DecodeStatus(m.Payload())
+		c.Subscribe(mqttwire.StatusFilter, 1, func(_ mqtt.Client, m mqtt.Message) {
+			st, err := mqttwire.DecodeStatus(m.Payload())
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			if err != nil {
@@ -58,17 +58,17 @@ func subscribe(t *testing.T, srv *mosquittotest.Server, user, pass string) *subs
 	return s
 }
 
-func (s *subscriber) got() ([]reading.Reading, []bridge.Status, []string) {
+func (s *subscriber) got() ([]reading.Reading, []mqttwire.Status, []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]reading.Reading(nil), s.readings...), append([]bridge.Status(nil), s.statuses...), append([]string(nil), s.bad...)
+	return append([]reading.Reading(nil), s.readings...), append([]mqttwire.Status(nil), s.statuses...), append([]string(nil), s.bad...)
 }
 
 // lastStatus is the newest status received, and whether there is one.
-func (s *subscriber) lastStatus() (bridge.Status, bool) {
+func (s *subscriber) lastStatus() (mqttwire.Status, bool) {
 	_, sts, _ := s.got()
 	if len(sts) == 0 {
-		return bridge.Status{}, false
+		return mqttwire.Status{}, false
 	}
 	return sts[len(sts)-1], true
 }
@@ -82,7 +82,7 @@ func TestMQTTUplinkThroughBrokerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, err := NewMQTTUplink(MQTTOptions{URL: srv.URL(), Device: "pi-1", Boot: boot, Password: users["pi-1"], ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond})
+	up, err := NewMQTTUplink(MQTTUplinkOptions{Broker: mqttwire.Broker{URL: srv.URL(), Password: users["pi-1"]}, Device: "pi-1", Boot: boot, ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,14 +134,16 @@ func TestMQTTUplinkThroughBrokerRestart(t *testing.T) {
 
 func TestMQTTUplinkOptions(t *testing.T) {
 	for _, tc := range []struct {
-		opt  MQTTOptions
+		opt  MQTTUplinkOptions
 		want string
 	}{
-		{MQTTOptions{URL: "mqtt://u:p@host:1883", Device: "d", Boot: "1-a"}, "credentials"},
-		{MQTTOptions{URL: "http://host", Device: "d", Boot: "1-a"}, "scheme"},
-		{MQTTOptions{URL: "mqtt://", Device: "d", Boot: "1-a"}, "no host"},
-		{MQTTOptions{URL: "mqtt://host", Device: "bad id", Boot: "1-a"}, "device"},
-		{MQTTOptions{URL: "mqtt://host", Device: "d"}, "boot"},
+		{MQTTUplinkOptions{Broker: mqttwire.Broker{URL: "mqtt://u:p@host:1883"}, Device: "d", Boot: "1-a"}, "credentials"},
+		{MQTTUplinkOptions{Broker: mqttwire.Broker{URL: "http://host"}, Device: "d", Boot: "1-a"}, "scheme"},
+		{MQTTUplinkOptions{Broker: mqttwire.Broker{URL: "mqtt://"}, Device: "d", Boot: "1-a"}, "no host"},
+		{MQTTUplinkOptions{Broker: mqttwire.Broker{URL: "mqtt://host"}, Device: "bad id", Boot: "1-a"}, "device"},
+		{MQTTUplinkOptions{Broker: mqttwire.Broker{URL: "mqtt://host"}, Device: "d"}, "boot"},
+		{MQTTUplinkOptions{Broker: mqttwire.Broker{URL: "mqtt://host", CAFile: "ca.pem"}, Device: "d", Boot: "1-a"}, "not an mqtts:// URL"},
+		{MQTTUplinkOptions{Broker: mqttwire.Broker{URL: "mqtts://host", CAFile: "/nonexistent/ca.pem"}, Device: "d", Boot: "1-a"}, "MQTT CA"},
 	} {
 		_, err := NewMQTTUplink(tc.opt)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -9,6 +9,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
+	"github.com/tributary-iot/tributary/mqttwire"
 )
 
 // BenchmarkBridgeThroughput measures messages/s (and readings/s) from a real
@@ -28,7 +29,7 @@ func BenchmarkBridgeThroughput(b *testing.B) {
 			const agents = 10
 			clients := make([]mqtt.Client, agents)
 			for i := range clients {
-				clients[i] = mqttClient(b, e.mq.URL(), EdgeClientID(fmt.Sprintf("pi-%d", i)), "", "", nil)
+				clients[i] = mqttClient(b, e.mq.URL(), mqttwire.EdgeClientID(fmt.Sprintf("pi-%d", i)), "", "", nil)
 			}
 			want := float64(b.N * per)
 			b.ResetTimer()
@@ -43,7 +44,7 @@ func BenchmarkBridgeThroughput(b *testing.B) {
 				wg.Go(func() {
 					var last mqtt.Token
 					for k := range uint64(n) {
-						last = c.Publish(ReadingsTopic(dev), 1, false, encode(batch(dev, k*uint64(per)+1, (k+1)*uint64(per))))
+						last = c.Publish(mqttwire.ReadingsTopic(dev), 1, false, encode(batch(dev, k*uint64(per)+1, (k+1)*uint64(per))))
 						if k%64 == 63 { // bound what paho holds in flight
 							last.Wait()
 						}

@@ -13,6 +13,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
 )
@@ -79,28 +80,28 @@ func New(opt Options) (*Bridge, error) {
 		mappingNames = append(mappingNames, c.Name)
 		b.mappers = append(b.mappers, c)
 	}
-	b.shareable = []string{ReadingsFilter}
+	b.shareable = []string{mqttwire.ReadingsFilter}
 	for _, c := range b.mappers {
 		b.shareable = append(b.shareable, c.Topic)
 	}
-	b.filters = map[string]byte{StatusFilter: 1}
+	b.filters = map[string]byte{mqttwire.StatusFilter: 1}
 	for _, f := range b.shareable {
 		if opt.Group != "" {
-			f = SharedFilter(opt.Group, f)
+			f = mqttwire.SharedFilter(opt.Group, f)
 		}
 		b.filters[f] = 1
 	}
 
-	bu, err := brokerURL(opt.MQTT.URL)
+	bu, err := mqttwire.ParseURL(opt.MQTT.URL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bridge: %w", err)
 	}
-	tlsConf, err := opt.MQTT.tlsConfig(bu.tls)
+	tlsConf, err := opt.MQTT.TLSConfig(bu.Secure)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	co := mqtt.NewClientOptions().
-		AddBroker(bu.url).
+		AddBroker(bu.Server).
 		SetClientID(opt.MQTT.ClientID).
 		SetCleanSession(false). // the broker keeps what is not acknowledged
 		SetOrderMatters(true).  // one handler call at a time, in order
@@ -111,13 +112,14 @@ func New(opt Options) (*Bridge, error) {
 		SetMaxReconnectInterval(opt.MaxBackoff).
 		SetKeepAlive(opt.MQTT.KeepAlive).
 		SetPingTimeout(10 * time.Second).
-		SetConnectTimeout(10 * time.Second).
+		SetConnectTimeout(opt.MQTT.ConnectTimeout).
 		SetWriteTimeout(10 * time.Second).
 		SetDefaultPublishHandler(b.onMessage).
 		SetOnConnectHandler(b.onConnect).
 		SetConnectionLostHandler(b.onConnectionLost)
-	if b.user = cmpOr(opt.MQTT.Username, bu.username); b.user != "" {
-		co.SetUsername(b.user).SetPassword(cmpOr(opt.MQTT.Password, bu.password))
+	if b.user = cmpOr(opt.MQTT.Username, bu.User.Username()); b.user != "" {
+		urlPassword, _ := bu.User.Password()
+		co.SetUsername(b.user).SetPassword(cmpOr(opt.MQTT.Password, urlPassword))
 	}
 	if tlsConf != nil {
 		co.SetTLSConfig(tlsConf)
@@ -266,8 +268,8 @@ func (b *Bridge) kindOf(topic string) string {
 }
 
 var (
-	readingsLevels = strings.Split(ReadingsFilter, "/")
-	statusLevels   = strings.Split(StatusFilter, "/")
+	readingsLevels = strings.Split(mqttwire.ReadingsFilter, "/")
+	statusLevels   = strings.Split(mqttwire.StatusFilter, "/")
 )
 
 func (b *Bridge) mapperFor(topic string) *mapper {
@@ -342,7 +344,7 @@ const (
 	ReasonInvalid        = "invalid"         // well-formed, but a reading (or SenML record) is invalid
 	ReasonDeviceMismatch = "device_mismatch" // a reading of another device than the topic's
 	ReasonBadTopic       = "bad_topic"       // no valid device id in the topic
-	ReasonBadStatus      = "bad_status"      // a status message that DecodeStatus refuses
+	ReasonBadStatus      = "bad_status"      // a status message that mqttwire.DecodeStatus refuses
 	ReasonUnrouted       = "unrouted"        // a topic that nothing handles
 )
 

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/store"
 )
 
@@ -23,10 +24,10 @@ func TestTwoDevicesStoredOnceInOrder(t *testing.T) {
 	const batches, per = 25, 8
 	var wg sync.WaitGroup
 	for _, dev := range []string{"pi-a", "pi-b"} {
-		c := mqttClient(t, e.mq.URL(), EdgeClientID(dev), "", "", nil)
+		c := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID(dev), "", "", nil)
 		wg.Go(func() {
 			for i := range uint64(batches) {
-				tok := c.Publish(ReadingsTopic(dev), 1, false, encode(batch(dev, i*per+1, i*per+per)))
+				tok := c.Publish(mqttwire.ReadingsTopic(dev), 1, false, encode(batch(dev, i*per+1, i*per+per)))
 				if !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
 					t.Errorf("publish: %v", tok.Error())
 					return
@@ -67,11 +68,11 @@ func TestTwoDevicesStoredOnceInOrder(t *testing.T) {
 func TestSameMessageTwiceStoredOnce(t *testing.T) {
 	e := newEnv(t, mosquittotest.Options{})
 	br := startBridge(t, e, nil)
-	c := mqttClient(t, e.mq.URL(), EdgeClientID("pi-1"), "", "", nil)
+	c := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID("pi-1"), "", "", nil)
 	msg := encode(batch("pi-1", 1, 10))
-	publish(t, c, ReadingsTopic("pi-1"), msg, false)
-	publish(t, c, ReadingsTopic("pi-1"), msg, false)
-	publish(t, c, ReadingsTopic("pi-1"), encode(batch("pi-1", 11, 12)), false)
+	publish(t, c, mqttwire.ReadingsTopic("pi-1"), msg, false)
+	publish(t, c, mqttwire.ReadingsTopic("pi-1"), msg, false)
+	publish(t, c, mqttwire.ReadingsTopic("pi-1"), encode(batch("pi-1", 11, 12)), false)
 	eventually(t, "three messages acknowledged", func() bool {
 		return br.counter(t, "tributary_bridge_messages_stored_total", "kind", "readings") == 3
 	})
@@ -103,19 +104,19 @@ func TestBadMessagesDeadLettered(t *testing.T) {
 		reason  string
 		detail  string
 	}{
-		{ReadingsTopic("pi-1"), []byte(`[{"v":1,"device":`), ReasonMalformed, "not a JSON array"},
-		{ReadingsTopic("pi-1"), bigValid, ReasonTooLarge, "limit 8192"},
-		{ReadingsTopic("pi-1"), encode(batch("pi-2", 1, 1)), ReasonDeviceMismatch, `device "pi-2"`},
-		{ReadingsTopic("pi-1"), encode(invalid), ReasonInvalid, "unit"},
-		{ReadingsTopic("pi-1"), []byte(`[]`), ReasonMalformed, "empty"},
-		{ReadingsTopic("pi-1"), bytes.Replace(good(3, 3), []byte(`"v":1,`), []byte(`"v":1,"x":1,`), 1), ReasonInvalid, "unknown field"},
-		{StatusTopic("pi-1"), []byte(`{"v":1,"online":true}`), ReasonBadStatus, "boot"},
+		{mqttwire.ReadingsTopic("pi-1"), []byte(`[{"v":1,"device":`), ReasonMalformed, "not a JSON array"},
+		{mqttwire.ReadingsTopic("pi-1"), bigValid, ReasonTooLarge, "limit 8192"},
+		{mqttwire.ReadingsTopic("pi-1"), encode(batch("pi-2", 1, 1)), ReasonDeviceMismatch, `device "pi-2"`},
+		{mqttwire.ReadingsTopic("pi-1"), encode(invalid), ReasonInvalid, "unit"},
+		{mqttwire.ReadingsTopic("pi-1"), []byte(`[]`), ReasonMalformed, "empty"},
+		{mqttwire.ReadingsTopic("pi-1"), bytes.Replace(good(3, 3), []byte(`"v":1,`), []byte(`"v":1,"x":1,`), 1), ReasonInvalid, "unknown field"},
+		{mqttwire.StatusTopic("pi-1"), []byte(`{"v":1,"online":true}`), ReasonBadStatus, "boot"},
 		{"tributary/-pi/readings", good(3, 3), ReasonBadTopic, "not a valid device id"},
 	}
-	publish(t, c, ReadingsTopic("pi-1"), good(1, 2), false)
+	publish(t, c, mqttwire.ReadingsTopic("pi-1"), good(1, 2), false)
 	for i, tc := range cases {
 		publish(t, c, tc.topic, tc.payload, false)
-		publish(t, c, ReadingsTopic("pi-1"), good(uint64(3+i), uint64(3+i)), false)
+		publish(t, c, mqttwire.ReadingsTopic("pi-1"), good(uint64(3+i), uint64(3+i)), false)
 	}
 	last := uint64(3 + len(cases) - 1)
 	awaitCount(t, e.st, "pi-1", int(last))
@@ -168,8 +169,8 @@ func TestBadMessagesDeadLettered(t *testing.T) {
 func TestRedisOutageLosesNothing(t *testing.T) {
 	e := newEnv(t, mosquittotest.Options{})
 	br := startBridge(t, e, nil)
-	c := mqttClient(t, e.mq.URL(), EdgeClientID("pi-1"), "", "", nil)
-	publish(t, c, ReadingsTopic("pi-1"), encode(batch("pi-1", 1, 5)), false)
+	c := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID("pi-1"), "", "", nil)
+	publish(t, c, mqttwire.ReadingsTopic("pi-1"), encode(batch("pi-1", 1, 5)), false)
 	awaitCount(t, e.st, "pi-1", 5)
 	// The readings land before the bridge's last round trip for the
 	// message; stop Redis only once it is acknowledged.
@@ -180,7 +181,7 @@ func TestRedisOutageLosesNothing(t *testing.T) {
 	e.rd.Stop()
 	const outageBatches = 40
 	for i := range uint64(outageBatches) {
-		publish(t, c, ReadingsTopic("pi-1"), encode(batch("pi-1", 6+i*5, 10+i*5)), false)
+		publish(t, c, mqttwire.ReadingsTopic("pi-1"), encode(batch("pi-1", 6+i*5, 10+i*5)), false)
 	}
 	eventually(t, "redis_up 0 and messages waiting", func() bool {
 		return br.counter(t, "tributary_bridge_redis_up") == 0 && br.counter(t, "tributary_bridge_queue_messages") > 0
@@ -222,9 +223,9 @@ func TestBridgeKilledAndRestarted(t *testing.T) {
 		once.Do(func() { first.cancel(); close(crashed) })
 		return false // stored, never acknowledged
 	}
-	c := mqttClient(t, e.mq.URL(), EdgeClientID("pi-1"), "", "", nil)
+	c := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID("pi-1"), "", "", nil)
 	for i := range uint64(batches) {
-		publish(t, c, ReadingsTopic("pi-1"), encode(batch("pi-1", i*per+1, i*per+per)), false)
+		publish(t, c, mqttwire.ReadingsTopic("pi-1"), encode(batch("pi-1", i*per+1, i*per+per)), false)
 	}
 	select {
 	case <-crashed:
@@ -254,17 +255,17 @@ func TestSharedGroupSplitsWithoutDuplicates(t *testing.T) {
 	e := newEnv(t, mosquittotest.Options{})
 	a := startBridge(t, e, func(o *Options) { o.Group = "g1"; o.MQTT.ClientID = "bridge-a" })
 	b := startBridge(t, e, func(o *Options) { o.Group = "g1"; o.MQTT.ClientID = "bridge-b" })
-	if subs := a.b.Subscriptions(); !contains(subs, "$share/g1/tributary/+/readings") || !contains(subs, StatusFilter) {
+	if subs := a.b.Subscriptions(); !contains(subs, "$share/g1/tributary/+/readings") || !contains(subs, mqttwire.StatusFilter) {
 		t.Fatalf("subscriptions %v", subs)
 	}
 	devices := []string{"pi-1", "pi-2", "pi-3"}
 	const batches, per = 40, 5
 	var wg sync.WaitGroup
 	for _, dev := range devices {
-		c := mqttClient(t, e.mq.URL(), EdgeClientID(dev), "", "", nil)
+		c := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID(dev), "", "", nil)
 		wg.Go(func() {
 			for i := range uint64(batches) {
-				tok := c.Publish(ReadingsTopic(dev), 1, false, encode(batch(dev, i*per+1, i*per+per)))
+				tok := c.Publish(mqttwire.ReadingsTopic(dev), 1, false, encode(batch(dev, i*per+1, i*per+per)))
 				if !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
 					t.Errorf("publish: %v", tok.Error())
 				}
@@ -311,21 +312,21 @@ func TestSharedGroupSplitsWithoutDuplicates(t *testing.T) {
 func TestStatusRecordsBoots(t *testing.T) {
 	e := newEnv(t, mosquittotest.Options{})
 	br := startBridge(t, e, nil)
-	c := mqttClient(t, e.mq.URL(), EdgeClientID("pi-1"), "", "", nil)
+	c := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID("pi-1"), "", "", nil)
 	online := func(boot string, first uint64) []byte {
-		b, err := EncodeStatus(Status{Online: true, Boot: boot, FirstSeq: first, Time: t0})
+		b, err := mqttwire.EncodeStatus(mqttwire.Status{Online: true, Boot: boot, FirstSeq: first, Time: t0})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
-	offline, err := EncodeStatus(Status{Boot: "boot-1"})
+	offline, err := mqttwire.EncodeStatus(mqttwire.Status{Boot: "boot-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	publish(t, c, StatusTopic("pi-1"), online("boot-1", 1), true)
-	publish(t, c, StatusTopic("pi-1"), offline, true)
-	publish(t, c, StatusTopic("pi-1"), online("boot-2", 1001), true)
+	publish(t, c, mqttwire.StatusTopic("pi-1"), online("boot-1", 1), true)
+	publish(t, c, mqttwire.StatusTopic("pi-1"), offline, true)
+	publish(t, c, mqttwire.StatusTopic("pi-1"), online("boot-2", 1001), true)
 	eventually(t, "three statuses handled", func() bool {
 		return br.counter(t, "tributary_bridge_messages_stored_total", "kind", "status") == 3
 	})
@@ -351,16 +352,16 @@ func TestNewRejects(t *testing.T) {
 		opt  Options
 		want string
 	}{
-		{"no store", Options{MQTT: MQTTOptions{URL: "mqtt://127.0.0.1:1"}}, "Store is required"},
-		{"bad scheme", Options{Store: st, MQTT: MQTTOptions{URL: "http://h"}}, "want mqtt:// or mqtts://"},
-		{"no host", Options{Store: st, MQTT: MQTTOptions{URL: "mqtt://"}}, "no host"},
-		{"TLS files without mqtts", Options{Store: st, MQTT: MQTTOptions{URL: "mqtt://h", CAFile: "ca.pem"}}, "not an mqtts:// URL"},
-		{"missing CA", Options{Store: st, MQTT: MQTTOptions{URL: "mqtts://h", CAFile: "/nonexistent/ca.pem"}}, "MQTT CA"},
-		{"cert without key", Options{Store: st, MQTT: MQTTOptions{URL: "mqtts://h", CertFile: "c.pem"}}, "go together"},
-		{"bad group", Options{Store: st, Group: "a/b", MQTT: MQTTOptions{URL: "mqtt://h"}}, "group"},
-		{"password not shown", Options{Store: st, MQTT: MQTTOptions{URL: "ftp://u:hunter2@h"}}, "xxxxx"},
-		{"bad mapping", Options{Store: st, MQTT: MQTTOptions{URL: "mqtt://h"}, Mappings: []Mapping{{Topic: "#", Format: FormatFlat}}}, "Tributary's own topics"},
-		{"duplicate mapping", Options{Store: st, MQTT: MQTTOptions{URL: "mqtt://h"}, Mappings: []Mapping{z2mMapping(), z2mMapping()}}, "used twice"},
+		{"no store", Options{MQTT: mqttwire.Broker{URL: "mqtt://127.0.0.1:1"}}, "Store is required"},
+		{"bad scheme", Options{Store: st, MQTT: mqttwire.Broker{URL: "http://h"}}, "want mqtt:// or mqtts://"},
+		{"no host", Options{Store: st, MQTT: mqttwire.Broker{URL: "mqtt://"}}, "no host"},
+		{"TLS files without mqtts", Options{Store: st, MQTT: mqttwire.Broker{URL: "mqtt://h", CAFile: "ca.pem"}}, "not an mqtts:// URL"},
+		{"missing CA", Options{Store: st, MQTT: mqttwire.Broker{URL: "mqtts://h", CAFile: "/nonexistent/ca.pem"}}, "MQTT CA"},
+		{"cert without key", Options{Store: st, MQTT: mqttwire.Broker{URL: "mqtts://h", CertFile: "c.pem"}}, "go together"},
+		{"bad group", Options{Store: st, Group: "a/b", MQTT: mqttwire.Broker{URL: "mqtt://h"}}, "group"},
+		{"password not shown", Options{Store: st, MQTT: mqttwire.Broker{URL: "ftp://u:hunter2@h"}}, "xxxxx"},
+		{"bad mapping", Options{Store: st, MQTT: mqttwire.Broker{URL: "mqtt://h"}, Mappings: []Mapping{{Topic: "#", Format: FormatFlat}}}, "Tributary's own topics"},
+		{"duplicate mapping", Options{Store: st, MQTT: mqttwire.Broker{URL: "mqtt://h"}, Mappings: []Mapping{z2mMapping(), z2mMapping()}}, "used twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.opt)
@@ -410,10 +411,10 @@ func TestBrokerRestart(t *testing.T) {
 	n := 0
 	agent := func() func(from uint64) {
 		n++ // a client id each: the earlier ones reconnect by themselves
-		c := mqttClient(t, e.mq.URL(), EdgeClientID("pi-1")+"-"+strconv.Itoa(n), "", "", nil)
+		c := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID("pi-1")+"-"+strconv.Itoa(n), "", "", nil)
 		return func(from uint64) {
 			for i := range uint64(10) {
-				publish(t, c, ReadingsTopic("pi-1"), encode(batch("pi-1", from+i*5, from+i*5+4)), false)
+				publish(t, c, mqttwire.ReadingsTopic("pi-1"), encode(batch("pi-1", from+i*5, from+i*5+4)), false)
 			}
 		}
 	}

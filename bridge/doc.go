@@ -6,22 +6,12 @@
 //
 // # The MQTT contract
 //
-// An agent with device id D connects with user name D and client id
-// EdgeClientID(D), clean session false, and publishes with QoS 1:
-//
-//	tributary/D/readings   a batch: a JSON array of 1 to reading.MaxBatch
-//	                       readings of device D in seq order
-//	                       (reading.AppendBatch), not retained
-//	tributary/D/status     retained; on connect
-//	                       {"v":1,"online":true,"boot":"<boot id>","first_seq":<n>,"ts":"<RFC 3339>"}
-//	                       and as its last will
-//	                       {"v":1,"online":false,"boot":"<boot id>"}
-//
-// ReadingsTopic, StatusTopic, Status, EncodeStatus and DecodeStatus are the
-// contract in code; the agent imports them from here. An online status
-// records a boot in Redis (store.Store.RecordBoot, idempotent), so the cloud
-// can tell a gap in seq caused by a restart from readings lost on the way;
-// an offline status records nothing.
+// Package mqttwire holds the contract both sides speak: the topics
+// (tributary/D/readings and tributary/D/status), the client ids and the
+// status message. An online status records a boot in Redis
+// (store.Store.RecordBoot, idempotent), so the cloud can tell a gap in seq
+// caused by a restart from readings lost on the way; an offline status
+// records nothing.
 //
 // # Delivery
 //
@@ -52,7 +42,7 @@
 // # Checks and dead letters
 //
 // Every message is checked: its size (Options.MaxPayload), its schema
-// (reading.DecodeBatch, DecodeStatus), and that every reading is of the
+// (reading.DecodeBatch, mqttwire.DecodeStatus), and that every reading is of the
 // device its topic names. A message that fails is appended to the Redis
 // stream tributary:deadletter (Options.DeadLetterKey, capped at about
 // Options.DeadLetterMaxLen entries) with the fields reason (one of

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
 	"github.com/tributary-iot/tributary/internal/redistest"
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
 )
@@ -75,7 +76,7 @@ func startBridge(t testing.TB, e *env, edit func(*Options)) *running {
 	r := &running{reg: prometheus.NewRegistry(), done: make(chan error, 1), logs: &logBuf{}}
 	opt := Options{
 		Store:      e.st,
-		MQTT:       MQTTOptions{URL: e.mq.URL(), ClientID: "bridge-" + strings.ReplaceAll(t.Name(), "/", "-")},
+		MQTT:       mqttwire.Broker{URL: e.mq.URL(), ClientID: "bridge-" + strings.ReplaceAll(t.Name(), "/", "-")},
 		Registerer: r.reg,
 		Logger:     slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		MaxBackoff: 500 * time.Millisecond,

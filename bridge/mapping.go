@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 )
 
@@ -124,7 +125,7 @@ func compileMapping(m Mapping) (*mapper, error) {
 		return nil, err
 	}
 	c.levels = strings.Split(m.Topic, "/")
-	for _, t := range []string{ReadingsTopic("d"), StatusTopic("d")} {
+	for _, t := range []string{mqttwire.ReadingsTopic("d"), mqttwire.StatusTopic("d")} {
 		if matchFilter(c.levels, t) {
 			return nil, fmt.Errorf("topic %q matches Tributary's own topics (%s)", m.Topic, t)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
 )
@@ -218,7 +219,7 @@ func TestMatchFilter(t *testing.T) {
 		{"a/#", "a/b/c", true},
 		{"#", "$SYS/x", false},
 		{"+/+", "a/", true},
-		{ReadingsFilter, "tributary/pi/readings", true},
+		{mqttwire.ReadingsFilter, "tributary/pi/readings", true},
 	} {
 		if got := matchFilter(strings.Split(tc.filter, "/"), tc.topic); got != tc.want {
 			t.Errorf("matchFilter(%q, %q) = %v, want %v", tc.filter, tc.topic, got, tc.want)

@@ -2,47 +2,18 @@ package bridge
 
 import (
 	"cmp"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tributary-iot/tributary/internal/tlsfiles"
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
 )
-
-// MQTTOptions say how to reach the broker. The zero value of every field
-// but URL is usable. cmd/bridge and cmd/cloud fill it from the same flags.
-type MQTTOptions struct {
-	// URL is mqtt://[user[:password]@]host[:port] (default port 1883) or
-	// mqtts://... for TLS (default port 8883).
-	URL string
-	// CAFile is a PEM bundle to verify an mqtts:// broker with, in place of
-	// the system roots.
-	CAFile string
-	// CertFile and KeyFile are a client certificate for brokers that
-	// require one (require_certificate true).
-	CertFile, KeyFile string
-	// Username and Password authenticate the bridge (password_file). Read
-	// the password from a file (internal/secret); it is never logged. Each
-	// overrides its part of the URL's user info.
-	Username, Password string
-	// ClientID names the bridge's persistent session at the broker. It must
-	// be unique per bridge instance and stable across its restarts, so that
-	// the broker keeps what the bridge has not acknowledged for it. Default
-	// "tributary-bridge-<host name>", or "tributary-bridge-<group>-<host
-	// name>" with Options.Group.
-	ClientID string
-	// KeepAlive is the MQTT keep-alive interval. Default 30s.
-	KeepAlive time.Duration
-}
 
 // Options configure a Bridge. Store is required, and MQTT.URL; every other
 // field says its default.
@@ -50,8 +21,12 @@ type Options struct {
 	// Store is where readings go. The bridge borrows it (and its Redis
 	// client); the caller closes the client after Run returns.
 	Store *store.Store
-	// MQTT says how to reach the broker.
-	MQTT MQTTOptions
+	// MQTT says how to reach the broker. The URL's user info is used
+	// where MQTT.Username and MQTT.Password are empty; MQTT.ClientID
+	// defaults to mqttwire.BridgeClientID(Group, host name), and must be
+	// unique per bridge and stable across its restarts, so that the broker
+	// keeps what the bridge has not acknowledged.
+	MQTT mqttwire.Broker
 	// Group, when set, subscribes to the readings (and every mapping's
 	// topic) as the shared subscription $share/<Group>/..., so that the
 	// bridges of one group split the messages between them, each message
@@ -101,8 +76,6 @@ const (
 	DefaultDeadLetterMaxLen  = 10000
 	DefaultDeadLetterPayload = 4096
 	DefaultMaxBackoff        = 10 * time.Second
-	DefaultKeepAlive         = 30 * time.Second
-	DefaultClientIDPrefix    = "tributary-bridge"
 )
 
 func (o Options) withDefaults() Options {
@@ -112,7 +85,8 @@ func (o Options) withDefaults() Options {
 	o.DeadLetterMaxLen = cmp.Or(o.DeadLetterMaxLen, DefaultDeadLetterMaxLen)
 	o.DeadLetterPayload = cmp.Or(o.DeadLetterPayload, DefaultDeadLetterPayload)
 	o.MaxBackoff = cmp.Or(o.MaxBackoff, DefaultMaxBackoff)
-	o.MQTT.KeepAlive = cmp.Or(o.MQTT.KeepAlive, DefaultKeepAlive)
+	o.MQTT.KeepAlive = cmp.Or(o.MQTT.KeepAlive, mqttwire.DefaultKeepAlive)
+	o.MQTT.ConnectTimeout = cmp.Or(o.MQTT.ConnectTimeout, mqttwire.DefaultConnectTimeout)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -121,11 +95,7 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MQTT.ClientID == "" {
 		host, _ := os.Hostname()
-		id := DefaultClientIDPrefix
-		if o.Group != "" {
-			id += "-" + o.Group
-		}
-		o.MQTT.ClientID = id + "-" + cmp.Or(host, "unknown")
+		o.MQTT.ClientID = mqttwire.BridgeClientID(o.Group, host)
 	}
 	return o
 }
@@ -134,69 +104,11 @@ func (o *Options) validate() error {
 	switch {
 	case o.Store == nil:
 		return errors.New("bridge: Options.Store is required")
-	case o.MaxPayload < 0 || o.QueueSize < 0 || o.DeadLetterMaxLen < 0 || o.DeadLetterPayload < 0 || o.MaxBackoff < 0:
+	case o.MaxPayload < 0 || o.QueueSize < 0 || o.DeadLetterMaxLen < 0 || o.DeadLetterPayload < 0 || o.MaxBackoff < 0 ||
+		o.MQTT.KeepAlive < 0 || o.MQTT.ConnectTimeout < 0:
 		return errors.New("bridge: negative size or duration in Options")
 	case o.Group != "" && !reading.ValidID(o.Group):
 		return fmt.Errorf("bridge: group %q: use letters, digits, '.', '_' and '-'", o.Group)
 	}
 	return nil
-}
-
-// broker is a checked broker URL.
-type broker struct {
-	url                string // without user info, with the port
-	tls                bool
-	username, password string // from the URL
-}
-
-// brokerURL checks u and returns it with the default port filled in and
-// its user info apart.
-func brokerURL(u string) (broker, error) {
-	p, err := url.Parse(u)
-	if err != nil {
-		return broker{}, fmt.Errorf("bridge: MQTT URL %s: malformed", store.RedactURL(u))
-	}
-	var b broker
-	port := "1883"
-	switch p.Scheme {
-	case "mqtt", "tcp":
-	case "mqtts", "ssl", "tls":
-		port, b.tls = "8883", true
-	default:
-		return broker{}, fmt.Errorf("bridge: MQTT URL %s: scheme %q, want mqtt:// or mqtts://", store.RedactURL(u), p.Scheme)
-	}
-	if p.Hostname() == "" {
-		return broker{}, fmt.Errorf("bridge: MQTT URL %s: no host", store.RedactURL(u))
-	}
-	if p.Port() == "" {
-		p.Host = net.JoinHostPort(p.Hostname(), port)
-	}
-	if p.Path != "" && p.Path != "/" {
-		return broker{}, fmt.Errorf("bridge: MQTT URL %s: unexpected path %q", store.RedactURL(u), p.Path)
-	}
-	if p.User != nil {
-		b.username = p.User.Username()
-		b.password, _ = p.User.Password()
-	}
-	p.Path, p.User = "", nil
-	b.url = p.String()
-	return b, nil
-}
-
-// tlsConfig builds the client TLS configuration of o, for an mqtts:// URL.
-func (o *MQTTOptions) tlsConfig(tlsOn bool) (*tls.Config, error) {
-	if !tlsOn {
-		if o.CAFile != "" || o.CertFile != "" {
-			return nil, fmt.Errorf("bridge: TLS files given but %s is not an mqtts:// URL", store.RedactURL(o.URL))
-		}
-		return nil, nil
-	}
-	if (o.CertFile == "") != (o.KeyFile == "") {
-		return nil, errors.New("bridge: MQTT client certificate and key go together")
-	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12}
-	if err := tlsfiles.Apply(c, o.CAFile, o.CertFile, o.KeyFile); err != nil {
-		return nil, fmt.Errorf("bridge: MQTT %w", err)
-	}
-	return c, nil
 }

@@ -10,6 +10,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 )
 
@@ -20,7 +21,7 @@ type item struct {
 	arrival  time.Time
 	readings []reading.Reading // to ingest; a mapped item's seqs are 0 until assigned
 	device   string            // of a mapped item, for its seqs
-	status   *Status           // an online status, to record as a boot
+	status   *mqttwire.Status  // an online status, to record as a boot
 	reason   string            // dead letter: why
 	detail   string            // dead letter: the error
 	mapping  string            // of a mapped item
@@ -41,7 +42,7 @@ func (b *Bridge) classify(m mqtt.Message) item {
 	}
 	switch it.kind {
 	case kindReadings:
-		device, _, ok := ParseTopic(topic)
+		device, _, ok := mqttwire.ParseTopic(topic)
 		if !ok {
 			it.dead(ReasonBadTopic, "topic %q: not a valid device id", topic)
 			return it
@@ -59,11 +60,11 @@ func (b *Bridge) classify(m mqtt.Message) item {
 		}
 		it.readings = rs
 	case kindStatus:
-		if _, _, ok := ParseTopic(topic); !ok {
+		if _, _, ok := mqttwire.ParseTopic(topic); !ok {
 			it.dead(ReasonBadTopic, "topic %q: not a valid device id", topic)
 			return it
 		}
-		s, err := DecodeStatus(payload)
+		s, err := mqttwire.DecodeStatus(payload)
 		if err != nil {
 			it.dead(ReasonBadStatus, "%v", err)
 			return it
@@ -130,7 +131,7 @@ func (b *Bridge) process(ctx context.Context, msgs []mqtt.Message, r *redisState
 		if it.status == nil {
 			continue
 		}
-		device, _, _ := ParseTopic(it.msg.Topic())
+		device, _, _ := mqttwire.ParseTopic(it.msg.Topic())
 		s := it.status
 		if !r.retry(ctx, b, "record boot", func(ctx context.Context) error {
 			return b.st.RecordBoot(ctx, device, s.Boot, s.FirstSeq, s.Time)

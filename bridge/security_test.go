@@ -18,6 +18,7 @@ import (
 
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
 	"github.com/tributary-iot/tributary/internal/testcert"
+	"github.com/tributary-iot/tributary/mqttwire"
 )
 
 // users of the secured broker: the bridge and two devices.
@@ -32,8 +33,8 @@ func TestTLSAndPassword(t *testing.T) {
 	br := startBridge(t, e, func(o *Options) {
 		o.MQTT.CAFile, o.MQTT.Username, o.MQTT.Password = certs.CA, "tributary-bridge", "bridge-secret"
 	})
-	c := mqttClient(t, e.mq.URL(), EdgeClientID("pi-a"), "pi-a", "pi-a-secret", func(o *mqtt.ClientOptions) { o.SetTLSConfig(certs.TLSConfig()) })
-	publish(t, c, ReadingsTopic("pi-a"), encode(batch("pi-a", 1, 3)), false)
+	c := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID("pi-a"), "pi-a", "pi-a-secret", func(o *mqtt.ClientOptions) { o.SetTLSConfig(certs.TLSConfig()) })
+	publish(t, c, mqttwire.ReadingsTopic("pi-a"), encode(batch("pi-a", 1, 3)), false)
 	awaitCount(t, e.st, "pi-a", 3)
 	checkExactlyOnceInOrder(t, e.st, "pi-a", 1, 3)
 	if strings.Contains(br.logs.String(), "bridge-secret") {
@@ -84,7 +85,7 @@ func TestConnectFailuresAreLoggedWithoutSecrets(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			logs := &logBuf{}
-			opt := Options{Store: e.st, MQTT: MQTTOptions{URL: e.mq.URL(), ClientID: "bridge-" + tc.name}, MaxBackoff: 100 * time.Millisecond}
+			opt := Options{Store: e.st, MQTT: mqttwire.Broker{URL: e.mq.URL(), ClientID: "bridge-" + tc.name}, MaxBackoff: 100 * time.Millisecond}
 			tc.edit(&opt)
 			opt.Logger = newTestLogger(logs)
 			b, err := New(opt)
@@ -128,8 +129,8 @@ func TestClientCertificate(t *testing.T) {
 	}
 	conf := certs.TLSConfig()
 	conf.Certificates = []tls.Certificate{cert}
-	c := mqttClient(t, e.mq.URL(), EdgeClientID("pi-a"), "", "", func(o *mqtt.ClientOptions) { o.SetTLSConfig(conf) })
-	publish(t, c, ReadingsTopic("pi-a"), encode(batch("pi-a", 1, 2)), false)
+	c := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID("pi-a"), "", "", func(o *mqtt.ClientOptions) { o.SetTLSConfig(conf) })
+	publish(t, c, mqttwire.ReadingsTopic("pi-a"), encode(batch("pi-a", 1, 2)), false)
 	awaitCount(t, e.st, "pi-a", 2)
 	// Without a certificate the broker refuses the agent.
 	if _, err := dialMQTT(t, e.mq.URL(), "no-cert", "", "", func(o *mqtt.ClientOptions) {
@@ -148,19 +149,19 @@ func TestACLDeviceOnlyOwnTopic(t *testing.T) {
 		o.MQTT.Username, o.MQTT.Password = "tributary-bridge", "bridge-secret"
 		o.Group = "g"
 	})
-	a := mqttClient(t, e.mq.URL(), EdgeClientID("pi-a"), "pi-a", "pi-a-secret", nil)
-	status, err := EncodeStatus(Status{Online: true, Boot: "forged", FirstSeq: 1, Time: t0})
+	a := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID("pi-a"), "pi-a", "pi-a-secret", nil)
+	status, err := mqttwire.EncodeStatus(mqttwire.Status{Online: true, Boot: "forged", FirstSeq: 1, Time: t0})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// pi-a tries to pass as pi-b, with pi-b's readings and with its own.
-	publish(t, a, ReadingsTopic("pi-b"), encode(batch("pi-b", 1, 5)), false)
-	publish(t, a, ReadingsTopic("pi-b"), encode(batch("pi-a", 1, 5)), false)
-	publish(t, a, StatusTopic("pi-b"), status, true)
+	publish(t, a, mqttwire.ReadingsTopic("pi-b"), encode(batch("pi-b", 1, 5)), false)
+	publish(t, a, mqttwire.ReadingsTopic("pi-b"), encode(batch("pi-a", 1, 5)), false)
+	publish(t, a, mqttwire.StatusTopic("pi-b"), status, true)
 	publish(t, a, "tributary/pi-b", []byte("x"), false)
 	// Then a batch of its own: once it is stored, anything published
 	// before it on the same connection would have been delivered first.
-	publish(t, a, ReadingsTopic("pi-a"), encode(batch("pi-a", 100, 101)), false)
+	publish(t, a, mqttwire.ReadingsTopic("pi-a"), encode(batch("pi-a", 100, 101)), false)
 	awaitCount(t, e.st, "pi-a", 2)
 
 	if got := storedSeqs(t, e.st, "pi-b"); len(got) != 0 {
@@ -182,20 +183,20 @@ func TestACLDeviceOnlyOwnTopic(t *testing.T) {
 	// pi-a may not read other devices' readings either. mosquitto 2.0
 	// grants the subscription and checks the ACL at each delivery.
 	leaked := make(chan string, 10)
-	tok := a.Subscribe(ReadingsFilter, 1, func(_ mqtt.Client, m mqtt.Message) { leaked <- m.Topic() })
+	tok := a.Subscribe(mqttwire.ReadingsFilter, 1, func(_ mqtt.Client, m mqtt.Message) { leaked <- m.Topic() })
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("subscribe: %v", tok.Error())
 	}
 
 	// pi-b itself is welcome on its own topics.
-	b := mqttClient(t, e.mq.URL(), EdgeClientID("pi-b"), "pi-b", "pi-b-secret", nil)
-	publish(t, b, ReadingsTopic("pi-b"), encode(batch("pi-b", 1, 3)), false)
+	b := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID("pi-b"), "pi-b", "pi-b-secret", nil)
+	publish(t, b, mqttwire.ReadingsTopic("pi-b"), encode(batch("pi-b", 1, 3)), false)
 	awaitCount(t, e.st, "pi-b", 3)
 	checkExactlyOnceInOrder(t, e.st, "pi-b", 1, 3)
 	// The broker handled pi-b's batch for every subscriber before the
 	// bridge stored it; a round trip of pi-a's own then flushes anything
 	// queued for pi-a ahead of its PUBACK.
-	publish(t, a, ReadingsTopic("pi-a"), encode(batch("pi-a", 102, 102)), false)
+	publish(t, a, mqttwire.ReadingsTopic("pi-a"), encode(batch("pi-a", 102, 102)), false)
 	select {
 	case topic := <-leaked:
 		t.Errorf("pi-a received a message on %s", topic)

@@ -11,6 +11,7 @@ import (
 	"github.com/tributary-iot/tributary/bridge"
 	"github.com/tributary-iot/tributary/internal/buildinfo"
 	"github.com/tributary-iot/tributary/internal/secret"
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
 )
@@ -18,7 +19,7 @@ import (
 // config is everything the flags decide.
 type config struct {
 	redis         store.ClientOptions
-	mqtt          bridge.MQTTOptions
+	mqtt          mqttwire.Broker
 	group         string
 	mappings      []bridge.Mapping
 	maxPayload    int
@@ -74,7 +75,7 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	fs.StringVar(&cfg.mqtt.CAFile, "mqtt-ca", "", "PEM `file` of CAs to verify an mqtts:// broker with, instead of the system roots")
 	fs.StringVar(&cfg.mqtt.CertFile, "mqtt-cert", "", "client certificate PEM `file` for mqtts:// (with --mqtt-key)")
 	fs.StringVar(&cfg.mqtt.KeyFile, "mqtt-key", "", "client key PEM `file` for --mqtt-cert")
-	fs.StringVar(&cfg.mqtt.ClientID, "client-id", "", "MQTT client `id`: unique per bridge, stable across its restarts, so the broker keeps what it has not acknowledged (default "+bridge.DefaultClientIDPrefix+"[-GROUP]-HOSTNAME)")
+	fs.StringVar(&cfg.mqtt.ClientID, "client-id", "", "MQTT client `id`: unique per bridge, stable across its restarts, so the broker keeps what it has not acknowledged (default "+mqttwire.BridgeClientIDPrefix+"[-GROUP]-HOSTNAME)")
 	fs.StringVar(&cfg.group, "group", "", "share the readings with the other bridges of this `group` (MQTT shared subscription $share/GROUP/...); empty: receive all")
 	fs.StringVar(&mappingsFile, "mappings", "", "YAML `file` of mappings for foreign formats (SenML, Zigbee2MQTT, Tasmota); see bridge/testdata/mappings.yaml")
 	fs.IntVar(&cfg.maxPayload, "max-payload", reading.MaxBatchEncoded, "largest message accepted, in `bytes`; larger ones are dead-lettered")

@@ -18,10 +18,10 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/tributary-iot/tributary/bridge"
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
 	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/internal/testcert"
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
 )
@@ -208,7 +208,7 @@ func TestRunSecuredNeverLogsSecrets(t *testing.T) {
 	metrics := logs.await(t, `metrics=(http://127\.0\.0\.1:\d+/metrics)`)
 	logs.await(t, `msg="mqtt connected"`)
 
-	o := mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID(bridge.EdgeClientID("pi-1")).SetUsername("pi-1").
+	o := mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID(mqttwire.EdgeClientID("pi-1")).SetUsername("pi-1").
 		SetPassword("pi-secret").SetTLSConfig(certs.TLSConfig()).SetCleanSession(false)
 	agent := mqtt.NewClient(o)
 	if tok := agent.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -220,7 +220,7 @@ func TestRunSecuredNeverLogsSecrets(t *testing.T) {
 	// The bridge may still be subscribing: publish until the reading is in.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if tok := agent.Publish(bridge.ReadingsTopic("pi-1"), 1, false, reading.AppendBatch(nil, rs)); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		if tok := agent.Publish(mqttwire.ReadingsTopic("pi-1"), 1, false, reading.AppendBatch(nil, rs)); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			t.Fatalf("publish: %v", tok.Error())
 		}
 		if seq, err := st.LastSeq(context.Background(), "pi-1"); err == nil && seq == 1 {
@@ -308,7 +308,7 @@ func TestBridgeProcessKilledRepeatedly(t *testing.T) {
 	p := startProc(t, args...)
 	p.out.await(t, `msg="mqtt connected"`)
 
-	agent := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID(bridge.EdgeClientID("pi-1")).SetCleanSession(false))
+	agent := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID(mqttwire.EdgeClientID("pi-1")).SetCleanSession(false))
 	if tok := agent.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("agent connect: %v", tok.Error())
 	}
@@ -323,7 +323,7 @@ func TestBridgeProcessKilledRepeatedly(t *testing.T) {
 				seq := uint64(i*per + j + 1)
 				rs[j] = reading.Reading{Device: "pi-1", Sensor: "s", Metric: "temperature", Value: float64(seq), Unit: "Cel", Time: t0.Add(time.Duration(seq) * time.Millisecond), Seq: seq}
 			}
-			tok := agent.Publish(bridge.ReadingsTopic("pi-1"), 1, false, reading.AppendBatch(nil, rs))
+			tok := agent.Publish(mqttwire.ReadingsTopic("pi-1"), 1, false, reading.AppendBatch(nil, rs))
 			if !tok.WaitTimeout(20*time.Second) || tok.Error() != nil {
 				published <- fmt.Errorf("publish %d: %v", i, tok.Error())
 				return

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/bridge"
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/sim/fleet"
 	"github.com/tributary-iot/tributary/store"
 )
@@ -42,7 +42,7 @@ func demoFleet(devices int, interval time.Duration, st store.Options, persistent
 			return err
 		}
 		defer rdb.Close()
-		br, err := bridge.New(bridge.Options{Store: store.New(rdb, st), MQTT: bridge.MQTTOptions{URL: broker.URL(), ClientID: "tributary-demo-bridge"},
+		br, err := bridge.New(bridge.Options{Store: store.New(rdb, st), MQTT: mqttwire.Broker{URL: broker.URL(), ClientID: "tributary-demo-bridge"},
 			Logger: log.With("part", "bridge")})
 		if err != nil {
 			return err
@@ -61,7 +61,7 @@ func demoFleet(devices int, interval time.Duration, st store.Options, persistent
 			stopBridge()
 			return <-bridgeDone
 		}
-		opt.MQTT = agent.MQTTOptions{URL: broker.URL()}
+		opt.MQTT = mqttwire.Broker{URL: broker.URL()}
 		log.Info("demo fleet of simulated edge agents", "devices", fleet.DeviceIDs(opt), "interval", interval, "state_dir", opt.StateDir,
 			"mqtt_broker", broker.URL())
 		err = fleet.Run(ctx, opt)

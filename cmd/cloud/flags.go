@@ -13,6 +13,7 @@ import (
 	"github.com/tributary-iot/tributary/bridge"
 	"github.com/tributary-iot/tributary/internal/buildinfo"
 	"github.com/tributary-iot/tributary/internal/secret"
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/store"
 	"github.com/tributary-iot/tributary/web"
 )
@@ -73,7 +74,7 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		offlineAfter time.Duration
 		demo         int
 		demoInterval time.Duration
-		mq           bridge.MQTTOptions
+		mq           mqttwire.Broker
 		mqPwFile     string
 		mqGroup      string
 		mqMappings   string

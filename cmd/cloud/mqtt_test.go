@@ -10,8 +10,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/tributary-iot/tributary/bridge"
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 )
 
@@ -29,7 +29,7 @@ func TestRunWithMQTTBridge(t *testing.T) {
 	logs := startRun(t, "--listen", "127.0.0.1:0", "--mqtt", srv.URL(), "--mqtt-username", "tributary-bridge", "--mqtt-password-file", pwf)
 	base := logs.await(t, `msg="cloud serving" url=(http://127\.0\.0\.1:\d+/)`)
 
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + srv.Addr()).SetClientID(bridge.EdgeClientID("pi-9")).
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + srv.Addr()).SetClientID(mqttwire.EdgeClientID("pi-9")).
 		SetUsername("pi-9").SetPassword(users["pi-9"]))
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("device connect: %v", tok.Error())
@@ -47,7 +47,7 @@ func TestRunWithMQTTBridge(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("readings not served after 20s; log:\n%s\nbroker:\n%s", logs.String(), srv.Log())
 		}
-		c.Publish(bridge.ReadingsTopic("pi-9"), 1, false, batch).Wait()
+		c.Publish(mqttwire.ReadingsTopic("pi-9"), 1, false, batch).Wait()
 		code, body := httpGet(t, base+"api/devices/pi-9/readings", "", "")
 		if code == 200 {
 			if err := json.Unmarshal(body, &got); err != nil {

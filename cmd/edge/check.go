@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"regexp"
 	"sort"
@@ -91,10 +90,7 @@ func describe(w io.Writer, cfg fileConfig) {
 	fmt.Fprintf(tw, "device:\t%s\n", cmp.Or(cfg.Device, "(not set: the host name)"))
 	up := "(not set: $REDIS_URL, else " + defaultRedisURL + ")"
 	if cfg.Uplink.URL != "" {
-		up = cfg.Uplink.URL
-		if u, err := url.Parse(cfg.Uplink.URL); err == nil {
-			up = u.Redacted()
-		}
+		up = redactAny(cfg.Uplink.URL)
 		var extra []string
 		if cfg.Uplink.Username != "" {
 			extra = append(extra, "user "+cfg.Uplink.Username)

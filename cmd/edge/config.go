@@ -15,6 +15,7 @@ import (
 	"github.com/tributary-iot/tributary/agent/spool"
 	"github.com/tributary-iot/tributary/hardware"
 	"github.com/tributary-iot/tributary/internal/yamlconf"
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 )
 
@@ -94,14 +95,20 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 	default:
 		errs = append(errs, fmt.Errorf("%sclock: %q: want %s, %s or %s", at("clock"), c.Clock, clockAuto, clockKernel, clockTrust))
 	}
-	if c.Uplink.URL != "" {
+	if isMQTT(c.Uplink.URL) {
+		u, err := mqttwire.ParseURL(c.Uplink.URL)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%suplink.url: %w", at("uplink", "url"), err))
+		case u.User != nil:
+			errs = append(errs, fmt.Errorf("%suplink.url: keep credentials out of the URL: use username and password_file", at("uplink", "url")))
+		}
+	} else if c.Uplink.URL != "" {
 		u, err := url.Parse(c.Uplink.URL)
 		switch {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("%suplink.url: not a URL", at("uplink", "url")))
-		case u.User != nil && u.User.Username() != "" && isMQTT(c.Uplink.URL):
-			errs = append(errs, fmt.Errorf("%suplink.url: keep credentials out of the URL: use username and password_file", at("uplink", "url")))
-		case u.Scheme != "redis" && u.Scheme != "rediss" && !isMQTT(c.Uplink.URL):
+		case u.Scheme != "redis" && u.Scheme != "rediss":
 			errs = append(errs, fmt.Errorf("%suplink.url: scheme %q: want redis://, rediss://, mqtt:// or mqtts://", at("uplink", "url"), u.Scheme))
 		}
 	}

@@ -9,8 +9,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/tributary-iot/tributary/bridge"
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 )
 
@@ -26,7 +26,7 @@ func TestRunSimulatedToMQTT(t *testing.T) {
 		t.Fatalf("connect: %v", tok.Error())
 	}
 	defer c.Disconnect(100)
-	c.Subscribe(bridge.ReadingsTopic("field-7"), 1, func(_ mqtt.Client, m mqtt.Message) {
+	c.Subscribe(mqttwire.ReadingsTopic("field-7"), 1, func(_ mqtt.Client, m mqtt.Message) {
 		rs, err := reading.DecodeBatch(m.Payload())
 		if err != nil {
 			t.Errorf("bad batch: %v", err)
@@ -36,8 +36,8 @@ func TestRunSimulatedToMQTT(t *testing.T) {
 		got = append(got, rs...)
 		mu.Unlock()
 	}).Wait()
-	c.Subscribe(bridge.StatusTopic("field-7"), 1, func(_ mqtt.Client, m mqtt.Message) {
-		st, err := bridge.DecodeStatus(m.Payload())
+	c.Subscribe(mqttwire.StatusTopic("field-7"), 1, func(_ mqtt.Client, m mqtt.Message) {
+		st, err := mqttwire.DecodeStatus(m.Payload())
 		mu.Lock()
 		if err == nil && st.Online {
 			firstSeq = st.FirstSeq

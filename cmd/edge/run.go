@@ -242,7 +242,7 @@ func resolve(f *flags) (settings, error) {
 	if s.up.mqtt, err = resolveMQTT(f, file, s.device); err != nil {
 		return s, err
 	}
-	if s.up.mqtt.URL != "" {
+	if s.up.mqtt.Broker.URL != "" {
 		return s, nil
 	}
 	if (s.up.redis.CertFile == "") != (s.up.redis.KeyFile == "") {

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-iot/tributary/agent"
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/sensors"
 	"github.com/tributary-iot/tributary/sim"
@@ -59,11 +60,10 @@ type Options struct {
 	// Registerer receives every agent's metrics (tributary_edge_*), each
 	// with a device label. Default nil: not registered.
 	Registerer prometheus.Registerer
-	// MQTT, when set, is the broker (with its credentials and TLS) that
-	// every MQTTEvery-th device publishes to instead of writing to Redis,
-	// for a bridge to store; Device and Boot are filled per device. Default:
-	// every device writes to Redis.
-	MQTT agent.MQTTOptions
+	// MQTT, when its URL is set, is the broker (with its credentials and
+	// TLS) that every MQTTEvery-th device publishes to instead of writing
+	// to Redis, for a bridge to store. Default: every device writes to Redis.
+	MQTT mqttwire.Broker
 	// MQTTEvery picks the MQTT devices: those whose 1-based number is a
 	// multiple of it. Default 2 (every other device) when MQTT.URL is set.
 	MQTTEvery int
@@ -153,9 +153,7 @@ func Run(ctx context.Context, opt Options) error {
 		}
 		var up agent.Uplink
 		if opt.MQTT.URL != "" && (i+1)%opt.MQTTEvery == 0 {
-			mo := opt.MQTT
-			mo.Device, mo.Boot, mo.Logger = id, boot, opt.Logger.With("device", id)
-			u, err := agent.NewMQTTUplink(mo)
+			u, err := agent.NewMQTTUplink(agent.MQTTUplinkOptions{Broker: opt.MQTT, Device: id, Boot: boot, Logger: opt.Logger.With("device", id)})
 			if err != nil {
 				return fmt.Errorf("fleet: device %s: %w", id, err)
 			}

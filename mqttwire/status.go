@@ -1,4 +1,4 @@
-package bridge
+package mqttwire
 
 import (
 	"bytes"
@@ -6,66 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/tributary-iot/tributary/reading"
 )
-
-// The MQTT contract between an edge agent and the bridge. An agent with
-// device id D connects with username D and client id EdgeClientID(D), clean
-// session false, and publishes with QoS 1:
-//
-//   - to ReadingsTopic(D), not retained: a batch (reading.AppendBatch) of
-//     1 to reading.MaxBatch readings of device D, in seq order;
-//   - to StatusTopic(D), retained: EncodeStatus of an online Status when it
-//     connects, and the same encoding of the offline Status as its last
-//     will, so that the broker publishes it when the agent vanishes.
-const (
-	// TopicRoot is the first level of every Tributary topic.
-	TopicRoot = "tributary"
-	// ReadingsFilter matches every device's readings topic.
-	ReadingsFilter = TopicRoot + "/+/readings"
-	// StatusFilter matches every device's status topic.
-	StatusFilter = TopicRoot + "/+/status"
-)
-
-// ReadingsTopic is the topic device publishes its batches of readings to.
-func ReadingsTopic(device string) string { return TopicRoot + "/" + device + "/readings" }
-
-// StatusTopic is the topic device publishes its retained status to.
-func StatusTopic(device string) string { return TopicRoot + "/" + device + "/status" }
-
-// EdgeClientID is the MQTT client id of device's agent. It is stable, so the
-// broker keeps the agent's session (clean session false) across reconnects.
-func EdgeClientID(device string) string { return "tributary-edge-" + device }
-
-// SharedFilter is filter as a shared subscription of group
-// ("$share/<group>/<filter>"): the broker hands each message to one
-// subscriber of the group.
-func SharedFilter(group, filter string) string { return "$share/" + group + "/" + filter }
-
-// Topic kinds returned by ParseTopic.
-const (
-	KindReadings = "readings"
-	KindStatus   = "status"
-)
-
-// ParseTopic splits a Tributary topic "tributary/<device>/<kind>" into the
-// device id and the kind (KindReadings or KindStatus). ok is false for any
-// other topic, including one whose device is not a valid device id
-// (reading.ValidID).
-func ParseTopic(topic string) (device, kind string, ok bool) {
-	rest, found := strings.CutPrefix(topic, TopicRoot+"/")
-	if !found {
-		return "", "", false
-	}
-	device, kind, found = strings.Cut(rest, "/")
-	if !found || (kind != KindReadings && kind != KindStatus) || !reading.ValidID(device) {
-		return "", "", false
-	}
-	return device, kind, true
-}
 
 // Status is the retained message on StatusTopic(device):
 //
@@ -110,16 +54,16 @@ type statusWire struct {
 
 func (s *Status) validate() error {
 	if !reading.ValidID(s.Boot) {
-		return fmt.Errorf("bridge: %w: boot %q: want 1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit", ErrBadStatus, s.Boot, reading.MaxIDLen)
+		return fmt.Errorf("mqttwire: %w: boot %q: want 1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit", ErrBadStatus, s.Boot, reading.MaxIDLen)
 	}
 	if !s.Online {
 		return nil
 	}
 	if s.FirstSeq == 0 {
-		return fmt.Errorf("bridge: %w: online status without first_seq >= 1", ErrBadStatus)
+		return fmt.Errorf("mqttwire: %w: online status without first_seq >= 1", ErrBadStatus)
 	}
 	if y := s.Time.UTC().Year(); !s.Time.IsZero() && (y < 2000 || y > 9999) {
-		return fmt.Errorf("bridge: %w: ts outside years 2000..9999", ErrBadStatus)
+		return fmt.Errorf("mqttwire: %w: ts outside years 2000..9999", ErrBadStatus)
 	}
 	return nil
 }
@@ -147,22 +91,22 @@ func EncodeStatus(s Status) ([]byte, error) {
 // ts; they are not returned.
 func DecodeStatus(data []byte) (Status, error) {
 	if len(data) > MaxStatusEncoded {
-		return Status{}, fmt.Errorf("bridge: %w: %d bytes, limit %d", ErrBadStatus, len(data), MaxStatusEncoded)
+		return Status{}, fmt.Errorf("mqttwire: %w: %d bytes, limit %d", ErrBadStatus, len(data), MaxStatusEncoded)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var w statusWire
 	if err := dec.Decode(&w); err != nil {
-		return Status{}, fmt.Errorf("bridge: %w: %v", ErrBadStatus, err)
+		return Status{}, fmt.Errorf("mqttwire: %w: %v", ErrBadStatus, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return Status{}, fmt.Errorf("bridge: %w: trailing data after the object", ErrBadStatus)
+		return Status{}, fmt.Errorf("mqttwire: %w: trailing data after the object", ErrBadStatus)
 	}
 	if w.V == nil || *w.V != reading.Version {
-		return Status{}, fmt.Errorf("bridge: %w: want \"v\":%d", ErrBadStatus, reading.Version)
+		return Status{}, fmt.Errorf("mqttwire: %w: want \"v\":%d", ErrBadStatus, reading.Version)
 	}
 	if w.Online == nil || w.Boot == nil {
-		return Status{}, fmt.Errorf("bridge: %w: \"online\" and \"boot\" are required", ErrBadStatus)
+		return Status{}, fmt.Errorf("mqttwire: %w: \"online\" and \"boot\" are required", ErrBadStatus)
 	}
 	s := Status{Online: *w.Online, Boot: *w.Boot}
 	if s.Online {
@@ -172,10 +116,10 @@ func DecodeStatus(data []byte) (Status, error) {
 		if w.TS != nil {
 			t, err := time.Parse(time.RFC3339Nano, *w.TS)
 			if err != nil {
-				return Status{}, fmt.Errorf("bridge: %w: ts %q is not an RFC 3339 time", ErrBadStatus, *w.TS)
+				return Status{}, fmt.Errorf("mqttwire: %w: ts %q is not an RFC 3339 time", ErrBadStatus, *w.TS)
 			}
 			if y := t.UTC().Year(); y < 2000 || y > 9999 {
-				return Status{}, fmt.Errorf("bridge: %w: ts outside years 2000..9999", ErrBadStatus)
+				return Status{}, fmt.Errorf("mqttwire: %w: ts outside years 2000..9999", ErrBadStatus)
 			}
 			s.Time = t.UTC().Truncate(time.Millisecond)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tributary-iot/tributary/internal/lograte"
 	"log/slog"
 	"os"
 	"sync"
@@ -30,9 +31,9 @@ type Agent struct {
 	lastTS  map[string]time.Time // newest time stamped per sensor
 	clockOK bool                 // the clock has been ready
 
-	dupLog   *logLimiter // used by the sender goroutine only
-	leaseLog *logLimiter // of seq lease failures; under mu
-	dropLog  *logLimiter // of queue drops; under mu
+	dupLog   *lograte.Limiter // used by the sender goroutine only
+	leaseLog *lograte.Limiter // of seq lease failures; under mu
+	dropLog  *lograte.Limiter // of queue drops; under mu
 }
 
 // New checks cfg, fills in defaults, creates the state dir and registers
@@ -55,15 +56,15 @@ func New(cfg Config, up Uplink, opt Options) (*Agent, error) {
 		}
 	}
 	a := &Agent{cfg: cfg, opt: opt, up: up, q: opt.Queue, log: opt.Logger,
-		dupLog: &logLimiter{every: opt.LogEvery, now: opt.Now}, leaseLog: &logLimiter{every: opt.LogEvery, now: opt.Now},
-		dropLog: &logLimiter{every: opt.LogEvery, now: opt.Now}}
+		dupLog: &lograte.Limiter{Every: opt.LogEvery}, leaseLog: &lograte.Limiter{Every: opt.LogEvery},
+		dropLog: &lograte.Limiter{Every: opt.LogEvery}}
 	a.m = newMetrics(a.q.Len, a.heldLen)
 	a.lastTS = map[string]time.Time{}
 	for _, s := range cfg.Sensors {
 		st := SensorStarting
 		a.sensors = append(a.sensors, &sensorRun{cfg: s,
-			lim:     &logLimiter{every: opt.LogEvery, now: opt.Now},
-			invalid: &logLimiter{every: opt.LogEvery, now: opt.Now},
+			lim:     &lograte.Limiter{Every: opt.LogEvery},
+			invalid: &lograte.Limiter{Every: opt.LogEvery},
 			h:       SensorHealth{Sensor: s.Sensor.Name(), State: st, Simulated: s.Simulated}})
 	}
 	if err := a.m.register(opt.Registerer, cfg.Sensors); err != nil {

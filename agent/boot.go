@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tributary-iot/tributary/internal/backoff"
 	"github.com/tributary-iot/tributary/reading"
 )
 
@@ -155,7 +156,7 @@ func (a *Agent) announceBoots(ctx context.Context, current Boot, started time.Ti
 		bt := boots[0]
 		if bt.ID == current.ID && bt.Time.IsZero() {
 			for !a.clockTrusted() {
-				if !sleep(ctx, time.Second) {
+				if !backoff.Sleep(ctx, time.Second) {
 					return
 				}
 			}
@@ -178,7 +179,7 @@ func (a *Agent) announceBoots(ctx context.Context, current Boot, started time.Ti
 			if attempt == 0 {
 				a.log.Warn("uplink cannot record the boot yet; retrying", "device", a.cfg.Device, "boot", bt.ID, "err", err)
 			}
-			if !sleep(ctx, a.backoff(attempt)) {
+			if !backoff.Sleep(ctx, a.backoff(attempt)) {
 				return
 			}
 		}

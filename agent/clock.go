@@ -58,7 +58,7 @@ func (a *Agent) emit(sensor string, rs []reading.Reading) {
 		a.mu.Unlock()
 		a.m.dropped.WithLabelValues(DropSeqLease).Add(float64(len(rs)))
 		a.mu.Lock()
-		n, ok := a.leaseLog.fail()
+		n, ok := a.leaseLog.Fail(a.opt.Now())
 		a.mu.Unlock()
 		if ok {
 			a.log.Error("cannot number readings; dropping them", "sensor", sensor, "err", err, "errors_since_last_log", n)
@@ -89,7 +89,7 @@ func (a *Agent) emit(sensor string, rs []reading.Reading) {
 	if dropped > 0 {
 		a.m.dropped.WithLabelValues(DropQueueFull).Add(float64(dropped))
 		a.mu.Lock()
-		n, ok := a.dropLog.fail()
+		n, ok := a.dropLog.Fail(a.opt.Now())
 		a.mu.Unlock()
 		if ok {
 			a.log.Warn("the queue is full: readings dropped by its policy (the spool's metrics say which and why)",

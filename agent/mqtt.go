@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/tributary-iot/tributary/internal/backoff"
 	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 )
@@ -180,11 +180,7 @@ func (u *MQTTUplink) connectLoop() {
 // pause waits before connection attempt n (1-based) of a series, or until
 // Close; it reports whether to go on.
 func (u *MQTTUplink) pause(n int) bool {
-	ceil := u.opt.ReconnectMax
-	if n-1 < 62 && u.opt.ReconnectMin <= u.opt.ReconnectMax>>(n-1) {
-		ceil = u.opt.ReconnectMin << (n - 1)
-	}
-	t := time.NewTimer(rand.N(ceil + 1))
+	t := time.NewTimer(backoff.Policy{Min: u.opt.ReconnectMin, Max: u.opt.ReconnectMax}.Delay(n - 1))
 	defer t.Stop()
 	select {
 	case <-t.C:

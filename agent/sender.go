@@ -3,9 +3,10 @@ package agent
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"time"
 
+	"github.com/tributary-iot/tributary/internal/backoff"
+	"github.com/tributary-iot/tributary/internal/lograte"
 	"github.com/tributary-iot/tributary/reading"
 )
 
@@ -13,7 +14,7 @@ import (
 // after waitCtx has ended, or sendCtx ends. A failed batch is retried, the
 // same readings, with backoff, so the device's order is kept.
 func (a *Agent) send(sendCtx, waitCtx context.Context) {
-	lim := &logLimiter{every: a.opt.LogEvery, now: a.opt.Now}
+	lim := &lograte.Limiter{Every: a.opt.LogEvery}
 	drain := newPacer(a.opt.DrainRate)
 	for {
 		batch, _ := a.q.Peek(waitCtx, a.opt.BatchSize)
@@ -29,7 +30,7 @@ func (a *Agent) send(sendCtx, waitCtx context.Context) {
 		for attempt := 0; ; attempt++ {
 			err := a.sendOnce(sendCtx, batch)
 			if err == nil {
-				if n, ok := lim.ok(); ok {
+				if n, ok := lim.OK(); ok {
 					a.log.Info("uplink recovered", "device", a.cfg.Device, "errors", n)
 				}
 				break
@@ -44,10 +45,10 @@ func (a *Agent) send(sendCtx, waitCtx context.Context) {
 			}
 			a.m.uplinkErrors.Inc()
 			a.m.uplinkUp.Set(0)
-			if n, ok := lim.fail(); ok {
+			if n, ok := lim.Fail(a.opt.Now()); ok {
 				a.log.Warn("uplink send failed; retrying", "device", a.cfg.Device, "err", err, "errors_since_last_log", n)
 			}
-			if !sleep(sendCtx, a.backoff(attempt)) {
+			if !backoff.Sleep(sendCtx, a.backoff(attempt)) {
 				return
 			}
 		}
@@ -67,7 +68,7 @@ func (a *Agent) sendOnce(ctx context.Context, batch []reading.Reading) error {
 		a.m.duplicates.Add(float64(dups))
 		// Expected after a retry whose first try was stored; otherwise the
 		// device's seq restarted (a lost state dir) and Redis drops these.
-		if n, ok := a.dupLog.fail(); ok {
+		if n, ok := a.dupLog.Fail(a.opt.Now()); ok {
 			a.log.Warn("uplink already had readings with these seqs; if this persists, the state dir was lost and readings are being dropped as repeats",
 				"device", a.cfg.Device, "duplicates", dups, "first_seq", batch[0].Seq, "since_last_log", n)
 		}
@@ -78,14 +79,10 @@ func (a *Agent) sendOnce(ctx context.Context, batch []reading.Reading) error {
 	return nil
 }
 
-// backoff is the wait before retry attempt (0-based): uniformly random in
-// [0, min(BackoffMax, BackoffMin*2^attempt)] ("full jitter").
+// backoff is the wait before retry attempt (0-based) of a send or a boot
+// record: full jitter between BackoffMin and BackoffMax (internal/backoff).
 func (a *Agent) backoff(attempt int) time.Duration {
-	ceil := a.opt.BackoffMax
-	if attempt < 63 && a.opt.BackoffMin <= a.opt.BackoffMax>>attempt { // no overflow
-		ceil = a.opt.BackoffMin << attempt
-	}
-	return rand.N(ceil + 1)
+	return backoff.Policy{Min: a.opt.BackoffMin, Max: a.opt.BackoffMax}.Delay(attempt)
 }
 
 // pacer spaces sends so that they average at most rate readings a second.
@@ -112,46 +109,5 @@ func (p *pacer) wait(ctx context.Context, n int) bool {
 	}
 	d := p.next.Sub(now)
 	p.next = p.next.Add(time.Duration(float64(n) / p.rate * float64(time.Second)))
-	return d <= 0 || sleep(ctx, d)
-}
-
-// sleep waits d or until ctx ends; it reports whether it waited d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// logLimiter lets one error through per interval, counting the others, and
-// notices recovery. It is used by one goroutine.
-type logLimiter struct {
-	every   time.Duration
-	now     func() time.Time
-	last    time.Time
-	skipped int // errors not logged since the last logged one
-	total   int // errors since the last success
-}
-
-// fail records an error; ok says whether to log it, n how many were not
-// logged before it.
-func (l *logLimiter) fail() (n int, ok bool) {
-	l.total++
-	now := l.now()
-	if !l.last.IsZero() && now.Sub(l.last) < l.every && now.Sub(l.last) >= 0 {
-		l.skipped++
-		return 0, false
-	}
-	n, l.skipped, l.last = l.skipped, 0, now
-	return n, true
-}
-
-// ok records a success; it says whether errors came before it, and how many.
-func (l *logLimiter) ok() (n int, ok bool) {
-	n, l.total, l.skipped, l.last = l.total, 0, 0, time.Time{}
-	return n, n > 0
+	return d <= 0 || backoff.Sleep(ctx, d)
 }

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/tributary-iot/tributary/internal/backoff"
+	"github.com/tributary-iot/tributary/internal/lograte"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/sensors"
 )
@@ -43,7 +44,7 @@ type SensorHealth struct {
 // sensorRun is one sensor's loop and its health.
 type sensorRun struct {
 	cfg SensorConfig
-	lim *logLimiter // used by the loop goroutine only
+	lim *lograte.Limiter // used by the loop goroutine only
 
 	// The loop hands each Read to the sensor's reader goroutine (startReader)
 	// and waits for it at most cfg.Timeout. Used by the loop goroutine only.
@@ -53,7 +54,7 @@ type sensorRun struct {
 
 	mu      sync.Mutex
 	h       SensorHealth
-	invalid *logLimiter // of invalid samples, from the loop and the watcher
+	invalid *lograte.Limiter // of invalid samples, from the loop and the watcher
 }
 
 // Health reports the state of every sensor, in configuration order. It is
@@ -103,21 +104,18 @@ func (a *Agent) sample(ctx context.Context, s *sensorRun) {
 		s.mu.Lock()
 		s.h.NextRead = a.opt.Now().Add(next.Sub(now))
 		s.mu.Unlock()
-		if !sleep(ctx, next.Sub(now)) {
+		if !backoff.Sleep(ctx, next.Sub(now)) {
 			return
 		}
 	}
 }
 
 // sensorBackoff is the wait before the n-th (0-based) retry of a down
-// sensor: uniformly random in [d/2, d], d = min(SensorBackoffMax,
-// interval*2^(n+1)), but never less than the interval.
+// sensor: full jitter up to min(SensorBackoffMax, interval*2^(n+1))
+// (internal/backoff), but never less than the interval.
 func (a *Agent) sensorBackoff(interval time.Duration, n int) time.Duration {
-	d := a.opt.SensorBackoffMax
-	if n < 62 && interval <= a.opt.SensorBackoffMax>>(n+1) {
-		d = interval << (n + 1)
-	}
-	return max(interval, d/2+rand.N(d/2+1))
+	p := backoff.Policy{Min: min(2*interval, a.opt.SensorBackoffMax), Max: a.opt.SensorBackoffMax}
+	return max(interval, p.Delay(n))
 }
 
 // readOnce reads s once and queues its readings. It returns how many reads
@@ -141,12 +139,12 @@ func (a *Agent) readOnce(ctx context.Context, s *sensorRun) int {
 		}
 		failures := s.h.Errors
 		s.mu.Unlock()
-		if n, ok := s.lim.fail(); ok {
+		if n, ok := s.lim.Fail(a.opt.Now()); ok {
 			a.log.Warn("sensor read failed", "sensor", name, "kind", kind, "err", err, "errors_since_last_log", n)
 		}
 		return failures
 	}
-	if n, ok := s.lim.ok(); ok {
+	if n, ok := s.lim.OK(); ok {
 		a.log.Info("sensor recovered", "sensor", name, "errors", n)
 	}
 	s.mu.Lock()
@@ -242,7 +240,7 @@ func (a *Agent) emitSamples(s *sensorRun, samples []sensors.Sample) {
 			a.m.sensorErrors.WithLabelValues(name, "invalid").Inc()
 			a.m.dropped.WithLabelValues(DropInvalid).Inc()
 			s.mu.Lock()
-			n, ok := s.invalid.fail()
+			n, ok := s.invalid.Fail(a.opt.Now())
 			s.mu.Unlock()
 			if ok {
 				a.log.Warn("sensor returned an invalid sample", "sensor", name, "err", err, "errors_since_last_log", n)

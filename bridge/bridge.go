@@ -1,11 +1,11 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +13,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/tributary-iot/tributary/internal/backoff"
 	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
@@ -71,7 +72,7 @@ func New(opt Options) (*Bridge, error) {
 	for i, m := range opt.Mappings {
 		c, err := compileMapping(m)
 		if err != nil {
-			return nil, fmt.Errorf("bridge: mapping %d (%s): %w", i, cmpOr(m.Name, m.Topic), err)
+			return nil, fmt.Errorf("bridge: mapping %d (%s): %w", i, cmp.Or(m.Name, m.Topic), err)
 		}
 		if names[c.Name] {
 			return nil, fmt.Errorf("bridge: mapping %d: name %q used twice", i, c.Name)
@@ -117,9 +118,9 @@ func New(opt Options) (*Bridge, error) {
 		SetDefaultPublishHandler(b.onMessage).
 		SetOnConnectHandler(b.onConnect).
 		SetConnectionLostHandler(b.onConnectionLost)
-	if b.user = cmpOr(opt.MQTT.Username, bu.User.Username()); b.user != "" {
+	if b.user = cmp.Or(opt.MQTT.Username, bu.User.Username()); b.user != "" {
 		urlPassword, _ := bu.User.Password()
-		co.SetUsername(b.user).SetPassword(cmpOr(opt.MQTT.Password, urlPassword))
+		co.SetUsername(b.user).SetPassword(cmp.Or(opt.MQTT.Password, urlPassword))
 	}
 	if tlsConf != nil {
 		co.SetTLSConfig(tlsConf)
@@ -184,7 +185,7 @@ func (b *Bridge) connect(ctx context.Context) {
 		} else {
 			b.log.Debug("mqtt connect failed; retrying", "broker", b.broker, "err", msg, "attempt", attempt)
 		}
-		if !sleep(ctx, backoff(attempt, b.opt.MaxBackoff)) {
+		if !backoff.Sleep(ctx, b.retryWait(attempt)) {
 			return
 		}
 	}
@@ -206,7 +207,7 @@ func (b *Bridge) onConnect(c mqtt.Client) {
 		select {
 		case <-b.stop:
 			return
-		case <-time.After(backoff(attempt, b.opt.MaxBackoff)):
+		case <-time.After(b.retryWait(attempt)):
 		}
 		if !c.IsConnectionOpen() {
 			return // the next connection subscribes again
@@ -312,29 +313,10 @@ func (b *Bridge) work(ctx context.Context) {
 	}
 }
 
-// sleep waits d or until ctx is done; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// backoff is the wait before retry attempt (0-based): 100ms doubling up to
-// max, jittered uniformly in [d/2, d).
-func backoff(attempt int, max time.Duration) time.Duration {
-	d := max
-	if attempt < 30 {
-		d = min(100*time.Millisecond<<attempt, max)
-	}
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2)
+// retryWait is the wait before retry attempt (0-based) while Redis or the
+// broker is away: full jitter from 100ms up to Options.MaxBackoff.
+func (b *Bridge) retryWait(attempt int) time.Duration {
+	return backoff.Policy{Min: 100 * time.Millisecond, Max: b.opt.MaxBackoff}.Delay(attempt)
 }
 
 // Dead-letter reasons (the "reason" field and label).

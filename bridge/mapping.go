@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -160,7 +161,7 @@ func compileMapping(m Mapping) (*mapper, error) {
 	}
 	for _, name := range sortedKeys(m.Fields) {
 		f := m.Fields[name]
-		probe := reading.Reading{Device: "d", Sensor: cmpOr(f.Sensor, m.Sensor), Metric: f.Metric, Unit: cmpOr(f.Unit, "1"), Time: time.Unix(1e9, 0), Seq: 1}
+		probe := reading.Reading{Device: "d", Sensor: cmp.Or(f.Sensor, m.Sensor), Metric: f.Metric, Unit: cmp.Or(f.Unit, "1"), Time: time.Unix(1e9, 0), Seq: 1}
 		if err := probe.Validate(); err != nil {
 			return nil, fmt.Errorf("fields %q: %v", name, err)
 		}
@@ -175,13 +176,6 @@ func compileMapping(m Mapping) (*mapper, error) {
 		c.ignore[f] = true
 	}
 	return c, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -285,7 +279,7 @@ func (m *mapper) decode(device string, payload []byte, arrival time.Time) (decod
 
 // reading makes a reading of field f.
 func (m *mapper) reading(device string, f Field, v float64, unit string, t time.Time) reading.Reading {
-	return reading.Reading{Device: device, Sensor: cmpOr(f.Sensor, m.Sensor), Metric: f.Metric, Value: v, Unit: unit, Time: t.UTC().Truncate(time.Millisecond)}
+	return reading.Reading{Device: device, Sensor: cmp.Or(f.Sensor, m.Sensor), Metric: f.Metric, Value: v, Unit: unit, Time: t.UTC().Truncate(time.Millisecond)}
 }
 
 // saneTime returns t if it is within the window around arrival, else

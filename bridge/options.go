@@ -56,8 +56,8 @@ type Options struct {
 	// was all). Default 4096.
 	DeadLetterPayload int
 	// MaxBackoff is the longest wait between retries while Redis or the
-	// broker is unreachable; waits start at 100ms, double, and are jittered.
-	// Default 10s.
+	// broker is unreachable: full jitter from 100ms, doubling
+	// (internal/backoff). Default 10s.
 	MaxBackoff time.Duration
 	// Registerer receives the bridge's metrics (tributary_bridge_*).
 	// Default: none, the metrics are kept but not exported.

@@ -10,6 +10,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tributary-iot/tributary/internal/backoff"
 	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 )
@@ -323,7 +324,7 @@ func (r *redisState) retry(ctx context.Context, b *Bridge, what string, f func(c
 			b.log.Debug("redis still failing", "op", what, "err", err, "attempt", attempt)
 		}
 		r.attempts++
-		if !sleep(ctx, backoff(attempt, b.opt.MaxBackoff)) {
+		if !backoff.Sleep(ctx, b.retryWait(attempt)) {
 			return false
 		}
 	}

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -124,7 +125,7 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 		}
 		switch {
 		case unit == "":
-			unit = cmpOr(f.Unit, "1")
+			unit = cmp.Or(f.Unit, "1")
 		case f.Unit != "" && f.Unit != unit:
 			unitMismatches = append(unitMismatches, fmt.Sprintf("record %d (%s) in %q, mapping says %q", i, name, unit, f.Unit))
 			continue

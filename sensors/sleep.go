@@ -3,6 +3,8 @@ package sensors
 import (
 	"context"
 	"time"
+
+	"github.com/tributary-iot/tributary/internal/backoff"
 )
 
 // Sleep waits d, or until ctx ends and then returns ctx's error, unwrapped:
@@ -13,12 +15,8 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	if err := ctx.Err(); err != nil || d <= 0 {
 		return err
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
+	if !backoff.Sleep(ctx, d) {
 		return ctx.Err()
 	}
+	return nil
 }

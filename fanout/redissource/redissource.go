@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-iot/tributary/fanout"
+	"github.com/tributary-iot/tributary/internal/backoff"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
 )
@@ -29,7 +30,8 @@ type Options struct {
 	// as Redis being gone. Default 1s.
 	PingInterval time.Duration
 	// MaxBackoff caps the wait between attempts to subscribe again after
-	// Redis failed; the wait starts at 50ms and doubles. Default 2s.
+	// Redis failed: full jitter from 50ms, doubling (internal/backoff).
+	// Default 2s.
 	MaxBackoff time.Duration
 	// Logger logs Redis going away and coming back. Default: discard.
 	Logger *slog.Logger
@@ -101,8 +103,8 @@ var (
 // never end it: it reports them (status, Ready, metrics, log) and
 // subscribes again with backoff.
 func (s *Source) Run(ctx context.Context, sink fanout.Sink) error {
-	backoff := minBackoff
-	for {
+	retry := backoff.Policy{Min: minBackoff, Max: s.opt.MaxBackoff}
+	for attempt := 0; ; attempt++ {
 		wasLive, err := s.session(ctx, sink)
 		if ctx.Err() != nil {
 			s.stopped()
@@ -110,17 +112,12 @@ func (s *Source) Run(ctx context.Context, sink fanout.Sink) error {
 		}
 		s.setDown(sink, err)
 		if wasLive {
-			backoff = minBackoff
+			attempt = 0
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, retry.Delay(attempt)) {
 			s.stopped()
 			return nil
-		case <-t.C:
 		}
-		backoff = min(2*backoff, s.opt.MaxBackoff)
 	}
 }
 

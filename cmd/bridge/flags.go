@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,7 +11,7 @@ import (
 
 	"github.com/tributary-iot/tributary/bridge"
 	"github.com/tributary-iot/tributary/internal/buildinfo"
-	"github.com/tributary-iot/tributary/internal/secret"
+	"github.com/tributary-iot/tributary/internal/cli"
 	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
@@ -61,33 +62,24 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	}
 	var (
 		cfg          config
-		mqttPwFile   string
-		redisPwFile  string
+		mqtt         = cli.Conn{Name: "mqtt"}
+		redis        = cli.Conn{Name: "redis"}
 		mappingsFile string
 		version      bool
-		logLevel     string
 	)
 	// URLs are not defaulted from the environment here: usage text prints
 	// defaults, and a URL may hold a password.
-	fs.StringVar(&cfg.mqtt.URL, "mqtt", "", "broker `URL`: mqtt://host:port, or mqtts:// for TLS (default $MQTT_URL, else "+defaultMQTT+")")
-	fs.StringVar(&cfg.mqtt.Username, "mqtt-username", "", "MQTT user `name` (the broker's password_file and ACL know it)")
-	fs.StringVar(&mqttPwFile, "mqtt-password-file", "", "`file` holding the MQTT password (overrides the URL's)")
-	fs.StringVar(&cfg.mqtt.CAFile, "mqtt-ca", "", "PEM `file` of CAs to verify an mqtts:// broker with, instead of the system roots")
-	fs.StringVar(&cfg.mqtt.CertFile, "mqtt-cert", "", "client certificate PEM `file` for mqtts:// (with --mqtt-key)")
-	fs.StringVar(&cfg.mqtt.KeyFile, "mqtt-key", "", "client key PEM `file` for --mqtt-cert")
+	mqtt.Register(fs, "broker `URL`: mqtt://host:port, or mqtts:// for TLS (default $MQTT_URL, else "+defaultMQTT+")",
+		true, "MQTT user `name` (the broker's password_file and ACL know it)")
+	redis.Register(fs, "Redis `URL`: redis://[user:password@]host:port[/db] or rediss:// for TLS (default $REDIS_URL, else "+defaultRedis+")", false, "")
 	fs.StringVar(&cfg.mqtt.ClientID, "client-id", "", "MQTT client `id`: unique per bridge, stable across its restarts, so the broker keeps what it has not acknowledged (default "+mqttwire.BridgeClientIDPrefix+"[-GROUP]-HOSTNAME)")
 	fs.StringVar(&cfg.group, "group", "", "share the readings with the other bridges of this `group` (MQTT shared subscription $share/GROUP/...); empty: receive all")
 	fs.StringVar(&mappingsFile, "mappings", "", "YAML `file` of mappings for foreign formats (SenML, Zigbee2MQTT, Tasmota); see bridge/testdata/mappings.yaml")
 	fs.IntVar(&cfg.maxPayload, "max-payload", reading.MaxBatchEncoded, "largest message accepted, in `bytes`; larger ones are dead-lettered")
 	fs.IntVar(&cfg.queueSize, "queue-size", bridge.DefaultQueueSize, "`messages` received and waiting for Redis; keep it above the broker's max_inflight_messages")
-	fs.StringVar(&cfg.redis.URL, "redis", "", "Redis `URL`: redis://[user:password@]host:port[/db] or rediss:// for TLS (default $REDIS_URL, else "+defaultRedis+")")
-	fs.StringVar(&cfg.redis.CAFile, "redis-ca", "", "PEM `file` of CAs to verify a rediss:// server with, instead of the system roots")
-	fs.StringVar(&cfg.redis.CertFile, "redis-cert", "", "client certificate PEM `file` for rediss://")
-	fs.StringVar(&cfg.redis.KeyFile, "redis-key", "", "client key PEM `file` for rediss://")
-	fs.StringVar(&redisPwFile, "redis-password-file", "", "`file` holding the Redis password (overrides the URL's)")
 	fs.StringVar(&cfg.metricsListen, "metrics-listen", defaultMetricsListen, "`address` to serve /metrics and /healthz on; empty disables")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 10*time.Second, "how long to wait for the bridge to disconnect on SIGINT/SIGTERM")
-	fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	level := cli.RegisterLogLevel(fs)
 	fs.BoolVar(&version, "version", false, "print the version and exit")
 
 	if err := fs.Parse(args); err != nil {
@@ -103,39 +95,22 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q (flags only; see --help)", fs.Args())
 	}
-	if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
+	var err error
+	if cfg.logLevel, err = level.Level(); err != nil {
+		return nil, err
 	}
-	for _, u := range []struct {
-		dst      *string
-		env, def string
-	}{{&cfg.mqtt.URL, "MQTT_URL", defaultMQTT}, {&cfg.redis.URL, "REDIS_URL", defaultRedis}} {
-		if *u.dst == "" {
-			*u.dst = getenv(u.env)
-		}
-		if *u.dst == "" {
-			*u.dst = u.def
-		}
-	}
+	mqtt.URL = cmp.Or(mqtt.URL, getenv("MQTT_URL"), defaultMQTT)
+	redis.URL = cmp.Or(redis.URL, getenv("REDIS_URL"), defaultRedis)
 	if cfg.maxPayload <= 0 || cfg.queueSize <= 0 || cfg.shutdown <= 0 {
 		return nil, errors.New("--max-payload, --queue-size and --shutdown-timeout must be > 0")
 	}
-	if (cfg.mqtt.CertFile == "") != (cfg.mqtt.KeyFile == "") {
-		return nil, errors.New("--mqtt-cert and --mqtt-key go together")
+	clientID := cfg.mqtt.ClientID
+	if cfg.mqtt, err = mqtt.MQTT(); err != nil {
+		return nil, err
 	}
-	if (cfg.redis.CertFile == "") != (cfg.redis.KeyFile == "") {
-		return nil, errors.New("--redis-cert and --redis-key go together")
-	}
-	var err error
-	if mqttPwFile != "" {
-		if cfg.mqtt.Password, err = secret.ReadFile(mqttPwFile); err != nil {
-			return nil, fmt.Errorf("--mqtt-password-file: %w", err)
-		}
-	}
-	if redisPwFile != "" {
-		if cfg.redis.Password, err = secret.ReadFile(redisPwFile); err != nil {
-			return nil, fmt.Errorf("--redis-password-file: %w", err)
-		}
+	cfg.mqtt.ClientID = clientID
+	if cfg.redis, err = redis.Redis(); err != nil {
+		return nil, err
 	}
 	if mappingsFile != "" {
 		if cfg.mappings, err = bridge.LoadMappings(mappingsFile); err != nil {

@@ -59,18 +59,31 @@ func TestConnFlags(t *testing.T) {
 }
 
 func TestLogLevel(t *testing.T) {
-	fs := flag.NewFlagSet("x", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var l LogLevel
-	RegisterLogLevel(fs, &l)
-	if l.Level != slog.LevelInfo {
-		t.Errorf("default level %v", l.Level)
-	}
-	if err := fs.Parse([]string{"--log-level", "debug"}); err != nil || l.Level != slog.LevelDebug {
-		t.Errorf("--log-level debug: %v, %v", l.Level, err)
-	}
-	if err := fs.Parse([]string{"--log-level", "loud"}); err == nil || !strings.Contains(err.Error(), "want debug, info, warn or error") {
-		t.Errorf("--log-level loud: %v", err)
+	for _, tc := range []struct {
+		args []string
+		want slog.Level
+		err  string
+	}{
+		{nil, slog.LevelInfo, ""},
+		{[]string{"--log-level", "debug"}, slog.LevelDebug, ""},
+		{[]string{"--log-level", "WARN"}, slog.LevelWarn, ""},
+		{[]string{"--log-level", "loud"}, 0, `--log-level "loud": want debug, info, warn or error`},
+	} {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		l := RegisterLogLevel(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		got, err := l.Level()
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("%v: err %v, want %q", tc.args, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%v: %v, %v; want %v", tc.args, got, err, tc.want)
+		}
 	}
 }
 

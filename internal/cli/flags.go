@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/tributary-iot/tributary/internal/secret"
+	"github.com/tributary-iot/tributary/mqttwire"
+	"github.com/tributary-iot/tributary/store"
 )
 
 // Conn holds the flags that say how to reach one server (Redis or an MQTT
@@ -71,23 +71,23 @@ func CertKey(certFlag, cert, keyFlag, key string) error {
 	return nil
 }
 
-// LogLevel is a --log-level flag value; its zero value is info.
-type LogLevel struct{ slog.Level }
+// LogLevel is the --log-level flag.
+type LogLevel struct{ text string }
 
-// RegisterLogLevel defines --log-level on fs.
-func RegisterLogLevel(fs *flag.FlagSet, l *LogLevel) {
-	fs.Var(l, "log-level", "log `level`: debug, info, warn or error")
+// RegisterLogLevel defines --log-level on fs, default info.
+func RegisterLogLevel(fs *flag.FlagSet) *LogLevel {
+	l := new(LogLevel)
+	fs.StringVar(&l.text, "log-level", "info", "log `level`: debug, info, warn or error")
+	return l
 }
 
-// String implements flag.Value.
-func (l *LogLevel) String() string { return strings.ToLower(l.Level.String()) }
-
-// Set implements flag.Value.
-func (l *LogLevel) Set(s string) error {
-	if err := l.Level.UnmarshalText([]byte(s)); err != nil {
-		return errors.New("want debug, info, warn or error")
+// Level is the level the flag names.
+func (l *LogLevel) Level() (slog.Level, error) {
+	var v slog.Level
+	if err := v.UnmarshalText([]byte(l.text)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", l.text)
 	}
-	return nil
+	return v, nil
 }
 
 func displayName(n string) string {
@@ -98,4 +98,28 @@ func displayName(n string) string {
 		return "Redis"
 	}
 	return n
+}
+
+// Redis returns the Redis client options the flags say: the URL, the TLS
+// files and the password read from its file.
+func (c *Conn) Redis() (store.ClientOptions, error) {
+	o := store.ClientOptions{URL: c.URL, CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile}
+	if err := c.Check(); err != nil {
+		return o, err
+	}
+	var err error
+	o.Password, err = c.Password()
+	return o, err
+}
+
+// MQTT returns the broker options the flags say: the URL, the user name,
+// the TLS files and the password read from its file.
+func (c *Conn) MQTT() (mqttwire.Broker, error) {
+	b := mqttwire.Broker{URL: c.URL, Username: c.Username, CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile}
+	if err := c.Check(); err != nil {
+		return b, err
+	}
+	var err error
+	b.Password, err = c.Password()
+	return b, err
 }

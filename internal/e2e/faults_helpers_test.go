@@ -105,6 +105,16 @@ func (e *edgeProc) stopped(t *testing.T) (next uint64) {
 	return uint64(atoi(t, e.Await(t, `msg="agent stopped" device=\S+ next_seq=(\d+)`, time.Second)))
 }
 
+// awaitDrained waits until e's uplink is up and its spool holds less than
+// 50 readings: the backlog drained.
+func (e *edgeProc) awaitDrained(t *testing.T, what string, timeout time.Duration) {
+	t.Helper()
+	eventually(t, what, timeout, func() bool {
+		m := e.scrape(t)
+		return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
+	})
+}
+
 func atoi(t *testing.T, s string) int {
 	t.Helper()
 	n, err := strconv.Atoi(s)

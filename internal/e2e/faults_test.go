@@ -77,10 +77,7 @@ func TestFaultRedisOutage(t *testing.T) {
 	rd.Restart(t)
 	back := time.Now()
 	for _, a := range agents {
-		eventually(t, a.device+": the backlog drained", 2*time.Minute, func() bool {
-			m := a.scrape(t)
-			return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
-		})
+		a.awaitDrained(t, a.device+": the backlog drained", 2*time.Minute)
 		t.Logf("%s: backlog drained %v after Redis came back", a.device, time.Since(back).Round(time.Millisecond))
 	}
 
@@ -243,10 +240,7 @@ func TestFaultMQTT(t *testing.T) {
 		r.mq.Restart(t)
 		back := time.Now()
 		for _, a := range agents {
-			eventually(t, a.device+": the backlog drained", 2*time.Minute, func() bool {
-				m := a.scrape(t)
-				return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
-			})
+			a.awaitDrained(t, a.device+": the backlog drained", 2*time.Minute)
 			t.Logf("%s: backlog drained %v after the broker came back", a.device, time.Since(back).Round(time.Millisecond))
 		}
 		r.finish(t, agents)
@@ -450,10 +444,7 @@ func TestFaultAgentKilled(t *testing.T) {
 				rd.Restart(t)
 			}
 			last := startEdgeProc(t, device, append(args, "--drain-rate", "-1")...)
-			eventually(t, "the backlog drained", 2*time.Minute, func() bool {
-				m := last.scrape(t)
-				return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
-			})
+			last.awaitDrained(t, "the backlog drained", 2*time.Minute)
 			m := last.scrape(t)
 			if d := m.agentDrops() + m.sum("tributary_edge_spool_dropped_total"); d != 0 {
 				t.Errorf("last boot: %v readings dropped", d)
@@ -578,10 +569,7 @@ func TestFaultSpoolFull(t *testing.T) {
 			if b.spooled != queued {
 				t.Fatalf("the spool opened with %d readings; %d were left in it", b.spooled, queued)
 			}
-			eventually(t, "the backlog drained", time.Minute, func() bool {
-				m := b.scrape(t)
-				return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
-			})
+			b.awaitDrained(t, "the backlog drained", time.Minute)
 			mb := b.scrape(t)
 			if d := mb.agentDrops() + mb.sum("tributary_edge_spool_dropped_total"); d != 0 {
 				t.Errorf("second run: %v readings dropped", d)
@@ -709,10 +697,7 @@ func TestFaultSpoolFullDraining(t *testing.T) {
 				return a.scrape(t).sum(`tributary_edge_spool_dropped_total{reason="full"}`) >= 300
 			})
 			rd.Restart(t)
-			eventually(t, "the backlog drained", 2*time.Minute, func() bool {
-				m := a.scrape(t)
-				return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
-			})
+			a.awaitDrained(t, "the backlog drained", 2*time.Minute)
 			// Redis is up and the spool nearly empty: no more drops.
 			m := a.scrape(t)
 			next := a.terminate(t)

@@ -9,12 +9,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tributary-iot/tributary/internal/proctest"
 	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
@@ -22,27 +21,9 @@ import (
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// syncBuffer is an io.Writer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // running is run() in a goroutine.
 type running struct {
-	stderr syncBuffer
+	stderr proctest.Log
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -105,15 +86,7 @@ func TestRunSimulatedToRedis(t *testing.T) {
 	await(t, "readings in Redis", func() bool { return len(history(t, srv, "edge-test-1")) >= 20 })
 
 	// The metrics endpoint is logged; it serves the agent's metrics.
-	var url string
-	re := regexp.MustCompile(`metrics=(http://\S+/metrics)`)
-	await(t, "the metrics address in the log", func() bool {
-		m := re.FindStringSubmatch(r.stderr.String())
-		if m != nil {
-			url = m[1]
-		}
-		return m != nil
-	})
+	url := r.stderr.Await(t, `metrics=(http://\S+/metrics)`, 20*time.Second)
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)

@@ -56,7 +56,7 @@ func Start(tb testing.TB, opt Options) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(s.Close)
+	s.closeWith(tb)
 	return s
 }
 
@@ -70,7 +70,7 @@ func New(tb testing.TB, opt Options) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(s.Close)
+	s.closeWith(tb)
 	return s
 }
 
@@ -200,6 +200,17 @@ func (s *Server) Log() string {
 		return ""
 	}
 	return s.proc.Log.String()
+}
+
+// closeWith closes s when the test ends, showing its output if the test
+// failed.
+func (s *Server) closeWith(tb testing.TB) {
+	tb.Cleanup(func() {
+		s.Close()
+		if tb.Failed() {
+			tb.Logf("--- output of redis-server on port %d:\n%s", s.Port, s.Log())
+		}
+	})
 }
 
 // Close stops the server and removes its directory.

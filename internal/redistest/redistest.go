@@ -51,13 +51,7 @@ type Server struct {
 // skips the test.
 func Start(tb testing.TB, opt Options) *Server {
 	tb.Helper()
-	proctest.SkipShort(tb, "redis-server")
-	s, err := newServer(opt, true)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s.closeWith(tb)
-	return s
+	return forTest(tb, opt, true)
 }
 
 // New reserves a port and a directory for a server that is not running yet
@@ -65,12 +59,24 @@ func Start(tb testing.TB, opt Options) *Server {
 // the server when the test ends. Under -short it skips the test.
 func New(tb testing.TB, opt Options) *Server {
 	tb.Helper()
+	return forTest(tb, opt, false)
+}
+
+// forTest makes a server, started or not, that the test's end closes,
+// showing its output if the test failed.
+func forTest(tb testing.TB, opt Options, start bool) *Server {
+	tb.Helper()
 	proctest.SkipShort(tb, "redis-server")
-	s, err := newServer(opt, false)
+	s, err := newServer(opt, start)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s.closeWith(tb)
+	tb.Cleanup(func() {
+		s.Close()
+		if tb.Failed() {
+			tb.Logf("--- output of redis-server on port %d:\n%s", s.Port, s.Log())
+		}
+	})
 	return s
 }
 
@@ -200,17 +206,6 @@ func (s *Server) Log() string {
 		return ""
 	}
 	return s.proc.Log.String()
-}
-
-// closeWith closes s when the test ends, showing its output if the test
-// failed.
-func (s *Server) closeWith(tb testing.TB) {
-	tb.Cleanup(func() {
-		s.Close()
-		if tb.Failed() {
-			tb.Logf("--- output of redis-server on port %d:\n%s", s.Port, s.Log())
-		}
-	})
 }
 
 // Close stops the server and removes its directory.

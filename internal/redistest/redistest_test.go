@@ -1,8 +1,6 @@
 package redistest
 
-import (
-	"testing"
-)
+import "testing"
 
 // A durable server keeps what it acknowledged across a crash; a plain one
 // restarts empty.

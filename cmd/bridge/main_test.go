@@ -136,17 +136,15 @@ func TestRunSecuredNeverLogsSecrets(t *testing.T) {
 	mqttPw := writeFile(t, "mqtt-pw", "mqtt-secret\n")
 	redisPw := writeFile(t, "redis-pw", "redis-secret\n")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &proctest.Log{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{
+	r := proctest.Go(t, func(ctx context.Context, log io.Writer) error {
+		return run(ctx, []string{
 			"--mqtt", "mqtts://tributary-bridge:url-mqtt-secret@" + mq.Addr(), "--mqtt-username", "tributary-bridge",
 			"--mqtt-password-file", mqttPw, "--mqtt-ca", certs.CA, "--client-id", "bridge-secured",
 			"--redis", "redis://:url-redis-secret@" + rd.Addr(), "--redis-password-file", redisPw,
 			"--metrics-listen", "127.0.0.1:0", "--log-level", "debug",
-		}, io.Discard, logs)
-	}()
+		}, io.Discard, log)
+	})
+	logs := r.Log
 	metrics := logs.Await(t, `metrics=(http://127\.0\.0\.1:\d+/metrics)`, logTimeout)
 	logs.Await(t, `msg="mqtt connected"`, logTimeout)
 
@@ -185,14 +183,8 @@ func TestRunSecuredNeverLogsSecrets(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return within 20s of cancel")
+	if err := r.Stop(t); err != nil {
+		t.Fatalf("run: %v", err)
 	}
 	out := logs.String()
 	for _, secret := range []string{"mqtt-secret", "redis-secret", "pi-secret", "url-mqtt-secret", "url-redis-secret"} {

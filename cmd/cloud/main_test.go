@@ -26,22 +26,7 @@ const logTimeout = 10 * time.Second
 // startRun runs run with args until the test ends and returns its log.
 func startRun(t *testing.T, args ...string) *proctest.Log {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &proctest.Log{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, io.Discard, logs) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("run did not return within 20s of cancel")
-		}
-	})
-	return logs
+	return proctest.Go(t, func(ctx context.Context, log io.Writer) error { return run(ctx, args, io.Discard, log) }).Log
 }
 
 func httpGet(t *testing.T, url, user, password string) (int, []byte) {

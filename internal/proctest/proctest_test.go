@@ -1,7 +1,10 @@
 package proctest
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -170,5 +173,20 @@ func TestServerNeverReady(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "exited") || !strings.Contains(err.Error(), "no-such-flag") {
 		t.Fatalf("got %v, want an error that says it exited, with its output", err)
+	}
+}
+
+func TestGoStop(t *testing.T) {
+	r := Go(t, func(ctx context.Context, log io.Writer) error {
+		fmt.Fprintln(log, "running")
+		<-ctx.Done()
+		return errors.New("stopped by " + context.Cause(ctx).Error())
+	})
+	r.Log.Await(t, `running`, 10*time.Second)
+	if err := r.Stop(t); err == nil || !strings.Contains(err.Error(), "context canceled") {
+		t.Fatalf("Stop: %v, want what f returned", err)
+	}
+	if err := r.Stop(t); err == nil {
+		t.Fatal("a second Stop lost f's error")
 	}
 }

@@ -21,33 +21,21 @@ import (
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// running is run() in a goroutine.
+// running is run() in a goroutine, its log in stderr.
 type running struct {
-	stderr proctest.Log
-	cancel context.CancelFunc
-	done   chan error
+	*proctest.Run
+	stderr *proctest.Log
 }
 
 func startRun(t *testing.T, args ...string) *running {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- run(ctx, args, io.Discard, &r.stderr) }()
-	t.Cleanup(func() { r.stop(t) })
-	return r
+	r := proctest.Go(t, func(ctx context.Context, log io.Writer) error { return run(ctx, args, io.Discard, log) })
+	return &running{Run: r, stderr: r.Log}
 }
 
 func (r *running) stop(t *testing.T) error {
 	t.Helper()
-	r.cancel()
-	select {
-	case err := <-r.done:
-		r.done <- err // for a second stop
-		return err
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return within 30s of cancellation")
-		return nil
-	}
+	return r.Stop(t)
 }
 
 func await(t *testing.T, what string, cond func() bool) {

@@ -194,6 +194,7 @@ func (s *Server) Signal(tb testing.TB, sig syscall.Signal) {
 // running one first): empty, or with Durable with the data it had.
 func (s *Server) Restart(tb testing.TB) {
 	tb.Helper()
+	s.Stop()
 	if err := s.proc.Start(); err != nil {
 		tb.Fatal(err)
 	}

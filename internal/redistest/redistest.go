@@ -82,7 +82,7 @@ func forTest(tb testing.TB, opt Options, start bool) *Server {
 
 // StartServer starts a server; the caller closes it. Use it from TestMain,
 // where there is no testing.TB. Under -short it starts nothing and returns a
-// Server whose Client skips the test that asks for it.
+// Server whose Client, Restart and Signal skip the test that calls them.
 func StartServer(opt Options) (*Server, error) {
 	if proctest.Short() {
 		return &Server{opt: opt}, nil
@@ -158,9 +158,7 @@ func (s *Server) URL() string {
 // skips the test.
 func (s *Server) Client(tb testing.TB) *redis.Client {
 	tb.Helper()
-	if s.proc == nil {
-		proctest.SkipShort(tb, "redis-server")
-	}
+	s.need(tb)
 	o := &redis.Options{Addr: s.Addr(), Password: s.opt.Password}
 	if s.opt.TLSCertFile != "" {
 		o.TLSConfig = &tls.Config{InsecureSkipVerify: true}
@@ -168,6 +166,15 @@ func (s *Server) Client(tb testing.TB) *redis.Client {
 	c := redis.NewClient(o)
 	tb.Cleanup(func() { c.Close() })
 	return c
+}
+
+// need skips the test if s is what StartServer returns under -short: no
+// server.
+func (s *Server) need(tb testing.TB) {
+	tb.Helper()
+	if s.proc == nil {
+		proctest.SkipShort(tb, "redis-server")
+	}
 }
 
 // Stop kills the server (as a crash would: SIGKILL) and waits for it to
@@ -185,6 +192,7 @@ func (s *Server) Kill() { s.Stop() }
 // it), failing the test if it does not run.
 func (s *Server) Signal(tb testing.TB, sig syscall.Signal) {
 	tb.Helper()
+	s.need(tb)
 	if err := s.proc.Signal(sig); err != nil {
 		tb.Fatalf("redistest: %v", err)
 	}
@@ -194,6 +202,7 @@ func (s *Server) Signal(tb testing.TB, sig syscall.Signal) {
 // running one first): empty, or with Durable with the data it had.
 func (s *Server) Restart(tb testing.TB) {
 	tb.Helper()
+	s.need(tb)
 	s.Stop()
 	if err := s.proc.Start(); err != nil {
 		tb.Fatal(err)

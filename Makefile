@@ -10,7 +10,7 @@ LDFLAGS := -s -w -X github.com/tributary-iot/tributary/internal/buildinfo.Versio
 # apt-get needs root; use sudo where we are not root and it exists.
 SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: help demo test test-arm deps build bench lint cross clean
+.PHONY: help demo test test-unit test-arm deps build bench lint cross clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ deps: ## install the system packages the tests need (redis-server, mosquitto, ch
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+test-unit: ## the fast lane: go test -short, no redis-server, mosquitto, chromium or built binaries (those tests skip)
+	$(GO) test -short -count=1 ./...
 
 test: deps ## go vet + every test with the race detector (real redis-server, mosquitto and chromium), then test-arm
 	$(GO) vet ./...

@@ -7,18 +7,15 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
+	"github.com/tributary-iot/tributary/internal/proctest"
 	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/internal/testcert"
 	"github.com/tributary-iot/tributary/mqttwire"
@@ -26,72 +23,17 @@ import (
 	"github.com/tributary-iot/tributary/store"
 )
 
-// binPath is the bridge binary TestMain builds, for the tests that kill it.
-var binPath string
+// bins is the bridge binary, built on first use, for the tests that kill it.
+var bins = proctest.Binaries{Packages: []string{"github.com/tributary-iot/tributary/cmd/bridge"}}
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tributary-bridge-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binPath = filepath.Join(dir, "bridge")
-	build := exec.Command("go", "build", "-o", binPath, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the bridge:", err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	bins.Remove()
 	os.Exit(code)
 }
 
-// logLines is an io.Writer that keeps what is written and lets a test
-// await a line.
-type logLines struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	more chan struct{} // closed and replaced on every write
-}
-
-func newLogLines() *logLines { return &logLines{more: make(chan struct{})} }
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(p)
-	close(l.more)
-	l.more = make(chan struct{})
-	return len(p), nil
-}
-
-func (l *logLines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// await returns the last submatch of re in the output, waiting up to 20s.
-func (l *logLines) await(t *testing.T, re string) string {
-	t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.After(20 * time.Second)
-	for {
-		l.mu.Lock()
-		m := rx.FindStringSubmatch(l.buf.String())
-		more := l.more
-		l.mu.Unlock()
-		if m != nil {
-			return m[len(m)-1]
-		}
-		select {
-		case <-more:
-		case <-deadline:
-			t.Fatalf("no /%s/ in the output within 20s:\n%s", re, l.String())
-		}
-	}
-}
+// logTimeout bounds each wait for a log line.
+const logTimeout = 20 * time.Second
 
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
@@ -194,19 +136,17 @@ func TestRunSecuredNeverLogsSecrets(t *testing.T) {
 	mqttPw := writeFile(t, "mqtt-pw", "mqtt-secret\n")
 	redisPw := writeFile(t, "redis-pw", "redis-secret\n")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := newLogLines()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{
+	r := proctest.Go(t, func(ctx context.Context, log io.Writer) error {
+		return run(ctx, []string{
 			"--mqtt", "mqtts://tributary-bridge:url-mqtt-secret@" + mq.Addr(), "--mqtt-username", "tributary-bridge",
 			"--mqtt-password-file", mqttPw, "--mqtt-ca", certs.CA, "--client-id", "bridge-secured",
 			"--redis", "redis://:url-redis-secret@" + rd.Addr(), "--redis-password-file", redisPw,
 			"--metrics-listen", "127.0.0.1:0", "--log-level", "debug",
-		}, io.Discard, logs)
-	}()
-	metrics := logs.await(t, `metrics=(http://127\.0\.0\.1:\d+/metrics)`)
-	logs.await(t, `msg="mqtt connected"`)
+		}, io.Discard, log)
+	})
+	logs := r.Log
+	metrics := logs.Await(t, `metrics=(http://127\.0\.0\.1:\d+/metrics)`, logTimeout)
+	logs.Await(t, `msg="mqtt connected"`, logTimeout)
 
 	o := mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID(mqttwire.EdgeClientID("pi-1")).SetUsername("pi-1").
 		SetPassword("pi-secret").SetTLSConfig(certs.TLSConfig()).SetCleanSession(false)
@@ -243,14 +183,8 @@ func TestRunSecuredNeverLogsSecrets(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return within 20s of cancel")
+	if err := r.Stop(t); err != nil {
+		t.Fatalf("run: %v", err)
 	}
 	out := logs.String()
 	for _, secret := range []string{"mqtt-secret", "redis-secret", "pi-secret", "url-mqtt-secret", "url-redis-secret"} {
@@ -263,37 +197,10 @@ func TestRunSecuredNeverLogsSecrets(t *testing.T) {
 	}
 }
 
-// proc is the bridge binary running as a process.
-type proc struct {
-	cmd  *exec.Cmd
-	out  *logLines
-	done chan struct{}
-}
-
-func startProc(t *testing.T, args ...string) *proc {
+// startProc runs the bridge binary until the test ends.
+func startProc(t *testing.T, args ...string) *proctest.Proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(binPath, args...), out: newLogLines(), done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("bridge output:\n%s", p.out.String())
-		}
-	})
-	return p
-}
-
-func (p *proc) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-p.done
+	return proctest.Start(t, "bridge", bins.Path(t, "github.com/tributary-iot/tributary/cmd/bridge"), args...)
 }
 
 // The bridge process is killed with SIGKILL three times while an agent
@@ -306,7 +213,7 @@ func TestBridgeProcessKilledRepeatedly(t *testing.T) {
 	st := store.New(rd.Client(t), store.Options{})
 	args := []string{"--mqtt", mq.URL(), "--redis", rd.URL(), "--client-id", "bridge-killed", "--metrics-listen", ""}
 	p := startProc(t, args...)
-	p.out.await(t, `msg="mqtt connected"`)
+	p.Await(t, `msg="mqtt connected"`, logTimeout)
 
 	agent := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID(mqttwire.EdgeClientID("pi-1")).SetCleanSession(false))
 	if tok := agent.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -341,9 +248,9 @@ func TestBridgeProcessKilledRepeatedly(t *testing.T) {
 	for kill := 1; kill <= 3; kill++ {
 		target := int64(kill * batches * per / 5)
 		awaitTrue(t, fmt.Sprintf("%d readings stored before kill %d", target, kill), func() bool { return stored() >= target })
-		p.kill(t)
+		p.Kill(t)
 		p = startProc(t, args...)
-		p.out.await(t, `msg="mqtt connected"`)
+		p.Await(t, `msg="mqtt connected"`, logTimeout)
 	}
 	if err := <-published; err != nil {
 		t.Fatal(err)

@@ -13,9 +13,9 @@ import (
 func TestRunDemo(t *testing.T) {
 	t.Setenv("REDIS_URL", "")
 	logs := startRun(t, "--listen", "127.0.0.1:0", "--demo", "3", "--demo-interval", "20ms")
-	base := logs.await(t, `msg="cloud serving" url=(http://127\.0\.0\.1:\d+/)`)
+	base := logs.Await(t, `msg="cloud serving" url=(http://127\.0\.0\.1:\d+/)`, logTimeout)
 	// Every other device takes the MQTT path: embedded broker, bridge, Redis.
-	logs.await(t, `msg="fleet starting" .*via_mqtt=(\[sim-2\])`)
+	logs.Await(t, `msg="fleet starting" .*via_mqtt=(\[sim-2\])`, logTimeout)
 	c := fanouttest.Dialer{}.Dial(t, "ws"+strings.TrimPrefix(base, "http")+"api/stream")
 	seen := map[string]uint64{}
 	deadline := time.Now().Add(20 * time.Second)

@@ -8,83 +8,24 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tributary-iot/tributary/fanout/fanouttest"
+	"github.com/tributary-iot/tributary/internal/proctest"
 	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
 )
 
-// logLines is an io.Writer that keeps what is written and lets a test
-// await a line.
-type logLines struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	more chan struct{} // closed and replaced on every write
-}
-
-func newLogLines() *logLines { return &logLines{more: make(chan struct{})} }
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf.Write(p)
-	close(l.more)
-	l.more = make(chan struct{})
-	return len(p), nil
-}
-
-func (l *logLines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// await returns the first submatch of re in the output, waiting up to 10s.
-func (l *logLines) await(t *testing.T, re string) string {
-	t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.After(10 * time.Second)
-	for {
-		l.mu.Lock()
-		m := rx.FindStringSubmatch(l.buf.String())
-		more := l.more
-		l.mu.Unlock()
-		if m != nil {
-			return m[len(m)-1]
-		}
-		select {
-		case <-more:
-		case <-deadline:
-			t.Fatalf("no /%s/ in the output within 10s:\n%s", re, l.String())
-		}
-	}
-}
+// logTimeout bounds each wait for a log line.
+const logTimeout = 10 * time.Second
 
 // startRun runs run with args until the test ends and returns its log.
-func startRun(t *testing.T, args ...string) *logLines {
+func startRun(t *testing.T, args ...string) *proctest.Log {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := newLogLines()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, io.Discard, logs) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("run did not return within 20s of cancel")
-		}
-	})
-	return logs
+	return proctest.Go(t, func(ctx context.Context, log io.Writer) error { return run(ctx, args, io.Discard, log) }).Log
 }
 
 func httpGet(t *testing.T, url, user, password string) (int, []byte) {
@@ -111,8 +52,8 @@ func httpGet(t *testing.T, url, user, password string) (int, []byte) {
 func TestRunWithEmbeddedRedis(t *testing.T) {
 	t.Setenv("REDIS_URL", "")
 	logs := startRun(t, "--listen", "127.0.0.1:0")
-	redisAddr := logs.await(t, `embedded, in-memory Redis.* addr=(127\.0\.0\.1:\d+)`)
-	base := logs.await(t, `msg="cloud serving" url=(http://127\.0\.0\.1:\d+/)`)
+	redisAddr := logs.Await(t, `embedded, in-memory Redis.* addr=(127\.0\.0\.1:\d+)`, logTimeout)
+	base := logs.Await(t, `msg="cloud serving" url=(http://127\.0\.0\.1:\d+/)`, logTimeout)
 
 	// A browser's view: the dashboard, then the live stream.
 	code, body := httpGet(t, base, "", "")
@@ -170,8 +111,8 @@ func TestRunWithRedisServerAndAuth(t *testing.T) {
 	url := "redis://:url-secret@" + redis.Addr()
 	logs := startRun(t, "--listen", "127.0.0.1:0", "--redis", url, "--redis-password-file", redisPw,
 		"--auth-user", "field", "--auth-password-file", authPw, "--log-level", "debug")
-	base := logs.await(t, `url=(http://127\.0\.0\.1:\d+/)`)
-	logs.await(t, `subscribed to live readings`)
+	base := logs.Await(t, `url=(http://127\.0\.0\.1:\d+/)`, logTimeout)
+	logs.Await(t, `subscribed to live readings`, logTimeout)
 	if code, _ := httpGet(t, base+"api/devices", "", ""); code != 401 {
 		t.Errorf("devices without credentials: %d", code)
 	}

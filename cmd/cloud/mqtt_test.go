@@ -27,7 +27,7 @@ func TestRunWithMQTTBridge(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := startRun(t, "--listen", "127.0.0.1:0", "--mqtt", srv.URL(), "--mqtt-username", "tributary-bridge", "--mqtt-password-file", pwf)
-	base := logs.await(t, `msg="cloud serving" url=(http://127\.0\.0\.1:\d+/)`)
+	base := logs.Await(t, `msg="cloud serving" url=(http://127\.0\.0\.1:\d+/)`, logTimeout)
 
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + srv.Addr()).SetClientID(mqttwire.EdgeClientID("pi-9")).
 		SetUsername("pi-9").SetPassword(users["pi-9"]))

@@ -35,8 +35,8 @@ func TestRunTLSEverywhere(t *testing.T) {
 	logs := startRun(t, "--listen", "127.0.0.1:0", "--redis", "rediss://"+srv.Addr(), "--redis-ca", certs.CA,
 		"--redis-password-file", redisPw, "--tls-cert", certs.Cert, "--tls-key", certs.Key,
 		"--auth-user", "field", "--auth-password-file", authPw)
-	base := logs.await(t, `url=(https://127\.0\.0\.1:\d+/)`)
-	logs.await(t, `subscribed to live readings`)
+	base := logs.Await(t, `url=(https://127\.0\.0\.1:\d+/)`, logTimeout)
+	logs.Await(t, `subscribed to live readings`, logTimeout)
 
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: certs.TLSConfig()}, Timeout: 10 * time.Second}
 	get := func(path, user, pw string) int {

@@ -9,12 +9,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tributary-iot/tributary/internal/proctest"
 	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
@@ -22,51 +21,21 @@ import (
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// syncBuffer is an io.Writer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// running is run() in a goroutine.
+// running is run() in a goroutine, its log in stderr.
 type running struct {
-	stderr syncBuffer
-	cancel context.CancelFunc
-	done   chan error
+	*proctest.Run
+	stderr *proctest.Log
 }
 
 func startRun(t *testing.T, args ...string) *running {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- run(ctx, args, io.Discard, &r.stderr) }()
-	t.Cleanup(func() { r.stop(t) })
-	return r
+	r := proctest.Go(t, func(ctx context.Context, log io.Writer) error { return run(ctx, args, io.Discard, log) })
+	return &running{Run: r, stderr: r.Log}
 }
 
 func (r *running) stop(t *testing.T) error {
 	t.Helper()
-	r.cancel()
-	select {
-	case err := <-r.done:
-		r.done <- err // for a second stop
-		return err
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return within 30s of cancellation")
-		return nil
-	}
+	return r.Stop(t)
 }
 
 func await(t *testing.T, what string, cond func() bool) {
@@ -105,15 +74,7 @@ func TestRunSimulatedToRedis(t *testing.T) {
 	await(t, "readings in Redis", func() bool { return len(history(t, srv, "edge-test-1")) >= 20 })
 
 	// The metrics endpoint is logged; it serves the agent's metrics.
-	var url string
-	re := regexp.MustCompile(`metrics=(http://\S+/metrics)`)
-	await(t, "the metrics address in the log", func() bool {
-		m := re.FindStringSubmatch(r.stderr.String())
-		if m != nil {
-			url = m[1]
-		}
-		return m != nil
-	})
+	url := r.stderr.Await(t, `metrics=(http://\S+/metrics)`, 20*time.Second)
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)

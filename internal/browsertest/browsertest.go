@@ -1,7 +1,8 @@
 // Package browsertest drives a real headless Chromium (Debian's chromium,
 // through chromedp) for tests of the dashboard: start it, open pages, await
 // JavaScript conditions, read the page's state and console, take
-// screenshots. A missing Chromium fails the test: `make test` installs it.
+// screenshots. Under -short (make test-unit) Start skips the test; otherwise
+// a missing Chromium fails it: `make test` installs it.
 package browsertest
 
 import (
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/tributary-iot/tributary/internal/proctest"
 )
 
 // Timeout bounds each wait for the page; generous for a loaded 2-core
@@ -32,9 +35,11 @@ type Browser struct {
 }
 
 // Start starts Chromium with a fresh profile, closed when the test
-// ends. A missing Chromium fails the test: `make test` installs it.
+// ends. Under -short it skips the test; otherwise a missing Chromium fails
+// it: `make test` installs it.
 func Start(t *testing.T, width, height int) *Browser {
 	t.Helper()
+	proctest.SkipShort(t, "chromium")
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Fatalf("chromium not found (run `make test`, which installs it with apt-get): %v", err)

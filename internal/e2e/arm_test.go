@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-iot/tributary/internal/proctest"
 	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
@@ -59,7 +60,7 @@ func TestARMSmoke(t *testing.T) {
 			args := append(tc.qemu[1:], bin, "--sim", "--config", cfg, "--device", dev, "--redis", srv.URL(),
 				"--state-dir", t.TempDir(), "--metrics-listen", "")
 			began := time.Now()
-			p := start(t, "edge-"+tc.name, qemu, args...)
+			p := proctest.Start(t, "edge-"+tc.name, qemu, args...)
 			st := store.New(srv.Client(t), store.Options{})
 			var seen []string
 			deadline := time.Now().Add(60 * time.Second)
@@ -69,12 +70,12 @@ func TestARMSmoke(t *testing.T) {
 					break
 				}
 				if time.Now().After(deadline) {
-					p.stop()
+					p.Stop()
 					t.Fatalf("after 60 s under %s, readings of %v; want %v", strings.Join(tc.qemu, " "), seen, want)
 				}
 				time.Sleep(100 * time.Millisecond) // polling Redis, which has no way to notify
 			}
-			p.stop()
+			p.Stop()
 			if strings.Join(seen, ",") != strings.Join(want, ",") {
 				t.Fatalf("series %v, want %v", seen, want)
 			}

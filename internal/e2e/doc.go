@@ -1,7 +1,7 @@
 // Package e2e holds the end-to-end tests: the real edge, cloud and bridge
-// binaries, built by TestMain, run as processes against a real redis-server
-// (or the cloud's embedded one) and a real mosquitto, watched by real
-// WebSocket clients and headless Chromium.
+// binaries, built once on first use (internal/proctest), run as processes
+// against a real redis-server (or the cloud's embedded one) and a real
+// mosquitto, watched by real WebSocket clients and headless Chromium.
 //
 // The fault tests (faults_test.go) break things under load and count every
 // reading: Redis stopped for 30 s (TRIBUTARY_FAULT_OUTAGE changes it),
@@ -9,5 +9,5 @@
 // over its limit. Each asserts zero missing and zero duplicated readings
 // where the promise holds, and exact drop counts where it does not.
 // arm_test.go runs the cross-built ARM agents under qemu-user (make
-// test-arm).
+// test-arm). Under -short (make test-unit) every test here skips.
 package e2e

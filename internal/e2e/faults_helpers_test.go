@@ -6,26 +6,22 @@ package e2e
 // produced.
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/tributary-iot/tributary/internal/proctest"
+	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
 )
@@ -49,153 +45,20 @@ func faultOutage(t *testing.T) time.Duration {
 	return d
 }
 
-// durableRedis is a redis-server on a loopback port that keeps its data
-// across a crash: an append-only file fsync'd before every reply
-// (appendfsync always), in a directory that outlives kill and start.
-// internal/redistest restarts empty, which would turn a Redis outage into a
-// data loss of Redis's own making and hide what the edge does.
-type durableRedis struct {
-	Port int
-	dir  string
+// durable makes the fault tests' redis-server keep its data across a
+// crash. internal/redistest's default restarts empty, which would turn a
+// Redis outage into a data loss of Redis's own making and hide what the
+// edge does.
+var durable = redistest.Options{Durable: true}
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  []string // the server's output, for failure messages
-}
-
-// newDurableRedis reserves a port and a directory; start runs the server.
-// The server is killed and the directory removed when the test ends.
-func newDurableRedis(t *testing.T) *durableRedis {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &durableRedis{Port: l.Addr().(*net.TCPAddr).Port, dir: t.TempDir()}
-	l.Close()
-	t.Cleanup(func() {
-		r.kill()
-		if t.Failed() {
-			r.mu.Lock()
-			t.Logf("--- output of redis-server on port %d:\n%s", r.Port, strings.Join(r.log, "\n"))
-			r.mu.Unlock()
-		}
-	})
-	return r
-}
-
-// startDurableRedis starts a durable server.
-func startDurableRedis(t *testing.T) *durableRedis {
-	t.Helper()
-	r := newDurableRedis(t)
-	r.start(t)
-	return r
-}
-
-// URL is the server's redis:// URL.
-func (r *durableRedis) URL() string { return "redis://127.0.0.1:" + strconv.Itoa(r.Port) }
-
-// store returns a Store on a new client of the server, closed when the test
-// ends.
-func (r *durableRedis) store(t *testing.T) *store.Store {
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(r.Port)})
-	t.Cleanup(func() { c.Close() })
-	return store.New(c, store.Options{})
-}
-
-// start runs the server on its port, with the data it had, and waits until
-// it accepts connections (the port may linger for a moment after a kill).
-func (r *durableRedis) start(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err := r.try()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on port %d: %v", r.Port, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func (r *durableRedis) try() error {
-	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(r.Port),
-		"--dir", r.dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-		"--daemonize", "no", "--logfile", "", "--loglevel", "notice")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start redis-server: %w", err)
-	}
-	ready, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(out)
-		signalled := false
-		for sc.Scan() {
-			r.mu.Lock()
-			r.log = append(r.log, sc.Text())
-			r.mu.Unlock()
-			if !signalled && strings.Contains(sc.Text(), "Ready to accept connections") {
-				signalled = true
-				close(ready)
-			}
-		}
-		cmd.Wait()
-	}()
-	select {
-	case <-ready:
-	case <-done:
-		return fmt.Errorf("exited before it was ready (%v)", cmd.ProcessState)
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		return fmt.Errorf("not ready after 20s")
-	}
-	r.mu.Lock()
-	r.cmd, r.done = cmd, done
-	r.mu.Unlock()
-	return nil
-}
-
-// kill stops the server as a crash would (SIGKILL) and waits for it. What
-// it acknowledged is in its append-only file.
-func (r *durableRedis) kill() {
-	r.mu.Lock()
-	cmd, done := r.cmd, r.done
-	r.cmd = nil
-	r.mu.Unlock()
-	if cmd != nil {
-		cmd.Process.Kill()
-		cmd.Process.Signal(syscall.SIGCONT) // a frozen process dies only once thawed
-		<-done
-	}
-}
-
-// signal sends sig (SIGSTOP freezes the server, SIGCONT thaws it) to the
-// running server.
-func (r *durableRedis) signal(t *testing.T, sig syscall.Signal) {
-	t.Helper()
-	r.mu.Lock()
-	cmd := r.cmd
-	r.mu.Unlock()
-	if cmd == nil {
-		t.Fatalf("redis-server on port %d is not running", r.Port)
-	}
-	if err := cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("redis-server on port %d: %v: %v", r.Port, sig, err)
-	}
+// storeOf returns a Store on a new client of rd, closed when the test ends.
+func storeOf(t *testing.T, rd *redistest.Server) *store.Store {
+	return store.New(rd.Client(t), store.Options{})
 }
 
 // edgeProc is an edge agent process and what its log said at start.
 type edgeProc struct {
-	*proc
+	*proctest.Proc
 	device  string
 	boot    string // this run's boot id
 	first   uint64 // seq of this boot's first reading
@@ -207,23 +70,13 @@ type edgeProc struct {
 // free port, and args, and waits until it has started.
 func startEdgeProc(t *testing.T, device string, args ...string) *edgeProc {
 	t.Helper()
-	p := start(t, "edge "+device, bin.edge, append([]string{"--device", device, "--sim", "--metrics-listen", "127.0.0.1:0"}, args...)...)
-	e := &edgeProc{proc: p, device: device}
-	e.metrics = p.await(t, `msg="edge starting" .* metrics=(http://127\.0\.0\.1:\d+/metrics)`, 30*time.Second)
-	e.spooled = atoi(t, p.await(t, `msg="edge starting" .* spooled=(\d+)`, time.Second))
-	e.boot = p.await(t, `msg="agent started" .* boot=(\S+)`, 30*time.Second)
-	e.first = uint64(atoi(t, p.await(t, `msg="agent started" .* next_seq=(\d+)`, time.Second)))
+	p := proctest.Start(t, "edge "+device, binPath(t, "edge"), append([]string{"--device", device, "--sim", "--metrics-listen", "127.0.0.1:0"}, args...)...)
+	e := &edgeProc{Proc: p, device: device}
+	e.metrics = p.Await(t, `msg="edge starting" .* metrics=(http://127\.0\.0\.1:\d+/metrics)`, 30*time.Second)
+	e.spooled = atoi(t, p.Await(t, `msg="edge starting" .* spooled=(\d+)`, time.Second))
+	e.boot = p.Await(t, `msg="agent started" .* boot=(\S+)`, 30*time.Second)
+	e.first = uint64(atoi(t, p.Await(t, `msg="agent started" .* next_seq=(\d+)`, time.Second)))
 	return e
-}
-
-// kill sends SIGKILL and waits for the exit. A process that already exited
-// fails the test.
-func (p *proc) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("kill %s: %v (%v)", p.name, err, p.cmd.ProcessState)
-	}
-	<-p.done
 }
 
 // terminate stops the agent with SIGTERM, as systemd would, and returns
@@ -231,8 +84,8 @@ func (p *proc) kill(t *testing.T) {
 // the test unless the agent exits cleanly within 30 s.
 func (e *edgeProc) terminate(t *testing.T) (next uint64) {
 	t.Helper()
-	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM %s: %v", e.name, err)
+	if err := e.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM %s: %v", e.Name, err)
 	}
 	return e.stopped(t)
 }
@@ -242,14 +95,24 @@ func (e *edgeProc) terminate(t *testing.T) (next uint64) {
 func (e *edgeProc) stopped(t *testing.T) (next uint64) {
 	t.Helper()
 	select {
-	case <-e.done:
+	case <-e.Done:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not exit within 30s of SIGTERM", e.name)
+		t.Fatalf("%s did not exit within 30s of SIGTERM", e.Name)
 	}
-	if !e.cmd.ProcessState.Success() {
-		t.Fatalf("%s exited with %v", e.name, e.cmd.ProcessState)
+	if !e.Cmd.ProcessState.Success() {
+		t.Fatalf("%s exited with %v", e.Name, e.Cmd.ProcessState)
 	}
-	return uint64(atoi(t, e.await(t, `msg="agent stopped" device=\S+ next_seq=(\d+)`, time.Second)))
+	return uint64(atoi(t, e.Await(t, `msg="agent stopped" device=\S+ next_seq=(\d+)`, time.Second)))
+}
+
+// awaitDrained waits until e's uplink is up and its spool holds less than
+// 50 readings: the backlog drained.
+func (e *edgeProc) awaitDrained(t *testing.T, what string, timeout time.Duration) {
+	t.Helper()
+	eventually(t, what, timeout, func() bool {
+		m := e.scrape(t)
+		return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
+	})
 }
 
 func atoi(t *testing.T, s string) int {
@@ -309,6 +172,11 @@ func (m metricSet) sum(name string) float64 {
 	return s
 }
 
+// drops are the readings the edge dropped, in its spool or before it.
+func (m metricSet) drops() float64 {
+	return m.sum("tributary_edge_spool_dropped_total") + m.sum("tributary_edge_dropped_readings_total")
+}
+
 // agentDrops are the readings the agent dropped before its queue, by the
 // reasons that are not the spool's own (queue_full repeats the spool's
 // drops, which tributary_edge_spool_dropped_total counts by reason).
@@ -326,6 +194,15 @@ func eventually(t *testing.T, what string, timeout time.Duration, cond func() bo
 			t.Fatalf("not within %v: %s", timeout, what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// awaitStored waits until each device's stream holds n readings, before a
+// fault.
+func awaitStored(t *testing.T, st *store.Store, devices []string, n int64) {
+	t.Helper()
+	for _, d := range devices {
+		eventually(t, fmt.Sprintf("%s: %d readings stored before the fault", d, n), 30*time.Second, func() bool { return streamLen(st, d) >= n })
 	}
 }
 
@@ -526,17 +403,3 @@ func writeSecret(t *testing.T, dir, name, password string) string {
 
 // regexpMatch reports whether re matches somewhere in s.
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
-
-// lastMatch returns the first submatch of re in the last line of p's
-// output that matches it, or "".
-func (p *proc) lastMatch(re string) string {
-	rx := regexp.MustCompile(re)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i := len(p.lines) - 1; i >= 0; i-- {
-		if m := rx.FindStringSubmatch(p.lines[i]); m != nil {
-			return m[len(m)-1]
-		}
-	}
-	return ""
-}

@@ -23,6 +23,8 @@ import (
 
 	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
+	"github.com/tributary-iot/tributary/internal/proctest"
+	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/store"
 )
 
@@ -46,19 +48,17 @@ func checkTally(t *testing.T, device string, c tally) {
 func TestFaultRedisOutage(t *testing.T) {
 	t.Parallel()
 	outage := faultOutage(t)
-	rd := startDurableRedis(t)
-	st := rd.store(t)
+	rd := redistest.Start(t, durable)
+	st := storeOf(t, rd)
 	devices := []string{"outage-a", "outage-b"}
 	agents := make([]*edgeProc, len(devices))
 	for i, d := range devices {
 		agents[i] = startEdgeProc(t, d, "--redis", rd.URL(), "--interval", fastSampling,
 			"--spool-sync", "interval", "--state-dir", t.TempDir())
 	}
-	for _, d := range devices {
-		eventually(t, d+": 200 readings stored before the outage", 30*time.Second, func() bool { return streamLen(st, d) >= 200 })
-	}
+	awaitStored(t, st, devices, 200)
 
-	rd.kill()
+	rd.Kill()
 	down := time.Now()
 	before := make([]float64, len(agents))
 	for i, a := range agents {
@@ -74,19 +74,16 @@ func TestFaultRedisOutage(t *testing.T) {
 				a.device, backlog, sampled, m.sum("tributary_edge_uplink_up"))
 		}
 	}
-	rd.start(t)
+	rd.Restart(t)
 	back := time.Now()
 	for _, a := range agents {
-		eventually(t, a.device+": the backlog drained", 2*time.Minute, func() bool {
-			m := a.scrape(t)
-			return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
-		})
+		a.awaitDrained(t, a.device+": the backlog drained", 2*time.Minute)
 		t.Logf("%s: backlog drained %v after Redis came back", a.device, time.Since(back).Round(time.Millisecond))
 	}
 
 	for _, a := range agents {
 		m := a.scrape(t)
-		if drops := m.sum("tributary_edge_spool_dropped_total") + m.sum("tributary_edge_dropped_readings_total"); drops != 0 {
+		if drops := m.drops(); drops != 0 {
 			t.Errorf("%s: %v readings dropped", a.device, drops)
 		}
 		if m.sum("tributary_edge_uplink_errors_total") == 0 {
@@ -105,9 +102,9 @@ func TestFaultRedisOutage(t *testing.T) {
 // password files.
 type mqttRig struct {
 	mq       *mosquittotest.Server
-	rd       *durableRedis
+	rd       *redistest.Server
 	st       *store.Store
-	bridge   *proc
+	bridge   *proctest.Proc
 	metrics  string // the running bridge's /metrics
 	devices  []string
 	pwFiles  map[string]string
@@ -137,8 +134,8 @@ func newMQTTRig(t *testing.T, devices ...string) *mqttRig {
 			t.Logf("--- mosquitto log:\n%s", r.mq.Log())
 		}
 	})
-	r.rd = startDurableRedis(t)
-	r.st = r.rd.store(t)
+	r.rd = redistest.Start(t, durable)
+	r.st = storeOf(t, r.rd)
 	dir := t.TempDir()
 	for _, d := range devices {
 		r.pwFiles[d] = writeSecret(t, dir, d+".pw", users[d])
@@ -157,9 +154,9 @@ func newMQTTRig(t *testing.T, devices ...string) *mqttRig {
 
 func (r *mqttRig) startBridge(t *testing.T) {
 	t.Helper()
-	r.bridge = start(t, "bridge", bin.bridge, r.bridgeAr...)
-	r.metrics = r.bridge.await(t, `metrics=(http://127\.0\.0\.1:\d+/metrics)`, 30*time.Second)
-	r.bridge.await(t, `msg="mqtt connected"`, 30*time.Second)
+	r.bridge = proctest.Start(t, "bridge", binPath(t, "bridge"), r.bridgeAr...)
+	r.metrics = r.bridge.Await(t, `metrics=(http://127\.0\.0\.1:\d+/metrics)`, 30*time.Second)
+	r.bridge.Await(t, `msg="mqtt connected"`, 30*time.Second)
 }
 
 // bridgeReport logs what the running bridge did and fails the test on a
@@ -174,10 +171,15 @@ func (r *mqttRig) bridgeReport(t *testing.T, run string) {
 	}
 }
 
-func (r *mqttRig) startAgent(t *testing.T, device string) *edgeProc {
+// startAgents starts an agent for each of the rig's devices.
+func (r *mqttRig) startAgents(t *testing.T) []*edgeProc {
 	t.Helper()
-	return startEdgeProc(t, device, "--mqtt", r.mq.URL(), "--mqtt-password-file", r.pwFiles[device],
-		"--interval", fastSampling, "--spool-sync", "interval", "--state-dir", t.TempDir())
+	var agents []*edgeProc
+	for _, d := range r.devices {
+		agents = append(agents, startEdgeProc(t, d, "--mqtt", r.mq.URL(), "--mqtt-password-file", r.pwFiles[d],
+			"--interval", fastSampling, "--spool-sync", "interval", "--state-dir", t.TempDir()))
+	}
+	return agents
 }
 
 // finish stops the agents with SIGTERM (they flush their spools to the
@@ -188,11 +190,11 @@ func (r *mqttRig) finish(t *testing.T, agents []*edgeProc) {
 	next := make([]uint64, len(agents))
 	for i, a := range agents {
 		m := a.scrape(t)
-		if drops := m.sum("tributary_edge_spool_dropped_total") + m.sum("tributary_edge_dropped_readings_total"); drops != 0 {
+		if drops := m.drops(); drops != 0 {
 			t.Errorf("%s: %v readings dropped", a.device, drops)
 		}
 		next[i] = a.terminate(t)
-		if q := a.lastMatch(`msg="agent stopped with readings not sent" .* queued=(\d+)`); q != "" {
+		if q := a.Log.Last(`msg="agent stopped with readings not sent" .* queued=(\d+)`); q != "" {
 			t.Errorf("%s: stopped with %s readings not sent to the broker", a.device, q)
 		}
 	}
@@ -226,13 +228,8 @@ func TestFaultMQTT(t *testing.T) {
 	t.Run("broker stopped", func(t *testing.T) {
 		t.Parallel()
 		r := newMQTTRig(t, "mq-stop-a", "mq-stop-b")
-		var agents []*edgeProc
-		for _, d := range r.devices {
-			agents = append(agents, r.startAgent(t, d))
-		}
-		for _, d := range r.devices {
-			eventually(t, d+": 200 readings stored before the outage", 30*time.Second, func() bool { return streamLen(r.st, d) >= 200 })
-		}
+		agents := r.startAgents(t)
+		awaitStored(t, r.st, r.devices, 200)
 		r.mq.Stop() // SIGTERM: the broker saves sessions and queued messages
 		time.Sleep(outage)
 		for _, a := range agents {
@@ -243,10 +240,7 @@ func TestFaultMQTT(t *testing.T) {
 		r.mq.Restart(t)
 		back := time.Now()
 		for _, a := range agents {
-			eventually(t, a.device+": the backlog drained", 2*time.Minute, func() bool {
-				m := a.scrape(t)
-				return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
-			})
+			a.awaitDrained(t, a.device+": the backlog drained", 2*time.Minute)
 			t.Logf("%s: backlog drained %v after the broker came back", a.device, time.Since(back).Round(time.Millisecond))
 		}
 		r.finish(t, agents)
@@ -254,10 +248,7 @@ func TestFaultMQTT(t *testing.T) {
 	t.Run("bridge killed", func(t *testing.T) {
 		t.Parallel()
 		r := newMQTTRig(t, "mq-kill-a", "mq-kill-b")
-		var agents []*edgeProc
-		for _, d := range r.devices {
-			agents = append(agents, r.startAgent(t, d))
-		}
+		agents := r.startAgents(t)
 		stored := func() int64 {
 			n := int64(0)
 			for _, d := range r.devices {
@@ -276,7 +267,7 @@ func TestFaultMQTT(t *testing.T) {
 			target := stored() + 400
 			eventually(t, fmt.Sprintf("%d readings stored before kill %d", target, kill), time.Minute, func() bool { return stored() >= target })
 			r.bridgeReport(t, fmt.Sprintf("run %d, just before its SIGKILL", kill))
-			r.bridge.kill(t)
+			r.bridge.Kill(t)
 			// The agents go on publishing; the broker queues for the
 			// bridge's session.
 			s := sent()
@@ -288,14 +279,9 @@ func TestFaultMQTT(t *testing.T) {
 	t.Run("redis crashed under the bridge", func(t *testing.T) {
 		t.Parallel()
 		r := newMQTTRig(t, "mq-redis-a", "mq-redis-b")
-		var agents []*edgeProc
-		for _, d := range r.devices {
-			agents = append(agents, r.startAgent(t, d))
-		}
-		for _, d := range r.devices {
-			eventually(t, d+": 200 readings stored before the outage", 30*time.Second, func() bool { return streamLen(r.st, d) >= 200 })
-		}
-		r.rd.kill()
+		agents := r.startAgents(t)
+		awaitStored(t, r.st, r.devices, 200)
+		r.rd.Kill()
 		time.Sleep(outage)
 		for _, a := range agents {
 			// The broker takes the readings: the agents need not spool them.
@@ -307,7 +293,7 @@ func TestFaultMQTT(t *testing.T) {
 		if m := scrapeURL(t, r.metrics); m.sum("tributary_bridge_redis_up") != 0 {
 			t.Errorf("bridge: redis_up %v during the outage", m.sum("tributary_bridge_redis_up"))
 		}
-		r.rd.start(t)
+		r.rd.Restart(t)
 		r.finish(t, agents)
 	})
 }
@@ -386,7 +372,7 @@ func TestFaultAgentKilled(t *testing.T) {
 			t.Parallel()
 			const device = "killed"
 			var (
-				rd     *durableRedis
+				rd     *redistest.Server
 				st     *store.Store
 				uplink []string
 			)
@@ -395,8 +381,8 @@ func TestFaultAgentKilled(t *testing.T) {
 				rd, st = r.rd, r.st
 				uplink = []string{"--mqtt", r.mq.URL(), "--mqtt-password-file", r.pwFiles[device]}
 			} else {
-				rd = startDurableRedis(t)
-				st = rd.store(t)
+				rd = redistest.Start(t, durable)
+				st = storeOf(t, rd)
 				uplink = []string{"--redis", rd.URL()}
 			}
 			args := append(uplink, "--interval", fastSampling, "--spool-sync", tc.sync,
@@ -405,11 +391,11 @@ func TestFaultAgentKilled(t *testing.T) {
 			redisUp := true
 			for i, ph := range tc.phases {
 				if ph.redisDown && redisUp {
-					rd.kill()
+					rd.Kill()
 					redisUp = false
 				}
 				if !ph.redisDown && !redisUp {
-					rd.start(t)
+					rd.Restart(t)
 					redisUp = true
 				}
 				a := startEdgeProc(t, device, args...)
@@ -428,16 +414,16 @@ func TestFaultAgentKilled(t *testing.T) {
 				}
 				time.Sleep(waits[i]) // a random moment
 				if ph.ackLost {
-					rd.signal(t, syscall.SIGSTOP)
+					rd.Signal(t, syscall.SIGSTOP)
 					// The sender is stuck in a send once readings pile up.
 					eventually(t, "readings piling up behind a send to the frozen Redis", 30*time.Second, func() bool {
 						return a.scrape(t).sum("tributary_edge_spool_readings") >= 20
 					})
 				}
 				m := a.scrape(t)
-				a.kill(t)
+				a.Kill(t)
 				if ph.ackLost {
-					rd.signal(t, syscall.SIGCONT)
+					rd.Signal(t, syscall.SIGCONT)
 				}
 				if i > 0 && tc.phases[i-1].ackLost && m.sum("tributary_edge_duplicate_readings_total") == 0 {
 					t.Errorf("boot %d: no duplicate counted: the batch whose acknowledgement was lost did not come again", i+1)
@@ -455,13 +441,10 @@ func TestFaultAgentKilled(t *testing.T) {
 					m.sum("tributary_edge_duplicate_readings_total"), m.sum("tributary_edge_spool_readings"))
 			}
 			if !redisUp {
-				rd.start(t)
+				rd.Restart(t)
 			}
 			last := startEdgeProc(t, device, append(args, "--drain-rate", "-1")...)
-			eventually(t, "the backlog drained", 2*time.Minute, func() bool {
-				m := last.scrape(t)
-				return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
-			})
+			last.awaitDrained(t, "the backlog drained", 2*time.Minute)
 			m := last.scrape(t)
 			if d := m.agentDrops() + m.sum("tributary_edge_spool_dropped_total"); d != 0 {
 				t.Errorf("last boot: %v readings dropped", d)
@@ -528,8 +511,8 @@ func TestFaultSpoolFull(t *testing.T) {
 	for _, policy := range []string{"oldest", "newest"} {
 		t.Run(policy, func(t *testing.T) {
 			t.Parallel()
-			rd := newDurableRedis(t) // down
-			st := rd.store(t)
+			rd := redistest.New(t, durable) // down
+			st := storeOf(t, rd)
 			device := "full-" + policy
 			state := t.TempDir()
 			args := []string{"--redis", rd.URL(), "--interval", fastSampling, "--spool-sync", "interval",
@@ -542,7 +525,7 @@ func TestFaultSpoolFull(t *testing.T) {
 			// Stop it with Redis still down. It stops sampling at once and
 			// tries to flush for 5 s, serving /metrics until it exits: the
 			// counters of that window are final.
-			if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			if err := a.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
 			var m metricSet
@@ -559,7 +542,7 @@ func TestFaultSpoolFull(t *testing.T) {
 			})
 			next := a.stopped(t)
 			produced := int(next - a.first)
-			queued := atoi(t, a.await(t, `msg="agent stopped with readings not sent" .* queued=(\d+)`, time.Second))
+			queued := atoi(t, a.Await(t, `msg="agent stopped with readings not sent" .* queued=(\d+)`, time.Second))
 			full := int(m[`tributary_edge_spool_dropped_total{reason="full"}`])
 			spoolDrops := int(m.sum("tributary_edge_spool_dropped_total"))
 			agentDrops := int(m.agentDrops())
@@ -581,15 +564,12 @@ func TestFaultSpoolFull(t *testing.T) {
 
 			// Redis comes back; a new run drains the spool with room to
 			// spare, so that it drops nothing more.
-			rd.start(t)
+			rd.Restart(t)
 			b := startEdgeProc(t, device, append(args, "--spool-max-size", "1MiB", "--drain-rate", "-1")...)
 			if b.spooled != queued {
 				t.Fatalf("the spool opened with %d readings; %d were left in it", b.spooled, queued)
 			}
-			eventually(t, "the backlog drained", time.Minute, func() bool {
-				m := b.scrape(t)
-				return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
-			})
+			b.awaitDrained(t, "the backlog drained", time.Minute)
 			mb := b.scrape(t)
 			if d := mb.agentDrops() + mb.sum("tributary_edge_spool_dropped_total"); d != 0 {
 				t.Errorf("second run: %v readings dropped", d)
@@ -708,19 +688,16 @@ func TestFaultSpoolFullDraining(t *testing.T) {
 	for _, policy := range []string{"oldest", "newest"} {
 		t.Run(policy, func(t *testing.T) {
 			t.Parallel()
-			rd := newDurableRedis(t) // down
-			st := rd.store(t)
+			rd := redistest.New(t, durable) // down
+			st := storeOf(t, rd)
 			device := "draining-" + policy
 			a := startEdgeProc(t, device, "--redis", rd.URL(), "--interval", fastSampling, "--spool-sync", "interval",
 				"--state-dir", t.TempDir(), "--spool-full", policy, "--spool-max-size", "64KiB")
 			eventually(t, "300 readings dropped by the full spool", time.Minute, func() bool {
 				return a.scrape(t).sum(`tributary_edge_spool_dropped_total{reason="full"}`) >= 300
 			})
-			rd.start(t)
-			eventually(t, "the backlog drained", 2*time.Minute, func() bool {
-				m := a.scrape(t)
-				return m.sum("tributary_edge_uplink_up") == 1 && m.sum("tributary_edge_spool_readings") < 50
-			})
+			rd.Restart(t)
+			a.awaitDrained(t, "the backlog drained", 2*time.Minute)
 			// Redis is up and the spool nearly empty: no more drops.
 			m := a.scrape(t)
 			next := a.terminate(t)

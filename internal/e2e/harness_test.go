@@ -1,136 +1,38 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/tributary-iot/tributary/internal/proctest"
 	"github.com/tributary-iot/tributary/reading"
 )
 
-// bin holds the binaries TestMain builds.
-var bin struct{ edge, cloud, bridge string }
+// bins are the three binaries, built once, on first use.
+var bins = proctest.Binaries{Packages: []string{modulePath + "/cmd/edge", modulePath + "/cmd/cloud", modulePath + "/cmd/bridge"}}
+
+const modulePath = "github.com/tributary-iot/tributary"
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tributary-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin.edge, bin.cloud, bin.bridge = filepath.Join(dir, "edge"), filepath.Join(dir, "cloud"), filepath.Join(dir, "bridge")
-	build := exec.Command("go", "build", "-o", dir+"/", "github.com/tributary-iot/tributary/cmd/edge",
-		"github.com/tributary-iot/tributary/cmd/cloud", "github.com/tributary-iot/tributary/cmd/bridge")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: building the binaries:", err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	bins.Remove()
 	os.Exit(code)
 }
 
-// proc is a running binary whose output lines the test can await.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-
-	mu    sync.Mutex
-	lines []string
-	cond  chan struct{} // closed and replaced on every new line
-}
-
-// start runs a binary until the test ends (then SIGTERM, and SIGKILL if it
-// does not exit within 10 s). Its output is logged on failure.
-func start(t *testing.T, name, path string, args ...string) *proc {
+// binPath returns the path of the built cmd/name; under -short it skips the
+// test.
+func binPath(t *testing.T, name string) string {
 	t.Helper()
-	p := &proc{name: name, cmd: exec.Command(path, args...), done: make(chan struct{}), cond: make(chan struct{})}
-	pr, pw := io.Pipe()
-	p.cmd.Stdout, p.cmd.Stderr = pw, pw
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.lines = append(p.lines, sc.Text())
-			close(p.cond)
-			p.cond = make(chan struct{})
-			p.mu.Unlock()
-		}
-	}()
-	go func() {
-		p.cmd.Wait()
-		pw.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			p.mu.Lock()
-			t.Logf("--- output of %s:\n%s", name, strings.Join(p.lines, "\n"))
-			p.mu.Unlock()
-		}
-	})
-	return p
-}
-
-// stop sends SIGTERM and waits for the exit, killing after 10 s.
-func (p *proc) stop() {
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// await returns the first submatch of re in the first output line that
-// matches it, waiting up to timeout.
-func (p *proc) await(t *testing.T, re string, timeout time.Duration) string {
-	t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.After(timeout)
-	seen := 0
-	for {
-		p.mu.Lock()
-		lines, cond := p.lines, p.cond
-		p.mu.Unlock()
-		for ; seen < len(lines); seen++ {
-			if m := rx.FindStringSubmatch(lines[seen]); m != nil {
-				if len(m) > 1 {
-					return m[1]
-				}
-				return m[0]
-			}
-		}
-		select {
-		case <-cond:
-		case <-p.done:
-			t.Fatalf("%s exited (%v) before printing /%s/", p.name, p.cmd.ProcessState, re)
-		case <-deadline:
-			t.Fatalf("%s did not print /%s/ within %v", p.name, re, timeout)
-		}
-	}
+	return bins.Path(t, modulePath+"/cmd/"+name)
 }
 
 // stream is a WebSocket client of the cloud's /api/stream.

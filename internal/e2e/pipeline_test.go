@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-iot/tributary/internal/proctest"
 	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
@@ -24,16 +25,16 @@ var units = map[string]string{"temperature": "Cel", "humidity": "%RH", "pressure
 var ranges = map[string][2]float64{"temperature": {-30, 50}, "humidity": {0, 100}, "pressure": {900, 1100}, "door": {0, 1}}
 
 // startCloud runs the cloud binary and returns its base URL.
-func startCloud(t *testing.T, args ...string) (*proc, string) {
+func startCloud(t *testing.T, args ...string) (*proctest.Proc, string) {
 	t.Helper()
-	p := start(t, "cloud", bin.cloud, append([]string{"--listen", "127.0.0.1:0"}, args...)...)
-	return p, p.await(t, `msg="cloud serving" url=(http://127\.0\.0\.1:\d+)/`, 20*time.Second)
+	p := proctest.Start(t, "cloud", binPath(t, "cloud"), append([]string{"--listen", "127.0.0.1:0"}, args...)...)
+	return p, p.Await(t, `msg="cloud serving" url=(http://127\.0\.0\.1:\d+)/`, 20*time.Second)
 }
 
 // startEdge runs an edge agent with simulated sensors sampling every 50 ms.
-func startEdge(t *testing.T, device, redisURL string) *proc {
+func startEdge(t *testing.T, device, redisURL string) *proctest.Proc {
 	t.Helper()
-	return start(t, "edge "+device, bin.edge, "--device", device, "--sim", "--redis", redisURL,
+	return proctest.Start(t, "edge "+device, binPath(t, "edge"), "--device", device, "--sim", "--redis", redisURL,
 		"--interval", "50ms", "--state-dir", t.TempDir(), "--metrics-listen", "")
 }
 
@@ -127,9 +128,9 @@ func TestPipelineOverRedisServer(t *testing.T) {
 }
 
 func TestPipelineOverEmbeddedRedis(t *testing.T) {
-	cloud := start(t, "cloud", bin.cloud, "--listen", "127.0.0.1:0")
-	addr := cloud.await(t, `embedded, in-memory Redis.* addr=(127\.0\.0\.1:\d+)`, 20*time.Second)
-	base := cloud.await(t, `msg="cloud serving" url=(http://127\.0\.0\.1:\d+)/`, 20*time.Second)
+	cloud := proctest.Start(t, "cloud", binPath(t, "cloud"), "--listen", "127.0.0.1:0")
+	addr := cloud.Await(t, `embedded, in-memory Redis.* addr=(127\.0\.0\.1:\d+)`, 20*time.Second)
+	base := cloud.Await(t, `msg="cloud serving" url=(http://127\.0\.0\.1:\d+)/`, 20*time.Second)
 	all := dialStream(t, base, "")
 	startEdge(t, "pi-1", "redis://"+addr)
 	startEdge(t, "pi-2", "redis://"+addr)

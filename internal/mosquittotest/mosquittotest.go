@@ -2,19 +2,17 @@
 // loopback port, with a configuration generated in a temporary directory. It
 // never touches the machine's shared broker on 1883.
 //
-// A missing /usr/sbin/mosquitto is a test failure, not a skip: `make test`
-// installs it.
+// Under -short (make test-unit) Start skips the test. Otherwise a missing
+// /usr/sbin/mosquitto is a test failure, not a skip: `make test` installs it.
 package mosquittotest
 
 import (
-	"bufio"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -22,10 +20,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/tributary-iot/tributary/internal/proctest"
 )
 
 // Binary is where the broker is looked for first; then $PATH.
@@ -72,18 +69,15 @@ type Server struct {
 	Port int
 	Dir  string // the broker's directory: config, password file, ACL, persistence
 	opt  Options
-
-	log *logBuffer
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *proctest.Server
 }
 
-// Start starts a broker and closes it when the test ends. Any failure,
-// including a missing mosquitto binary, fails the test.
+// Start starts a broker and closes it when the test ends. Under -short it
+// skips the test; otherwise any failure, including a missing mosquitto
+// binary, fails it.
 func Start(tb testing.TB, opt Options) *Server {
 	tb.Helper()
+	proctest.SkipShort(tb, "mosquitto")
 	s, err := StartServer(opt)
 	if err != nil {
 		tb.Fatal(err)
@@ -95,7 +89,8 @@ func Start(tb testing.TB, opt Options) *Server {
 // StartServer starts a broker; the caller closes it. Use it from TestMain,
 // where there is no testing.TB.
 func StartServer(opt Options) (*Server, error) {
-	if _, err := binary(); err != nil {
+	bin, err := binary()
+	if err != nil {
 		return nil, err
 	}
 	if opt.AutosaveInterval <= 0 {
@@ -111,22 +106,29 @@ func StartServer(opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opt: opt, Dir: dir, log: &logBuffer{}}
+	s := &Server{opt: opt, Dir: dir}
 	if err := s.writeFiles(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	var lastErr error
-	for range 5 { // the free port may be taken between probe and bind
-		if s.Port, lastErr = freePort(); lastErr != nil {
-			continue
-		}
-		if lastErr = s.start(); lastErr == nil {
-			return s, nil
-		}
+	s.proc, err = proctest.StartServer(proctest.ServerConfig{
+		Name: "mosquitto",
+		Command: func(port int) (*exec.Cmd, error) {
+			conf := filepath.Join(s.Dir, "mosquitto.conf")
+			if err := os.WriteFile(conf, []byte(s.config(port)), 0o600); err != nil {
+				return nil, err
+			}
+			return exec.Command(bin, "-c", conf), nil
+		},
+		// "mosquitto version X running" comes after every listener is open.
+		Ready: `mosquitto version .* running`,
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("mosquittotest: %w", err)
 	}
-	os.RemoveAll(dir)
-	return nil, lastErr
+	s.Port = s.proc.Port
+	return s, nil
 }
 
 func binary() (string, error) {
@@ -138,15 +140,6 @@ func binary() (string, error) {
 		return "", fmt.Errorf("mosquittotest: mosquitto not found at %s or in $PATH (run `make test`, which installs it): %w", Binary, err)
 	}
 	return p, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Addr is host:port of the listener.
@@ -163,7 +156,7 @@ func (s *Server) URL() string {
 // Log returns what the broker has logged so far, over all its restarts (all
 // log types, the last few thousand lines), for test failure messages.
 func (s *Server) Log() string {
-	return s.log.String()
+	return s.proc.Log.String()
 }
 
 func (s *Server) writeFiles() error {
@@ -185,7 +178,7 @@ func (s *Server) writeFiles() error {
 }
 
 // config is the mosquitto.conf for port.
-func (s *Server) config() string {
+func (s *Server) config(port int) string {
 	var c []string
 	add := func(f string, a ...any) { c = append(c, fmt.Sprintf(f, a...)) }
 	add("per_listener_settings false")
@@ -205,7 +198,7 @@ func (s *Server) config() string {
 	} else {
 		add("persistence false")
 	}
-	add("listener %d 127.0.0.1", s.Port)
+	add("listener %d 127.0.0.1", port)
 	if len(s.opt.Users) > 0 {
 		add("allow_anonymous false")
 		add("password_file %s", filepath.Join(s.Dir, "passwd"))
@@ -227,109 +220,21 @@ func (s *Server) config() string {
 	return strings.Join(c, "\n") + "\n"
 }
 
-func (s *Server) start() error {
-	bin, err := binary()
-	if err != nil {
-		return err
-	}
-	conf := filepath.Join(s.Dir, "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte(s.config()), 0o600); err != nil {
-		return err
-	}
-	cmd := exec.Command(bin, "-c", conf)
-	out, err := cmd.StderrPipe()
-	if err != nil {
-		return err
-	}
-	cmd.Stdout = cmd.Stderr
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("mosquittotest: start mosquitto: %w", err)
-	}
-	log := s.log
-	log.add(fmt.Sprintf("--- mosquittotest: starting %s on port %d", bin, s.Port))
-	ready := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		signalled := false
-		for sc.Scan() {
-			line := sc.Text()
-			log.add(line)
-			// "mosquitto version X running" comes after every listener is open.
-			if !signalled && strings.Contains(line, " running") && strings.Contains(line, "mosquitto version") {
-				signalled = true
-				close(ready)
-			}
-		}
-		cmd.Wait()
-	}()
-	select {
-	case <-ready:
-	case <-done:
-		return fmt.Errorf("mosquittotest: mosquitto on port %d exited before it was ready:\n%s", s.Port, log.String())
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		return fmt.Errorf("mosquittotest: mosquitto on port %d not ready after 20s:\n%s", s.Port, log.String())
-	}
-	// The listener is open; make sure it accepts.
-	c, err := net.DialTimeout("tcp", s.Addr(), 5*time.Second)
-	if err != nil {
-		cmd.Process.Kill()
-		<-done
-		return fmt.Errorf("mosquittotest: mosquitto said it runs but %s refuses: %w\n%s", s.Addr(), err, log.String())
-	}
-	c.Close()
-	s.mu.Lock()
-	s.cmd, s.done = cmd, done
-	s.mu.Unlock()
-	return nil
-}
-
 // Stop stops the broker cleanly (SIGTERM: a persistent broker saves its
 // state) and waits for it to exit. It is safe to call more than once.
-func (s *Server) Stop() { s.stop(syscall.SIGTERM) }
+func (s *Server) Stop() { s.proc.Stop() }
 
 // Kill stops the broker as a crash would (SIGKILL): a persistent broker
 // loses what it changed since its last autosave.
-func (s *Server) Kill() { s.stop(syscall.SIGKILL) }
-
-func (s *Server) stop(sig syscall.Signal) {
-	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Signal(sig)
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
-}
+func (s *Server) Kill() { s.proc.Kill() }
 
 // Restart stops the broker (cleanly) if it runs and starts it again on the
 // same port, with the same configuration and, with Persistence, the same
 // saved state.
 func (s *Server) Restart(tb testing.TB) {
 	tb.Helper()
-	s.Stop()
-	var err error
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		// The port can linger briefly in the kernel after a kill.
-		if err = s.start(); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		tb.Fatal(err)
+	if err := s.proc.Start(); err != nil {
+		tb.Fatalf("mosquittotest: %v", err)
 	}
 }
 
@@ -432,27 +337,4 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(ks)
 	return ks
-}
-
-// logBuffer keeps the broker's log lines, bounded.
-type logBuffer struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-const maxLogLines = 5000
-
-func (l *logBuffer) add(line string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.lines) >= maxLogLines {
-		l.lines = l.lines[len(l.lines)-maxLogLines/2:]
-	}
-	l.lines = append(l.lines, line)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
 }

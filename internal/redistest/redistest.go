@@ -1,31 +1,29 @@
 // Package redistest runs a real redis-server for tests, on a free loopback
-// port, with no persistence, in a temporary directory. It never touches the
-// machine's shared Redis on 6379.
+// port, in a temporary directory. It never touches the machine's shared
+// Redis on 6379.
 //
-// A missing redis-server is a test failure, not a skip: `make test` installs
-// it.
+// Under -short (make test-unit) Start skips the test. Otherwise a missing
+// redis-server is a test failure, not a skip: `make test` installs it.
 package redistest
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
-	"sync"
+	"syscall"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-iot/tributary/internal/proctest"
 )
 
 // Options configure a server. The zero value is a plain server without
-// authentication.
+// authentication or persistence.
 type Options struct {
 	// Password, when set, is required of the default user (requirepass).
 	Password string
@@ -35,34 +33,65 @@ type Options struct {
 	// TLSCAFile is the CA bundle the server loads (it does not verify clients);
 	// default TLSCertFile.
 	TLSCAFile string
+	// Durable keeps the data across Kill and Restart: an append-only file
+	// fsync'd before every reply (appendfsync always). Default off: a
+	// restarted server is empty.
+	Durable bool
 }
 
-// Server is a running redis-server. Stop it with Stop; Start registers that (and Close)
-// with t.Cleanup.
+// Server is a redis-server. Start registers Close with t.Cleanup.
 type Server struct {
 	Port int
 	opt  Options
 	dir  string
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *proctest.Server
 }
 
-// Start starts a server and stops it when the test ends.
+// Start starts a server and closes it when the test ends. Under -short it
+// skips the test.
 func Start(tb testing.TB, opt Options) *Server {
 	tb.Helper()
-	s, err := StartServer(opt)
+	return forTest(tb, opt, true)
+}
+
+// New reserves a port and a directory for a server that is not running yet
+// (Restart starts it), for a test that starts with Redis down; it closes
+// the server when the test ends. Under -short it skips the test.
+func New(tb testing.TB, opt Options) *Server {
+	tb.Helper()
+	return forTest(tb, opt, false)
+}
+
+// forTest makes a server, started or not, that the test's end closes,
+// showing its output if the test failed.
+func forTest(tb testing.TB, opt Options, start bool) *Server {
+	tb.Helper()
+	proctest.SkipShort(tb, "redis-server")
+	s, err := newServer(opt, start)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(s.Close)
+	tb.Cleanup(func() {
+		s.Close()
+		if tb.Failed() {
+			tb.Logf("--- output of redis-server on port %d:\n%s", s.Port, s.Log())
+		}
+	})
 	return s
 }
 
-// StartServer starts a server; the caller stops it. Use it from TestMain,
-// where there is no testing.TB.
+// StartServer starts a server; the caller closes it. Use it from TestMain,
+// where there is no testing.TB. Under -short it starts nothing and returns a
+// Server whose Client, Restart and Signal skip the test that calls them.
 func StartServer(opt Options) (*Server, error) {
+	if proctest.Short() {
+		return &Server{opt: opt}, nil
+	}
+	return newServer(opt, true)
+}
+
+// newServer makes a server on a free port, started or not.
+func newServer(opt Options, start bool) (*Server, error) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, fmt.Errorf("redistest: redis-server not found (run `make test`, which installs it): %w", err)
 	}
@@ -71,26 +100,40 @@ func StartServer(opt Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opt: opt, dir: dir}
-	var lastErr error
-	for range 5 { // the free port may be taken between probe and bind
-		if s.Port, lastErr = freePort(); lastErr != nil {
-			continue
-		}
-		if lastErr = s.start(); lastErr == nil {
-			return s, nil
-		}
+	cfg := proctest.ServerConfig{Name: "redis-server", Command: s.command, Ready: "Ready to accept connections"}
+	if start {
+		s.proc, err = proctest.StartServer(cfg)
+	} else {
+		s.proc, err = proctest.NewServer(cfg)
 	}
-	os.RemoveAll(dir)
-	return nil, lastErr
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s.Port = s.proc.Port
+	return s, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+func (s *Server) command(port int) (*exec.Cmd, error) {
+	args := []string{
+		"--bind", "127.0.0.1", "--save", "", "--dir", s.dir, "--logfile", "", "--daemonize", "no", "--loglevel", "notice",
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	if s.opt.Durable {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	} else {
+		args = append(args, "--appendonly", "no")
+	}
+	if s.opt.TLSCertFile != "" {
+		args = append(args, "--port", "0", "--tls-port", strconv.Itoa(port),
+			"--tls-cert-file", s.opt.TLSCertFile, "--tls-key-file", s.opt.TLSKeyFile,
+			"--tls-ca-cert-file", cmp.Or(s.opt.TLSCAFile, s.opt.TLSCertFile), "--tls-auth-clients", "no")
+	} else {
+		args = append(args, "--port", strconv.Itoa(port))
+	}
+	if s.opt.Password != "" {
+		args = append(args, "--requirepass", s.opt.Password)
+	}
+	return exec.Command("redis-server", args...), nil
 }
 
 // Addr is host:port of the server.
@@ -111,8 +154,11 @@ func (s *Server) URL() string {
 
 // Client returns a new client for the server, closed when the test ends.
 // For a TLS server it trusts any certificate; tests that check verification
-// build their own client.
+// build their own client. Under -short, for a server from StartServer, it
+// skips the test.
 func (s *Server) Client(tb testing.TB) *redis.Client {
+	tb.Helper()
+	s.need(tb)
 	o := &redis.Options{Addr: s.Addr(), Password: s.opt.Password}
 	if s.opt.TLSCertFile != "" {
 		o.TLSConfig = &tls.Config{InsecureSkipVerify: true}
@@ -122,99 +168,62 @@ func (s *Server) Client(tb testing.TB) *redis.Client {
 	return c
 }
 
-func (s *Server) start() error {
-	args := []string{
-		"--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", s.dir, "--logfile", "", "--daemonize", "no", "--loglevel", "notice",
+// need skips the test if s is what StartServer returns under -short: no
+// server.
+func (s *Server) need(tb testing.TB) {
+	tb.Helper()
+	if s.proc == nil {
+		proctest.SkipShort(tb, "redis-server")
 	}
-	if s.opt.TLSCertFile != "" {
-		args = append(args, "--port", "0", "--tls-port", strconv.Itoa(s.Port),
-			"--tls-cert-file", s.opt.TLSCertFile, "--tls-key-file", s.opt.TLSKeyFile,
-			"--tls-ca-cert-file", cmp.Or(s.opt.TLSCAFile, s.opt.TLSCertFile), "--tls-auth-clients", "no")
-	} else {
-		args = append(args, "--port", strconv.Itoa(s.Port))
-	}
-	if s.opt.Password != "" {
-		args = append(args, "--requirepass", s.opt.Password)
-	}
-	cmd := exec.Command("redis-server", args...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("redistest: start redis-server: %w", err)
-	}
-	ready := make(chan struct{})
-	done := make(chan struct{})
-	var log strings.Builder
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(out)
-		signalled := false
-		for sc.Scan() {
-			line := sc.Text()
-			if !signalled {
-				log.WriteString(line + "\n")
-				if strings.Contains(line, "Ready to accept connections") {
-					signalled = true
-					close(ready)
-				}
-			}
-		}
-		cmd.Wait()
-	}()
-	select {
-	case <-ready:
-	case <-done:
-		return fmt.Errorf("redistest: redis-server on port %d exited before it was ready:\n%s", s.Port, log.String())
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		return fmt.Errorf("redistest: redis-server on port %d not ready after 20s:\n%s", s.Port, log.String())
-	}
-	s.mu.Lock()
-	s.cmd, s.done = cmd, done
-	s.mu.Unlock()
-	return nil
 }
 
-// Stop kills the server (as a crash would) and waits for it to exit. It is
-// safe to call more than once.
+// Stop kills the server (as a crash would: SIGKILL) and waits for it to
+// exit. It is safe to call more than once.
 func (s *Server) Stop() {
-	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd != nil {
-		cmd.Process.Kill()
-		<-done
+	if s.proc != nil {
+		s.proc.Kill()
 	}
 }
 
-// Restart starts the server again on the same port, empty, after Stop.
+// Kill is Stop, by the name the fault tests use.
+func (s *Server) Kill() { s.Stop() }
+
+// Signal sends sig to the running server (SIGSTOP freezes it, SIGCONT thaws
+// it), failing the test if it does not run.
+func (s *Server) Signal(tb testing.TB, sig syscall.Signal) {
+	tb.Helper()
+	s.need(tb)
+	if err := s.proc.Signal(sig); err != nil {
+		tb.Fatalf("redistest: %v", err)
+	}
+}
+
+// Restart starts the server again on the same port after Stop (it stops a
+// running one first): empty, or with Durable with the data it had.
 func (s *Server) Restart(tb testing.TB) {
 	tb.Helper()
+	s.need(tb)
 	s.Stop()
-	var err error
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		// The port can linger briefly in the kernel after a kill.
-		if err = s.start(); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
+	if err := s.proc.Start(); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// Log is what the server has logged, over all its runs (the last few
+// thousand lines), for failure messages.
+func (s *Server) Log() string {
+	if s.proc == nil {
+		return ""
+	}
+	return s.proc.Log.String()
 }
 
 // Close stops the server and removes its directory.
 func (s *Server) Close() {
 	s.Stop()
-	os.RemoveAll(s.dir)
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
 }
 
 // Flush empties the server, for tests that share one.

@@ -200,6 +200,7 @@ func (b *Bridge) onConnect(c mqtt.Client) {
 	for attempt := 0; ; attempt++ {
 		err := b.subscribe(c)
 		if err == nil {
+			b.log.Info("mqtt subscribed", "subscriptions", strings.Join(b.Subscriptions(), " "))
 			b.readyOnce.Do(func() { close(b.ready) })
 			return
 		}

@@ -213,7 +213,9 @@ func TestBridgeProcessKilledRepeatedly(t *testing.T) {
 	st := store.New(rd.Client(t), store.Options{})
 	args := []string{"--mqtt", mq.URL(), "--redis", rd.URL(), "--client-id", "bridge-killed", "--metrics-listen", ""}
 	p := startProc(t, args...)
-	p.Await(t, `msg="mqtt connected"`, logTimeout)
+	// The broker keeps messages only for subscriptions it has: publish once
+	// the first bridge has subscribed.
+	p.Await(t, `msg="mqtt subscribed"`, logTimeout)
 
 	agent := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID(mqttwire.EdgeClientID("pi-1")).SetCleanSession(false))
 	if tok := agent.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
@@ -250,7 +252,7 @@ func TestBridgeProcessKilledRepeatedly(t *testing.T) {
 		awaitTrue(t, fmt.Sprintf("%d readings stored before kill %d", target, kill), func() bool { return stored() >= target })
 		p.Kill(t)
 		p = startProc(t, args...)
-		p.Await(t, `msg="mqtt connected"`, logTimeout)
+		p.Await(t, `msg="mqtt subscribed"`, logTimeout)
 	}
 	if err := <-published; err != nil {
 		t.Fatal(err)

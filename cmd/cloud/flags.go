@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -12,8 +13,8 @@ import (
 
 	"github.com/tributary-iot/tributary/bridge"
 	"github.com/tributary-iot/tributary/internal/buildinfo"
+	"github.com/tributary-iot/tributary/internal/cli"
 	"github.com/tributary-iot/tributary/internal/secret"
-	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/store"
 	"github.com/tributary-iot/tributary/web"
 )
@@ -60,13 +61,13 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	}
 	var (
 		cfg          config
-		redisPwFile  string
+		redis        = cli.Conn{Name: "redis"}
+		mqtt         = cli.Conn{Name: "mqtt"}
 		tlsCert      string
 		tlsKey       string
 		authPwFile   string
 		insecure     bool
 		version      bool
-		logLevel     string
 		historyLen   int64
 		historyAge   time.Duration
 		dedupWindow  time.Duration
@@ -74,18 +75,13 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		offlineAfter time.Duration
 		demo         int
 		demoInterval time.Duration
-		mq           mqttwire.Broker
-		mqPwFile     string
+		mqClientID   string
 		mqGroup      string
 		mqMappings   string
 	)
 	// Not defaulted from $REDIS_URL here: usage text prints defaults, and
 	// the URL may hold a password. The environment is read after parsing.
-	fs.StringVar(&cfg.redis.URL, "redis", "", "Redis `URL`: redis://[user:password@]host:port[/db] or rediss:// for TLS (default $REDIS_URL; none: embedded in-memory Redis)")
-	fs.StringVar(&cfg.redis.CAFile, "redis-ca", "", "PEM `file` of CAs to verify a rediss:// server with, instead of the system roots")
-	fs.StringVar(&cfg.redis.CertFile, "redis-cert", "", "client certificate PEM `file` for rediss://")
-	fs.StringVar(&cfg.redis.KeyFile, "redis-key", "", "client key PEM `file` for rediss://")
-	fs.StringVar(&redisPwFile, "redis-password-file", "", "`file` holding the Redis password (overrides the URL's)")
+	redis.Register(fs, "Redis `URL`: redis://[user:password@]host:port[/db] or rediss:// for TLS (default $REDIS_URL; none: embedded in-memory Redis)", false, "")
 	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "`address` to serve HTTP on")
 	fs.StringVar(&tlsCert, "tls-cert", "", "certificate PEM `file`: serve HTTPS (with --tls-key)")
 	fs.StringVar(&tlsKey, "tls-key", "", "private key PEM `file` for --tls-cert")
@@ -101,17 +97,12 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	fs.DurationVar(&dedupWindow, "dedup-window", store.DefaultDedupWindow, "remember stored (device, seq) this long to drop repeats")
 	fs.DurationVar(&offlineAfter, "offline-after", web.DefaultOfflineAfter, "report a device offline this long after its last reading")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 10*time.Second, "how long to wait for connections to close on SIGINT/SIGTERM")
-	fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	level := cli.RegisterLogLevel(fs)
 	fs.BoolVar(&version, "version", false, "print the version and exit")
 	fs.IntVar(&demo, "demo", 0, "also run this many simulated edge agents (the real agent code, over TCP to the Redis in use); 0: none")
 	fs.DurationVar(&demoInterval, "demo-interval", time.Second, "sampling `interval` of the --demo agents")
-	fs.StringVar(&mq.URL, "mqtt", "", "also run the MQTT bridge: store what edge agents publish to the broker at this `URL` (mqtt:// or mqtts://)")
-	fs.StringVar(&mq.Username, "mqtt-username", "", "MQTT `user` name of the bridge")
-	fs.StringVar(&mqPwFile, "mqtt-password-file", "", "`file` holding the bridge's MQTT password")
-	fs.StringVar(&mq.CAFile, "mqtt-ca", "", "PEM `file` of CAs to verify an mqtts:// broker with")
-	fs.StringVar(&mq.CertFile, "mqtt-cert", "", "client certificate PEM `file` for mqtts://")
-	fs.StringVar(&mq.KeyFile, "mqtt-key", "", "client key PEM `file` for mqtts://")
-	fs.StringVar(&mq.ClientID, "mqtt-client-id", "", "MQTT client `id` of the bridge: unique per replica, stable across restarts (default: tributary-bridge[-group]-<host name>)")
+	mqtt.Register(fs, "also run the MQTT bridge: store what edge agents publish to the broker at this `URL` (mqtt:// or mqtts://)", true, "MQTT `user` name of the bridge")
+	fs.StringVar(&mqClientID, "mqtt-client-id", "", "MQTT client `id` of the bridge: unique per replica, stable across restarts (default: tributary-bridge[-group]-<host name>)")
 	fs.StringVar(&mqMappings, "mqtt-mappings", "", "YAML `file` of mappings from other devices' formats (SenML, Zigbee2MQTT, Tasmota) to readings; see bridge.Mapping")
 	fs.StringVar(&mqGroup, "mqtt-group", "", "share the subscription among the bridges of this `group` ($share/<group>/...), as several cloud replicas should")
 
@@ -128,11 +119,10 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q (flags only; see --help)", fs.Args())
 	}
-	if cfg.redis.URL == "" {
-		cfg.redis.URL = getenv("REDIS_URL")
-	}
-	if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
+	redis.URL = cmp.Or(redis.URL, getenv("REDIS_URL"))
+	var err error
+	if cfg.logLevel, err = level.Level(); err != nil {
+		return nil, err
 	}
 	cfg.listen, cfg.offlineAfter = listen, offlineAfter
 	if historyAge < 0 || dedupWindow <= 0 || offlineAfter <= 0 || historyLen == 0 {
@@ -143,19 +133,15 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		return nil, errors.New("--demo must be >= 0 and --demo-interval > 0")
 	}
 	if demo > 0 {
-		cfg.components = append(cfg.components, demoFleet(demo, demoInterval, cfg.store, cfg.redis.URL != ""))
+		cfg.components = append(cfg.components, demoFleet(demo, demoInterval, cfg.store, redis.URL != ""))
 	}
 
-	var err error
-	if mq.URL != "" {
-		if mqPwFile != "" {
-			if mq.Password, err = secret.ReadFile(mqPwFile); err != nil {
-				return nil, fmt.Errorf("--mqtt-password-file: %w", err)
-			}
+	if mqtt.URL != "" {
+		mq, err := mqtt.MQTT()
+		if err != nil {
+			return nil, err
 		}
-		if (mq.CertFile == "") != (mq.KeyFile == "") {
-			return nil, errors.New("--mqtt-cert and --mqtt-key go together")
-		}
+		mq.ClientID = mqClientID
 		var maps []bridge.Mapping
 		if mqMappings != "" {
 			if maps, err = bridge.LoadMappings(mqMappings); err != nil {
@@ -163,32 +149,18 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 			}
 		}
 		cfg.components = append(cfg.components, mqttBridge(bridge.Options{MQTT: mq, Group: mqGroup, Mappings: maps}, cfg.store))
-	} else if mqPwFile != "" || mq.Username != "" || mq.CAFile != "" || mq.CertFile != "" || mqGroup != "" || mqMappings != "" {
+	} else if mqtt.Given() || mqClientID != "" || mqGroup != "" || mqMappings != "" {
 		return nil, errors.New("--mqtt-* flags need --mqtt")
 	}
-	if redisPwFile != "" {
-		if cfg.redis.Password, err = secret.ReadFile(redisPwFile); err != nil {
-			return nil, fmt.Errorf("--redis-password-file: %w", err)
-		}
-	}
-	if cfg.redis.URL == "" && (redisPwFile != "" || cfg.redis.CAFile != "" || cfg.redis.CertFile != "") {
+	if redis.URL == "" && redis.Given() {
 		return nil, errors.New("--redis-password-file, --redis-ca and --redis-cert need --redis (or REDIS_URL)")
 	}
-	if (cfg.redis.CertFile == "") != (cfg.redis.KeyFile == "") {
-		return nil, errors.New("--redis-cert and --redis-key go together")
+	if cfg.redis, err = redis.Redis(); err != nil {
+		return nil, err
 	}
-
-	if (tlsCert == "") != (tlsKey == "") {
-		return nil, errors.New("--tls-cert and --tls-key go together")
+	if cfg.tls, err = cli.ServerTLS(tlsCert, tlsKey); err != nil {
+		return nil, err
 	}
-	if tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(tlsCert, tlsKey)
-		if err != nil {
-			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
-		}
-		cfg.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-
 	if authPwFile != "" {
 		if cfg.authPassword, err = secret.ReadFile(authPwFile); err != nil {
 			return nil, fmt.Errorf("--auth-password-file: %w", err)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -122,4 +123,18 @@ func (c *Conn) MQTT() (mqttwire.Broker, error) {
 	var err error
 	b.Password, err = c.Password()
 	return b, err
+}
+
+// ServerTLS loads the certificate and key of --tls-cert and --tls-key into
+// a server configuration (TLS 1.2 at least); nil, nil when neither is
+// given.
+func ServerTLS(certFile, keyFile string) (*tls.Config, error) {
+	if err := CertKey("--tls-cert", certFile, "--tls-key", keyFile); err != nil || certFile == "" {
+		return nil, err
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }

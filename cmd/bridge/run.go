@@ -2,20 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/tributary-iot/tributary/bridge"
 	"github.com/tributary-iot/tributary/internal/buildinfo"
+	"github.com/tributary-iot/tributary/internal/cli"
 	"github.com/tributary-iot/tributary/store"
 )
 
@@ -39,14 +35,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// publishes them in Redis and every ingester applies them.
 	st := store.New(rdb, store.Options{})
 
-	reg := prometheus.NewRegistry()
-	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name:        "tributary_bridge_build_info",
-		Help:        "Always 1; the label says which build is running.",
-		ConstLabels: prometheus.Labels{"version": buildinfo.String("bridge")},
-	})
-	buildInfo.Set(1)
-	reg.MustRegister(buildInfo)
+	reg, err := cli.NewRegistry("tributary_bridge", "bridge")
+	if err != nil {
+		return err
+	}
 
 	b, err := bridge.New(bridge.Options{
 		Store:      st,
@@ -68,8 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
-		stopMetrics := serveMetrics(ln, reg, log)
-		defer stopMetrics()
+		metrics := cli.ServeBackground(ln, cli.MetricsMux(reg), log)
+		defer metrics.Stop(2 * time.Second)
 		metricsAddr = "http://" + ln.Addr().String() + "/metrics"
 	}
 	log.Info("bridge", "version", buildinfo.String("bridge"), "mqtt", store.RedactURL(cfg.mqtt.URL),
@@ -91,24 +83,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	case <-time.After(cfg.shutdown):
 		return fmt.Errorf("the bridge did not stop within %v", cfg.shutdown)
-	}
-}
-
-// serveMetrics serves /metrics and /healthz on ln until the returned stop
-// is called.
-func serveMetrics(ln net.Listener, reg *prometheus.Registry, log *slog.Logger) (stop func()) {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server", "err", err)
-		}
-	}()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
 	}
 }

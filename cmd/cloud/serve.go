@@ -13,6 +13,7 @@ import (
 	"github.com/tributary-iot/tributary/fanout"
 	"github.com/tributary-iot/tributary/fanout/redissource"
 	"github.com/tributary-iot/tributary/internal/buildinfo"
+	"github.com/tributary-iot/tributary/internal/cli"
 	"github.com/tributary-iot/tributary/store"
 	"github.com/tributary-iot/tributary/web"
 )
@@ -38,19 +39,7 @@ const metricsNamespace = "tributary_cloud"
 
 // newRegistry returns the registry of the cloud's metrics.
 func newRegistry(hub *fanout.Hub, live *redissource.Source) (*prometheus.Registry, error) {
-	reg := prometheus.NewRegistry()
-	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name:        metricsNamespace + "_build_info",
-		Help:        "Always 1; the label says which build is running.",
-		ConstLabels: prometheus.Labels{"version": buildinfo.String("cloud")},
-	})
-	buildInfo.Set(1)
-	for _, c := range []prometheus.Collector{buildInfo, hub.Collector(metricsNamespace), live.Collector(metricsNamespace)} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register metrics: %w", err)
-		}
-	}
-	return reg, nil
+	return cli.NewRegistry(metricsNamespace, "cloud", hub.Collector(metricsNamespace), live.Collector(metricsNamespace))
 }
 
 // listening says where a started cloud serves.

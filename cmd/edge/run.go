@@ -22,9 +22,7 @@ import (
 	"github.com/tributary-iot/tributary/hardware"
 	"github.com/tributary-iot/tributary/internal/buildinfo"
 	"github.com/tributary-iot/tributary/internal/cli"
-	"github.com/tributary-iot/tributary/internal/secret"
 	"github.com/tributary-iot/tributary/reading"
-	"github.com/tributary-iot/tributary/store"
 )
 
 // Defaults of the flags.
@@ -38,31 +36,28 @@ type usageError struct{ error }
 
 // flags are the command line, before merging with the file.
 type flags struct {
-	fs                                *flag.FlagSet
-	device, redis, ca, cert, key, pwf string
-	config, stateDir, metricsListen   string
-	interval                          time.Duration
-	sim, version, help                bool
-	up                                uplinkFlags
-	spool                             spoolFlags
-	clock                             string
-	drainRate                         float64
+	fs                              *flag.FlagSet
+	device                          string
+	redis, mqtt                     cli.Conn
+	config, stateDir, metricsListen string
+	interval                        time.Duration
+	sim, version, help              bool
+	spool                           spoolFlags
+	clock                           string
+	drainRate                       float64
 }
 
 func newFlags(stderr io.Writer) *flags {
-	f := &flags{fs: flag.NewFlagSet("edge", flag.ContinueOnError)}
+	f := &flags{fs: flag.NewFlagSet("edge", flag.ContinueOnError), redis: cli.Conn{Name: "redis"}, mqtt: cli.Conn{Name: "mqtt"}}
 	fs := f.fs
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, "Run edge --help for the flags.") }
 	fs.StringVar(&f.config, "config", "", "YAML configuration `file` (see edge.example.yaml); flags override it")
 	fs.StringVar(&f.device, "device", "", "device `id` (default: the file's, else the host name)")
 	fs.BoolVar(&f.sim, "sim", false, "simulate the hardware: every configured sensor's driver over an emulated chip (the simulated set when none is configured)")
-	fs.StringVar(&f.redis, "redis", "", "Redis `URL`, redis:// or rediss:// (default: the file's, else $REDIS_URL, else "+defaultRedisURL+")")
-	fs.StringVar(&f.ca, "redis-ca", "", "PEM `file` of CAs to verify a rediss:// server with")
-	fs.StringVar(&f.cert, "redis-cert", "", "client certificate PEM `file` for rediss://")
-	fs.StringVar(&f.key, "redis-key", "", "client key PEM `file` for rediss://")
-	fs.StringVar(&f.pwf, "redis-password-file", "", "`file` holding the Redis password (overrides the URL's)")
-	f.up.register(fs)
+	f.redis.Register(fs, "Redis `URL`, redis:// or rediss:// (default: the file's, else $REDIS_URL, else "+defaultRedisURL+")", false, "")
+	f.mqtt.Register(fs, "publish to the MQTT broker at `URL` (mqtt:// or mqtts://) instead of Redis; the bridge stores the readings",
+		true, "MQTT `user` name: the device id (the default), as the broker ACL requires")
 	f.spool.register(fs)
 	fs.StringVar(&f.clock, "clock", "", "when to trust the wall clock: auto (past the last time the agent saw), kernel (a time daemon synchronised it: boards without an RTC), trust (default: the file's, else auto)")
 	fs.Float64Var(&f.drainRate, "drain-rate", 0, "most readings a `second` sent while a backlog drains; -1 for no cap (default: the file's, else 2000)")
@@ -201,17 +196,11 @@ func resolve(f *flags) (settings, error) {
 	set := map[string]bool{}
 	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	s := settings{
-		device:   cmp.Or(f.device, file.Device),
-		stateDir: cmp.Or(f.stateDir, file.StateDir, defaultStateDir()),
-		interval: cmp.Or(f.interval, file.Interval, agent.DefaultInterval),
-		sensors:  file.Sensors,
-		sim:      f.sim,
-		up: uplinkSettings{redis: store.ClientOptions{
-			URL:      cmp.Or(f.redis, fileIf(!isMQTT(file.Uplink.URL), file.Uplink.URL), os.Getenv("REDIS_URL"), defaultRedisURL),
-			CAFile:   cmp.Or(f.ca, fileIf(!isMQTT(file.Uplink.URL), file.Uplink.CAFile)),
-			CertFile: cmp.Or(f.cert, fileIf(!isMQTT(file.Uplink.URL), file.Uplink.CertFile)),
-			KeyFile:  cmp.Or(f.key, fileIf(!isMQTT(file.Uplink.URL), file.Uplink.KeyFile)),
-		}},
+		device:        cmp.Or(f.device, file.Device),
+		stateDir:      cmp.Or(f.stateDir, file.StateDir, defaultStateDir()),
+		interval:      cmp.Or(f.interval, file.Interval, agent.DefaultInterval),
+		sensors:       file.Sensors,
+		sim:           f.sim,
 		clock:         cmp.Or(f.clock, file.Clock),
 		drainRate:     cmp.Or(f.drainRate, file.DrainRate),
 		metricsListen: f.metricsListen,
@@ -239,21 +228,8 @@ func resolve(f *flags) (settings, error) {
 	if s.spool, err = resolveSpool(f.spool, file.Spool, s.stateDir); err != nil {
 		return s, err
 	}
-	if s.up.mqtt, err = resolveMQTT(f, file, s.device); err != nil {
-		return s, err
-	}
-	if s.up.mqtt.Broker.URL != "" {
-		return s, nil
-	}
-	if (s.up.redis.CertFile == "") != (s.up.redis.KeyFile == "") {
-		return s, usageError{errors.New("--redis-cert and --redis-key go together")}
-	}
-	if pwf := cmp.Or(f.pwf, fileIf(!isMQTT(file.Uplink.URL), file.Uplink.PasswordFile)); pwf != "" {
-		if s.up.redis.Password, err = secret.ReadFile(pwf); err != nil {
-			return s, fmt.Errorf("redis password: %w", err)
-		}
-	}
-	return s, nil
+	s.up, err = resolveUplink(f, file.Uplink, s.device)
+	return s, err
 }
 
 // defaultStateDir follows systemd's StateDirectory= and the XDG base

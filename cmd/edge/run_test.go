@@ -225,7 +225,7 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"--config", bad}, `bad.yaml: line 4: sensors[0].driver: "nope" is not a known driver`, false},
 		{[]string{"--config", filepath.Join(dir, "missing.yaml")}, "missing.yaml", false},
 		{[]string{"--device", "d", "--state-dir", dir, "--redis", "http://x"}, "redis URL", false},
-		{[]string{"--device", "d", "--state-dir", dir, "--redis-password-file", filepath.Join(dir, "nope")}, "redis password", false},
+		{[]string{"--device", "d", "--state-dir", dir, "--redis-password-file", filepath.Join(dir, "nope")}, "--redis-password-file: ", false},
 		{[]string{"--device", "d", "--state-dir", dir, "--redis-cert", "c.pem"}, "--redis-cert and --redis-key go together", true},
 		{[]string{"--device", "d", "--state-dir", dir, "--redis", "redis://x", "--mqtt", "mqtt://x"}, "choose one uplink", true},
 		{[]string{"--device", "d", "--state-dir", dir, "--mqtt", "redis://x"}, "mqtt:// or mqtts://", true},

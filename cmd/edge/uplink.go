@@ -3,84 +3,76 @@ package main
 import (
 	"cmp"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 
 	"github.com/tributary-iot/tributary/agent"
-	"github.com/tributary-iot/tributary/internal/secret"
+	"github.com/tributary-iot/tributary/internal/cli"
 	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/store"
 )
 
-// uplinkFlags choose where readings go: straight to Redis (--redis) or to
-// an MQTT broker for the bridge (--mqtt).
-type uplinkFlags struct {
-	mqtt, mqttUser, mqttPwf, mqttCA, mqttCert, mqttKey string
-}
-
-func (u *uplinkFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&u.mqtt, "mqtt", "", "publish to the MQTT broker at `URL` (mqtt:// or mqtts://) instead of Redis; the bridge stores the readings")
-	fs.StringVar(&u.mqttUser, "mqtt-username", "", "MQTT `user` name: the device id (the default), as the broker ACL requires")
-	fs.StringVar(&u.mqttPwf, "mqtt-password-file", "", "`file` holding the MQTT password")
-	fs.StringVar(&u.mqttCA, "mqtt-ca", "", "PEM `file` of CAs to verify an mqtts:// broker with")
-	fs.StringVar(&u.mqttCert, "mqtt-cert", "", "client certificate PEM `file` for mqtts://")
-	fs.StringVar(&u.mqttKey, "mqtt-key", "", "client key PEM `file` for mqtts://")
-}
-
-// uplinkSettings are the resolved uplink: Redis when mqtt is empty.
+// uplinkSettings are the resolved uplink: Redis when the MQTT broker's URL
+// is empty.
 type uplinkSettings struct {
 	redis store.ClientOptions
-	mqtt  agent.MQTTUplinkOptions // Broker.URL empty: Redis
+	mqtt  agent.MQTTUplinkOptions
 }
 
-// resolveMQTT fills s.mqtt from the flags and the file. A file uplink URL
-// with an mqtt:// or mqtts:// scheme selects MQTT too.
-func resolveMQTT(f *flags, file fileConfig, device string) (agent.MQTTUplinkOptions, error) {
-	o := agent.MQTTUplinkOptions{Device: device, Broker: mqttwire.Broker{URL: f.up.mqtt}}
-	b := &o.Broker
-	fileURL := file.Uplink.URL
-	if b.URL == "" && f.redis == "" && isMQTT(fileURL) {
-		b.URL = fileURL
+// resolveUplink merges the uplink flags (--redis..., --mqtt...) over the
+// file's uplink, whose URL's scheme says which of the two it configures.
+func resolveUplink(f *flags, file uplinkConfig, device string) (uplinkSettings, error) {
+	fromFile := cli.Conn{URL: file.URL, Username: file.Username, CAFile: file.CAFile, CertFile: file.CertFile,
+		KeyFile: file.KeyFile, PasswordFile: file.PasswordFile}
+	var fileRedis, fileMQTT cli.Conn
+	if mqttwire.IsURL(file.URL) {
+		fileMQTT = fromFile
+	} else {
+		fileRedis = fromFile
 	}
-	if b.URL == "" {
-		return o, nil
+	var s uplinkSettings
+	if f.redis.URL != "" && f.mqtt.URL != "" {
+		return s, usageError{errors.New("--redis and --mqtt: choose one uplink")}
 	}
-	if f.redis != "" {
-		return o, usageError{errors.New("--redis and --mqtt: choose one uplink")}
-	}
-	if !isMQTT(b.URL) {
-		return o, usageError{fmt.Errorf("--mqtt %q: want an mqtt:// or mqtts:// URL", redactAny(b.URL))}
-	}
-	b.Username = cmp.Or(f.up.mqttUser, file.Uplink.Username)
-	if b.Username != "" && b.Username != device {
-		return o, usageError{fmt.Errorf("MQTT user name %q differs from the device id %q: the broker ACL (deploy/mosquitto/acl) lets a user publish only under its own name, and mosquitto acknowledges a refused publish as if it were taken, so every reading would vanish; use the device id as user name", b.Username, device)}
-	}
-	b.CAFile = cmp.Or(f.up.mqttCA, fileIf(isMQTT(fileURL), file.Uplink.CAFile))
-	b.CertFile = cmp.Or(f.up.mqttCert, fileIf(isMQTT(fileURL), file.Uplink.CertFile))
-	b.KeyFile = cmp.Or(f.up.mqttKey, fileIf(isMQTT(fileURL), file.Uplink.KeyFile))
-	if (b.CertFile == "") != (b.KeyFile == "") {
-		return o, usageError{errors.New("--mqtt-cert and --mqtt-key go together")}
-	}
-	if pwf := cmp.Or(f.up.mqttPwf, fileIf(isMQTT(fileURL), file.Uplink.PasswordFile)); pwf != "" {
-		var err error
-		if b.Password, err = secret.ReadFile(pwf); err != nil {
-			return o, fmt.Errorf("mqtt password: %w", err)
+	if f.mqtt.URL != "" || (f.redis.URL == "" && fileMQTT.URL != "") {
+		mq := overlay(f.mqtt, fileMQTT)
+		if !mqttwire.IsURL(mq.URL) {
+			return s, usageError{fmt.Errorf("--mqtt %q: want an mqtt:// or mqtts:// URL", redactAny(mq.URL))}
 		}
+		if mq.Username != "" && mq.Username != device {
+			return s, usageError{fmt.Errorf("MQTT user name %q differs from the device id %q: the broker ACL (deploy/mosquitto/acl) lets a user publish only under its own name, and mosquitto acknowledges a refused publish as if it were taken, so every reading would vanish; use the device id as user name", mq.Username, device)}
+		}
+		if err := mq.Check(); err != nil {
+			return s, usageError{err}
+		}
+		b, err := mq.MQTT()
+		s.mqtt = agent.MQTTUplinkOptions{Device: device, Broker: b}
+		return s, err
 	}
-	return o, nil
+	rd := overlay(f.redis, fileRedis)
+	rd.URL = cmp.Or(rd.URL, os.Getenv("REDIS_URL"), defaultRedisURL)
+	if err := rd.Check(); err != nil {
+		return s, usageError{err}
+	}
+	var err error
+	s.redis, err = rd.Redis()
+	return s, err
 }
 
-func fileIf(ok bool, s string) string {
-	if ok {
-		return s
+// overlay is the flags' settings of a connection over the file's.
+func overlay(flags, file cli.Conn) cli.Conn {
+	return cli.Conn{
+		Name:         flags.Name,
+		URL:          cmp.Or(flags.URL, file.URL),
+		Username:     cmp.Or(flags.Username, file.Username),
+		CAFile:       cmp.Or(flags.CAFile, file.CAFile),
+		CertFile:     cmp.Or(flags.CertFile, file.CertFile),
+		KeyFile:      cmp.Or(flags.KeyFile, file.KeyFile),
+		PasswordFile: cmp.Or(flags.PasswordFile, file.PasswordFile),
 	}
-	return ""
 }
-
-// isMQTT reports whether raw names an MQTT broker (by its scheme).
-func isMQTT(raw string) bool { return mqttwire.IsURL(raw) }
 
 // redactAny hides the password of any URL.
 func redactAny(raw string) string {

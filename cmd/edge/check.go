@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/agent/spool"
 	"github.com/tributary-iot/tributary/hardware"
 )
@@ -114,7 +115,7 @@ func describe(w io.Writer, cfg fileConfig) {
 		interval = time.Second
 	}
 	fmt.Fprintf(tw, "interval:\t%v (sensors that set none)\n", interval)
-	fmt.Fprintf(tw, "clock:\t%s\n", cmp.Or(cfg.Clock, clockAuto))
+	fmt.Fprintf(tw, "clock:\t%s\n", cmp.Or(cfg.Clock, agent.ClockAuto))
 	sp := cfg.Spool
 	fmt.Fprintf(tw, "spool:\t%s, fsync %s, at most %s and %v, when full drop the %s\n",
 		cmp.Or(sp.Dir, cmp.Or(cfg.StateDir, "<state dir>")+"/spool"), cmp.Or(sp.Sync, "interval"),

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/agent/spool"
 	"github.com/tributary-iot/tributary/hardware"
 	"github.com/tributary-iot/tributary/internal/yamlconf"
@@ -91,9 +92,9 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 		errs = append(errs, fmt.Errorf("%sdevice: %q is not a valid device id (1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit)", at("device"), c.Device, reading.MaxIDLen))
 	}
 	switch c.Clock {
-	case "", clockAuto, clockKernel, clockTrust:
+	case "", agent.ClockAuto, agent.ClockKernel, agent.ClockTrust:
 	default:
-		errs = append(errs, fmt.Errorf("%sclock: %q: want %s, %s or %s", at("clock"), c.Clock, clockAuto, clockKernel, clockTrust))
+		errs = append(errs, fmt.Errorf("%sclock: %q: want %s, %s or %s", at("clock"), c.Clock, agent.ClockAuto, agent.ClockKernel, agent.ClockTrust))
 	}
 	if mqttwire.IsURL(c.Uplink.URL) {
 		u, err := mqttwire.ParseURL(c.Uplink.URL)

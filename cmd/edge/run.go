@@ -136,7 +136,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, sn := range board.Sensors() {
 		cfgs = append(cfgs, agent.SensorConfig{Sensor: sn.Sensor, Interval: sn.Interval, Timeout: sn.Timeout, Simulated: sn.Simulated})
 	}
-	ready, floor, err := clockReady(s.clock, s.stateDir, s.device)
+	ready, floor, err := agent.ClockPolicy(s.clock, s.stateDir, s.device)
 	if err != nil {
 		return usageError{err}
 	}
@@ -180,7 +180,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		metricsAddr = "http://" + ln.Addr().String() + "/metrics"
 	}
 	log.Info("edge starting", "version", buildinfo.String("edge"), "device", s.device, "boot", boot, "uplink", uplinkDesc,
-		"state_dir", s.stateDir, "spool", s.spool.dir, "spool_sync", s.spool.opt.Sync, "spooled", q.Len(), "sensors", len(cfgs), "metrics", metricsAddr, "clock", cmp.Or(s.clock, clockAuto), "clock_floor", floor)
+		"state_dir", s.stateDir, "spool", s.spool.dir, "spool_sync", s.spool.opt.Sync, "spooled", q.Len(), "sensors", len(cfgs), "metrics", metricsAddr, "clock", cmp.Or(s.clock, agent.ClockAuto), "clock_floor", floor)
 	return a.Run(ctx)
 }
 

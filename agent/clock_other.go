@@ -1,6 +1,6 @@
 //go:build !linux
 
-package main
+package agent
 
 // kernelSynced cannot ask the kernel here; the clock is taken as synchronised.
 func kernelSynced() bool { return true }

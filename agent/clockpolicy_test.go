@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"os"
@@ -9,7 +9,7 @@ import (
 
 func TestClockPolicies(t *testing.T) {
 	dir := t.TempDir()
-	ready, floor, err := clockReady(clockAuto, dir, "pi-1")
+	ready, floor, err := ClockPolicy(ClockAuto, dir, "pi-1")
 	if err != nil || !ready() || floor.Before(minFloor) {
 		t.Fatalf("auto with no state: ready %v, floor %v, err %v", ready(), floor, err)
 	}
@@ -23,16 +23,16 @@ func TestClockPolicies(t *testing.T) {
 	if err := os.Chtimes(lease, ahead, ahead); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{clockAuto, clockKernel} {
-		ready, floor, err := clockReady(p, dir, "pi-1")
+	for _, p := range []string{ClockAuto, ClockKernel} {
+		ready, floor, err := ClockPolicy(p, dir, "pi-1")
 		if err != nil || ready() || !floor.Equal(ahead.Truncate(time.Second)) && floor.Before(ahead.Add(-time.Second)) {
 			t.Fatalf("%s with a lease written an hour ahead: ready %v, floor %v, err %v", p, ready(), floor, err)
 		}
 	}
-	if ready, _, err := clockReady(clockTrust, dir, "pi-1"); err != nil || !ready() {
+	if ready, _, err := ClockPolicy(ClockTrust, dir, "pi-1"); err != nil || !ready() {
 		t.Fatalf("trust: ready %v, err %v", ready(), err)
 	}
-	if _, _, err := clockReady("ntp", dir, "pi-1"); err == nil {
+	if _, _, err := ClockPolicy("ntp", dir, "pi-1"); err == nil {
 		t.Fatal("an unknown policy was accepted")
 	}
 }

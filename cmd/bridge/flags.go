@@ -3,14 +3,12 @@ package main
 import (
 	"cmp"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
 	"github.com/tributary-iot/tributary/bridge"
-	"github.com/tributary-iot/tributary/internal/buildinfo"
 	"github.com/tributary-iot/tributary/internal/cli"
 	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
@@ -54,18 +52,12 @@ Flags:
 // parseFlags parses args. It returns a nil config (and nil error) when it
 // has answered --help or --version on stdout.
 func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*config, error) {
-	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	fs.Usage = func() {
-		fmt.Fprint(stdout, usageHead)
-		fs.PrintDefaults()
-	}
+	fs, version := cli.NewFlagSet("bridge", usageHead, stdout)
 	var (
 		cfg          config
 		mqtt         = cli.Conn{Name: "mqtt"}
 		redis        = cli.Conn{Name: "redis"}
 		mappingsFile string
-		version      bool
 	)
 	// URLs are not defaulted from the environment here: usage text prints
 	// defaults, and a URL may hold a password.
@@ -80,20 +72,9 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	fs.StringVar(&cfg.metricsListen, "metrics-listen", defaultMetricsListen, "`address` to serve /metrics and /healthz on; empty disables")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 10*time.Second, "how long to wait for the bridge to disconnect on SIGINT/SIGTERM")
 	level := cli.RegisterLogLevel(fs)
-	fs.BoolVar(&version, "version", false, "print the version and exit")
 
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, nil
-		}
+	if answered, err := cli.Parse(fs, version, args, stdout); answered || err != nil {
 		return nil, err
-	}
-	if version {
-		fmt.Fprintln(stdout, buildinfo.String("bridge"))
-		return nil, nil
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q (flags only; see --help)", fs.Args())
 	}
 	var err error
 	if cfg.logLevel, err = level.Level(); err != nil {

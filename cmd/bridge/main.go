@@ -8,25 +8,14 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
-	"os"
 
 	_ "time/tzdata" // mappings' time_zone without the system's zoneinfo
 
 	"github.com/tributary-iot/tributary/internal/cli"
 )
 
-func main() {
-	ctx, stop := cli.SignalContext(context.Background())
-	defer stop()
-	cli.QuietRedis(&redisLogLevel)
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "bridge:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("bridge", &redisLogLevel, run) }
 
 // redisLogLevel filters go-redis's own log lines (set once by main, for the
 // whole process): they show with --log-level debug.

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/tributary-iot/tributary/bridge"
-	"github.com/tributary-iot/tributary/internal/buildinfo"
 	"github.com/tributary-iot/tributary/internal/cli"
 	"github.com/tributary-iot/tributary/internal/secret"
 	"github.com/tributary-iot/tributary/store"
@@ -53,12 +51,7 @@ Flags:
 // parseFlags parses args. It returns a nil config (and nil error) when it
 // has answered --help or --version on stdout.
 func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*config, error) {
-	fs := flag.NewFlagSet("cloud", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	fs.Usage = func() {
-		fmt.Fprint(stdout, usageHead)
-		fs.PrintDefaults()
-	}
+	fs, version := cli.NewFlagSet("cloud", usageHead, stdout)
 	var (
 		cfg          config
 		redis        = cli.Conn{Name: "redis"}
@@ -67,7 +60,6 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		tlsKey       string
 		authPwFile   string
 		insecure     bool
-		version      bool
 		historyLen   int64
 		historyAge   time.Duration
 		dedupWindow  time.Duration
@@ -98,7 +90,6 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	fs.DurationVar(&offlineAfter, "offline-after", web.DefaultOfflineAfter, "report a device offline this long after its last reading")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 10*time.Second, "how long to wait for connections to close on SIGINT/SIGTERM")
 	level := cli.RegisterLogLevel(fs)
-	fs.BoolVar(&version, "version", false, "print the version and exit")
 	fs.IntVar(&demo, "demo", 0, "also run this many simulated edge agents (the real agent code, over TCP to the Redis in use); 0: none")
 	fs.DurationVar(&demoInterval, "demo-interval", time.Second, "sampling `interval` of the --demo agents")
 	mqtt.Register(fs, "also run the MQTT bridge: store what edge agents publish to the broker at this `URL` (mqtt:// or mqtts://)", true, "MQTT `user` name of the bridge")
@@ -106,18 +97,8 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	fs.StringVar(&mqMappings, "mqtt-mappings", "", "YAML `file` of mappings from other devices' formats (SenML, Zigbee2MQTT, Tasmota) to readings; see bridge.Mapping")
 	fs.StringVar(&mqGroup, "mqtt-group", "", "share the subscription among the bridges of this `group` ($share/<group>/...), as several cloud replicas should")
 
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, nil
-		}
+	if answered, err := cli.Parse(fs, version, args, stdout); answered || err != nil {
 		return nil, err
-	}
-	if version {
-		fmt.Fprintln(stdout, buildinfo.String("cloud"))
-		return nil, nil
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q (flags only; see --help)", fs.Args())
 	}
 	redis.URL = cmp.Or(redis.URL, getenv("REDIS_URL"))
 	var err error

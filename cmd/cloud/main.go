@@ -17,15 +17,7 @@ import (
 	"github.com/tributary-iot/tributary/internal/cli"
 )
 
-func main() {
-	ctx, stop := cli.SignalContext(context.Background())
-	defer stop()
-	cli.QuietRedis(&redisLogLevel)
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "cloud:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("cloud", &redisLogLevel, run) }
 
 // run is the whole program: it parses args, serves until ctx is done, and
 // shuts down within the shutdown timeout. --help and --version print to

@@ -33,11 +33,11 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if *path == "" || fs.NArg() > 0 {
 		fs.Usage()
-		return usageError{errors.New("check: give --config FILE")}
+		return usageError{Err: errors.New("check: give --config FILE")}
 	}
 	data, err := os.ReadFile(*path)
 	if err != nil {

@@ -32,7 +32,7 @@ const (
 )
 
 // usageError is a mistake on the command line (exit status 2).
-type usageError struct{ error }
+type usageError = cli.UsageError
 
 // flags are the command line, before merging with the file.
 type flags struct {
@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	f := newFlags(stderr)
 	if err := f.fs.Parse(args); err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	switch {
 	case f.help:
@@ -115,7 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, buildinfo.String("edge"))
 		return nil
 	case f.fs.NArg() > 0:
-		return usageError{fmt.Errorf("unexpected argument %q", f.fs.Arg(0))}
+		return usageError{Err: fmt.Errorf("unexpected argument %q", f.fs.Arg(0))}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	s, err := resolve(f)
@@ -138,7 +138,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	ready, floor, err := agent.ClockPolicy(s.clock, s.stateDir, s.device)
 	if err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	boot, err := agent.NewBoot(s.stateDir, s.device)
 	if err != nil {
@@ -209,20 +209,20 @@ func resolve(f *flags) (settings, error) {
 		s.metricsListen = *file.MetricsListen
 	}
 	if s.interval < hardware.MinInterval {
-		return s, usageError{fmt.Errorf("--interval: %v is below the minimum %v", s.interval, hardware.MinInterval)}
+		return s, usageError{Err: fmt.Errorf("--interval: %v is below the minimum %v", s.interval, hardware.MinInterval)}
 	}
 	if s.device == "" {
 		host, err := os.Hostname()
 		if err != nil || !reading.ValidID(host) {
-			return s, usageError{errors.New("no device id: give --device or device: in the config file")}
+			return s, usageError{Err: errors.New("no device id: give --device or device: in the config file")}
 		}
 		s.device = host
 	}
 	if !reading.ValidID(s.device) {
-		return s, usageError{fmt.Errorf("--device %q: not a valid device id (1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit)", s.device, reading.MaxIDLen)}
+		return s, usageError{Err: fmt.Errorf("--device %q: not a valid device id (1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit)", s.device, reading.MaxIDLen)}
 	}
 	if s.stateDir == "" {
-		return s, usageError{errors.New("no state directory: give --state-dir (neither $STATE_DIRECTORY, $XDG_STATE_HOME nor $HOME is set)")}
+		return s, usageError{Err: errors.New("no state directory: give --state-dir (neither $STATE_DIRECTORY, $XDG_STATE_HOME nor $HOME is set)")}
 	}
 	var err error
 	if s.spool, err = resolveSpool(f.spool, file.Spool, s.stateDir); err != nil {

@@ -26,10 +26,10 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("scan: unexpected argument %q", fs.Arg(0))}
+		return usageError{Err: fmt.Errorf("scan: unexpected argument %q", fs.Arg(0))}
 	}
 	return hardware.Scan(ctx, stdout, hardware.ScanOptions{W1Dir: *w1Dir, Sim: *simulate})
 }

@@ -45,21 +45,21 @@ type spoolSettings struct {
 func resolveSpool(f spoolFlags, file spoolFile, stateDir string) (spoolSettings, error) {
 	s := spoolSettings{dir: cmp.Or(f.dir, file.Dir, filepath.Join(stateDir, "spool"))}
 	if err := s.opt.Sync.Set(cmp.Or(f.sync, file.Sync, string(spool.SyncInterval))); err != nil {
-		return s, usageError{fmt.Errorf("--spool-sync: %w", err)}
+		return s, usageError{Err: fmt.Errorf("--spool-sync: %w", err)}
 	}
 	if err := s.opt.Full.Set(cmp.Or(f.full, file.Full, string(spool.DropOldest))); err != nil {
-		return s, usageError{fmt.Errorf("--spool-full: %w", err)}
+		return s, usageError{Err: fmt.Errorf("--spool-full: %w", err)}
 	}
 	if size := cmp.Or(f.maxSize, file.MaxSize); size != "" {
 		n, err := parseSize(size)
 		if err != nil {
-			return s, usageError{fmt.Errorf("--spool-max-size: %w", err)}
+			return s, usageError{Err: fmt.Errorf("--spool-max-size: %w", err)}
 		}
 		s.opt.MaxBytes = n
 	}
 	s.opt.MaxAge = cmp.Or(f.maxAge, file.MaxAge)
 	if s.opt.MaxAge < 0 {
-		return s, usageError{fmt.Errorf("--spool-max-age: negative %v", s.opt.MaxAge)}
+		return s, usageError{Err: fmt.Errorf("--spool-max-age: negative %v", s.opt.MaxAge)}
 	}
 	return s, nil
 }

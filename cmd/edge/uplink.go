@@ -34,18 +34,18 @@ func resolveUplink(f *flags, file uplinkConfig, device string) (uplinkSettings, 
 	}
 	var s uplinkSettings
 	if f.redis.URL != "" && f.mqtt.URL != "" {
-		return s, usageError{errors.New("--redis and --mqtt: choose one uplink")}
+		return s, usageError{Err: errors.New("--redis and --mqtt: choose one uplink")}
 	}
 	if f.mqtt.URL != "" || (f.redis.URL == "" && fileMQTT.URL != "") {
 		mq := overlay(f.mqtt, fileMQTT)
 		if !mqttwire.IsURL(mq.URL) {
-			return s, usageError{fmt.Errorf("--mqtt %q: want an mqtt:// or mqtts:// URL", redactAny(mq.URL))}
+			return s, usageError{Err: fmt.Errorf("--mqtt %q: want an mqtt:// or mqtts:// URL", redactAny(mq.URL))}
 		}
 		if mq.Username != "" && mq.Username != device {
-			return s, usageError{fmt.Errorf("MQTT user name %q differs from the device id %q: the broker ACL (deploy/mosquitto/acl) lets a user publish only under its own name, and mosquitto acknowledges a refused publish as if it were taken, so every reading would vanish; use the device id as user name", mq.Username, device)}
+			return s, usageError{Err: fmt.Errorf("MQTT user name %q differs from the device id %q: the broker ACL (deploy/mosquitto/acl) lets a user publish only under its own name, and mosquitto acknowledges a refused publish as if it were taken, so every reading would vanish; use the device id as user name", mq.Username, device)}
 		}
 		if err := mq.Check(); err != nil {
-			return s, usageError{err}
+			return s, usageError{Err: err}
 		}
 		b, err := mq.MQTT()
 		s.mqtt = agent.MQTTUplinkOptions{Device: device, Broker: b}
@@ -54,7 +54,7 @@ func resolveUplink(f *flags, file uplinkConfig, device string) (uplinkSettings, 
 	rd := overlay(f.redis, fileRedis)
 	rd.URL = cmp.Or(rd.URL, os.Getenv("REDIS_URL"), defaultRedisURL)
 	if err := rd.Check(); err != nil {
-		return s, usageError{err}
+		return s, usageError{Err: err}
 	}
 	var err error
 	s.redis, err = rd.Redis()

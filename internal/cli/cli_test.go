@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -112,5 +114,33 @@ func TestServeBackground(t *testing.T) {
 	b.Stop(5 * time.Second)
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Error("the server still answers after Stop")
+	}
+}
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		answered bool
+		out, err string
+	}{
+		{[]string{"--version"}, true, "tributary x", ""},
+		{[]string{"--help"}, true, "Usage: x\n", ""},
+		{[]string{"--n", "3"}, false, "", ""},
+		{[]string{"extra"}, false, "", `unexpected arguments ["extra"] (flags only; see --help)`},
+		{[]string{"--nope"}, false, "", "flag provided but not defined: -nope"},
+	} {
+		var out strings.Builder
+		fs, version := NewFlagSet("x", "Usage: x\n", &out)
+		n := fs.Int("n", 0, "a `number`")
+		answered, err := Parse(fs, version, tc.args, &out)
+		if answered != tc.answered || !strings.Contains(out.String(), tc.out) || (err == nil) != (tc.err == "") || (err != nil && err.Error() != tc.err) {
+			t.Errorf("%v: answered %v, err %v, out %q", tc.args, answered, err, out.String())
+		}
+		if tc.args[0] == "--n" && *n != 3 {
+			t.Errorf("--n 3: %d", *n)
+		}
+	}
+	if err := fmt.Errorf("wrapped: %w", UsageError{Err: io.EOF}); !errors.As(err, new(UsageError)) || err.Error() != "wrapped: EOF" {
+		t.Errorf("UsageError: %v", err)
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tributary-iot/tributary/internal/secret"
 	"github.com/tributary-iot/tributary/internal/tlsfiles"
 )
 
@@ -55,7 +57,7 @@ const (
 func (b Broker) TLSConfig(secure bool) (*tls.Config, error) {
 	if !secure {
 		if b.TLS != nil || b.CAFile != "" || b.CertFile != "" || b.KeyFile != "" {
-			return nil, fmt.Errorf("MQTT TLS settings given but %s is not an mqtts:// URL", redact(b.URL))
+			return nil, fmt.Errorf("MQTT TLS settings given but %s is not an mqtts:// URL", secret.RedactURL(b.URL))
 		}
 		return nil, nil
 	}
@@ -100,17 +102,25 @@ func IsURL(raw string) bool {
 func ParseURL(raw string) (URL, error) {
 	p, err := url.Parse(raw)
 	if err != nil {
-		return URL{}, fmt.Errorf("MQTT URL %s: malformed", redact(raw))
+		return URL{}, fmt.Errorf("MQTT URL %s: malformed", secret.RedactURL(raw))
 	}
 	secure, ok := schemes[p.Scheme]
 	if !ok {
-		return URL{}, fmt.Errorf("MQTT URL %s: scheme %q, want mqtt:// or mqtts://", redact(raw), p.Scheme)
+		return URL{}, fmt.Errorf("MQTT URL %s: scheme %q, want mqtt:// or mqtts://", secret.RedactURL(raw), p.Scheme)
 	}
 	if p.Hostname() == "" {
-		return URL{}, fmt.Errorf("MQTT URL %s: no host", redact(raw))
+		return URL{}, fmt.Errorf("MQTT URL %s: no host", secret.RedactURL(raw))
 	}
 	if p.Path != "" && p.Path != "/" {
-		return URL{}, fmt.Errorf("MQTT URL %s: unexpected path %q", redact(raw), p.Path)
+		return URL{}, fmt.Errorf("MQTT URL %s: unexpected path", secret.RedactURL(raw))
+	}
+	if p.RawQuery != "" || p.Fragment != "" || p.ForceQuery {
+		return URL{}, fmt.Errorf("MQTT URL %s: unexpected query or fragment", secret.RedactURL(raw))
+	}
+	if ps := p.Port(); ps != "" {
+		if n, err := strconv.Atoi(ps); err != nil || n < 1 || n > 65535 || ps[0] == '0' {
+			return URL{}, fmt.Errorf("MQTT URL %s: port %q, want 1 to 65535", secret.RedactURL(raw), ps)
+		}
 	}
 	u := URL{Secure: secure, User: p.User}
 	scheme, port := "tcp", "1883"
@@ -119,16 +129,7 @@ func ParseURL(raw string) (URL, error) {
 	}
 	u.Server = scheme + "://" + net.JoinHostPort(p.Hostname(), cmp.Or(p.Port(), port))
 	if _, err := url.Parse(u.Server); err != nil { // a host such as "::"
-		return URL{}, fmt.Errorf("MQTT URL %s: malformed host", redact(raw))
+		return URL{}, fmt.Errorf("MQTT URL %s: malformed host", secret.RedactURL(raw))
 	}
 	return u, nil
-}
-
-// redact is raw with any password masked, for errors.
-func redact(raw string) string {
-	p, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	return p.Redacted()
 }

@@ -41,7 +41,14 @@ func TestParseURL(t *testing.T) {
 		{"broker:1883", `scheme "broker"`},
 		{"mqtt://", "no host"},
 		{"mqtt://:1883", "no host"},
-		{"mqtt://broker/topic", `unexpected path "/topic"`},
+		{"mqtt://broker/topic", "unexpected path"},
+		{"mqtt:/u:hunter2@broker", "no host"},
+		{"mqtt://u:1234/hunter2@broker", "unexpected path"},
+		{"mqtt://broker:1883?password=hunter2", "unexpected query"},
+		{"mqtt://broker#hunter2", "unexpected query"},
+		{"mqtt://broker:99999", `port "99999", want 1 to 65535`},
+		{"mqtt://broker:0", `port "0"`},
+		{"mqtt://broker:01883", `port "01883"`},
 		{"mqtt://u:hunter2@broker:port", "malformed"},
 		{"ftp://u:hunter2@broker", "ftp://u:xxxxx@broker"},
 	} {
@@ -115,7 +122,7 @@ func FuzzParseURL(f *testing.F) {
 		}
 		p, perr := url.Parse(raw)
 		if perr != nil {
-			if !strings.Contains(err.Error(), "(unparseable URL)") {
+			if !strings.Contains(err.Error(), "(unparsable URL)") {
 				t.Fatalf("ParseURL(%q) error shows the unparseable URL: %v", raw, err)
 			}
 			return

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tributary-iot/tributary/internal/secret"
 	"github.com/tributary-iot/tributary/internal/tlsfiles"
 )
 
@@ -50,14 +51,8 @@ func NewClient(o ClientOptions) (*redis.Client, error) {
 	return redis.NewClient(opt), nil
 }
 
-// RedactURL returns u with any password replaced by "xxxxx", for logs.
-func RedactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	return p.Redacted()
-}
+// RedactURL returns u fit for logs: any password masked (secret.RedactURL).
+func RedactURL(u string) string { return secret.RedactURL(u) }
 
 func redactErr(err error, u string) error {
 	p, perr := url.Parse(u)

@@ -17,6 +17,7 @@ import (
 	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/agent/spool"
 	"github.com/tributary-iot/tributary/hardware"
+	"github.com/tributary-iot/tributary/internal/secret"
 )
 
 // runCheck is `edge check --config FILE`: it validates the file and
@@ -91,7 +92,7 @@ func describe(w io.Writer, cfg fileConfig) {
 	fmt.Fprintf(tw, "device:\t%s\n", cmp.Or(cfg.Device, "(not set: the host name)"))
 	up := "(not set: $REDIS_URL, else " + defaultRedisURL + ")"
 	if cfg.Uplink.URL != "" {
-		up = redactAny(cfg.Uplink.URL)
+		up = secret.RedactURL(cfg.Uplink.URL)
 		var extra []string
 		if cfg.Uplink.Username != "" {
 			extra = append(extra, "user "+cfg.Uplink.Username)

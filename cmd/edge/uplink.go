@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 
 	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/internal/cli"
+	"github.com/tributary-iot/tributary/internal/secret"
 	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/store"
 )
@@ -39,7 +39,7 @@ func resolveUplink(f *flags, file uplinkConfig, device string) (uplinkSettings, 
 	if f.mqtt.URL != "" || (f.redis.URL == "" && fileMQTT.URL != "") {
 		mq := overlay(f.mqtt, fileMQTT)
 		if !mqttwire.IsURL(mq.URL) {
-			return s, usageError{Err: fmt.Errorf("--mqtt %q: want an mqtt:// or mqtts:// URL", redactAny(mq.URL))}
+			return s, usageError{Err: fmt.Errorf("--mqtt %q: want an mqtt:// or mqtts:// URL", secret.RedactURL(mq.URL))}
 		}
 		if mq.Username != "" && mq.Username != device {
 			return s, usageError{Err: fmt.Errorf("MQTT user name %q differs from the device id %q: the broker ACL (deploy/mosquitto/acl) lets a user publish only under its own name, and mosquitto acknowledges a refused publish as if it were taken, so every reading would vanish; use the device id as user name", mq.Username, device)}
@@ -74,14 +74,6 @@ func overlay(flags, file cli.Conn) cli.Conn {
 	}
 }
 
-// redactAny hides the password of any URL.
-func redactAny(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return u.Redacted()
-	}
-	return "(unparsable URL)"
-}
-
 // openUplink connects (in the background) to the chosen uplink. close
 // releases it after the agent has stopped.
 func openUplink(s settings, boot string, log *slog.Logger) (up agent.Uplink, describe string, close func(), err error) {
@@ -92,7 +84,7 @@ func openUplink(s settings, boot string, log *slog.Logger) (up agent.Uplink, des
 		if err != nil {
 			return nil, "", nil, err
 		}
-		return u, "mqtt " + redactAny(o.Broker.URL), func() { u.Close() }, nil
+		return u, "mqtt " + secret.RedactURL(o.Broker.URL), func() { u.Close() }, nil
 	}
 	rdb, err := store.NewClient(s.up.redis)
 	if err != nil {

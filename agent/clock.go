@@ -167,11 +167,11 @@ func (a *Agent) dropHeld() {
 		"device", a.cfg.Device, "readings", len(held), "first_seq", held[0].r.Seq, "last_seq", held[len(held)-1].r.Seq)
 }
 
-// StateWritten is the last time the agent of device wrote its state in
+// stateWritten is the last time the agent of device wrote its state in
 // stateDir, by the wall clock of then (the seq lease is written at least
 // every lease's worth of readings), or the zero time if it has none. A
 // clock behind it has been set back.
-func StateWritten(stateDir, device string) time.Time {
+func stateWritten(stateDir, device string) time.Time {
 	var t time.Time
 	for _, path := range []string{seqPath(stateDir, device), bootPath(stateDir, device)} {
 		if fi, err := os.Stat(path); err == nil && fi.ModTime().After(t) {

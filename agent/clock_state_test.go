@@ -10,7 +10,7 @@ import (
 // zero without state.
 func TestStateWritten(t *testing.T) {
 	dir := t.TempDir()
-	if got := StateWritten(dir, "pi-1"); !got.IsZero() {
+	if got := stateWritten(dir, "pi-1"); !got.IsZero() {
 		t.Fatalf("no state: %v, want zero", got)
 	}
 	lease, boot := time.Now().Add(time.Hour).Truncate(time.Second), time.Now().Add(-time.Hour).Truncate(time.Second)
@@ -22,7 +22,7 @@ func TestStateWritten(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := StateWritten(dir, "pi-1"); !got.Equal(lease) {
-		t.Fatalf("StateWritten = %v, want the lease's %v", got, lease)
+	if got := stateWritten(dir, "pi-1"); !got.Equal(lease) {
+		t.Fatalf("stateWritten = %v, want the lease's %v", got, lease)
 	}
 }

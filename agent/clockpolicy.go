@@ -77,7 +77,7 @@ func clockFloor(stateDir, device string) time.Time {
 			}
 		}
 	}
-	if t := StateWritten(stateDir, device); t.After(floor) {
+	if t := stateWritten(stateDir, device); t.After(floor) {
 		floor = t
 	}
 	return floor

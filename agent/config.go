@@ -40,8 +40,8 @@ type SensorConfig struct {
 	Interval time.Duration
 	// Timeout bounds one Read, even one that ignores its context: the agent
 	// then stops waiting, counts a failure of kind "timeout" and reads the
-	// sensor again only once that Read has returned. Default
-	// DefaultSensorTimeout (5s).
+	// sensor again only once that Read has returned. Default the longer of
+	// DefaultSensorTimeout (5s) and Interval.
 	Timeout time.Duration
 	// Simulated says that Sensor is a simulation standing in for hardware
 	// that could not be opened; the agent shows it in Health and in the
@@ -172,7 +172,7 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("agent: sensor %s: negative timeout %v", name, s.Timeout)
 		}
 		if s.Timeout == 0 {
-			s.Timeout = DefaultSensorTimeout
+			s.Timeout = max(DefaultSensorTimeout, s.Interval)
 		}
 		ss[i] = s
 	}

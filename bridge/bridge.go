@@ -118,9 +118,14 @@ func New(opt Options) (*Bridge, error) {
 		SetDefaultPublishHandler(b.onMessage).
 		SetOnConnectHandler(b.onConnect).
 		SetConnectionLostHandler(b.onConnectionLost)
-	if b.user = cmp.Or(opt.MQTT.Username, bu.User.Username()); b.user != "" {
-		urlPassword, _ := bu.User.Password()
-		co.SetUsername(b.user).SetPassword(cmp.Or(opt.MQTT.Password, urlPassword))
+	urlPassword, _ := bu.User.Password()
+	b.user = cmp.Or(opt.MQTT.Username, bu.User.Username())
+	password := cmp.Or(opt.MQTT.Password, urlPassword)
+	if b.user == "" && password != "" {
+		return nil, errors.New("bridge: an MQTT password without a user name: give the user name too (--mqtt-username)")
+	}
+	if b.user != "" {
+		co.SetUsername(b.user).SetPassword(password)
 	}
 	if tlsConf != nil {
 		co.SetTLSConfig(tlsConf)

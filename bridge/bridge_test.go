@@ -360,6 +360,7 @@ func TestNewRejects(t *testing.T) {
 		{"cert without key", Options{Store: st, MQTT: mqttwire.Broker{URL: "mqtts://h", CertFile: "c.pem"}}, "go together"},
 		{"bad group", Options{Store: st, Group: "a/b", MQTT: mqttwire.Broker{URL: "mqtt://h"}}, "group"},
 		{"password not shown", Options{Store: st, MQTT: mqttwire.Broker{URL: "ftp://u:hunter2@h"}}, "xxxxx"},
+		{"password without a user", Options{Store: st, MQTT: mqttwire.Broker{URL: "mqtt://h", Password: "hunter2"}}, "password without a user name"},
 		{"bad mapping", Options{Store: st, MQTT: mqttwire.Broker{URL: "mqtt://h"}, Mappings: []Mapping{{Topic: "#", Format: FormatFlat}}}, "Tributary's own topics"},
 		{"duplicate mapping", Options{Store: st, MQTT: mqttwire.Broker{URL: "mqtt://h"}, Mappings: []Mapping{z2mMapping(), z2mMapping()}}, "used twice"},
 	} {

@@ -15,8 +15,9 @@ type SensorConfig struct {
 	Name     string        `yaml:"name"`
 	Driver   string        `yaml:"driver"`
 	Interval time.Duration `yaml:"interval"`
-	// Timeout bounds one read; default 0: the agent's (5s). A read past it
-	// is abandoned and counted as a timeout.
+	// Timeout bounds one read; default 0: the agent's (the longer of 5s
+	// and the interval). A read past it is abandoned and counted as a
+	// timeout.
 	Timeout time.Duration `yaml:"timeout"`
 	// Fallback "sim" lets the agent simulate the sensor (the real driver
 	// over an emulated chip) when its hardware cannot be opened at start.

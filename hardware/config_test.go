@@ -33,7 +33,7 @@ func TestValidatePlaces(t *testing.T) {
 		{Index: 4, Key: "interval", Whole: true},
 		{Index: 5, Key: "address", Msg: "0x76 on bus 1 is already sensors[0]'s (a bme280)"},
 		{Index: 6, Key: "address", Msg: "driver gpio-input does not take address (besides name, driver, interval, timeout and fallback, it takes pin, metric, pull, debounce, invert)"},
-		{Index: 7, Key: "timeout", Msg: "50ms is below the minimum 100ms (0: the agent's default)"},
+		{Index: 7, Key: "timeout", Msg: "50ms is below the minimum 100ms (leave it out for the agent's default)"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d mistakes, want %d: %v", len(got), len(want), got)

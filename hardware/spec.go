@@ -88,7 +88,7 @@ func (c SensorConfig) spec(d Driver, keys []string) (spec, []*ConfigError) {
 	}
 
 	if c.Timeout != 0 && c.Timeout < MinTimeout {
-		bad("timeout", "%v is below the minimum %v (0: the agent's default)", c.Timeout, MinTimeout)
+		bad("timeout", "%v is below the minimum %v (leave it out for the agent's default)", c.Timeout, MinTimeout)
 	}
 
 	if slices.Contains(d.keys, "stuck_after") {

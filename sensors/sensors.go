@@ -86,8 +86,9 @@ func (s Sample) Validate() error {
 
 // Close closes every sensor of ss that implements io.Closer, and returns
 // the errors joined. It is for whoever created the sensors, after the agent
-// that read them has stopped; a Read the agent abandoned may still be
-// running, so a sensor's Close must be safe during a Read.
+// that read them has stopped. A Read the agent abandoned may still be
+// running: Close must not corrupt it, but may wait for it (the drivers
+// serialise both on one lock), so the edge bounds how long it waits.
 func Close(ss ...Sensor) error {
 	var errs []error
 	for _, s := range ss {

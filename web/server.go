@@ -58,13 +58,22 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opt ServeOption
 		}
 		served <- err
 	}()
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx)) // a deadline is set below
+	defer cancel()
 	select {
-	case err := <-served:
-		return err // never ErrServerClosed: only Shutdown closes it
+	case err := <-served: // never ErrServerClosed: only Shutdown closes it
+		log.Error("http server failed; closing its connections", "err", err)
+		srv.Close()
+		if opt.Hub != nil {
+			sctx, cancel = context.WithTimeout(sctx, timeout)
+			defer cancel()
+			opt.Hub.Shutdown(sctx)
+		}
+		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout", timeout)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	sctx, cancel = context.WithTimeout(sctx, timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)

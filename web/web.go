@@ -66,8 +66,8 @@ type Options struct {
 	// Store answers the REST API. Required.
 	Store Store
 	// Hub serves /api/stream. Required. The handler only adds clients; the
-	// caller owns the hub and shuts it down (Hub.Shutdown) after the HTTP
-	// server, since WebSocket connections outlive http.Server.Shutdown.
+	// caller owns the hub and shuts it down after the HTTP server, since
+	// WebSocket connections outlive http.Server.Shutdown (Serve does both).
 	Hub *fanout.Hub
 	// Ready reports readiness for /readyz, typically the Ready of the
 	// hub's source (fanout.Source). Default nil: always ready.

@@ -134,7 +134,7 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		return nil, errors.New("--mqtt-* flags need --mqtt")
 	}
 	if redis.URL == "" && redis.Given() {
-		return nil, errors.New("--redis-password-file, --redis-ca and --redis-cert need --redis (or REDIS_URL)")
+		return nil, errors.New("--redis-password-file, --redis-ca, --redis-cert and --redis-key need --redis (or REDIS_URL)")
 	}
 	if cfg.redis, err = redis.Redis(); err != nil {
 		return nil, err

@@ -103,6 +103,8 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 			errs = append(errs, fmt.Errorf("%suplink.url: %w", at("uplink", "url"), err))
 		case u.User != nil:
 			errs = append(errs, fmt.Errorf("%suplink.url: keep credentials out of the URL: use username and password_file", at("uplink", "url")))
+		case !u.Secure && (c.Uplink.CAFile != "" || c.Uplink.CertFile != "" || c.Uplink.KeyFile != ""):
+			errs = append(errs, fmt.Errorf("%suplink.url: TLS files (ca_file, cert_file, key_file) need an mqtts:// URL", at("uplink", "url")))
 		}
 	} else if c.Uplink.URL != "" {
 		u, err := url.Parse(c.Uplink.URL)

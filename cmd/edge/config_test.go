@@ -54,6 +54,7 @@ func TestConfigErrors(t *testing.T) {
 		{"wrong type", "sensors: yes\n", "line 1"},
 		{"uplink scheme", "uplink:\n  url: http://x\n", `line 2: uplink.url: scheme "http": want redis://`},
 		{"MQTT uplink without host", "uplink:\n  url: mqtt://\n", "line 2: uplink.url: MQTT URL mqtt:: no host"},
+		{"MQTT TLS files without mqtts", "uplink:\n  url: mqtt://x\n  ca_file: ca.pem\n", "line 2: uplink.url: TLS files (ca_file, cert_file, key_file) need an mqtts:// URL"},
 		{"MQTT uplink with credentials", "uplink:\n  url: mqtts://pi:hunter2@x\n", "line 2: uplink.url: keep credentials out of the URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,4 +9,8 @@ import (
 	"github.com/tributary-iot/tributary/internal/cli"
 )
 
-func main() { cli.Main("edge", slog.LevelInfo, run) }
+func main() { cli.Main("edge", &redisLogLevel, run) }
+
+// redisLogLevel filters go-redis's own log lines (set once by run, for the
+// whole process): they show with --log-level debug.
+var redisLogLevel slog.LevelVar

@@ -45,6 +45,7 @@ type flags struct {
 	spool                           spoolFlags
 	clock                           string
 	drainRate                       float64
+	logLevel                        *cli.LogLevel
 }
 
 func newFlags(stderr io.Writer) *flags {
@@ -64,6 +65,7 @@ func newFlags(stderr io.Writer) *flags {
 	fs.DurationVar(&f.interval, "interval", 0, "default sampling `interval` (default: the file's, else 1s)")
 	fs.StringVar(&f.stateDir, "state-dir", "", "`dir` for persistent state (default: the file's, else $STATE_DIRECTORY, $XDG_STATE_HOME/tributary-edge or ~/.local/state/tributary-edge)")
 	fs.StringVar(&f.metricsListen, "metrics-listen", defaultMetricsListen, "`address` to serve /metrics on; empty disables")
+	f.logLevel = cli.RegisterLogLevel(fs)
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.BoolVar(&f.help, "help", false, "print this help and exit")
 	fs.BoolVar(&f.help, "h", false, "print this help and exit")
@@ -117,7 +119,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case f.fs.NArg() > 0:
 		return usageError{Err: fmt.Errorf("unexpected argument %q", f.fs.Arg(0))}
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	level, err := f.logLevel.Level()
+	if err != nil {
+		return usageError{Err: err}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	redisLogLevel.Set(level)
 	s, err := resolve(f)
 	if err != nil {
 		return err
@@ -127,11 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := board.Close(); err != nil {
-			log.Warn("closing sensors", "err", err)
-		}
-	}()
+	defer closeBoard(board, log)
 	var cfgs []agent.SensorConfig
 	for _, sn := range board.Sensors() {
 		cfgs = append(cfgs, agent.SensorConfig{Sensor: sn.Sensor, Interval: sn.Interval, Timeout: sn.Timeout, Simulated: sn.Simulated})
@@ -182,6 +185,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log.Info("edge starting", "version", buildinfo.String("edge"), "device", s.device, "boot", boot, "uplink", uplinkDesc,
 		"state_dir", s.stateDir, "spool", s.spool.dir, "spool_sync", s.spool.opt.Sync, "spooled", q.Len(), "sensors", len(cfgs), "metrics", metricsAddr, "clock", cmp.Or(s.clock, agent.ClockAuto), "clock_floor", floor)
 	return a.Run(ctx)
+}
+
+// boardCloseTimeout bounds closing the sensors at exit: a driver whose read
+// is wedged (abandoned by the agent) may never let its sensor close.
+const boardCloseTimeout = 5 * time.Second
+
+// closeBoard closes the board's sensors and buses, giving up after
+// boardCloseTimeout so that a wedged read never holds the process.
+func closeBoard(board *hardware.Board, log *slog.Logger) {
+	done := make(chan error, 1)
+	go func() { done <- board.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Warn("closing sensors", "err", err)
+		}
+	case <-time.After(boardCloseTimeout):
+		log.Warn("sensors did not close in time (a read is wedged); exiting without them", "timeout", boardCloseTimeout)
+	}
 }
 
 // resolve merges flags over the file over the environment and defaults.

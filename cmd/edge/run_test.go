@@ -231,6 +231,7 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"--device", "d", "--state-dir", dir, "--mqtt", "redis://x"}, "mqtt:// or mqtts://", true},
 		{[]string{"--device", "d", "--state-dir", dir, "--mqtt", "mqtt://u:hunter2@x"}, "credentials", false},
 		{[]string{"--device", "d", "--state-dir", dir, "--mqtt", "mqtt://x", "--mqtt-cert", "c.pem"}, "--mqtt-cert and --mqtt-key go together", true},
+		{[]string{"--device", "d", "--state-dir", dir, "--mqtt", "mqtt://x", "--mqtt-ca", "ca.pem"}, "need an mqtts:// URL", true},
 		{[]string{"--device", "d", "--state-dir", dir, "--clock", "ntp"}, `clock policy "ntp"`, true},
 		{[]string{"--device", "d", "--state-dir", dir, "--mqtt", "mqtt://x", "--mqtt-username", "other"}, "differs from the device id", true},
 	} {

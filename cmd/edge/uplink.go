@@ -47,6 +47,9 @@ func resolveUplink(f *flags, file uplinkConfig, device string) (uplinkSettings, 
 		if err := mq.Check(); err != nil {
 			return s, usageError{Err: err}
 		}
+		if u, err := mqttwire.ParseURL(mq.URL); err == nil && !u.Secure && (mq.CAFile != "" || mq.CertFile != "" || mq.KeyFile != "") {
+			return s, usageError{Err: fmt.Errorf("MQTT TLS files (--mqtt-ca, --mqtt-cert, --mqtt-key or the file's) need an mqtts:// URL, not %s", secret.RedactURL(mq.URL))}
+		}
 		b, err := mq.MQTT()
 		s.mqtt = agent.MQTTUplinkOptions{Device: device, Broker: b}
 		return s, err

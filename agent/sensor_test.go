@@ -14,6 +14,7 @@ import (
 
 	"github.com/tributary-iot/tributary/sensors"
 	"github.com/tributary-iot/tributary/sensors/bme280"
+	"github.com/tributary-iot/tributary/sensors/sensorstest"
 	chip "github.com/tributary-iot/tributary/sim/chip/bme280"
 	"github.com/tributary-iot/tributary/sim/i2csim"
 )
@@ -135,22 +136,21 @@ func TestWatcherChangesArriveBetweenReads(t *testing.T) {
 
 // clock is a settable wall clock and readiness flag.
 type clock struct {
-	mu    sync.Mutex
-	now   time.Time
-	ready bool
+	sensorstest.Clock
+	ready atomic.Bool
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Ready() bool    { c.mu.Lock(); defer c.mu.Unlock(); return c.ready }
+func newClock(now time.Time) *clock { return &clock{Clock: sensorstest.Clock{Start: now}} }
+
+func (c *clock) Ready() bool { return c.ready.Load() }
 func (c *clock) set(now time.Time, ready bool) {
-	c.mu.Lock()
-	c.now, c.ready = now, ready
-	c.mu.Unlock()
+	c.Set(now)
+	c.ready.Store(ready)
 }
 
 func TestReadingsWaitForTheClock(t *testing.T) {
 	up := &flakyUplink{}
-	c := &clock{now: time.Unix(0, 0)} // a Pi without an RTC boots in 1970
+	c := newClock(time.Unix(0, 0)) // a Pi without an RTC boots in 1970
 	a := start(t, Config{Device: "dev-c", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: t.TempDir()},
 		up, Options{Now: c.Now, ClockReady: c.Ready})
 	await(t, "readings held", func() bool { return a.heldLen() >= 20 })
@@ -198,7 +198,7 @@ func TestReadingsWaitForTheClock(t *testing.T) {
 
 func TestHoldLimit(t *testing.T) {
 	up := &flakyUplink{}
-	c := &clock{now: time.Unix(0, 0)}
+	c := newClock(time.Unix(0, 0))
 	a := start(t, Config{Device: "dev-l", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: t.TempDir()},
 		up, Options{Now: c.Now, ClockReady: c.Ready, HoldLimit: 5})
 	await(t, "drops beyond the hold limit", func() bool { return testutil.ToFloat64(a.m.dropped.WithLabelValues(DropClock)) >= 10 })
@@ -302,7 +302,7 @@ func TestBootsNeverGoUnrecorded(t *testing.T) {
 // taken from the monotonic clock once the wall clock is trusted.
 func TestBootWaitsForTheClock(t *testing.T) {
 	up := &bootUplink{}
-	c := &clock{now: time.Unix(0, 0)}
+	c := newClock(time.Unix(0, 0))
 	a := start(t, Config{Device: "dev-bc", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: t.TempDir()},
 		up, Options{Now: c.Now, ClockReady: c.Ready})
 	await(t, "readings held", func() bool { return a.heldLen() >= 10 })
@@ -321,7 +321,7 @@ func TestBootWaitsForTheClock(t *testing.T) {
 // the agent stops are counted as dropped, not lost silently.
 func TestHeldReadingsCountedAtStop(t *testing.T) {
 	up := &flakyUplink{}
-	c := &clock{now: time.Unix(0, 0)}
+	c := newClock(time.Unix(0, 0))
 	a := start(t, Config{Device: "dev-hs", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: t.TempDir()},
 		up, Options{Now: c.Now, ClockReady: c.Ready})
 	await(t, "readings held", func() bool { return a.heldLen() >= 10 })
@@ -410,7 +410,7 @@ func TestSeqFromClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Without the option, or with a clock not trusted, it starts at 1.
-	c := &clock{now: time.Unix(0, 0)}
+	c := newClock(time.Unix(0, 0))
 	b := start(t, Config{Device: "dev-sc", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: t.TempDir()},
 		&flakyUplink{}, Options{SeqFromClock: true, Now: c.Now, ClockReady: c.Ready})
 	await(t, "readings held", func() bool { return b.heldLen() > 0 })

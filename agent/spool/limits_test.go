@@ -3,11 +3,11 @@ package spool
 import (
 	"context"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/sensors/sensorstest"
 )
 
 func TestByteLimit(t *testing.T) {
@@ -106,28 +106,11 @@ func TestDroppedBehindBatchSurvivesReopen(t *testing.T) {
 }
 
 // clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
 func TestAgeLimit(t *testing.T) {
 	for _, full := range []FullPolicy{DropOldest, DropNewest} {
 		t.Run(string(full), func(t *testing.T) {
 			ctx := context.Background()
-			clk := &clock{now: rd(1000).Time}
+			clk := &sensorstest.Clock{Start: rd(1000).Time}
 			dir := t.TempDir()
 			opt := Options{MaxAge: 100 * time.Second, Full: full, Now: clk.Now, SegmentSize: segHdrSize + 8*recSize, ReadCache: 4}
 			s := mustOpen(t, dir, opt)
@@ -136,7 +119,7 @@ func TestAgeLimit(t *testing.T) {
 				t.Fatalf("Push dropped %d, want the 50 older than MaxAge", d)
 			}
 			batch, _ := s.Peek(ctx, 5) // 900..904, in flight
-			clk.set(rd(1030).Time)     // now 900..929 are too old, but 900..904 are in flight
+			clk.Set(rd(1030).Time)     // now 900..929 are too old, but 900..904 are in flight
 			if d := s.Push(rds(1030, 1030)); d != 25 {
 				t.Fatalf("Push at t=1030 dropped %d, want 25 (905..929)", d)
 			}
@@ -148,7 +131,7 @@ func TestAgeLimit(t *testing.T) {
 			}
 			s.Commit(len(batch))
 			// Peek drops what aged meanwhile, from disk, without a Push.
-			clk.set(rd(1045).Time)
+			clk.Set(rd(1045).Time)
 			rs, _ := s.Peek(ctx, 100)
 			if want := append(span64(945, 949), 1030); !slices.Equal(seqs(rs), want) {
 				t.Fatalf("Peek at t=1045 = %v, want %v", seqs(rs), want)

@@ -10,10 +10,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tributary-iot/tributary/sensors/sensorstest"
 )
 
 func TestMetrics(t *testing.T) {
-	clk := &clock{now: rd(1000).Time}
+	clk := &sensorstest.Clock{Start: rd(1000).Time}
 	s := mustOpen(t, t.TempDir(), Options{MaxBytes: 10 * recSize, MaxAge: 500 * time.Second, Now: clk.Now, Sync: SyncAlways})
 	reg := prometheus.NewPedanticRegistry()
 	if err := reg.Register(s.Collector()); err != nil {

@@ -41,6 +41,18 @@ func (c *Clock) Advance(d time.Duration) {
 	c.moved += d
 }
 
+// Set moves the clock to read t, forward or back: a wall clock stepped by
+// a time daemon, or time passing for a component that takes a Now func.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	start := c.Start
+	if start.IsZero() {
+		start = DefaultStart
+	}
+	c.moved = t.Sub(start)
+}
+
 // Sleep is a driver's wait (sensors.Sleep) on this clock: it returns ctx's
 // error if ctx has ended, or else advances the clock d and returns at once.
 func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {

@@ -30,4 +30,13 @@ func TestClock(t *testing.T) {
 	if got := (&sensorstest.Clock{Start: start}).Now(); !got.Equal(start) {
 		t.Errorf("Clock{Start} reads %v, want %v", got, start)
 	}
+	back := start.Add(-time.Hour) // a clock stepped back
+	c.Set(back)
+	if got := c.Now(); !got.Equal(back) {
+		t.Errorf("after Set(%v) the clock reads %v", back, got)
+	}
+	c.Advance(time.Minute)
+	if got := c.Now(); !got.Equal(back.Add(time.Minute)) {
+		t.Errorf("Set then Advance: %v", got)
+	}
 }

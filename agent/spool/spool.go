@@ -100,7 +100,6 @@ type Spool struct {
 	notify   chan struct{}
 	n        int   // readings queued
 	bytes    int64 // their record sizes
-	lastWarn time.Time
 
 	// Syncing.
 	syncMu              sync.Mutex // serialises syncData

@@ -270,15 +270,6 @@ func (c tally) String() string {
 		c.produced, c.stored, c.duplicated, c.missing, c.disordered, c.stray)
 }
 
-func (c *tally) add(o tally) {
-	c.produced += o.produced
-	c.stored += o.stored
-	c.duplicated += o.duplicated
-	c.missing += o.missing
-	c.disordered += o.disordered
-	c.stray += o.stray
-}
-
 // audit compares device's stream with its boots (in the order they ran):
 // every seq a boot produced must be stored once, in order. A boot that
 // ran to a clean stop produced [first, next); a killed one at least

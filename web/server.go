@@ -58,24 +58,18 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opt ServeOption
 		}
 		served <- err
 	}()
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx)) // a deadline is set below
-	defer cancel()
+	var failed error // never ErrServerClosed: only Shutdown closes it
 	select {
-	case err := <-served: // never ErrServerClosed: only Shutdown closes it
-		log.Error("http server failed; closing its connections", "err", err)
-		srv.Close()
-		if opt.Hub != nil {
-			sctx, cancel = context.WithTimeout(sctx, timeout)
-			defer cancel()
-			opt.Hub.Shutdown(sctx)
-		}
-		return err
+	case failed = <-served:
+		log.Error("http server failed; closing its connections", "err", failed)
 	case <-ctx.Done():
+		log.Info("shutting down", "timeout", timeout)
 	}
-	log.Info("shutting down", "timeout", timeout)
-	sctx, cancel = context.WithTimeout(sctx, timeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	if failed != nil {
+		srv.Close()
+	} else if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
 		srv.Close()
 	}
@@ -83,6 +77,9 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opt ServeOption
 		if err := opt.Hub.Shutdown(sctx); err != nil {
 			log.Warn("websocket clients did not close in time", "err", err)
 		}
+	}
+	if failed != nil {
+		return failed
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -99,7 +99,7 @@ func TestServeBackground(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := ServeBackground(ln, MetricsMux(reg), slog.New(slog.DiscardHandler))
-	base := "http://" + b.Addr().String()
+	base := "http://" + ln.Addr().String()
 	for path, want := range map[string]string{"/metrics": "cli_test_gauge 42", "/healthz": "ok"} {
 		resp, err := http.Get(base + path)
 		if err != nil {

@@ -26,9 +26,8 @@ func MetricsMux(reg *prometheus.Registry) *http.ServeMux {
 // Background is an HTTP server running on its own goroutine, such as the
 // private metrics server beside an agent or a bridge.
 type Background struct {
-	srv  *http.Server
-	addr net.Addr
-	wg   sync.WaitGroup
+	srv *http.Server
+	wg  sync.WaitGroup
 }
 
 // ServeBackground serves h on ln until Stop. Serve errors other than a
@@ -42,7 +41,6 @@ func ServeBackground(ln net.Listener, h http.Handler, log *slog.Logger) *Backgro
 			WriteTimeout:      30 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 		},
-		addr: ln.Addr(),
 	}
 	b.wg.Add(1)
 	go func() {
@@ -53,9 +51,6 @@ func ServeBackground(ln net.Listener, h http.Handler, log *slog.Logger) *Backgro
 	}()
 	return b
 }
-
-// Addr is the address the server listens on.
-func (b *Background) Addr() net.Addr { return b.addr }
 
 // Stop shuts the server down, giving requests in progress up to grace to
 // finish, and returns once its goroutine has.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/tributary-iot/tributary/internal/backoff"
 	"github.com/tributary-iot/tributary/mqttwire"
@@ -113,6 +114,7 @@ func NewMQTTUplink(opt MQTTUplinkOptions) (*MQTTUplink, error) {
 	}
 	u := &MQTTUplink{opt: opt, log: opt.Logger, lost: make(chan struct{}, 1), closed: make(chan struct{})}
 	co := mqtt.NewClientOptions().
+		SetStore(copyingStore{mqtt.NewMemoryStore()}).
 		AddBroker(broker.Server).
 		SetClientID(b.ClientID).
 		SetUsername(b.Username).
@@ -300,4 +302,33 @@ func (u *MQTTUplink) Close() error {
 	}
 	u.client.Disconnect(250)
 	return nil
+}
+
+// copyingStore is paho's memory store, except that it keeps and hands out
+// copies of publishes, never a packet paho may be writing. On reconnecting,
+// paho marks every stored publish as a repeat (resume sets its DUP flag)
+// while the same packet, queued before the connection dropped, may be being
+// written (which also sets its fields) on the new connection: a data race
+// in the library (eclipse-paho/paho.mqtt.golang#703). The broker and the
+// ingest take the repeat once.
+type copyingStore struct{ *mqtt.MemoryStore }
+
+// Put implements mqtt.Store.
+func (s copyingStore) Put(key string, p packets.ControlPacket) {
+	s.MemoryStore.Put(key, copyPublish(p))
+}
+
+// Get implements mqtt.Store.
+func (s copyingStore) Get(key string) packets.ControlPacket {
+	return copyPublish(s.MemoryStore.Get(key))
+}
+
+// copyPublish is a copy of p if it is a publish (its payload shared: paho
+// never writes to it), else p.
+func copyPublish(p packets.ControlPacket) packets.ControlPacket {
+	if pub, ok := p.(*packets.PublishPacket); ok {
+		cp := *pub
+		return &cp
+	}
+	return p
 }

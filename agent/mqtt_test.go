@@ -7,6 +7,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
 	"github.com/tributary-iot/tributary/mqttwire"
@@ -152,5 +153,38 @@ func TestMQTTUplinkOptions(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), ":p@") {
 			t.Errorf("error shows the password: %v", err)
 		}
+	}
+}
+
+// TestCopyingStore: a publish is stored and comes back as a copy, so that
+// paho's resume can mark it a repeat without touching a packet a writer may
+// be sending (eclipse-paho/paho.mqtt.golang#703).
+func TestCopyingStore(t *testing.T) {
+	s := copyingStore{mqtt.NewMemoryStore()}
+	s.Open()
+	defer s.Close()
+	pub := packets.NewControlPacket(packets.Publish).(*packets.PublishPacket)
+	pub.Qos, pub.MessageID, pub.TopicName, pub.Payload = 1, 7, "tributary/pi-1/readings", []byte("[]")
+	s.Put("o.7", pub)
+	got, ok := s.Get("o.7").(*packets.PublishPacket)
+	if !ok || got == pub {
+		t.Fatalf("Get returned %p (the stored %p): want a copy", got, pub)
+	}
+	if got.MessageID != 7 || got.TopicName != pub.TopicName || string(got.Payload) != "[]" || got.Qos != 1 {
+		t.Errorf("copy %+v differs from the stored %+v", got, pub)
+	}
+	got.Dup = true
+	if pub.Dup {
+		t.Error("marking the copy a repeat changed the packet put")
+	}
+	if again := s.Get("o.7").(*packets.PublishPacket); again == got || again.Dup {
+		t.Error("a second Get returned the first one's packet")
+	}
+	pub.RemainingLength = 99 // as a writer sending it does
+	if again := s.Get("o.7").(*packets.PublishPacket); again.RemainingLength == 99 {
+		t.Error("the store keeps the packet put, not a copy")
+	}
+	if s.Get("o.8") != nil {
+		t.Error("Get of a missing key returned a packet")
 	}
 }

@@ -1,0 +1,138 @@
+#!/bin/sh
+# Writes Tributary's Redis users into a Redis ACL file (redis-server
+# --aclfile FILE), one line per user, each with only the commands, keys and
+# channels its job needs. The password is read from standard input (one
+# line), never from the command line, and only its SHA-256 goes into the
+# file. Adding a user that exists replaces its line: that is how a password
+# is rotated. See README.md beside this file.
+#
+#   redis-acl.sh FILE device ID   < password   # an edge agent writing straight to Redis
+#   redis-acl.sh FILE bridge NAME < password   # cmd/bridge
+#   redis-acl.sh FILE cloud NAME  < password   # cmd/cloud (with --mqtt, the bridge inside it too)
+#   redis-acl.sh FILE admin NAME  < password   # operators: everything (ACL LOAD, backups)
+#   redis-acl.sh FILE remove NAME              # a user's line removed
+#
+# Redis then loads the file at start, or on ACL LOAD (by the admin user). The
+# file always disables Redis's default user, so that no client gets in
+# without a user name. Rules are written for Redis 7.0 and later (selectors,
+# %R~ key permissions).
+#
+# TRIBUTARY_PREFIX (default tributary) is the key prefix, store.Options.Prefix.
+set -eu
+
+usage() {
+  echo "usage: $0 FILE device|bridge|cloud|admin NAME < password" >&2
+  echo "       $0 FILE remove NAME" >&2
+  exit 2
+}
+[ $# -eq 3 ] || usage
+file=$1 role=$2 name=$3
+p=${TRIBUTARY_PREFIX:-tributary}
+
+# A device's user name is its id (reading.ValidID): letters, digits, '.',
+# '_' and '-', starting with a letter or digit, at most 64 bytes. Service
+# users follow the same rule. None of these bytes is special in a Redis glob
+# pattern, so an id can go into the key and channel patterns as it is.
+case $name in
+  '' | [._-]* | *[!A-Za-z0-9._-]*) echo "$0: user name $name: want letters, digits, '.', '_' and '-', starting with a letter or digit" >&2; exit 2 ;;
+esac
+if [ ${#name} -gt 64 ]; then
+  echo "$0: user name $name: longer than 64 bytes" >&2; exit 2
+fi
+if [ "$name" = default ]; then
+  echo "$0: the default user stays disabled; choose another name" >&2; exit 2
+fi
+
+# What every client needs to connect: go-redis sends HELLO 3 with AUTH, and
+# PING for health checks. (go-redis also sends CLIENT SETINFO, which exists
+# from Redis 7.2 on; it ignores the refusal, which ACL LOG lists.)
+conn='+hello +auth +ping'
+
+# The commands store.Ingest (ingest.lua) and store.RecordBoot (its boot
+# script) run inside their scripts, plus HGET of store.LastSeq. Redis checks
+# every command a script runs against the calling user, so these are what a
+# script may do and also what the user may do directly, only ever on the
+# keys its patterns allow. A command added to a script must be added here
+# (internal/e2e TestRedisACL* fail otherwise).
+ingest='+eval +evalsha +time +hget +hset +setbit +expire +xadd +xtrim +publish +xrevrange'
+
+# Shared keys an ingester touches: the device registry (ZADD GT of each
+# device it stored readings of, and nothing else on that key) and the
+# retention the cloud publishes (read with HGETALL, never written).
+shared="(~$p:devices -@all +zadd) (%R~$p:retention -@all +hgetall)"
+
+# The bridge also assigns seqs to foreign formats (store.NextSeqs: a script
+# with EXISTS, HGET and SET, then INCRBY) and appends refused messages to the
+# dead-letter stream (XADD, write only).
+bridge="$ingest +exists +set +incrby ~$p:{*}:* &$p:live:{*} $shared (%W~$p:deadletter -@all +xadd)"
+
+case $role in
+  device)
+    # Its own keys (tributary:{ID}:*, whatever the store adds there), its
+    # own live channel, the registry's ZADD and the retention's HGETALL.
+    # Nothing else: no other device's keys or channel, no SUBSCRIBE, no
+    # KEYS, SCAN, FLUSH*, CONFIG, SCRIPT, FUNCTION, ACL, DEBUG or MODULE.
+    rules="$conn $ingest ~$p:{$name}:* &$p:live:{$name} $shared" ;;
+  bridge)
+    rules="$conn $bridge" ;;
+  cloud)
+    # The dashboard's reads (registry, latest values, history, boots), the
+    # live feed (PSUBSCRIBE to the one pattern tributary:live:*), the
+    # retention it publishes and applies (HSET, TIME, XTRIM), the registry's
+    # retention (forgetting silent devices: ZREM, DEL, UNLINK), and with
+    # --mqtt the bridge it runs inside.
+    rules="$conn $bridge +zrange +zrangebyscore +zscore +zcard +zrem +hgetall +hmget +xrange +xlen +del +unlink"
+    rules="$rules +psubscribe +punsubscribe ~$p:* &$p:live:*" ;;
+  admin)
+    rules='~* &* +@all' ;;
+  remove)
+    rules= ;;
+  *) usage ;;
+esac
+
+# A device's line and a service's line are told apart by the device's own
+# live channel; a name keeps its role, so that adding a device never
+# replaces the cloud's user (or the other way round).
+lines_of() { [ ! -e "$file" ] || awk -v n="$1" '$1 == "user" && $2 == n' "$file"; }
+others() { [ ! -e "$file" ] || awk -v n="$name" '!($1 == "user" && ($2 == n || $2 == "default"))' "$file"; }
+old=$(lines_of "$name")
+if [ -n "$old" ] && [ "$role" != remove ]; then
+  case $old in
+    *" &$p:live:{$name} "*) was=device ;;
+    *) was=service ;;
+  esac
+  is=service
+  [ "$role" = device ] && is=device
+  if [ "$was" != "$is" ]; then
+    echo "$0: $name is already a $was user in $file; remove it first" >&2; exit 1
+  fi
+fi
+
+line=
+if [ "$role" != remove ]; then
+  IFS= read -r pw || [ -n "${pw:-}" ] || { echo "$0: no password on standard input" >&2; exit 2; }
+  if [ ${#pw} -lt 16 ]; then
+    echo "$0: the password of $name is shorter than 16 characters" >&2; exit 2
+  fi
+  if command -v sha256sum >/dev/null; then
+    hash=$(printf %s "$pw" | sha256sum | cut -d' ' -f1)
+  else
+    hash=$(printf %s "$pw" | openssl dgst -sha256 -r | cut -d' ' -f1)
+  fi
+  # reset first: a replaced line keeps nothing of the old one.
+  line="user $name reset on #$hash $rules"
+fi
+
+umask 022
+tmp=$file.tmp.$$
+trap 'rm -f "$tmp"' EXIT
+{
+  echo 'user default reset off'
+  others
+  [ -z "$line" ] || echo "$line"
+} > "$tmp"
+# Only hashes: the file may be readable by Redis's own user (uid 999 in the
+# official image).
+chmod 644 "$tmp"
+mv "$tmp" "$file"
+trap - EXIT

@@ -35,6 +35,8 @@ type Options struct {
 	// Username is the user Client and URL authenticate as. Default: the
 	// default user.
 	Username string
+	// Args are more redis-server arguments ("--name", "value", ...).
+	Args []string
 	// TLS, when set, makes the server speak only TLS with this certificate
 	// and key (PEM files) and not require client certificates.
 	TLSCertFile, TLSKeyFile string
@@ -143,7 +145,7 @@ func (s *Server) command(port int) (*exec.Cmd, error) {
 	} else if s.opt.Password != "" {
 		args = append(args, "--requirepass", s.opt.Password)
 	}
-	return exec.Command("redis-server", args...), nil
+	return exec.Command("redis-server", append(args, s.opt.Args...)...), nil
 }
 
 // Addr is host:port of the server.

@@ -52,14 +52,16 @@ conn='+hello +auth +ping'
 # script) run inside their scripts, plus HGET of store.LastSeq. Redis checks
 # every command a script runs against the calling user, so these are what a
 # script may do and also what the user may do directly, only ever on the
-# keys its patterns allow. A command added to a script must be added here
-# (internal/e2e TestRedisACL* fail otherwise).
-ingest='+eval +evalsha +time +hget +hset +setbit +expire +xadd +xtrim +publish +xrevrange'
+# keys its patterns allow. DEL, HINCRBY, HMGET, SETRANGE and STRLEN are for
+# the bounded dedup window of ingest.lua. A command added to a script must
+# be added here (internal/e2e TestRedisACL* fail otherwise).
+ingest='+eval +evalsha +time +hget +hmget +hset +hincrby +setbit +setrange +strlen +expire +del +xadd +xtrim +publish +xrevrange'
 
-# Shared keys an ingester touches: the device registry (ZADD GT of each
-# device it stored readings of, and nothing else on that key) and the
-# retention the cloud publishes (read with HGETALL, never written).
-shared="(~$p:devices -@all +zadd) (%R~$p:retention -@all +hgetall)"
+# Shared keys an ingester touches: the device registry (ZADD of each device
+# it stored readings of, to tributary:devices and tributary:device_ids, and
+# nothing else on those keys) and the retention the cloud publishes (read
+# with HGETALL, never written).
+shared="(~$p:devices ~$p:device_ids -@all +zadd) (%R~$p:retention -@all +hgetall)"
 
 # The bridge also assigns seqs to foreign formats (store.NextSeqs: a script
 # with EXISTS, HGET and SET, then INCRBY) and appends refused messages to the
@@ -78,11 +80,10 @@ case $role in
   cloud)
     # The dashboard's reads (registry, latest values, history, boots), the
     # live feed (PSUBSCRIBE to the one pattern tributary:live:*), the
-    # retention it publishes and applies (HSET, TIME, XTRIM), the registry's
-    # retention (forgetting silent devices: ZREM, DEL, UNLINK), and with
-    # --mqtt the bridge it runs inside.
-    rules="$conn $bridge +zrange +zrangebyscore +zscore +zcard +zrem +hgetall +hmget +xrange +xlen +del +unlink"
-    rules="$rules +psubscribe +punsubscribe ~$p:* &$p:live:*" ;;
+    # retention it publishes and applies (HSET, TIME, XTRIM), the sweep of
+    # silent devices (ZRANGE, ZADD, ZSCORE, ZREM; DEL in its script), and
+    # with --mqtt the bridge it runs inside. All of it under tributary:*.
+    rules="$conn $bridge +zrange +zadd +zscore +zrem +hgetall +xrange +psubscribe +punsubscribe ~$p:* &$p:live:*" ;;
   admin)
     rules='~* &* +@all' ;;
   remove)

@@ -54,6 +54,8 @@ done
 for role in admin cloud bridge; do
   redis/redis-acl.sh secrets/redis/users.acl "$role" "tributary-$role" < "secrets/redis_${role}_password"
 done
+# Devices keep their passwords and get the rules of this version.
+redis/redis-acl.sh secrets/redis/users.acl refresh
 if [ ! -s secrets/mosquitto/passwd ]; then
   : > secrets/mosquitto/passwd
   passwd_tool -b "$(passwd_file)" tributary-bridge "$(cat secrets/mqtt_bridge_password)"

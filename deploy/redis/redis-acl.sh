@@ -11,6 +11,7 @@
 #   redis-acl.sh FILE cloud NAME  < password   # cmd/cloud (with --mqtt, the bridge inside it too)
 #   redis-acl.sh FILE admin NAME  < password   # operators: everything (ACL LOAD, backups)
 #   redis-acl.sh FILE remove NAME              # a user's line removed
+#   redis-acl.sh FILE refresh                  # every device's rules rewritten as this script has them, passwords kept
 #
 # Redis then loads the file at start, or on ACL LOAD (by the admin user). The
 # file always disables Redis's default user, so that no client gets in
@@ -23,11 +24,16 @@ set -eu
 usage() {
   echo "usage: $0 FILE device|bridge|cloud|admin NAME < password" >&2
   echo "       $0 FILE remove NAME" >&2
+  echo "       $0 FILE refresh" >&2
   exit 2
 }
-[ $# -eq 3 ] || usage
-file=$1 role=$2 name=$3
+case $#:${2:-} in
+  2:refresh) file=$1 role=refresh name=refresh ;;
+  3:*) file=$1 role=$2 name=$3 ;;
+  *) usage ;;
+esac
 p=${TRIBUTARY_PREFIX:-tributary}
+set -f # the rules hold glob patterns
 
 # A device's user name is its id (reading.ValidID): letters, digits, '.',
 # '_' and '-', starting with a letter or digit, at most 64 bytes. Service
@@ -68,13 +74,52 @@ shared="(~$p:devices ~$p:device_ids -@all +zadd) (%R~$p:retention -@all +hgetall
 # dead-letter stream (XADD, write only).
 bridge="$ingest +exists +set +incrby ~$p:{*}:* &$p:live:{*} $shared (%W~$p:deadletter -@all +xadd)"
 
+# A device: its own keys (tributary:{ID}:*, whatever the store adds there),
+# its own live channel, the registry's ZADD and the retention's HGETALL.
+# Nothing else: no other device's keys or channel, no SUBSCRIBE, no KEYS,
+# SCAN, FLUSH*, CONFIG, SCRIPT, FUNCTION, ACL, DEBUG or MODULE.
+device_rules() { echo "$conn $ingest ~$p:{$1}:* &$p:live:{$1} $shared"; }
+
+# A device's line is told apart from a service's by the device's own live
+# channel.
+is_device() {
+  case "$1 " in
+    *" &$p:live:{$2} "*) return 0 ;;
+  esac
+  return 1
+}
+
+umask 022
+tmp=$file.tmp.$$
+trap 'rm -f "$tmp"' EXIT
+
+if [ "$role" = refresh ]; then
+  [ -e "$file" ] || { echo "$0: $file: no such file" >&2; exit 1; }
+  {
+    echo 'user default reset off'
+    while IFS= read -r l; do
+      # shellcheck disable=SC2086 # split into words, no globbing (set -f)
+      set -- $l
+      [ "${1:-}" = user ] && [ "${2:-}" != default ] || continue
+      n=$2
+      if is_device "$l" "$n"; then
+        h=
+        for w; do case $w in '#'*) h=$w ;; esac; done
+        echo "user $n reset on $h $(device_rules "$n")"
+      else
+        echo "$l"
+      fi
+    done < "$file"
+  } > "$tmp"
+  chmod 644 "$tmp"
+  mv "$tmp" "$file"
+  trap - EXIT
+  exit 0
+fi
+
 case $role in
   device)
-    # Its own keys (tributary:{ID}:*, whatever the store adds there), its
-    # own live channel, the registry's ZADD and the retention's HGETALL.
-    # Nothing else: no other device's keys or channel, no SUBSCRIBE, no
-    # KEYS, SCAN, FLUSH*, CONFIG, SCRIPT, FUNCTION, ACL, DEBUG or MODULE.
-    rules="$conn $ingest ~$p:{$name}:* &$p:live:{$name} $shared" ;;
+    rules=$(device_rules "$name") ;;
   bridge)
     rules="$conn $bridge" ;;
   cloud)
@@ -91,17 +136,14 @@ case $role in
   *) usage ;;
 esac
 
-# A device's line and a service's line are told apart by the device's own
-# live channel; a name keeps its role, so that adding a device never
-# replaces the cloud's user (or the other way round).
+# A name keeps its role, so that adding a device never replaces the cloud's
+# user (or the other way round).
 lines_of() { [ ! -e "$file" ] || awk -v n="$1" '$1 == "user" && $2 == n' "$file"; }
 others() { [ ! -e "$file" ] || awk -v n="$name" '!($1 == "user" && ($2 == n || $2 == "default"))' "$file"; }
 old=$(lines_of "$name")
 if [ -n "$old" ] && [ "$role" != remove ]; then
-  case $old in
-    *" &$p:live:{$name} "*) was=device ;;
-    *) was=service ;;
-  esac
+  was=service
+  is_device "$old" "$name" && was=device
   is=service
   [ "$role" = device ] && is=device
   if [ "$was" != "$is" ]; then
@@ -124,9 +166,6 @@ if [ "$role" != remove ]; then
   line="user $name reset on #$hash $rules"
 fi
 
-umask 022
-tmp=$file.tmp.$$
-trap 'rm -f "$tmp"' EXIT
 {
   echo 'user default reset off'
   others

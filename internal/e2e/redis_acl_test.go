@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -46,15 +47,18 @@ type aclRig struct {
 // bridge and a user per device) and starts Redis with it.
 func newACLRig(t *testing.T, devices ...string) *aclRig {
 	t.Helper()
+	return newACLRigThen(t, nil, devices...)
+}
+
+// newACLRigThen is newACLRig with refresh run on the ACL file before Redis
+// loads it.
+func newACLRigThen(t *testing.T, refresh func(file string), devices ...string) *aclRig {
+	t.Helper()
 	r := &aclRig{pw: map[string]string{}, dir: t.TempDir()}
 	file := filepath.Join(r.dir, "users.acl")
 	add := func(role, name string) {
 		pw := name + "-password-0123456789"
-		cmd := exec.Command("sh", filepath.Join("..", "..", "deploy", "redis", "redis-acl.sh"), file, role, name)
-		cmd.Stdin = strings.NewReader(pw + "\n")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("redis-acl.sh %s %s: %v\n%s", role, name, err, out)
-		}
+		redisACL(t, pw+"\n", file, role, name)
 		r.pw[name] = pw
 	}
 	add("admin", aclAdmin)
@@ -63,10 +67,23 @@ func newACLRig(t *testing.T, devices ...string) *aclRig {
 	for _, d := range devices {
 		add("device", d)
 	}
+	if refresh != nil {
+		refresh(file)
+	}
 	r.rd = redistest.Start(t, redistest.Options{ACLFile: file, Username: aclAdmin, Password: r.pw[aclAdmin],
 		Args: []string{"--enable-debug-command", "yes"}})
 	r.admin = store.New(r.rd.Client(t), store.Options{})
 	return r
+}
+
+// redisACL runs deploy/redis/redis-acl.sh with args and stdin.
+func redisACL(t *testing.T, stdin string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("sh", append([]string{filepath.Join("..", "..", "deploy", "redis", "redis-acl.sh")}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("redis-acl.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
 }
 
 // client is a client of user with its password.
@@ -506,4 +523,33 @@ func httpStatus(ctx context.Context, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// A device line written by an older generator (here: nothing but PING) gets
+// the current rules from `redis-acl.sh FILE refresh`, with its password
+// kept: the device can ingest again.
+func TestRedisACLRefresh(t *testing.T) {
+	t.Parallel()
+	const dev = "acl-old"
+	r := newACLRigThen(t, func(file string) {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if f := strings.Fields(l); f[1] == dev {
+				l = strings.Join(f[:5], " ") + " ~tributary:{" + dev + "}:* &tributary:live:{" + dev + "} +ping"
+			}
+			lines = append(lines, l)
+		}
+		if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		redisACL(t, "", file, "refresh")
+	}, dev)
+	st := store.New(r.client(t, dev), store.Options{})
+	if res, err := st.Ingest(t.Context(), someReadings(dev, 1, 2)); err != nil || res.Stored != 2 {
+		t.Errorf("ingest after refresh: %+v, %v", res, err)
+	}
 }

@@ -12,9 +12,13 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tributary-iot/tributary/internal/mosquittotest"
+	"github.com/tributary-iot/tributary/internal/proctest"
 	"github.com/tributary-iot/tributary/internal/redistest"
+	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
 )
@@ -551,5 +555,73 @@ func TestRedisACLRefresh(t *testing.T) {
 	st := store.New(r.client(t, dev), store.Options{})
 	if res, err := st.Ingest(t.Context(), someReadings(dev, 1, 2)); err != nil || res.Stored != 2 {
 		t.Errorf("ingest after refresh: %+v, %v", res, err)
+	}
+}
+
+// The MQTT path with Redis users: the real bridge as tributary-bridge, and
+// the real cloud with the bridge inside it (--mqtt, as in Compose) as
+// tributary-cloud, store an agent's readings and boot, and dead-letter a
+// malformed message, without one refusal.
+func TestRedisACLMQTTPath(t *testing.T) {
+	t.Parallel()
+	for _, bin := range []string{"bridge", "cloud"} {
+		t.Run(bin, func(t *testing.T) {
+			t.Parallel()
+			dev := "acl-mq-" + bin
+			r := newACLRig(t)
+			mqUsers := map[string]string{"tributary-bridge": "bridge-mqtt-pw", dev: dev + "-mqtt-pw"}
+			mq := mosquittotest.Start(t, mosquittotest.Options{Users: mqUsers,
+				ACLFile: filepath.Join("..", "..", "deploy", "mosquitto", "acl"), Persistence: true})
+			mqPw := writeSecret(t, r.dir, "bridge-mqtt.pw", mqUsers["tributary-bridge"])
+			var p *proctest.Proc
+			var metrics string
+			if bin == "bridge" {
+				p = proctest.Start(t, "bridge", binPath(t, "bridge"), "--mqtt", mq.URL(), "--mqtt-username", "tributary-bridge",
+					"--mqtt-password-file", mqPw, "--redis", r.rd.URLAs(aclBridge), "--redis-password-file", r.pwFile(t, aclBridge),
+					"--metrics-listen", "127.0.0.1:0")
+				metrics = p.Await(t, `metrics=(http://127\.0\.0\.1:\d+/metrics)`, 30*time.Second)
+			} else {
+				var base string
+				p, base = startCloud(t, "--redis", r.rd.URLAs(aclCloud), "--redis-password-file", r.pwFile(t, aclCloud),
+					"--mqtt", mq.URL(), "--mqtt-username", "tributary-bridge", "--mqtt-password-file", mqPw, "--mqtt-group", "cloud")
+				metrics = base + "/metrics"
+			}
+			p.Await(t, `msg="mqtt subscribed"`, 30*time.Second)
+
+			a := startEdgeProc(t, dev, "--mqtt", mq.URL(), "--mqtt-password-file", writeSecret(t, r.dir, dev+".pw", mqUsers[dev]),
+				"--interval", fastSampling, "--spool-sync", "interval", "--state-dir", t.TempDir())
+			awaitStored(t, r.admin, []string{dev}, 50)
+			eventually(t, "the boot recorded", 30*time.Second, func() bool {
+				bs, err := r.admin.Boots(t.Context(), dev)
+				return err == nil && len(bs) > 0 && bs[len(bs)-1].ID == a.boot
+			})
+			a.terminate(t)
+
+			// A malformed batch on the device's own topic: the bridge
+			// dead-letters it.
+			c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + mq.Addr()).SetClientID(mqttwire.EdgeClientID(dev)).
+				SetUsername(dev).SetPassword(mqUsers[dev]).SetCleanSession(true))
+			if tok := c.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+				t.Fatalf("connect as %s: %v", dev, tok.Error())
+			}
+			defer c.Disconnect(0)
+			if tok := c.Publish(mqttwire.ReadingsTopic(dev), 1, false, "not json"); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+				t.Fatalf("publish: %v", tok.Error())
+			}
+			eventually(t, "the malformed message dead-lettered", 30*time.Second, func() bool {
+				n, _ := r.rd.Client(t).XLen(t.Context(), "tributary:deadletter").Result()
+				return n == 1
+			})
+			m := scrapeURL(t, metrics)
+			if _, ok := m["tributary_bridge_redis_errors_total"]; !ok {
+				t.Errorf("no tributary_bridge_redis_errors_total at %s", metrics)
+			}
+			if e := m.sum("tributary_bridge_redis_errors_total"); e != 0 {
+				t.Errorf("%v Redis errors: some of the %s's commands were refused", e, bin)
+			}
+			if strings.Contains(p.Log.String(), "NOPERM") || strings.Contains(p.Log.String(), "can't") {
+				t.Errorf("the %s's log shows a refusal:\n%s", bin, p.Log.String())
+			}
+		})
 	}
 }

@@ -58,6 +58,8 @@ func newACLRig(t *testing.T, devices ...string) *aclRig {
 // loads it.
 func newACLRigThen(t *testing.T, refresh func(file string), devices ...string) *aclRig {
 	t.Helper()
+	proctest.SkipShort(t, "redis-server")
+	t.Helper()
 	r := &aclRig{pw: map[string]string{}, dir: t.TempDir()}
 	file := filepath.Join(r.dir, "users.acl")
 	add := func(role, name string) {

@@ -78,8 +78,9 @@ func TestTornTailIsTruncated(t *testing.T) {
 				t.Fatalf("after recovery got %v, want %v", got, want)
 			}
 			st := s.Stats()
-			if st.TornTails != 1 || st.TruncatedBytes != tc.cut || st.Dropped[ReasonCorrupt] != 0 {
-				t.Errorf("TornTails %d, TruncatedBytes %d, Dropped[corrupt] %d; want 1, %d, 0", st.TornTails, st.TruncatedBytes, st.Dropped[ReasonCorrupt], tc.cut)
+			if st.TornTails != 1 || st.TruncatedBytes != tc.cut || st.Dropped[ReasonCorrupt] != 0 || st.Dropped[ReasonTruncated] != 10-tc.keep {
+				t.Errorf("TornTails %d, TruncatedBytes %d, Dropped[corrupt] %d, Dropped[truncated] %d; want 1, %d, 0, %d",
+					st.TornTails, st.TruncatedBytes, st.Dropped[ReasonCorrupt], st.Dropped[ReasonTruncated], tc.cut, 10-tc.keep)
 			}
 			if size := fileSize(t, segs[0]); size != segHdrSize+int64(tc.keep)*recSize {
 				t.Errorf("segment is %d bytes after recovery, want %d", size, segHdrSize+int64(tc.keep)*recSize)
@@ -91,8 +92,8 @@ func TestTornTailIsTruncated(t *testing.T) {
 			if got := seqs(peekAll(t, s)); !slices.Equal(got, append(want, span64(300, 309)...)) {
 				t.Fatalf("after pushing more and reopening got %v", got)
 			}
-			if st := s.Stats(); st.TornTails != 0 || st.Dropped[ReasonCorrupt] != 0 {
-				t.Errorf("second recovery found damage: %+v", st)
+			if st := s.Stats(); st.TornTails != 0 || st.Dropped[ReasonCorrupt] != 0 || st.Dropped[ReasonTruncated] != 10-tc.keep {
+				t.Errorf("second recovery found damage or forgot the count: %+v", st)
 			}
 		})
 	}

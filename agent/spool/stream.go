@@ -205,16 +205,21 @@ func (s *Spool) updateAck() {
 	s.holes = s.holes[:k]
 }
 
-// saveCursor writes the cursor if it changed (a pwrite; fsync'd later).
+// saveCursor writes the cursor if it changed (a pwrite; fsync'd later):
+// the ack, the holes, the index written up to and the drop counters. It
+// runs after every Push, Peek, Commit and tick, so a count survives a kill
+// -9 from the moment it is known, and a power loss once fsync'd (within
+// SyncEvery, or by Close).
 func (s *Spool) saveCursor() {
 	if s.cur == nil {
 		return
 	}
 	holes := s.holes[:min(len(s.holes), maxHoles)]
-	if s.ack == s.curAt.ack && equalSpans(holes, s.curAt.holes) {
+	c := cursorState{gen: s.curAt.gen + 1, ack: s.ack, holes: holes, written: s.writeIdx, checked: s.checked, dropped: s.dropped}
+	if c.same(s.curAt) {
 		return
 	}
-	c := cursorState{gen: s.curAt.gen + 1, ack: s.ack, holes: append([]span(nil), holes...)}
+	c.holes = append([]span(nil), holes...)
 	if err := writeCursor(s.cur, c); err != nil {
 		s.recordErr(err)
 		return

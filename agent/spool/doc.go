@@ -4,7 +4,8 @@
 // or the power fails. A reading leaves the spool only when the sender
 // commits it, after the uplink has stored it; otherwise only a limit drops
 // it, and every drop is counted by reason (Stats.Dropped,
-// tributary_edge_spool_dropped_total).
+// tributary_edge_spool_dropped_total), in counts kept in the directory
+// across restarts.
 //
 // # Files
 //
@@ -30,11 +31,14 @@
 //
 // The ack cursor is the index below which every reading is acknowledged
 // (or dropped), plus the index ranges dropped behind a batch in flight (up
-// to 30 ranges; more stay in memory only, and those readings would be sent
-// again after a restart). Commit writes it with one pwrite of a 512-byte
-// slot, alternating between two slots that carry a generation and a CRC,
-// so that a torn write leaves the previous cursor readable. Both slots are
-// allocated at Open, so a full disk never stops a Commit.
+// to 25 ranges; more stay in memory only, and those readings would be sent
+// again after a restart). It also holds the index the spool has written
+// up to and the drop counters by reason, over the spool's life. Every
+// Push, Peek, Commit and drop that changes it writes it with one pwrite
+// of a 512-byte slot, alternating between two slots that carry a
+// generation and a CRC, so that a torn write leaves the previous cursor
+// readable. Both slots are allocated at Open, so a full disk never stops a
+// Commit, nor the counting of the readings it makes the spool drop.
 //
 // # Recovery
 //

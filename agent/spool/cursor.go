@@ -21,10 +21,10 @@ import (
 //	[8:16)    generation
 //	[16:24)   ack: every index below it is acknowledged or dropped
 //	[24:32)   written: the index after the last record written (0: unknown)
-//	[32:40)   checked: the index below which recovery has counted the losses
-//	[40:96)   the drop counters over the spool's life, one u64 per reason
-//	          (in reasonNames order; room for 7)
+//	[32:96)   the drop counters over the spool's life, one u64 per reason
+//	          (in reasonNames order; room for 8)
 //	[96:...)  h holes, each [from, to) as two u64: dropped indices above ack
+//	          (and those lost to damage, so that no Open counts them twice)
 //	[508:512) CRC-32C of [0:508)
 //
 // The slots are allocated when the file is created, so that the counters
@@ -32,8 +32,8 @@ import (
 const (
 	cursorMagic  = "TRCU"
 	slotSize     = 512
-	maxCounters  = 7
-	holesOff     = 40 + 8*maxCounters
+	maxCounters  = 8
+	holesOff     = 32 + 8*maxCounters
 	maxHoles     = (slotSize - holesOff - 4) / 16
 	v1HolesOff   = 24
 	v1MaxHoles   = (slotSize - v1HolesOff - 4) / 16
@@ -52,15 +52,12 @@ type cursorState struct {
 	// a version 1 slot); recovery counts the queued indices below it that
 	// no segment holds any more as lost (ReasonTruncated).
 	written uint64
-	// checked is the index below which recovery counted the losses it
-	// found, so that the next Open does not count them again.
-	checked uint64
 	dropped [nReasons]uint64
 }
 
 // same reports whether c and d persist the same state (generation aside).
 func (c cursorState) same(d cursorState) bool {
-	return c.ack == d.ack && c.written == d.written && c.checked == d.checked &&
+	return c.ack == d.ack && c.written == d.written &&
 		c.dropped == d.dropped && equalSpans(c.holes, d.holes)
 }
 
@@ -73,9 +70,8 @@ func encodeSlot(c cursorState) []byte {
 	binary.LittleEndian.PutUint64(b[8:], c.gen)
 	binary.LittleEndian.PutUint64(b[16:], c.ack)
 	binary.LittleEndian.PutUint64(b[24:], c.written)
-	binary.LittleEndian.PutUint64(b[32:], c.checked)
 	for i, n := range c.dropped {
-		binary.LittleEndian.PutUint64(b[40+8*i:], n)
+		binary.LittleEndian.PutUint64(b[32+8*i:], n)
 	}
 	for i, sp := range c.holes[:h] {
 		binary.LittleEndian.PutUint64(b[holesOff+16*i:], sp.from)
@@ -104,9 +100,8 @@ func decodeSlot(b []byte) (cursorState, bool) {
 	c := cursorState{gen: binary.LittleEndian.Uint64(b[8:]), ack: binary.LittleEndian.Uint64(b[16:])}
 	if b[4] == slotVersion {
 		c.written = binary.LittleEndian.Uint64(b[24:])
-		c.checked = binary.LittleEndian.Uint64(b[32:])
 		for i := range c.dropped {
-			c.dropped[i] = binary.LittleEndian.Uint64(b[40+8*i:])
+			c.dropped[i] = binary.LittleEndian.Uint64(b[32+8*i:])
 		}
 	}
 	for i := range int(b[5]) {

@@ -48,10 +48,22 @@
 // (Stats.TornTails, TruncatedBytes). A damaged record anywhere else is
 // skipped: the scan searches forward for the next valid record and counts
 // the readings between as dropped with reason "corrupt". Damage found
-// later, while reading a backlog, is handled the same way. The spool never
-// fails as a whole for damage, and never returns a record whose checksum
-// does not match. A damaged cursor (both slots) makes it send everything it
-// holds again.
+// later, while reading a backlog, is handled the same way. The readings
+// the cursor saw written after the last valid record (a tail cut, a
+// newest segment lost) are counted with reason "truncated". Open carries
+// the counters over and logs them when nonzero. Indices lost to damage
+// become holes in the cursor, so that the next Open, which finds them
+// missing again, does not count them twice (beyond 25 holes, it may). The
+// spool never fails as a whole for damage, and never returns a record
+// whose checksum does not match. A damaged cursor (both slots) makes it
+// send everything it holds again and restarts the counters from zero.
+//
+// What the counts cannot see: after a power loss or kernel crash, the
+// readings written since the cursor's last fsync (up to SyncEvery's worth;
+// under SyncNever, since the kernel last wrote it back) may vanish with
+// the cursor's own record of them, uncounted; the cloud sees their seqs
+// missing. kill -9, a panic and the OOM killer lose nothing, and a count,
+// once known, survives them.
 //
 // # Fsync policies and what they risk
 //

@@ -25,7 +25,7 @@ func (s *Spool) recover() error {
 	}
 	s.cur, s.curAt = cur, cs
 	s.ack, s.holes = cs.ack, append([]span(nil), cs.holes...)
-	s.dropped, s.checked = cs.dropped, cs.checked
+	s.dropped = cs.dropped
 	segs, err := listSegments(s.dir)
 	if err != nil {
 		return err
@@ -83,7 +83,6 @@ func (s *Spool) recover() error {
 		}
 	}
 	s.writeIdx = max(expect, s.ack)
-	s.checked = s.writeIdx
 	k := 0
 	for _, h := range s.holes {
 		if h.from < s.writeIdx {
@@ -219,11 +218,12 @@ func (s *Spool) scanSegment(seg *segment, limit, expect uint64, newest bool) (re
 }
 
 // lostAtOpen counts the queued readings in [from, to), which recovery found
-// missing, as lost, but not those below s.checked: a previous Open counted
-// them.
+// missing, as lost, and makes them a hole, so that the next Open, which
+// will find them missing again, does not count them again.
 func (s *Spool) lostAtOpen(from, to uint64) {
-	if q := s.queuedIn(max(from, s.checked), to); q > 0 {
+	if q := s.queuedIn(from, to); q > 0 {
 		s.dropped[rCorrupt] += q
+		s.insertHole(span{max(from, s.ack), to})
 		s.opt.Logger.Warn("spool: readings lost to damaged records", "dir", s.dir, "lost", q, "from_index", from)
 	}
 }

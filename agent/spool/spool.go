@@ -117,7 +117,6 @@ type Spool struct {
 	// Counters. dropped counts over the spool's life: it is persisted in
 	// the cursor with every change (see saveCursor).
 	dropped     [nReasons]uint64
-	checked     uint64 // recovery counted the losses below this index
 	writeErrors uint64
 	lastErr     error
 	lastErrAt   time.Time

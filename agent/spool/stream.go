@@ -113,8 +113,28 @@ func (s *Spool) addHole(idx uint64) {
 			last.to = idx + 1
 			return
 		}
+		if idx < last.from {
+			// Below a hole of damaged records further on.
+			s.insertHole(span{idx, idx + 1})
+			return
+		}
 	}
 	s.holes = append(s.holes, span{idx, idx + 1})
+}
+
+// insertHole adds sp to the holes, keeping them ordered and merging those
+// that overlap or touch.
+func (s *Spool) insertHole(sp span) {
+	if sp.from >= sp.to {
+		return
+	}
+	i := sort.Search(len(s.holes), func(i int) bool { return s.holes[i].to >= sp.from })
+	j := i
+	for j < len(s.holes) && s.holes[j].from <= sp.to {
+		sp.from, sp.to = min(sp.from, s.holes[j].from), max(sp.to, s.holes[j].to)
+		j++
+	}
+	s.holes = append(s.holes[:i], append([]span{sp}, s.holes[j:]...)...)
 }
 
 // peekedFrom reports whether a record in flight has an index >= idx.
@@ -174,6 +194,7 @@ func (s *Spool) lose(from, to uint64) {
 	}
 	s.n -= q
 	s.dropped[rCorrupt] += uint64(q)
+	s.insertHole(span{max(from, s.ack), to}) // not counted again after a restart
 	s.opt.Logger.Warn("spool: damaged records skipped", "dir", s.dir, "lost", q, "from_index", from)
 }
 
@@ -215,7 +236,7 @@ func (s *Spool) saveCursor() {
 		return
 	}
 	holes := s.holes[:min(len(s.holes), maxHoles)]
-	c := cursorState{gen: s.curAt.gen + 1, ack: s.ack, holes: holes, written: s.writeIdx, checked: s.checked, dropped: s.dropped}
+	c := cursorState{gen: s.curAt.gen + 1, ack: s.ack, holes: holes, written: s.writeIdx, dropped: s.dropped}
 	if c.same(s.curAt) {
 		return
 	}

@@ -129,6 +129,14 @@ func (s *Spool) recover() error {
 		s.failing = true
 	}
 	s.saveCursor()
+	if s.dropped != cs.dropped && s.opt.Sync != SyncNever {
+		// Losses found now are counted durably before anything else.
+		if err := s.cur.Sync(); err != nil {
+			s.recordErr(fmt.Errorf("spool: fsync cursor: %w", err))
+		} else {
+			s.curDirty = false
+		}
+	}
 	s.opt.Logger.Info("spool: opened", "dir", s.dir, "readings", s.n, "bytes", s.bytes,
 		"segments", len(s.segs), "next_index", s.writeIdx, "torn_tails", s.tornTails)
 	var lost []any

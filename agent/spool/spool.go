@@ -196,6 +196,7 @@ func (s *Spool) Push(rs []reading.Reading) (dropped int) {
 		s.opt.Logger.Error("spool: Push after Close; readings dropped", "count", len(rs))
 		return len(rs)
 	}
+	counted := s.dropped
 	now := s.opt.Now()
 	dropped = s.dropAged(now)
 	var cutoff time.Time
@@ -246,6 +247,12 @@ func (s *Spool) Push(rs []reading.Reading) (dropped int) {
 		for s.syncedSeq < my {
 			s.synced.Wait()
 		}
+	}
+	if s.opt.Sync == SyncAlways && s.dropped != counted {
+		// What this Push dropped is counted durably before it returns.
+		s.mu.Unlock()
+		s.syncCursor()
+		s.mu.Lock()
 	}
 	return dropped
 }

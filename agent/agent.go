@@ -157,9 +157,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	if n := a.q.Len(); n > 0 {
 		if _, mem := a.q.(*MemQueue); mem {
 			a.lose(DropShutdown, n)
-			a.log.Warn("agent stopped with readings not sent; the in-memory queue loses them", "device", a.cfg.Device, "lost", n)
+			a.log.Warn("agent stopped with readings not sent, in memory: lost", "device", a.cfg.Device, "lost", n)
 		} else {
-			a.log.Warn("agent stopped with readings not sent; they stay queued", "device", a.cfg.Device, "queued", n)
+			a.log.Warn("agent stopped with readings not sent", "device", a.cfg.Device, "queued", n)
 		}
 	}
 	a.mu.Lock()

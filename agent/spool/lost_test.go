@@ -2,8 +2,11 @@ package spool
 
 import (
 	"bufio"
+	"encoding/binary"
+	"hash/crc32"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -165,4 +168,41 @@ func assertDropped(t *testing.T, s *Spool, reason string, want uint64) {
 		}
 	}
 	t.Errorf("no tributary_edge_spool_dropped_total{reason=%q}", reason)
+}
+
+// TestCursorVersion1: a cursor written by an earlier version (version 1
+// slots: no written index, no counters) is still read: its ack and holes
+// hold, the counters start at zero, and the next write is version 2.
+func TestCursorVersion1(t *testing.T) {
+	dir := t.TempDir()
+	writeSpool(t, dir, Options{}, 200, 219)
+	b := make([]byte, slotSize)
+	copy(b, cursorMagic)
+	b[4], b[5] = 1, 1
+	binary.LittleEndian.PutUint64(b[8:], 7)  // generation
+	binary.LittleEndian.PutUint64(b[16:], 5) // ack: 200..204
+	binary.LittleEndian.PutUint64(b[24:], 8) // a hole: 208..209
+	binary.LittleEndian.PutUint64(b[32:], 10)
+	binary.LittleEndian.PutUint32(b[slotSize-4:], crc32.Checksum(b[:slotSize-4], castagnoli))
+	cursor := filepath.Join(dir, "cursor")
+	if err := os.WriteFile(cursor, append(make([]byte, slotSize), b...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := mustOpen(t, dir, Options{})
+	want := append(span64(205, 207), span64(210, 219)...)
+	if got := seqs(peekAll(t, s)); !slices.Equal(got, want) {
+		t.Fatalf("with a version 1 cursor got %v, want %v", got, want)
+	}
+	if st := s.Stats(); st.LastError != nil || st.Dropped[ReasonCorrupt] != 0 || st.Dropped[ReasonTruncated] != 0 {
+		t.Fatalf("Stats %+v; want no damage, no loss", st)
+	}
+	s.Close()
+	raw, err := os.ReadFile(cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := decodeSlot(raw[0:slotSize])
+	if !ok || raw[4] != slotVersion || c.gen != 8 || c.ack != 5 || c.written != 20 {
+		t.Fatalf("the next write: %+v, valid %v, version %d; want version 2, generation 8, ack 5, written 20", c, ok, raw[4])
+	}
 }

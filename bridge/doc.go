@@ -77,5 +77,6 @@
 //	tributary_bridge_ingest_duration_seconds        histogram
 //	tributary_bridge_redis_up, tributary_bridge_redis_errors_total
 //	tributary_bridge_mqtt_up
+//	tributary_bridge_mqtt_connections_lost_total    the broker closed the connection (restart, session takeover) or it timed out
 //	tributary_bridge_queue_messages                 received, not yet acknowledged
 package bridge

@@ -27,8 +27,9 @@ type Broker struct {
 	// logged (read it from a file: internal/secret). Default: the user's
 	// (the agent: its device id; the bridge: the URL's user info).
 	Username, Password string
-	// ClientID names the client's persistent session at the broker.
-	// Default: the user's (EdgeClientID, BridgeClientID).
+	// ClientID names the client's persistent session at the broker. With
+	// a user name it must be empty or the user name (see ClientID), which
+	// is the default; without one, the user's default (BridgeClientID).
 	ClientID string
 	// TLS is the base configuration of an mqtts:// connection. Default:
 	// the system roots, TLS 1.2 at least.

@@ -129,7 +129,7 @@ func New(opt Options) (*Bridge, error) {
 		SetOnConnectHandler(b.onConnect).
 		SetConnectionLostHandler(b.onConnectionLost)
 	urlPassword, _ := bu.User.Password()
-	b.user = cmp.Or(opt.MQTT.Username, bu.User.Username())
+	b.user = opt.MQTT.User()
 	password := cmp.Or(opt.MQTT.Password, urlPassword)
 	if b.user == "" && password != "" {
 		return nil, errors.New("bridge: an MQTT password without a user name: give the user name too (--mqtt-username)")

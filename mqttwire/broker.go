@@ -52,6 +52,25 @@ const (
 	DefaultConnectTimeout = 10 * time.Second
 )
 
+// User is the user name b authenticates with: Username, else the user
+// info of URL ("" for none, or for a URL that does not parse).
+func (b Broker) User() string {
+	if b.Username != "" {
+		return b.Username
+	}
+	if u, err := ParseURL(b.URL); err == nil && u.User != nil {
+		return u.User.Username()
+	}
+	return ""
+}
+
+// CheckClientID says whether b.ClientID follows the rule of ClientID: empty
+// or b's user name when b has one.
+func (b Broker) CheckClientID() error {
+	_, err := ClientID(b.User(), b.ClientID, "")
+	return err
+}
+
 // TLSConfig returns the TLS configuration for a connection to b: nil when
 // secure is false (an error if b has TLS settings), else a copy of b.TLS
 // with b's files loaded. secure is ParseURL(b.URL).Secure.

@@ -90,11 +90,7 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		return nil, err
 	}
 	cfg.mqtt.ClientID = clientID
-	user := cfg.mqtt.Username
-	if u, err := mqttwire.ParseURL(cfg.mqtt.URL); err == nil && u.User != nil && user == "" {
-		user = u.User.Username()
-	}
-	if _, err := mqttwire.ClientID(user, clientID, ""); err != nil {
+	if err := cfg.mqtt.CheckClientID(); err != nil {
 		return nil, fmt.Errorf("--client-id: %w", err)
 	}
 	if cfg.redis, err = redis.Redis(); err != nil {

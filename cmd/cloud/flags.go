@@ -123,6 +123,9 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 			return nil, err
 		}
 		mq.ClientID = mqClientID
+		if err := mq.CheckClientID(); err != nil {
+			return nil, fmt.Errorf("--mqtt-client-id: %w", err)
+		}
 		var maps []bridge.Mapping
 		if mqMappings != "" {
 			if maps, err = bridge.LoadMappings(mqMappings); err != nil {

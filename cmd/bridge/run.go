@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("metrics: %w", err)
 		}
 		mux := cli.MetricsMux(reg)
-		mux.HandleFunc("GET /readyz", readyz(b))
+		mux.Handle("GET /readyz", readyz(b.CheckReady))
 		metrics := cli.ServeBackground(ln, mux, log)
 		defer metrics.Stop(2 * time.Second)
 		metricsAddr = "http://" + ln.Addr().String() + "/metrics"
@@ -89,18 +89,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-// readyz answers 200 while the bridge is connected to the broker and
-// subscribed, else 503 with the reason (a lost connection, such as a
-// session taken over by another connection of the bridge's user).
-func readyz(b *bridge.Bridge) http.HandlerFunc {
+// readyz answers 200 "ready" when every check is nil, else 503 with the
+// first failure (the bridge's: not connected to the broker and subscribed,
+// such as after a session takeover).
+func readyz(checks ...func() error) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		if err := b.CheckReady(); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, "not ready:", err)
-			return
+		for _, c := range checks {
+			if err := c(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintln(w, "not ready:", err)
+				return
+			}
 		}
-		io.WriteString(w, "ready\n")
+		fmt.Fprintln(w, "ready")
 	}
 }

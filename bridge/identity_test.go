@@ -228,3 +228,21 @@ func TestTwoReplicasShareWithoutTakeover(t *testing.T) {
 		}
 	}
 }
+
+// Two replicas as one broker user (the layout before issue 9) have one
+// client id on the shipped config, so each takes the other's session over:
+// the broker closes one connection after the other, and the bridges count
+// and log it. Hence one user per replica.
+func TestTwoReplicasOfOneUserAreSeen(t *testing.T) {
+	e := newEnv(t, shippedBroker())
+	inGroup := func(o *Options) { asUser("tributary-bridge-1")(o); o.Group = "cloud" }
+	b1 := startBridge(t, e, inGroup)
+	// The second one's connection closes the first's.
+	b2 := startBridge(t, e, inGroup)
+	eventually(t, "a lost connection counted", func() bool {
+		return b1.counter(t, "tributary_bridge_mqtt_connections_lost_total")+b2.counter(t, "tributary_bridge_mqtt_connections_lost_total") >= 1
+	})
+	eventually(t, "the takeover logged", func() bool {
+		return strings.Contains(b1.logs.String()+b2.logs.String(), "took the session over")
+	})
+}

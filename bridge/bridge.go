@@ -230,6 +230,7 @@ func (b *Bridge) connect(ctx context.Context) {
 		if err == nil {
 			return
 		}
+		b.setConn(fmt.Errorf("MQTT connect failed: %w", err))
 		if msg := err.Error(); msg != lastErr {
 			b.log.Warn("mqtt connect failed; retrying", "broker", b.broker, "err", msg)
 			lastErr = msg

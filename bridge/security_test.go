@@ -104,6 +104,10 @@ func TestConnectFailuresAreLoggedWithoutSecrets(t *testing.T) {
 				t.Fatal("the bridge became ready")
 			default:
 			}
+			if err := b.CheckReady(); err == nil || !strings.Contains(err.Error(), "MQTT connect failed") ||
+				strings.Contains(err.Error(), "secret") {
+				t.Errorf("CheckReady: %v, want the connect failure without a password", err)
+			}
 			cancel()
 			if err := <-done; err != nil {
 				t.Fatal(err)

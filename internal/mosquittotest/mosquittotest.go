@@ -245,7 +245,7 @@ var ownedSettings = map[string]bool{
 	"tls_version": true, "ciphers": true, "ciphers_tls1.3": true, "use_identity_as_username": true,
 	"use_subject_as_username": true, "psk_hint": true, "psk_file": true,
 	"per_listener_settings": true, "allow_anonymous": true, "password_file": true, "acl_file": true,
-	"plugin": true, "auth_plugin": true, "plugin_opt": true,
+	"plugin": true, "auth_plugin": true, // and every plugin_opt_* and auth_opt_*
 	"persistence": true, "persistence_location": true, "persistence_file": true, "autosave_interval": true,
 	"autosave_on_changes": true, "log_dest": true, "log_type": true, "log_timestamp": true,
 	"log_timestamp_format": true, "connection_messages": true, "user": true, "pid_file": true, "include_dir": true,
@@ -265,7 +265,7 @@ func shippedSettings(path string) ([]string, error) {
 			continue
 		}
 		name, _, _ := strings.Cut(l, " ")
-		if !ownedSettings[name] {
+		if !ownedSettings[name] && !strings.HasPrefix(name, "plugin_opt_") && !strings.HasPrefix(name, "auth_opt_") {
 			lines = append(lines, l)
 		}
 	}

@@ -127,6 +127,7 @@ func New(opt Options) (*Bridge, error) {
 		SetWriteTimeout(10 * time.Second).
 		SetDefaultPublishHandler(b.onMessage).
 		SetOnConnectHandler(b.onConnect).
+		SetReconnectingHandler(b.onReconnecting).
 		SetConnectionLostHandler(b.onConnectionLost)
 	urlPassword, _ := bu.User.Password()
 	b.user = opt.MQTT.User()
@@ -299,11 +300,29 @@ func (b *Bridge) subscribe(c mqtt.Client) error {
 	return nil
 }
 
-// onConnectionLost counts and logs a lost connection, and makes the bridge
-// not ready until it has reconnected and subscribed again. A broker that
-// closes the connection (err EOF) has restarted, or another connection
-// with the same client id, so the same user, took the session over: the
-// messages the broker sends that client are lost to the bridge.
+// errReconnecting is CheckReady's answer between a lost connection and the
+// next one.
+var errReconnecting = errors.New("MQTT connection lost; reconnecting")
+
+// onReconnecting makes the bridge not ready until it has reconnected and
+// subscribed again. paho calls it before each attempt to reconnect, on the
+// goroutine that then connects, so it always comes before the onConnect of
+// the next connection (onConnectionLost runs on a goroutine of its own and
+// may come after).
+func (b *Bridge) onReconnecting(mqtt.Client, *mqtt.ClientOptions) {
+	b.connMu.Lock()
+	defer b.connMu.Unlock()
+	if b.connErr == nil {
+		b.met.mqttUp.Set(0)
+		b.setConnLocked(errReconnecting)
+	}
+}
+
+// onConnectionLost counts and logs a lost connection, with the reason in
+// CheckReady while the bridge is still reconnecting. A broker that closes
+// the connection (err EOF) has restarted, or another connection with the
+// same client id, so the same user, took the session over: the messages
+// the broker sends that client are lost to the bridge.
 func (b *Bridge) onConnectionLost(c mqtt.Client, err error) {
 	b.met.connectionsLost.Inc()
 	b.connMu.Lock()

@@ -6,6 +6,10 @@
 #   ./make-secrets.sh                      # once (again: refreshes the service users' Redis rights)
 #   ./make-secrets.sh --device ID          # an MQTT password for agent ID (printed once)
 #   ./make-secrets.sh --redis-device ID    # a Redis user for agent ID writing straight to Redis (password printed once)
+#
+# The broker knows one user per bridge replica (tributary-bridge-1 and -2,
+# as in compose.yaml and mosquitto/acl) and one per device, whose user name
+# is its device id; the broker makes each user name its client id.
 set -eu
 cd "$(dirname "$0")"
 umask 077
@@ -37,6 +41,9 @@ passwd_file() { command -v mosquitto_passwd >/dev/null && echo secrets/mosquitto
 
 if [ "${1:-}" = "--device" ]; then
   id=${2:?usage: $0 --device ID}
+  case $id in
+    tributary-bridge*) echo "$id: device ids starting with tributary-bridge are the bridges' user names" >&2; exit 2 ;;
+  esac
   pw=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
   passwd_tool -b "$(passwd_file)" "$id" "$pw"
   chown 1883:1883 secrets/mosquitto/passwd 2>/dev/null || chmod 644 secrets/mosquitto/passwd
@@ -46,7 +53,7 @@ if [ "${1:-}" = "--device" ]; then
   exit 0
 fi
 
-for f in redis_admin_password redis_cloud_password redis_bridge_password dashboard_password grafana_password mqtt_bridge_password; do
+for f in redis_admin_password redis_cloud_password redis_bridge_password dashboard_password grafana_password mqtt_bridge_1_password mqtt_bridge_2_password; do
   [ -s "secrets/$f" ] || head -c 24 /dev/urandom | base64 | tr -d '/+=' > "secrets/$f"
 done
 # Redis's users (redis/README.md): the admin, the cloud (with the bridge
@@ -56,10 +63,14 @@ for role in admin cloud bridge; do
 done
 # Devices keep their passwords and get the rules of this version.
 redis/redis-acl.sh secrets/redis/users.acl refresh
-if [ ! -s secrets/mosquitto/passwd ]; then
-  : > secrets/mosquitto/passwd
-  passwd_tool -b "$(passwd_file)" tributary-bridge "$(cat secrets/mqtt_bridge_password)"
-fi
+# A broker user per bridge replica (compose.yaml's cloud and cloud-2),
+# added to the password file if missing.
+[ -e secrets/mosquitto/passwd ] || : > secrets/mosquitto/passwd
+for n in 1 2; do
+  if ! grep -q "^tributary-bridge-$n:" secrets/mosquitto/passwd; then
+    passwd_tool -b "$(passwd_file)" "tributary-bridge-$n" "$(cat "secrets/mqtt_bridge_${n}_password")"
+  fi
+done
 if [ ! -s secrets/tls/cert.pem ]; then
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -days 825 -nodes \
     -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -60,7 +61,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
-		metrics := cli.ServeBackground(ln, cli.MetricsMux(reg), log)
+		mux := cli.MetricsMux(reg)
+		mux.Handle("GET /readyz", readyz(b.CheckReady))
+		metrics := cli.ServeBackground(ln, mux, log)
 		defer metrics.Stop(2 * time.Second)
 		metricsAddr = "http://" + ln.Addr().String() + "/metrics"
 	}
@@ -83,5 +86,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	case <-time.After(cfg.shutdown):
 		return fmt.Errorf("the bridge did not stop within %v", cfg.shutdown)
+	}
+}
+
+// readyz answers 200 "ready" when every check is nil, else 503 with the
+// first failure (the bridge's: not connected to the broker and subscribed,
+// such as after a session takeover).
+func readyz(checks ...func() error) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		for _, c := range checks {
+			if err := c(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintln(w, "not ready:", err)
+				return
+			}
+		}
+		fmt.Fprintln(w, "ready")
 	}
 }

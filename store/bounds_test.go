@@ -124,3 +124,135 @@ func TestFutureTimeDoesNotFreezeLatest(t *testing.T) {
 		}
 	})
 }
+
+// TestDedupWindowRefusesLateRepeats: behind the window a reading is
+// refused with a reason, counted per device, and never stored.
+func TestDedupWindowRefusesLateRepeats(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		s := store.New(rdb, store.Options{Prefix: prefix})
+		const high = 1_000_000
+		newest := mk("w", high, "temperature", 1)
+		newest.Time = time.Now().UTC()
+		if res, err := s.Ingest(ctx, []reading.Reading{newest}); err != nil || res.Stored != 1 {
+			t.Fatalf("ingest: %+v, %v", res, err)
+		}
+		inside := mk("w", high-(store.DedupSeqs-4096), "temperature", 2)
+		behind := mk("w", high-store.DedupSeqs, "temperature", 3)
+		for _, r := range []*reading.Reading{&inside, &behind} {
+			r.Time = newest.Time.Add(-time.Hour) // late: made before the newest
+		}
+		res, err := s.Ingest(ctx, []reading.Reading{behind, inside, behind})
+		if err != nil || res.Stored != 1 || res.Duplicates != 0 || res.Refused != 2 ||
+			fmt.Sprint(res.Refusals) != "[{0 too_old} {2 too_old}]" {
+			t.Fatalf("ingest = %+v, %v", res, err)
+		}
+		if res, err := s.Ingest(ctx, []reading.Reading{inside}); err != nil || res.Duplicates != 1 {
+			t.Fatalf("repeat inside the window = %+v, %v", res, err)
+		}
+		devs, err := s.Devices(ctx)
+		if err != nil || len(devs) != 1 || devs[0].Refused[store.RefusedTooOld] != 2 {
+			t.Fatalf("devices = %+v, %v", devs, err)
+		}
+		if got := streamSeqs(t, s, "w"); fmt.Sprint(got) != fmt.Sprint([]uint64{high, inside.Seq}) {
+			t.Fatalf("stream = %v", got)
+		}
+	})
+}
+
+// TestSeqRestartOpensNewWindow: an agent that lost its state dir and could
+// not learn its last seq starts again at 1 (or from its clock); its new
+// readings, stamped after every stored one, are stored, not refused.
+func TestSeqRestartOpensNewWindow(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		s := store.New(rdb, store.Options{Prefix: prefix})
+		t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+		at := func(seq uint64, d time.Duration) reading.Reading {
+			r := mk("rs", seq, "temperature", float64(seq))
+			r.Time = t0.Add(d)
+			return r
+		}
+		for _, r := range []reading.Reading{at(math.MaxUint64, 0), at(1, time.Second), at(2, 2*time.Second)} {
+			if res, err := s.Ingest(ctx, []reading.Reading{r}); err != nil || res.Stored != 1 {
+				t.Fatalf("ingest seq %d: %+v, %v", r.Seq, res, err)
+			}
+		}
+		// Repeats in the new window are repeats. A late reading from before
+		// the restart with a seq above the new window is taken for new (the
+		// old window is forgotten); the restarted seqs then open a window
+		// again, since they are stamped after every stored reading.
+		res, err := s.Ingest(ctx, []reading.Reading{at(1, time.Second), at(2, 2*time.Second), at(5_000_000, -time.Minute), at(3, 3*time.Second)})
+		if err != nil || res.Stored != 2 || res.Duplicates != 2 || res.Refused != 0 {
+			t.Fatalf("ingest = %+v, %v", res, err)
+		}
+		if last, err := s.LastSeq(ctx, "rs"); err != nil || last != math.MaxUint64 {
+			t.Fatalf("LastSeq = %d, %v", last, err)
+		}
+		devs, err := s.Devices(ctx)
+		if err != nil || len(devs) != 1 || devs[0].Latest[0].Seq != 3 {
+			t.Fatalf("devices = %+v, %v", devs, err)
+		}
+	})
+}
+
+// TestFutureRefusedWithReason: the limit is Options.MaxFuture, published by
+// the cloud; a reading within it is stored.
+func TestFutureRefusedWithReason(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		s := store.New(rdb, store.Options{Prefix: prefix, MaxFuture: time.Hour})
+		now := time.Now().UTC()
+		near, far := mk("f", 1, "temperature", 1), mk("f", 2, "temperature", 2)
+		near.Time, far.Time = now.Add(50*time.Minute), now.Add(70*time.Minute)
+		res, err := s.Ingest(ctx, []reading.Reading{far, near})
+		if err != nil || res.Stored != 1 || res.Refused != 1 || fmt.Sprint(res.Refusals) != "[{0 future}]" {
+			t.Fatalf("ingest = %+v, %v", res, err)
+		}
+		devs, err := s.Devices(ctx)
+		if err != nil || len(devs) != 1 || devs[0].Refused[store.RefusedFuture] != 1 || devs[0].Latest[0].Seq != 1 {
+			t.Fatalf("devices = %+v, %v", devs, err)
+		}
+		// No limit at all, when asked for.
+		free := store.New(rdb, store.Options{Prefix: prefix, MaxFuture: -1})
+		if res, err := free.Ingest(ctx, []reading.Reading{far}); err != nil || res.Stored != 1 {
+			t.Fatalf("ingest without a limit = %+v, %v", res, err)
+		}
+	})
+}
+
+// TestIngestScriptChecksItsArguments: a device allowed to run the ingest
+// script itself cannot make it allocate at will or write half a batch.
+func TestIngestScriptChecksItsArguments(t *testing.T) {
+	ctx := context.Background()
+	rdb := shared.Client(t)
+	prefix := fmt.Sprintf("t%d_args", runs.Add(1))
+	s := store.New(rdb, store.Options{Prefix: prefix})
+	if _, err := s.Ingest(ctx, []reading.Reading{mk("a", 1, "temperature", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	sha, err := rdb.ScriptLoad(ctx, store.IngestScript()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{prefix + ":{a}:readings", prefix + ":{a}:latest", prefix + ":{a}:latest_ts", prefix + ":{a}:dedup", prefix + ":{a}:dedup_head"}
+	good := []any{"2", "sim/temperature", time.Now().UnixMilli(), `{"ok":1}`}
+	for _, bad := range [][]any{
+		{"18446744073709551616", "sim/temperature", 1, "{}"},
+		{"007", "sim/temperature", 1, "{}"},
+		{"-1", "sim/temperature", 1, "{}"},
+		{"3", "sim/temperature", "soon", "{}"},
+	} {
+		args := append([]any{"ch", 100, 0, 60, 600000, 2}, good...)
+		args = append(args, bad...)
+		if err := rdb.EvalSha(ctx, sha, keys, args...).Err(); err == nil || !strings.Contains(err.Error(), "malformed") {
+			t.Errorf("args %v: %v, want a malformed-reading error", bad, err)
+		}
+	}
+	if err := rdb.EvalSha(ctx, sha, keys, "ch", 100, 0, 60, 600000, 3, "2").Err(); err == nil {
+		t.Error("a short argument list was accepted")
+	}
+	if got := streamSeqs(t, s, "a"); fmt.Sprint(got) != "[1]" {
+		t.Fatalf("stream = %v after refused calls", got)
+	}
+}

@@ -264,11 +264,14 @@ func (s *Store) deviceKeys(device string) []string {
 		s.key(device, "dedup"), s.key(device, "dedup_head"), s.BootsKey(device), s.AssignedSeqKey(device)}
 }
 
-// sweepDevices forgets, in one bounded round, the devices silent for
-// longer than DeviceRetention, and clamps registry scores that lie in the
-// future (written by something other than Ingest) to now, so that they age
-// like any other. It returns how many devices it forgot.
-func (s *Store) sweepDevices(ctx context.Context) (int, error) {
+// SweepDevices is one bounded round of RunRetention's device sweep: it
+// forgets up to SweepBatch devices silent for longer than DeviceRetention
+// (deleting every key of theirs), and clamps up to SweepBatch registry
+// scores that lie in the future (written by something other than Ingest)
+// to now, so that they age like any other. It returns how many devices it
+// forgot. Safe beside Ingest: a device that stores a reading meanwhile is
+// kept.
+func (s *Store) SweepDevices(ctx context.Context) (int, error) {
 	if s.opt.DeviceRetention < 0 {
 		return 0, nil
 	}

@@ -116,7 +116,7 @@ func (s *Store) RunRetention(ctx context.Context, interval time.Duration) error 
 		if !indexed {
 			indexed = s.indexDevices(ctx) == nil
 		}
-		s.sweepDevices(ctx)
+		s.SweepDevices(ctx)
 		s.trimByAge(ctx)
 		select {
 		case <-ctx.Done():

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -80,6 +79,10 @@ const (
 	MaxDevicePage     = 1000
 )
 
+// MaxLatestFields is the largest latest hash DevicesPage reads (about that
+// many series per device); a larger one is skipped as malformed.
+const MaxLatestFields = 1024
+
 // devicePageRounds bounds the registry reads of one DevicesPage.
 const devicePageRounds = 4
 
@@ -116,20 +119,39 @@ func (s *Store) DevicesPage(ctx context.Context, after string, limit int) (Devic
 		if more {
 			ids = ids[:len(ids)-1]
 		}
+		// Sizes first: a latest hash is read whole only if it is of a
+		// plausible size (a device with Redis access could grow its own).
 		pipe := s.rdb.Pipeline()
+		lens := make([]*redis.IntCmd, len(ids))
+		for i, id := range ids {
+			if reading.ValidID(id) {
+				lens[i] = pipe.HLen(ctx, s.key(id, "latest"))
+			}
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return DevicePage{}, fmt.Errorf("store: list devices: %w", err)
+		}
 		cmds := make([]*redis.MapStringStringCmd, len(ids))
 		for i, id := range ids {
-			cmds[i] = pipe.HGetAll(ctx, s.key(id, "latest"))
+			switch {
+			case lens[i] == nil || lens[i].Val() == 0:
+			case lens[i].Val() > MaxLatestFields:
+				if page.Skipped == 0 {
+					page.SkippedExample = id + " latest: " + strconv.FormatInt(lens[i].Val(), 10) + " fields"
+				}
+				page.Skipped++
+			default:
+				cmds[i] = pipe.HGetAll(ctx, s.key(id, "latest"))
+			}
 		}
-		if _, err := pipe.Exec(ctx); err != nil {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return DevicePage{}, fmt.Errorf("store: list devices: %w", err)
 		}
 		for i, id := range ids {
-			fields := cmds[i].Val()
-			if len(fields) == 0 {
+			if cmds[i] == nil || len(cmds[i].Val()) == 0 {
 				continue
 			}
-			d, skipped, example := parseDevice(id, fields)
+			d, skipped, example := parseDevice(id, cmds[i].Val())
 			page.Devices = append(page.Devices, d)
 			if skipped > 0 && page.Skipped == 0 {
 				page.SkippedExample = example
@@ -174,7 +196,7 @@ func parseDevice(id string, fields map[string]string) (d Device, skipped int, ex
 				continue
 			}
 			d.LastSeq = n
-		case strings.HasPrefix(f, "refused:"):
+		case f == "refused:"+RefusedTooOld || f == "refused:"+RefusedFuture:
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 0 {
 				skip(f)
@@ -183,7 +205,7 @@ func parseDevice(id string, fields map[string]string) (d Device, skipped int, ex
 			if d.Refused == nil {
 				d.Refused = map[string]int64{}
 			}
-			d.Refused[truncate(f[len("refused:"):], 64)] = n
+			d.Refused[f[len("refused:"):]] = n
 		default:
 			r, err := reading.Decode([]byte(v))
 			if err != nil || r.Device != id || r.Sensor+"/"+r.Metric != f {
@@ -258,6 +280,15 @@ end
 return 0
 `)
 
+// unregister removes id from both registry sets.
+func (s *Store) unregister(ctx context.Context, id string) error {
+	pipe := s.rdb.Pipeline()
+	pipe.ZRem(ctx, s.devicesKey(), id)
+	pipe.ZRem(ctx, s.deviceIDsKey(), id)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
 // deviceKeys are the names of every key a device owns, latest first.
 func (s *Store) deviceKeys(device string) []string {
 	return []string{s.key(device, "latest"), s.StreamKey(device), s.key(device, "latest_ts"),
@@ -301,6 +332,12 @@ func (s *Store) SweepDevices(ctx context.Context) (int, error) {
 	forgotten := 0
 	var errs []error
 	for _, id := range silent {
+		if !reading.ValidID(id) { // not a device: no keys to forget
+			if err := s.unregister(ctx, id); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		seen, err := forgetScript.Run(ctx, s.rdb, s.deviceKeys(id), cutoff, nowMS).Int64()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("forget %q: %w", id, err))
@@ -330,27 +367,30 @@ func (s *Store) SweepDevices(ctx context.Context) (int, error) {
 	return forgotten, errors.Join(errs...)
 }
 
-// indexDevices adds every member of the time-scored registry to the id
-// index, a page at a time: registries written before the index existed
-// become listable. RunRetention calls it once.
-func (s *Store) indexDevices(ctx context.Context) error {
-	for start := int64(0); ; start += MaxDevicePage {
-		ids, err := s.rdb.ZRange(ctx, s.devicesKey(), start, start+MaxDevicePage-1).Result()
-		if err != nil {
-			return err
+// indexDevices adds members of the time-scored registry to the id index,
+// MaxDevicePage of them from rank from, and returns the rank to go on
+// from (0 after the last): registries written before the index existed,
+// or by older ingesters that do not write it, become listable.
+func (s *Store) indexDevices(ctx context.Context, from int64) (int64, error) {
+	ids, err := s.rdb.ZRange(ctx, s.devicesKey(), from, from+MaxDevicePage-1).Result()
+	if err != nil {
+		return from, err
+	}
+	if len(ids) > 0 {
+		zs := make([]redis.Z, 0, len(ids))
+		for _, id := range ids {
+			if reading.ValidID(id) {
+				zs = append(zs, redis.Z{Member: id})
+			}
 		}
-		if len(ids) == 0 {
-			return nil
-		}
-		zs := make([]redis.Z, len(ids))
-		for i, id := range ids {
-			zs[i] = redis.Z{Member: id}
-		}
-		if err := s.rdb.ZAddNX(ctx, s.deviceIDsKey(), zs...).Err(); err != nil {
-			return err
-		}
-		if len(ids) < MaxDevicePage {
-			return nil
+		if len(zs) > 0 {
+			if err := s.rdb.ZAddNX(ctx, s.deviceIDsKey(), zs...).Err(); err != nil {
+				return from, err
+			}
 		}
 	}
+	if len(ids) < MaxDevicePage {
+		return 0, nil
+	}
+	return from + MaxDevicePage, nil
 }

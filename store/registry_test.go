@@ -217,3 +217,87 @@ func mustDevices(t *testing.T, s *store.Store) []store.Device {
 	}
 	return devs
 }
+
+// TestDevicesPageBoundsWhatItReads: a latest hash grown past
+// MaxLatestFields is not read, and registry members that are not device
+// ids are skipped, however many.
+func TestDevicesPageBoundsWhatItReads(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		s := store.New(rdb, store.Options{Prefix: prefix})
+		if _, err := s.Ingest(ctx, []reading.Reading{mk("big", 1, "temperature", 1), mk("fine", 1, "temperature", 1)}); err != nil {
+			t.Fatal(err)
+		}
+		var fields []any
+		for i := range store.MaxLatestFields + 1 {
+			fields = append(fields, fmt.Sprintf("junk/%d", i), "x")
+		}
+		if err := rdb.HSet(ctx, prefix+":{big}:latest", fields...).Err(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			rdb.ZAdd(ctx, prefix+":device_ids", redis.Z{Member: fmt.Sprintf("a bad id %d", i)})
+		}
+		var ids []string
+		skipped := 0
+		after := ""
+		for pages := 0; ; pages++ {
+			p, err := s.DevicesPage(ctx, after, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			skipped += p.Skipped
+			for _, d := range p.Devices {
+				ids = append(ids, d.ID)
+			}
+			if p.Next == "" {
+				break
+			}
+			if pages > 100 {
+				t.Fatal("no end")
+			}
+			after = p.Next
+		}
+		if fmt.Sprint(ids) != "[fine]" || skipped != 1 {
+			t.Fatalf("devices %v, skipped %d; want [fine], 1", ids, skipped)
+		}
+	})
+}
+
+// TestRunRetentionIndexesOldRegistries: devices registered before the id
+// index existed (or by older ingesters) become listable.
+func TestRunRetentionIndexesOldRegistries(t *testing.T) {
+	m := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	defer rdb.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := store.New(rdb, store.Options{})
+	var rs []reading.Reading
+	for i := range store.MaxDevicePage + 5 {
+		rs = append(rs, mk(fmt.Sprintf("old-%04d", i), 1, "temperature", 1))
+	}
+	if _, err := s.Ingest(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	rdb.Del(ctx, "tributary:device_ids") // as an older version left it
+	if n := len(mustDevices(t, s)); n != 0 {
+		t.Fatalf("%d devices listed without the index", n)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.RunRetention(ctx, time.Hour) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for rdb.ZCard(ctx, "tributary:device_ids").Val() != int64(len(rs)) {
+		if time.Now().After(deadline) {
+			t.Fatal("the id index was not rebuilt")
+		}
+		time.Sleep(5 * time.Millisecond) // polling Redis: nothing to await
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(mustDevices(t, s)); n != len(rs) {
+		t.Fatalf("%d devices listed, want %d", n, len(rs))
+	}
+}

@@ -109,13 +109,19 @@ func (s *Store) RunRetention(ctx context.Context, interval time.Duration) error 
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	indexed := false
+	// The id index is brought up to date whole at start, then a page a
+	// round.
+	var next int64
+	for first := true; first || next > 0; first = false {
+		var err error
+		if next, err = s.indexDevices(ctx, next); err != nil {
+			break
+		}
+	}
 	for {
 		// Best effort, each of them; see above.
 		s.PublishRetention(ctx)
-		if !indexed {
-			indexed = s.indexDevices(ctx) == nil
-		}
+		next, _ = s.indexDevices(ctx, next)
 		s.SweepDevices(ctx)
 		s.trimByAge(ctx)
 		select {

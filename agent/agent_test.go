@@ -272,6 +272,7 @@ func TestMetricsText(t *testing.T) {
 tributary_edge_dropped_readings_total{reason="clock"} 0
 tributary_edge_dropped_readings_total{reason="invalid"} 0
 tributary_edge_dropped_readings_total{reason="queue_full"} 0
+tributary_edge_dropped_readings_total{reason="refused"} 0
 tributary_edge_dropped_readings_total{reason="rejected"} 0
 tributary_edge_dropped_readings_total{reason="seq_lease"} 0
 # HELP tributary_edge_queue_readings Readings queued for the uplink, not yet sent.

@@ -115,7 +115,7 @@ func (m *metrics) register(reg prometheus.Registerer, ss []SensorConfig) error {
 		}
 		m.simulated.WithLabelValues(name).Set(sim)
 	}
-	for _, r := range []string{DropQueueFull, DropInvalid, DropRejected, DropSeqLease, DropClock} {
+	for _, r := range []string{DropQueueFull, DropInvalid, DropRejected, DropRefused, DropSeqLease, DropClock} {
 		m.dropped.WithLabelValues(r)
 	}
 	if reg == nil {

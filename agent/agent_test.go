@@ -96,7 +96,10 @@ func TestRedisOutage(t *testing.T) {
 		Sensors:  []SensorConfig{{Sensor: climate("c")}, {Sensor: door("d")}},
 		Interval: time.Millisecond,
 		StateDir: t.TempDir(),
-	}, NewRedisUplink(f.st), Options{BatchSize: 16})
+	}, NewRedisUplink(f.st), Options{BatchSize: 16,
+		// The flush at stop must send everything queued, however slowly a
+		// busy machine runs it: a deadline here tests the machine's speed.
+		FlushTimeout: 2 * time.Minute})
 	await(t, "readings in Redis", func() bool { return f.streamLen("dev-2") >= 50 })
 	if n := testutil.ToFloat64(a.m.uplinkErrors); n != 0 {
 		t.Fatalf("%v uplink errors before the outage", n)

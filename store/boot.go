@@ -76,7 +76,7 @@ func (s *Store) RecordBoot(ctx context.Context, device, bootID string, firstSeq 
 	if !at.IsZero() {
 		ms = at.UnixMilli()
 	}
-	err := recordBootScript.Run(ctx, s.rdb, []string{s.BootsKey(device)},
+	err := s.runScript(ctx, recordBootScript, []string{s.BootsKey(device)},
 		bootID, strconv.FormatUint(firstSeq, 10), ms, MaxBoots, bootDedupDepth).Err()
 	if err != nil {
 		return fmt.Errorf("store: record boot of %q: %w", device, err)

@@ -202,28 +202,51 @@ func (s *Store) Ingest(ctx context.Context, rs []reading.Reading) (Result, error
 	}
 	s.refreshRetention(ctx)
 	ret := s.Retention()
-	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(order))
 	buf := make([]byte, 0, 256)
-	for gi, dev := range order {
-		idx := groups[dev]
-		keys := []string{s.StreamKey(dev), s.key(dev, "latest"), s.key(dev, "latest_ts"), s.key(dev, "dedup"), s.key(dev, "dedup_head")}
-		future := int64(-1)
-		if ret.MaxFuture >= 0 {
-			future = ret.MaxFuture.Milliseconds()
+	// The script runs by its SHA (a device's Redis user may not EVAL: see
+	// scripts.go). On NOSCRIPT, the whole pipeline runs again once the
+	// script is loaded, or with EVAL for a user that may not load it: the
+	// ingest is idempotent.
+	exec := func(eval bool) error {
+		pipe := s.rdb.Pipeline()
+		for gi, dev := range order {
+			idx := groups[dev]
+			keys := []string{s.StreamKey(dev), s.key(dev, "latest"), s.key(dev, "latest_ts"), s.key(dev, "dedup"), s.key(dev, "dedup_head")}
+			future := int64(-1)
+			if ret.MaxFuture >= 0 {
+				future = ret.MaxFuture.Milliseconds()
+			}
+			args := make([]any, 0, 6+4*len(idx))
+			args = append(args, s.LiveChannel(dev), ret.MaxLen, ret.MaxAge.Milliseconds(), max(int64(ret.DedupWindow/time.Second), 1), future, len(idx))
+			for _, i := range idx {
+				r := &rs[i]
+				buf = r.AppendJSON(buf[:0])
+				args = append(args, strconv.FormatUint(r.Seq, 10), r.Sensor+"/"+r.Metric, r.Time.UnixMilli(), string(buf))
+			}
+			if eval {
+				cmds[gi] = ingestScript.Eval(ctx, pipe, keys, args...)
+			} else {
+				cmds[gi] = ingestScript.EvalSha(ctx, pipe, keys, args...)
+			}
 		}
-		args := make([]any, 0, 6+4*len(idx))
-		args = append(args, s.LiveChannel(dev), ret.MaxLen, ret.MaxAge.Milliseconds(), max(int64(ret.DedupWindow/time.Second), 1), future, len(idx))
-		for _, i := range idx {
-			r := &rs[i]
-			buf = r.AppendJSON(buf[:0])
-			args = append(args, strconv.FormatUint(r.Seq, 10), r.Sensor+"/"+r.Metric, r.Time.UnixMilli(), string(buf))
+		_, err := pipe.Exec(ctx)
+		if errors.Is(err, redis.Nil) {
+			err = nil
 		}
-		cmds[gi] = ingestScript.Eval(ctx, pipe, keys, args...)
+		return err
 	}
-	// EVALSHA would save bandwidth, but a pipeline cannot retry on NOSCRIPT
-	// per command; scripts are small, so EVAL it is.
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	err := exec(false)
+	if isNoScript(err) {
+		var eval bool
+		if eval, err = s.mendNoScript(ctx, ingestScript); err == nil {
+			err = exec(eval)
+			if eval && isNoPerm(err) {
+				err = fmt.Errorf("%w (%v)", errNoScript, err)
+			}
+		}
+	}
+	if err != nil {
 		return res, fmt.Errorf("store: ingest: %w", err)
 	}
 	zs := make([]redis.Z, 0, len(order))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,7 @@ import (
 	"github.com/tributary-iot/tributary/fanout/redissource"
 	"github.com/tributary-iot/tributary/internal/buildinfo"
 	"github.com/tributary-iot/tributary/internal/cli"
+	"github.com/tributary-iot/tributary/internal/lograte"
 	"github.com/tributary-iot/tributary/store"
 	"github.com/tributary-iot/tributary/web"
 )
@@ -110,6 +112,16 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 	part("live feed", func(ctx context.Context) error { return hub.Run(ctx, live) })
 	// The retention flags reach every ingester through Redis.
 	part("retention", func(ctx context.Context) error { return st.RunRetention(ctx, 0) })
+	// Devices writing straight to Redis run the ingest by its SHA only
+	// (their Redis users may not EVAL): the scripts stay in Redis's cache.
+	scriptLog := &lograte.Limiter{Every: time.Minute}
+	part("scripts", func(ctx context.Context) error {
+		return st.KeepScriptsLoaded(ctx, 0, func(err error) {
+			if n, ok := scriptLog.Fail(time.Now()); ok {
+				log.Warn("cannot load the ingest scripts into Redis; devices writing straight to Redis wait", "err", err, "since_last_log", n)
+			}
+		})
+	})
 	for _, c := range cfg.components {
 		env := componentEnv{Redis: redisOpt, Log: log.With("component", c.name), Registerer: reg}
 		part(c.name, func(ctx context.Context) error { return c.run(ctx, env) })

@@ -61,8 +61,14 @@ conn='+hello +auth +ping'
 # keys its patterns allow. DEL, HINCRBY, HMGET, SETRANGE and STRLEN are for
 # the bounded dedup window of ingest.lua. A command added to a script must
 # be added here (internal/e2e TestRedisACL* fail otherwise).
-ingest='+eval +evalsha +time +hget +hmget +hset +hincrby +setbit +setrange +strlen +expire +del +xadd +xtrim +publish +xrevrange'
-
+# A device runs the scripts by their SHA-1 only (EVALSHA): no EVAL, no
+# SCRIPT LOAD, so it can run only the scripts the cloud put in Redis's
+# script cache (store.KeepScriptsLoaded), never Lua of its own (a script
+# that never ends would hold the whole server).
+ingest='+evalsha +time +hget +hmget +hset +hincrby +setbit +setrange +strlen +expire +del +xadd +xtrim +publish +xrevrange'
+# The services may also run and load scripts: the bridge's seq counter runs
+# by EVAL, and the cloud keeps the devices' scripts loaded.
+scripts='+eval +script|load +script|exists'
 # Shared keys an ingester touches: the device registry (ZADD of each device
 # it stored readings of, to tributary:devices and tributary:device_ids, and
 # nothing else on those keys) and the retention the cloud publishes (read
@@ -72,7 +78,7 @@ shared="(~$p:devices ~$p:device_ids -@all +zadd) (%R~$p:retention -@all +hgetall
 # The bridge also assigns seqs to foreign formats (store.NextSeqs: a script
 # with EXISTS, HGET and SET, then INCRBY) and appends refused messages to the
 # dead-letter stream (XADD, write only).
-bridge="$ingest +exists +set +incrby ~$p:{*}:* &$p:live:{*} $shared (%W~$p:deadletter -@all +xadd)"
+bridge="$ingest $scripts +exists +set +incrby ~$p:{*}:* &$p:live:{*} $shared (%W~$p:deadletter -@all +xadd)"
 
 # A device: its own keys (tributary:{ID}:*, whatever the store adds there),
 # its own live channel, the registry's ZADD and the retention's HGETALL.

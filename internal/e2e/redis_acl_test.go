@@ -79,6 +79,11 @@ func newACLRigThen(t *testing.T, refresh func(file string), devices ...string) *
 	r.rd = redistest.Start(t, redistest.Options{ACLFile: file, Username: aclAdmin, Password: r.pw[aclAdmin],
 		Args: []string{"--enable-debug-command", "yes"}})
 	r.admin = store.New(r.rd.Client(t), store.Options{})
+	// What the cloud does at start (store.KeepScriptsLoaded): a device's
+	// user runs the ingesters' scripts by SHA only.
+	if err := r.admin.LoadScripts(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 
@@ -166,6 +171,12 @@ var deviceProbes = []probe{
 		return c.Eval(ctx, `return redis.call('XADD', ARGV[1], '*', 'r', '{}')`, nil, key(v, "readings")).Err()
 	}},
 	// Another device's live channel.
+	{"EVAL of Lua of its own (a loop that never ends would hold the server)", func(ctx context.Context, c *redis.Client, _ *store.Store, _ string) error {
+		return c.Eval(ctx, `return 1`, nil).Err()
+	}},
+	{"SCRIPT LOAD of Lua of its own, to run by SHA", func(ctx context.Context, c *redis.Client, _ *store.Store, _ string) error {
+		return c.ScriptLoad(ctx, `return 2`).Err()
+	}},
 	{"PUBLISH on the victim's channel", func(ctx context.Context, c *redis.Client, _ *store.Store, v string) error {
 		return c.Publish(ctx, "tributary:live:{"+v+"}", "{}").Err()
 	}},
@@ -352,6 +363,23 @@ func TestRedisACLDeviceConfined(t *testing.T) {
 	if n, _ := r.rd.Client(t).DBSize(ctx).Result(); n == 0 {
 		t.Error("the database is empty")
 	}
+
+	// With the scripts gone from Redis's cache (a restart) and no cloud to
+	// load them, the device may not load them itself: its ingest fails,
+	// saying why, and stores nothing; once they are loaded again, it works.
+	if err := r.rd.Client(t).ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.Ingest(ctx, someReadings(attacker, 4, 1))
+	if err == nil || !strings.Contains(err.Error(), "the cloud loads it") {
+		t.Errorf("ingest without the scripts loaded: %v, want the reason", err)
+	}
+	if err := r.admin.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := st.Ingest(ctx, someReadings(attacker, 4, 1)); err != nil || res.Stored != 1 {
+		t.Errorf("ingest once the scripts are loaded: %+v, %v", res, err)
+	}
 }
 
 // Against a Redis without ACLs, every probe that TestRedisACLDeviceConfined
@@ -485,6 +513,16 @@ func TestRedisACLCloud(t *testing.T) {
 	if strings.Contains(p.Log.String(), "NOPERM") {
 		t.Errorf("the cloud's log shows a refusal:\n%s", p.Log.String())
 	}
+
+	// Redis forgets its scripts (a restart, SCRIPT FLUSH): the cloud loads
+	// them again, and the device, which may not, ingests again.
+	if err := r.rd.Client(t).ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the cloud to load the scripts again and the device to ingest", 60*time.Second, func() bool {
+		_, err := dst.Ingest(ctx, someReadings(dev, 4, 1))
+		return err == nil
+	})
 
 	// What store.RunRetention's trim runs (it retries its errors silently).
 	c := r.client(t, aclCloud)

@@ -106,14 +106,17 @@ func (s *served) request(t *testing.T, host, path string, header ...string) (int
 	return do(t, req)
 }
 
+// testTimeout bounds each wait of these tests.
+const testTimeout = 30 * time.Second
+
 // awaitClosed reads c until the server closes it, failing the test if it
-// is still open after fanouttest.Timeout. It returns what it read.
+// is still open after testTimeout. It returns what it read.
 func awaitClosed(t *testing.T, c net.Conn, what string) string {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(fanouttest.Timeout))
+	c.SetReadDeadline(time.Now().Add(testTimeout))
 	b, err := io.ReadAll(c)
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-		t.Fatalf("%s: the connection is still open after %v (read %q)", what, fanouttest.Timeout, b)
+		t.Fatalf("%s: the connection is still open after %v (read %.200q)", what, testTimeout, b)
 	}
 	return string(b)
 }
@@ -168,6 +171,10 @@ func TestWriteDeadline(t *testing.T) {
 		big[i] = store.Device{ID: fmt.Sprintf("device-%04d", i), LastSeen: time.Now(), Latest: []reading.Reading{temp("x", 1, 1)}}
 	}
 	s := serveForTest(t, Options{Store: memStore{devices: big}, WriteTimeout: time.Second}, ServeOptions{})
+	// A stream client, opened before the stall, which takes longer than
+	// WriteTimeout.
+	ws := fanouttest.Dialer{}.Dial(t, "ws://"+s.addr+"/api/stream")
+	ws.Status(t, false)
 	c, err := net.Dial("tcp", s.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -184,23 +191,30 @@ func TestWriteDeadline(t *testing.T) {
 	if _, err := io.WriteString(c, reqs.String()); err != nil {
 		t.Fatal(err)
 	}
-	awaitCond(t, "the stalled connection closed by the server", func() bool { return s.conns.Open() == 0 })
-
-	// The stream outlives a WriteTimeout far shorter than its life.
-	ws := fanouttest.Dialer{}.Dial(t, "ws://"+s.addr+"/api/stream")
-	ws.Status(t, false)
+	c.SetReadDeadline(time.Now().Add(testTimeout))
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(c, first); err != nil { // it is served
+		t.Fatal(err)
+	}
+	awaitCond(t, "the stalled connection closed by the server", func() bool { return s.conns.Open() == 1 })
+	c.SetReadDeadline(time.Now().Add(testTimeout))
+	got, err := io.ReadAll(c)
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() || !strings.HasPrefix(string(first)+string(got), "HTTP/1.1 200 ") {
+		t.Errorf("the stalled client got %.40q (%d bytes), then %v", got, len(got), err)
+	}
+	// The stream outlives a WriteTimeout shorter than its life.
 	s.src.SetStatus(true, "")
 	ws.Status(t, true)
 }
 
 // awaitCond polls cond until it holds, failing the test after
-// fanouttest.Timeout.
+// testTimeout.
 func awaitCond(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(fanouttest.Timeout)
+	deadline := time.Now().Add(testTimeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", fanouttest.Timeout, what)
+			t.Fatalf("not within %v: %s", testTimeout, what)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -304,3 +304,44 @@ func awaitTrue(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestReadyzFollowsRedis: the bridge says at once when Redis is
+// unreachable, at start and later while no message arrives, and /readyz
+// answers 503 while it is, 200 once it answers again.
+func TestReadyzFollowsRedis(t *testing.T) {
+	mq := mosquittotest.Start(t, mosquittotest.Options{})
+	rd := redistest.New(t, redistest.Options{}) // down at start
+	r := proctest.Go(t, func(ctx context.Context, log io.Writer) error {
+		return run(ctx, []string{"--mqtt", mq.URL(), "--redis", rd.URL(), "--client-id", "bridge-readyz",
+			"--metrics-listen", "127.0.0.1:0", "--redis-check-interval", "100ms"}, io.Discard, log)
+	})
+	logs := r.Log
+	readyz := strings.TrimSuffix(logs.Await(t, `metrics=(http://127\.0\.0\.1:\d+/metrics)`, logTimeout), "metrics") + "readyz"
+	ready := func(want int) {
+		t.Helper()
+		awaitTrue(t, fmt.Sprintf("GET /readyz %d", want), func() bool {
+			resp, err := http.Get(readyz)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode == want
+		})
+	}
+	logs.Await(t, `level=ERROR msg="redis unreachable at start.* err=".*connection refused`, logTimeout)
+	ready(http.StatusServiceUnavailable)
+
+	rd.Restart(t)
+	ready(http.StatusOK)
+	logs.Await(t, `msg="redis reachable again" down_for=`, logTimeout)
+
+	rd.Stop()
+	logs.Await(t, `level=ERROR msg="redis unreachable; readings wait`, logTimeout)
+	ready(http.StatusServiceUnavailable)
+
+	rd.Restart(t)
+	ready(http.StatusOK)
+	awaitTrue(t, "a second line saying redis is back", func() bool {
+		return strings.Count(logs.String(), `msg="redis reachable again"`) == 2
+	})
+}

@@ -54,13 +54,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWatch()
+	watch := newRedisWatch(rdb, cfg.redisCheck, log)
+	defer watch.Close()
+	go watch.Run(watchCtx)
+
 	metricsAddr := "disabled"
 	if cfg.metricsListen != "" {
 		ln, err := net.Listen("tcp", cfg.metricsListen)
 		if err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
-		metrics := cli.ServeBackground(ln, cli.MetricsMux(reg), log)
+		mux := cli.MetricsMux(reg)
+		mux.Handle("GET /readyz", readyz(watch.Ready))
+		metrics := cli.ServeBackground(ln, mux, log)
 		defer metrics.Stop(2 * time.Second)
 		metricsAddr = "http://" + ln.Addr().String() + "/metrics"
 	}

@@ -22,6 +22,12 @@
 // Options.AuthUser set, everything but /healthz and /readyz requires HTTP
 // Basic authentication; browsers send the same credentials with the
 // dashboard's same-origin WebSocket request.
+//
+// Nothing a client sends can hold the server: no route takes a body (413),
+// a query string that does not parse is a 400, a Host not in
+// Options.AllowedHosts a 421 (but for /healthz and /readyz), every
+// response has a write deadline, failed logins are logged clipped and at
+// most once a minute per address, and Serve caps the connections.
 package web
 
 import (

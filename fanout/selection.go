@@ -49,7 +49,9 @@ const MaxControlSize = len(`{"type":"subscribe","devices":[]}`) + MaxSelectedDev
 
 // ParseSelection reads a client's selection from its request's query: every
 // `device` parameter names one device; none means all devices. An invalid
-// id is an error (answer it with 400 Bad Request before upgrading).
+// id is an error (answer it with 400 Bad Request before upgrading). Parse q
+// with url.ParseQuery and refuse its error: URL.Query drops the pairs it
+// cannot parse, so ?device=%zz would select every device.
 func ParseSelection(q url.Values) (Selection, error) {
 	ids, ok := q["device"]
 	if !ok {

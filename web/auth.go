@@ -78,6 +78,7 @@ type addrLimits struct {
 	mu       sync.Mutex
 	addrs    map[string]*addrState
 	overflow addrState
+	purged   time.Time // last scan for expired entries
 }
 
 type addrState struct {
@@ -119,7 +120,8 @@ func clientKey(r *http.Request) string {
 func (l *addrLimits) state(key string, now time.Time) (st *addrState, tracked bool) {
 	st, ok := l.addrs[key]
 	if !ok {
-		if len(l.addrs) >= maxAddrs {
+		if len(l.addrs) >= maxAddrs && now.Sub(l.purged) >= time.Second { // a scan a second at most
+			l.purged = now
 			for k, s := range l.addrs {
 				if now.Sub(s.start) >= limitWindow {
 					delete(l.addrs, k)

@@ -55,10 +55,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWatch()
 	watch := newRedisWatch(rdb, cfg.redisCheck, log)
-	defer watch.Close()
-	go watch.Run(watchCtx)
+	watched := make(chan struct{})
+	go func() { watch.Run(watchCtx); close(watched) }()
+	defer func() { stopWatch(); <-watched; watch.Close() }()
 
 	metricsAddr := "disabled"
 	if cfg.metricsListen != "" {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -415,4 +416,22 @@ func TestAuthFailuresBounded(t *testing.T) {
 	if n := strings.Count(s.logs.String(), "\n"); n > 2 {
 		t.Errorf("%d log lines for six refusals from one address in a minute:\n%s", n, s.logs.String())
 	}
+}
+
+// FuzzHostAllowed: whatever a client puts in Host, the check does not
+// panic, and with the default list it allows only the loopback names.
+func FuzzHostAllowed(f *testing.F) {
+	for _, h := range []string{"localhost", "localhost:8080", "[::1]:80", "127.0.0.1", "evil.example", "LOCALHOST.", "[::1", "::1", "", "a:b:c", "localhost:80:80"} {
+		f.Add(h)
+	}
+	s := &server{hosts: map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}}
+	f.Fuzz(func(t *testing.T, host string) {
+		ok, named := s.hostAllowed(host)
+		if ok != named {
+			t.Fatalf("%q: allowed %v but named %v without \"*\"", host, ok, named)
+		}
+		if ok && !slices.Contains(loopbackHosts, hostOf(host)) {
+			t.Fatalf("%q allowed as %q", host, hostOf(host))
+		}
+	})
 }

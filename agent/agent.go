@@ -34,10 +34,15 @@ type Agent struct {
 	dupLog   *lograte.Limiter // used by the sender goroutine only
 	leaseLog *lograte.Limiter // of seq lease failures; under mu
 	dropLog  *lograte.Limiter // of queue drops; under mu
+
+	lost      *lossLedger // the drop counts, persisted
+	lossLogMu sync.Mutex
+	lossLog   *lograte.Limiter // of failures to persist them; under lossLogMu
 }
 
-// New checks cfg, fills in defaults, creates the state dir and registers
-// the metrics. It reads no sensor and contacts no uplink.
+// New checks cfg, fills in defaults, creates the state dir, reads the
+// counts of readings dropped before (kept there) and registers the
+// metrics, those counts included. It reads no sensor and contacts no uplink.
 func New(cfg Config, up Uplink, opt Options) (*Agent, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -55,9 +60,17 @@ func New(cfg Config, up Uplink, opt Options) (*Agent, error) {
 			return nil, err
 		}
 	}
+	lost, damaged, err := openLossLedger(lossPath(cfg.StateDir, cfg.Device))
+	if err != nil {
+		return nil, err
+	}
+	if damaged {
+		opt.Logger.Warn("the counts of readings dropped before this start are damaged; counting again from zero",
+			"device", cfg.Device, "path", lossPath(cfg.StateDir, cfg.Device))
+	}
 	a := &Agent{cfg: cfg, opt: opt, up: up, q: opt.Queue, log: opt.Logger,
 		dupLog: &lograte.Limiter{Every: opt.LogEvery}, leaseLog: &lograte.Limiter{Every: opt.LogEvery},
-		dropLog: &lograte.Limiter{Every: opt.LogEvery}}
+		dropLog: &lograte.Limiter{Every: opt.LogEvery}, lost: lost, lossLog: &lograte.Limiter{Every: opt.LogEvery}}
 	a.m = newMetrics(a.q.Len, a.heldLen)
 	a.lastTS = map[string]time.Time{}
 	for _, s := range cfg.Sensors {
@@ -67,7 +80,7 @@ func New(cfg Config, up Uplink, opt Options) (*Agent, error) {
 			invalid: &lograte.Limiter{Every: opt.LogEvery},
 			h:       SensorHealth{Sensor: s.Sensor.Name(), State: st, Simulated: s.Simulated}})
 	}
-	if err := a.m.register(opt.Registerer, cfg.Sensors); err != nil {
+	if err := a.m.register(opt.Registerer, cfg.Sensors, lost); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -101,6 +114,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.addPendingBoot(boot)
 	a.log.Info("agent started", "device", a.cfg.Device, "boot", a.cfg.Boot, "sensors", len(a.cfg.Sensors), "next_seq", seq.next)
+	a.logLosses()
 
 	// The sender outlives ctx for the flush; it gets its own context.
 	sendCtx, cancelSend := context.WithCancel(context.WithoutCancel(ctx))
@@ -141,7 +155,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	cancelSend()
 	<-bootsDone
 	if n := a.q.Len(); n > 0 {
-		a.log.Warn("agent stopped with readings not sent", "device", a.cfg.Device, "queued", n)
+		if _, mem := a.q.(*MemQueue); mem {
+			a.lose(DropShutdown, n)
+			a.log.Warn("agent stopped with readings not sent, in memory: lost", "device", a.cfg.Device, "lost", n)
+		} else {
+			a.log.Warn("agent stopped with readings not sent", "device", a.cfg.Device, "queued", n)
+		}
 	}
 	a.mu.Lock()
 	err = a.seq.close()

@@ -266,13 +266,14 @@ func TestMetricsText(t *testing.T) {
 		t.Fatal(err)
 	}
 	const fixed = `
-# HELP tributary_edge_dropped_readings_total Readings dropped before being sent, by reason; queue_full counts the queue's drops, which the spool also counts by its own reason in tributary_edge_spool_dropped_total (do not add the two).
+# HELP tributary_edge_dropped_readings_total Readings dropped before being sent, by reason, since the state dir was created (the counts are kept there across restarts); queue_full counts the queue's drops, which the spool also counts by its own reason in tributary_edge_spool_dropped_total (do not add the two).
 # TYPE tributary_edge_dropped_readings_total counter
 tributary_edge_dropped_readings_total{reason="clock"} 0
 tributary_edge_dropped_readings_total{reason="invalid"} 0
 tributary_edge_dropped_readings_total{reason="queue_full"} 0
 tributary_edge_dropped_readings_total{reason="rejected"} 0
 tributary_edge_dropped_readings_total{reason="seq_lease"} 0
+tributary_edge_dropped_readings_total{reason="shutdown"} 0
 # HELP tributary_edge_queue_readings Readings queued for the uplink, not yet sent.
 # TYPE tributary_edge_queue_readings gauge
 tributary_edge_queue_readings 0

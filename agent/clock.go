@@ -56,7 +56,7 @@ func (a *Agent) emit(sensor string, rs []reading.Reading) {
 	first, err := a.seq.take(len(rs))
 	if err != nil {
 		a.mu.Unlock()
-		a.m.dropped.WithLabelValues(DropSeqLease).Add(float64(len(rs)))
+		a.lose(DropSeqLease, len(rs))
 		a.mu.Lock()
 		n, ok := a.leaseLog.Fail(a.opt.Now())
 		a.mu.Unlock()
@@ -87,7 +87,7 @@ func (a *Agent) emit(sensor string, rs []reading.Reading) {
 	a.mu.Unlock()
 	a.m.readings.WithLabelValues(sensor).Add(float64(len(rs)))
 	if dropped > 0 {
-		a.m.dropped.WithLabelValues(DropQueueFull).Add(float64(dropped))
+		a.lose(DropQueueFull, dropped)
 		a.mu.Lock()
 		n, ok := a.dropLog.Fail(a.opt.Now())
 		a.mu.Unlock()
@@ -97,7 +97,7 @@ func (a *Agent) emit(sensor string, rs []reading.Reading) {
 		}
 	}
 	if clockDropped > 0 {
-		a.m.dropped.WithLabelValues(DropClock).Add(float64(clockDropped))
+		a.lose(DropClock, clockDropped)
 	}
 }
 
@@ -162,7 +162,7 @@ func (a *Agent) dropHeld() {
 	if len(held) == 0 {
 		return
 	}
-	a.m.dropped.WithLabelValues(DropClock).Add(float64(len(held)))
+	a.lose(DropClock, len(held))
 	a.log.Warn("agent stopped before the clock was trusted; readings held for it are lost",
 		"device", a.cfg.Device, "readings", len(held), "first_seq", held[0].r.Seq, "last_seq", held[len(held)-1].r.Seq)
 }

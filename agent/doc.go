@@ -70,7 +70,7 @@
 //	tributary_edge_sensor_up{sensor}                    1 if the last read succeeded
 //	tributary_edge_sensor_simulated{sensor}             1 if a simulation stands in for the hardware
 //	tributary_edge_queue_readings                       readings queued, not yet sent
-//	tributary_edge_dropped_readings_total{reason}       queue_full, invalid, rejected, seq_lease, clock
+//	tributary_edge_dropped_readings_total{reason}       queue_full, invalid, rejected, seq_lease, clock, shutdown; kept in the state dir
 //	tributary_edge_uplink_errors_total                  failed sends (each retry counts)
 //	tributary_edge_sent_readings_total                  readings the uplink accepted
 //	tributary_edge_send_duration_seconds                histogram of successful sends
@@ -79,4 +79,13 @@
 //	tributary_edge_clock_held_readings                  readings waiting for a trusted clock
 //	tributary_edge_clock_restamped_readings_total       readings stamped once the clock was trusted
 //	tributary_edge_clock_backward_readings_total        readings kept from going back in time
+//
+// # Losses
+//
+// Every reading dropped is counted by reason in
+// tributary_edge_dropped_readings_total, and the counts are kept in
+// <state dir>/<device>.lost: written and fsync'd at each loss, before the
+// metric moves, in two preallocated slots, so that a full disk still takes
+// them. New starts the metric at the kept counts and Run logs them when
+// nonzero; a damaged file restarts them from zero with a warning.
 package agent

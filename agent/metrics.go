@@ -9,13 +9,15 @@ import (
 )
 
 // Reasons for dropping readings (the reason label of
-// tributary_edge_dropped_readings_total).
+// tributary_edge_dropped_readings_total). The counts are kept in the state
+// dir (<device>.lost) across restarts.
 const (
 	DropQueueFull = "queue_full" // the queue dropped them (with the spool: tributary_edge_spool_dropped_total says why; the same readings, counted once more here)
 	DropInvalid   = "invalid"    // a sensor returned a sample that is not a valid reading
 	DropRejected  = "rejected"   // the uplink refused them as invalid (reading.ErrInvalid)
 	DropSeqLease  = "seq_lease"  // the seq lease could not be persisted
-	DropClock     = "clock"      // held too long for a clock that was not ready (HoldLimit)
+	DropClock     = "clock"      // held for a clock that was not ready: beyond HoldLimit, or still held when the agent stopped
+	DropShutdown  = "shutdown"   // still queued in a queue that does not outlive the agent (MemQueue) when it stopped
 )
 
 type metrics struct {
@@ -71,7 +73,7 @@ func newMetrics(queueLen, heldLen func() int) *metrics {
 		}, func() float64 { return float64(queueLen()) }),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_edge_dropped_readings_total",
-			Help: "Readings dropped before being sent, by reason; queue_full counts the queue's drops, which the spool also counts by its own reason in tributary_edge_spool_dropped_total (do not add the two).",
+			Help: "Readings dropped before being sent, by reason, since the state dir was created (the counts are kept there across restarts); queue_full counts the queue's drops, which the spool also counts by its own reason in tributary_edge_spool_dropped_total (do not add the two).",
 		}, []string{"reason"}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tributary_edge_duplicate_readings_total",
@@ -98,9 +100,9 @@ func newMetrics(queueLen, heldLen func() int) *metrics {
 }
 
 // register registers every metric on reg (nothing if reg is nil), with the
-// given sensors and every drop reason at zero so that they show from the
-// start.
-func (m *metrics) register(reg prometheus.Registerer, ss []SensorConfig) error {
+// given sensors and every drop reason at its persisted count (lost) so
+// that they show from the start.
+func (m *metrics) register(reg prometheus.Registerer, ss []SensorConfig, lost *lossLedger) error {
 	for _, s := range ss {
 		name := s.Sensor.Name()
 		m.readings.WithLabelValues(name)
@@ -114,8 +116,8 @@ func (m *metrics) register(reg prometheus.Registerer, ss []SensorConfig) error {
 		}
 		m.simulated.WithLabelValues(name).Set(sim)
 	}
-	for _, r := range []string{DropQueueFull, DropInvalid, DropRejected, DropSeqLease, DropClock} {
-		m.dropped.WithLabelValues(r)
+	for _, r := range dropReasons {
+		m.dropped.WithLabelValues(r).Add(float64(lost.count(r)))
 	}
 	if reg == nil {
 		return nil

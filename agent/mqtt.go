@@ -23,8 +23,8 @@ type MQTTUplinkOptions struct {
 	// Broker says how to reach the broker. Credentials in its URL are
 	// refused: use Broker.Username (default Device, which is what the
 	// shipped broker ACL, deploy/mosquitto/acl, expects) and
-	// Broker.Password, which is never logged. Broker.ClientID defaults to
-	// mqttwire.EdgeClientID(Device).
+	// Broker.Password, which is never logged. The client id is the user
+	// name (mqttwire.ClientID): Broker.ClientID must be empty or equal it.
 	Broker mqttwire.Broker
 	// Device is the agent's device id; it names the topics
 	// (mqttwire.ReadingsTopic, mqttwire.StatusTopic).
@@ -91,7 +91,9 @@ func NewMQTTUplink(opt MQTTUplinkOptions) (*MQTTUplink, error) {
 	}
 	b := &opt.Broker
 	b.Username = cmp.Or(b.Username, opt.Device)
-	b.ClientID = cmp.Or(b.ClientID, mqttwire.EdgeClientID(opt.Device))
+	if b.ClientID, err = mqttwire.ClientID(b.Username, b.ClientID, ""); err != nil {
+		return nil, fmt.Errorf("mqtt uplink: %w", err)
+	}
 	if b.KeepAlive <= 0 {
 		b.KeepAlive = mqttwire.DefaultKeepAlive
 	}

@@ -75,9 +75,9 @@ func (s *subscriber) lastStatus() (mqttwire.Status, bool) {
 }
 
 func TestMQTTUplinkThroughBrokerRestart(t *testing.T) {
-	users := map[string]string{"pi-1": "device-secret", "tributary-bridge": "bridge-secret"}
+	users := map[string]string{"pi-1": "device-secret", "tributary-bridge-1": "bridge-secret"}
 	srv := mosquittotest.Start(t, mosquittotest.Options{Users: users, Persistence: true, ACLFile: "../deploy/mosquitto/acl"})
-	sub := subscribe(t, srv, "tributary-bridge", users["tributary-bridge"])
+	sub := subscribe(t, srv, "tributary-bridge-1", users["tributary-bridge-1"])
 	dir := t.TempDir()
 	boot, err := NewBoot(dir, "pi-1")
 	if err != nil {

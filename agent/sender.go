@@ -36,7 +36,7 @@ func (a *Agent) send(sendCtx, waitCtx context.Context) {
 				break
 			}
 			if errors.Is(err, reading.ErrInvalid) {
-				a.m.dropped.WithLabelValues(DropRejected).Add(float64(len(batch)))
+				a.lose(DropRejected, len(batch))
 				a.log.Error("uplink rejected readings; dropping them", "device", a.cfg.Device, "count", len(batch), "err", err)
 				break
 			}

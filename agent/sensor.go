@@ -238,7 +238,7 @@ func (a *Agent) emitSamples(s *sensorRun, samples []sensors.Sample) {
 		r := reading.Reading{Device: a.cfg.Device, Sensor: name, Metric: smp.Metric, Value: smp.Value, Unit: smp.Unit, Time: validTime, Seq: 1}
 		if err := r.Validate(); err != nil {
 			a.m.sensorErrors.WithLabelValues(name, "invalid").Inc()
-			a.m.dropped.WithLabelValues(DropInvalid).Inc()
+			a.lose(DropInvalid, 1)
 			s.mu.Lock()
 			n, ok := s.invalid.Fail(a.opt.Now())
 			s.mu.Unlock()

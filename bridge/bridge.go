@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +34,7 @@ type Bridge struct {
 	shareable []string        // the filters that Group shares
 	broker    string          // the broker URL, redacted, for logs
 	user      string          // the MQTT user name
+	clientID  string          // the MQTT client id: the user name (mqttwire.ClientID)
 	met       *metrics
 	log       *slog.Logger
 
@@ -39,6 +43,12 @@ type Bridge struct {
 	ready     chan struct{}     // closed when first subscribed
 	readyOnce sync.Once
 	ran       atomic.Bool
+
+	connMu  sync.Mutex
+	connErr error // why the bridge does not receive; nil while connected and subscribed
+
+	// onState, if set (tests), is called with every new connErr.
+	onState func(error)
 
 	// beforeAck, if set (tests), is called once a group of n messages is
 	// in Redis, before they are acknowledged; false abandons them
@@ -59,13 +69,14 @@ func New(opt Options) (*Bridge, error) {
 	}
 	opt = opt.withDefaults()
 	b := &Bridge{
-		opt:    opt,
-		st:     opt.Store,
-		log:    opt.Logger,
-		broker: store.RedactURL(opt.MQTT.URL),
-		queue:  make(chan mqtt.Message, opt.QueueSize),
-		stop:   make(chan struct{}),
-		ready:  make(chan struct{}),
+		opt:     opt,
+		st:      opt.Store,
+		log:     opt.Logger,
+		broker:  store.RedactURL(opt.MQTT.URL),
+		queue:   make(chan mqtt.Message, opt.QueueSize),
+		stop:    make(chan struct{}),
+		ready:   make(chan struct{}),
+		connErr: errNotConnected,
 	}
 	names := map[string]bool{}
 	var mappingNames []string
@@ -103,7 +114,6 @@ func New(opt Options) (*Bridge, error) {
 	}
 	co := mqtt.NewClientOptions().
 		AddBroker(bu.Server).
-		SetClientID(opt.MQTT.ClientID).
 		SetCleanSession(false). // the broker keeps what is not acknowledged
 		SetOrderMatters(true).  // one handler call at a time, in order
 		SetAutoAckDisabled(true).
@@ -117,9 +127,10 @@ func New(opt Options) (*Bridge, error) {
 		SetWriteTimeout(10 * time.Second).
 		SetDefaultPublishHandler(b.onMessage).
 		SetOnConnectHandler(b.onConnect).
+		SetReconnectingHandler(b.onReconnecting).
 		SetConnectionLostHandler(b.onConnectionLost)
 	urlPassword, _ := bu.User.Password()
-	b.user = cmp.Or(opt.MQTT.Username, bu.User.Username())
+	b.user = opt.MQTT.User()
 	password := cmp.Or(opt.MQTT.Password, urlPassword)
 	if b.user == "" && password != "" {
 		return nil, errors.New("bridge: an MQTT password without a user name: give the user name too (--mqtt-username)")
@@ -127,6 +138,11 @@ func New(opt Options) (*Bridge, error) {
 	if b.user != "" {
 		co.SetUsername(b.user).SetPassword(password)
 	}
+	host, _ := os.Hostname()
+	if b.clientID, err = mqttwire.ClientID(b.user, opt.MQTT.ClientID, mqttwire.BridgeClientID(opt.Group, host)); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	co.SetClientID(b.clientID)
 	if tlsConf != nil {
 		co.SetTLSConfig(tlsConf)
 	}
@@ -138,6 +154,36 @@ func New(opt Options) (*Bridge, error) {
 // Ready is closed once the bridge has connected and the broker has granted
 // its subscriptions for the first time.
 func (b *Bridge) Ready() <-chan struct{} { return b.ready }
+
+// ClientID is the bridge's MQTT client id: its user name, or without one
+// Options.MQTT.ClientID or mqttwire.BridgeClientID.
+func (b *Bridge) ClientID() string { return b.clientID }
+
+// errNotConnected is CheckReady's answer before the first connection.
+var errNotConnected = errors.New("not connected to the MQTT broker yet")
+
+// CheckReady returns nil while the bridge is connected to the broker and
+// subscribed, else why it is not (not yet connected, the connection lost,
+// subscribing, stopped): the bridge's /readyz.
+func (b *Bridge) CheckReady() error {
+	b.connMu.Lock()
+	defer b.connMu.Unlock()
+	return b.connErr
+}
+
+// setConn records why the bridge does not receive (nil: it does).
+func (b *Bridge) setConn(err error) {
+	b.connMu.Lock()
+	defer b.connMu.Unlock()
+	b.setConnLocked(err)
+}
+
+func (b *Bridge) setConnLocked(err error) {
+	b.connErr = err
+	if b.onState != nil {
+		b.onState(err)
+	}
+}
 
 // Subscriptions returns the topic filters the bridge subscribes to (QoS 1).
 func (b *Bridge) Subscriptions() []string { return sortedKeys(b.filters) }
@@ -157,7 +203,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		defer close(workerDone)
 		b.work(ctx)
 	}()
-	b.log.Info("bridge starting", "broker", b.broker, "client_id", b.opt.MQTT.ClientID, "group", b.opt.Group,
+	b.log.Info("bridge starting", "broker", b.broker, "client_id", b.clientID, "group", b.opt.Group,
 		"subscriptions", strings.Join(b.Subscriptions(), " "), "mappings", len(b.mappers))
 	b.connect(ctx)
 	<-ctx.Done()
@@ -165,6 +211,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	<-workerDone
 	b.client.Disconnect(250)
 	b.met.mqttUp.Set(0)
+	b.setConn(errors.New("stopped"))
 	b.log.Info("bridge stopped", "unacknowledged", len(b.queue))
 	return nil
 }
@@ -184,6 +231,7 @@ func (b *Bridge) connect(ctx context.Context) {
 		if err == nil {
 			return
 		}
+		b.setConn(fmt.Errorf("MQTT connect failed: %w", err))
 		if msg := err.Error(); msg != lastErr {
 			b.log.Warn("mqtt connect failed; retrying", "broker", b.broker, "err", msg)
 			lastErr = msg
@@ -201,15 +249,22 @@ func (b *Bridge) connect(ctx context.Context) {
 // idempotent); without one, it is what restores the subscriptions.
 func (b *Bridge) onConnect(c mqtt.Client) {
 	b.met.mqttUp.Set(1)
-	b.log.Info("mqtt connected", "broker", b.broker, "client_id", b.opt.MQTT.ClientID)
+	b.setConn(errors.New("connected to the MQTT broker, subscribing"))
+	b.log.Info("mqtt connected", "broker", b.broker, "client_id", b.clientID)
 	for attempt := 0; ; attempt++ {
 		err := b.subscribe(c)
 		if err == nil {
+			b.connMu.Lock()
+			if c.IsConnectionOpen() { // else the connection is already lost again
+				b.setConnLocked(nil)
+			}
+			b.connMu.Unlock()
 			b.log.Info("mqtt subscribed", "subscriptions", strings.Join(b.Subscriptions(), " "))
 			b.readyOnce.Do(func() { close(b.ready) })
 			return
 		}
 		b.log.Error("mqtt subscribe failed", "err", err)
+		b.setConn(fmt.Errorf("MQTT subscribe failed: %w", err))
 		select {
 		case <-b.stop:
 			return
@@ -245,9 +300,43 @@ func (b *Bridge) subscribe(c mqtt.Client) error {
 	return nil
 }
 
-func (b *Bridge) onConnectionLost(_ mqtt.Client, err error) {
-	b.met.mqttUp.Set(0)
-	b.log.Warn("mqtt connection lost; reconnecting (unacknowledged messages will come again)", "broker", b.broker, "err", err)
+// errReconnecting is CheckReady's answer between a lost connection and the
+// next one.
+var errReconnecting = errors.New("MQTT connection lost; reconnecting")
+
+// onReconnecting makes the bridge not ready until it has reconnected and
+// subscribed again. paho calls it before each attempt to reconnect, on the
+// goroutine that then connects, so it always comes before the onConnect of
+// the next connection (onConnectionLost runs on a goroutine of its own and
+// may come after).
+func (b *Bridge) onReconnecting(mqtt.Client, *mqtt.ClientOptions) {
+	b.connMu.Lock()
+	defer b.connMu.Unlock()
+	if b.connErr == nil {
+		b.met.mqttUp.Set(0)
+		b.setConnLocked(errReconnecting)
+	}
+}
+
+// onConnectionLost counts and logs a lost connection, with the reason in
+// CheckReady while the bridge is still reconnecting. A broker that closes
+// the connection (err EOF) has restarted, or another connection with the
+// same client id, so the same user, took the session over: the messages
+// the broker sends that client are lost to the bridge.
+func (b *Bridge) onConnectionLost(c mqtt.Client, err error) {
+	b.met.connectionsLost.Inc()
+	b.connMu.Lock()
+	if !c.IsConnectionOpen() { // else paho has reconnected already: onConnect has the word
+		b.met.mqttUp.Set(0)
+		b.setConnLocked(fmt.Errorf("MQTT connection lost (%v); reconnecting", err))
+	}
+	b.connMu.Unlock()
+	attrs := []any{"broker", b.broker, "client_id", b.clientID, "err", err}
+	if errors.Is(err, io.EOF) || err != nil && strings.Contains(err.Error(), "EOF") {
+		attrs = append(attrs, "reason", "closed by the broker: it restarted, or another connection with client id "+
+			strconv.Quote(b.clientID)+" took the session over (someone else has this bridge's credentials?)")
+	}
+	b.log.Warn("mqtt connection lost; reconnecting (unacknowledged messages will come again)", attrs...)
 }
 
 // onMessage is paho's handler, called for one message at a time in the

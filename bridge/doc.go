@@ -16,10 +16,10 @@
 // # Delivery
 //
 // The bridge subscribes with QoS 1 in a persistent session (clean session
-// false, a stable client id) and acknowledges a message only after Redis
+// false, its user name as a stable client id) and acknowledges a message only after Redis
 // holds what it carries, in the order received. A bridge that dies, or
 // loses the broker, before acknowledging gets the message again (it, or its
-// next run with the same client id); ingest is idempotent on (device, seq),
+// next run as the same user); ingest is idempotent on (device, seq),
 // so the second copy stores nothing. While Redis fails, the bridge retries
 // with jittered backoff and acknowledges nothing; the broker holds the rest
 // (mosquitto: max_inflight_messages in flight to the bridge, up to
@@ -34,10 +34,23 @@
 // (their seqs say the true order). A bridge of a group that stops keeps,
 // in its session at the broker, the messages given to it and not yet
 // acknowledged, and mosquitto 2.0 goes on handing it its share of new ones
-// while it is away: they wait until it is back, so restart it with the
-// same client id. Status topics are never
+// while it is away: they wait until it is back, so restart it as the
+// same user. Status topics are never
 // shared (a shared subscription gets no retained messages): every bridge
 // records every boot, idempotently.
+//
+// # Identity
+//
+// A client's id is its user name (mqttwire.ClientID), which the shipped
+// broker config enforces (deploy/mosquitto: use_username_as_clientid), so
+// that no client with valid credentials can take over the bridge's session
+// (or a device's) by asking for its id. Each bridge replica is therefore a
+// broker user of its own; Options.MQTT.ClientID may only repeat the user
+// name. When the broker closes the connection anyway (it restarted, or a
+// second connection with the bridge's credentials took the session over),
+// the bridge counts it (tributary_bridge_mqtt_connections_lost_total), logs
+// it at warn with the reason, and CheckReady fails until it has reconnected
+// and subscribed again.
 //
 // # Checks and dead letters
 //
@@ -77,5 +90,6 @@
 //	tributary_bridge_ingest_duration_seconds        histogram
 //	tributary_bridge_redis_up, tributary_bridge_redis_errors_total
 //	tributary_bridge_mqtt_up
+//	tributary_bridge_mqtt_connections_lost_total    the broker closed the connection (restart, session takeover) or it timed out
 //	tributary_bridge_queue_messages                 received, not yet acknowledged
 package bridge

@@ -70,13 +70,15 @@ type running struct {
 }
 
 // startBridge runs a bridge on e until the test ends (or stop) and waits
-// until it is subscribed. edit adjusts the options.
-func startBridge(t testing.TB, e *env, edit func(*Options)) *running {
+// until it is subscribed. edit adjusts the options, setup the bridge
+// before it runs (its test hooks).
+func startBridge(t testing.TB, e *env, edit func(*Options), setup ...func(*Bridge)) *running {
 	t.Helper()
 	r := &running{reg: prometheus.NewRegistry(), done: make(chan error, 1), logs: &logBuf{}}
+	anonID := "bridge-" + strings.ReplaceAll(t.Name(), "/", "-")
 	opt := Options{
 		Store:      e.st,
-		MQTT:       mqttwire.Broker{URL: e.mq.URL(), ClientID: "bridge-" + strings.ReplaceAll(t.Name(), "/", "-")},
+		MQTT:       mqttwire.Broker{URL: e.mq.URL(), ClientID: anonID},
 		Registerer: r.reg,
 		Logger:     slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		MaxBackoff: 500 * time.Millisecond,
@@ -84,18 +86,24 @@ func startBridge(t testing.TB, e *env, edit func(*Options)) *running {
 	if edit != nil {
 		edit(&opt)
 	}
+	if u, err := mqttwire.ParseURL(opt.MQTT.URL); opt.MQTT.ClientID == anonID && (opt.MQTT.Username != "" || err == nil && u.User != nil) {
+		opt.MQTT.ClientID = "" // with a user name, the client id is the user name
+	}
 	b, err := New(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.b = b
+	for _, f := range setup {
+		f(b)
+	}
 	var ctx context.Context
 	ctx, r.cancel = context.WithCancel(context.Background())
 	go func() { r.done <- b.Run(ctx) }()
 	t.Cleanup(func() {
 		r.stop(t)
 		if t.Failed() {
-			t.Logf("bridge %s log:\n%s", opt.MQTT.ClientID, r.logs.String())
+			t.Logf("bridge %s log:\n%s", b.ClientID(), r.logs.String())
 		}
 	})
 	select {

@@ -12,17 +12,18 @@ const (
 
 // metrics are the bridge's Prometheus metrics.
 type metrics struct {
-	received    *prometheus.CounterVec
-	stored      *prometheus.CounterVec
-	readings    prometheus.Counter
-	duplicates  prometheus.Counter
-	deadLetters *prometheus.CounterVec
-	ignored     *prometheus.CounterVec
-	ingest      prometheus.Histogram
-	redisUp     prometheus.Gauge
-	redisErrors prometheus.Counter
-	mqttUp      prometheus.Gauge
-	queue       prometheus.GaugeFunc
+	received        *prometheus.CounterVec
+	stored          *prometheus.CounterVec
+	readings        prometheus.Counter
+	duplicates      prometheus.Counter
+	deadLetters     *prometheus.CounterVec
+	ignored         *prometheus.CounterVec
+	ingest          prometheus.Histogram
+	redisUp         prometheus.Gauge
+	redisErrors     prometheus.Counter
+	mqttUp          prometheus.Gauge
+	connectionsLost prometheus.Counter
+	queue           prometheus.GaugeFunc
 }
 
 func newMetrics(reg prometheus.Registerer, queueLen func() float64, mappings []string) *metrics {
@@ -68,6 +69,10 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64, mappings []s
 			Name: "tributary_bridge_mqtt_up",
 			Help: "1 while connected to the broker.",
 		}),
+		connectionsLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_bridge_mqtt_connections_lost_total",
+			Help: "Connections to the broker lost: closed by the broker (a restart, or a session takeover by another connection of the bridge's user) or timed out.",
+		}),
 		queue: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tributary_bridge_queue_messages",
 			Help: "Messages received and waiting for Redis (not yet acknowledged).",
@@ -85,7 +90,7 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64, mappings []s
 	}
 	if reg != nil {
 		reg.MustRegister(m.received, m.stored, m.readings, m.duplicates, m.deadLetters, m.ignored,
-			m.ingest, m.redisUp, m.redisErrors, m.mqttUp, m.queue)
+			m.ingest, m.redisUp, m.redisErrors, m.mqttUp, m.connectionsLost, m.queue)
 	}
 	return m
 }

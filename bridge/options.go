@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,10 +21,12 @@ type Options struct {
 	// client); the caller closes the client after Run returns.
 	Store *store.Store
 	// MQTT says how to reach the broker. The URL's user info is used
-	// where MQTT.Username and MQTT.Password are empty; MQTT.ClientID
-	// defaults to mqttwire.BridgeClientID(Group, host name), and must be
-	// unique per bridge and stable across its restarts, so that the broker
-	// keeps what the bridge has not acknowledged.
+	// where MQTT.Username and MQTT.Password are empty. The client id is
+	// the user name (mqttwire.ClientID): give each bridge replica a broker
+	// user of its own, so that the broker keeps what each has not
+	// acknowledged and none takes over another's session. MQTT.ClientID
+	// must be empty or the user name; without a user name (an anonymous
+	// broker) it defaults to mqttwire.BridgeClientID(Group, host name).
 	MQTT mqttwire.Broker
 	// Group, when set, subscribes to the readings (and every mapping's
 	// topic) as the shared subscription $share/<Group>/..., so that the
@@ -92,10 +93,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if o.MQTT.ClientID == "" {
-		host, _ := os.Hostname()
-		o.MQTT.ClientID = mqttwire.BridgeClientID(o.Group, host)
 	}
 	return o
 }

@@ -21,8 +21,10 @@ import (
 	"github.com/tributary-iot/tributary/mqttwire"
 )
 
-// users of the secured broker: the bridge and two devices.
-var users = map[string]string{"tributary-bridge": "bridge-secret", "pi-a": "pi-a-secret", "pi-b": "pi-b-secret"}
+// users of the secured broker: two bridge replicas and two devices, as the
+// shipped ACL knows them.
+var users = map[string]string{"tributary-bridge-1": "bridge-secret", "tributary-bridge-2": "bridge-2-secret",
+	"pi-a": "pi-a-secret", "pi-b": "pi-b-secret"}
 
 // The deployment's shape: TLS, passwords and the shipped ACL. The bridge
 // authenticates with its password and verifies the broker with the CA;
@@ -31,7 +33,7 @@ func TestTLSAndPassword(t *testing.T) {
 	certs := testcert.New(t)
 	e := newEnv(t, mosquittotest.Options{TLSCertFile: certs.Cert, TLSKeyFile: certs.Key, Users: users, ACLFile: deployACL})
 	br := startBridge(t, e, func(o *Options) {
-		o.MQTT.CAFile, o.MQTT.Username, o.MQTT.Password = certs.CA, "tributary-bridge", "bridge-secret"
+		o.MQTT.CAFile, o.MQTT.Username, o.MQTT.Password = certs.CA, "tributary-bridge-1", "bridge-secret"
 	})
 	c := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID("pi-a"), "pi-a", "pi-a-secret", func(o *mqtt.ClientOptions) { o.SetTLSConfig(certs.TLSConfig()) })
 	publish(t, c, mqttwire.ReadingsTopic("pi-a"), encode(batch("pi-a", 1, 3)), false)
@@ -44,23 +46,24 @@ func TestTLSAndPassword(t *testing.T) {
 
 // The user name and password may come in the URL; the log shows neither
 // the password nor the URL with it. A password option overrides the URL's.
+// The client id is the URL's user name.
 func TestCredentialsInURL(t *testing.T) {
 	e := newEnv(t, mosquittotest.Options{Users: users, ACLFile: deployACL})
-	withURL := func(pw, id string) func(*Options) {
-		return func(o *Options) {
-			o.MQTT.URL = "mqtt://tributary-bridge:" + pw + "@" + e.mq.Addr()
-			o.MQTT.ClientID += id
-		}
+	withURL := func(user, pw string) func(*Options) {
+		return func(o *Options) { o.MQTT.URL = "mqtt://" + user + ":" + pw + "@" + e.mq.Addr() }
 	}
-	br := startBridge(t, e, withURL("bridge-secret", "-1"))
-	over := startBridge(t, e, func(o *Options) { withURL("url-secret", "-2")(o); o.MQTT.Password = "bridge-secret" })
+	br := startBridge(t, e, withURL("tributary-bridge-1", "bridge-secret"))
+	over := startBridge(t, e, func(o *Options) { withURL("tributary-bridge-2", "url-secret")(o); o.MQTT.Password = "bridge-2-secret" })
+	if br.b.ClientID() != "tributary-bridge-1" || over.b.ClientID() != "tributary-bridge-2" {
+		t.Errorf("client ids %q and %q, want the URLs' user names", br.b.ClientID(), over.b.ClientID())
+	}
 	for _, r := range []*running{br, over} {
-		for _, secret := range []string{"bridge-secret", "url-secret"} {
+		for _, secret := range []string{"bridge-secret", "bridge-2-secret", "url-secret"} {
 			if strings.Contains(r.logs.String(), secret) {
 				t.Errorf("log shows %q:\n%s", secret, r.logs.String())
 			}
 		}
-		if !strings.Contains(r.logs.String(), "tributary-bridge:xxxxx@") {
+		if !strings.Contains(r.logs.String(), r.b.ClientID()+":xxxxx@") {
 			t.Errorf("log does not show the redacted URL:\n%s", r.logs.String())
 		}
 	}
@@ -77,15 +80,15 @@ func TestConnectFailuresAreLoggedWithoutSecrets(t *testing.T) {
 		want string
 	}{
 		{"wrong password", func(o *Options) {
-			o.MQTT.CAFile, o.MQTT.Username, o.MQTT.Password = certs.CA, "tributary-bridge", "wrong-secret"
+			o.MQTT.CAFile, o.MQTT.Username, o.MQTT.Password = certs.CA, "tributary-bridge-1", "wrong-secret"
 		}, "mqtt connect failed"},
 		{"untrusted broker", func(o *Options) {
-			o.MQTT.Username, o.MQTT.Password = "tributary-bridge", "bridge-secret"
+			o.MQTT.Username, o.MQTT.Password = "tributary-bridge-1", "bridge-secret"
 		}, "certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			logs := &logBuf{}
-			opt := Options{Store: e.st, MQTT: mqttwire.Broker{URL: e.mq.URL(), ClientID: "bridge-" + tc.name}, MaxBackoff: 100 * time.Millisecond}
+			opt := Options{Store: e.st, MQTT: mqttwire.Broker{URL: e.mq.URL()}, MaxBackoff: 100 * time.Millisecond}
 			tc.edit(&opt)
 			opt.Logger = newTestLogger(logs)
 			b, err := New(opt)
@@ -100,6 +103,10 @@ func TestConnectFailuresAreLoggedWithoutSecrets(t *testing.T) {
 			case <-b.Ready():
 				t.Fatal("the bridge became ready")
 			default:
+			}
+			if err := b.CheckReady(); err == nil || !strings.Contains(err.Error(), "MQTT connect failed") ||
+				strings.Contains(err.Error(), "secret") {
+				t.Errorf("CheckReady: %v, want the connect failure without a password", err)
 			}
 			cancel()
 			if err := <-done; err != nil {
@@ -146,7 +153,7 @@ func TestClientCertificate(t *testing.T) {
 func TestACLDeviceOnlyOwnTopic(t *testing.T) {
 	e := newEnv(t, mosquittotest.Options{Users: users, ACLFile: deployACL})
 	br := startBridge(t, e, func(o *Options) {
-		o.MQTT.Username, o.MQTT.Password = "tributary-bridge", "bridge-secret"
+		o.MQTT.Username, o.MQTT.Password = "tributary-bridge-1", "bridge-secret"
 		o.Group = "g"
 	})
 	a := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID("pi-a"), "pi-a", "pi-a-secret", nil)

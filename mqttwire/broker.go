@@ -27,8 +27,9 @@ type Broker struct {
 	// logged (read it from a file: internal/secret). Default: the user's
 	// (the agent: its device id; the bridge: the URL's user info).
 	Username, Password string
-	// ClientID names the client's persistent session at the broker.
-	// Default: the user's (EdgeClientID, BridgeClientID).
+	// ClientID names the client's persistent session at the broker. With
+	// a user name it must be empty or the user name (see ClientID), which
+	// is the default; without one, the user's default (BridgeClientID).
 	ClientID string
 	// TLS is the base configuration of an mqtts:// connection. Default:
 	// the system roots, TLS 1.2 at least.
@@ -50,6 +51,25 @@ const (
 	DefaultKeepAlive      = 30 * time.Second
 	DefaultConnectTimeout = 10 * time.Second
 )
+
+// User is the user name b authenticates with: Username, else the user
+// info of URL ("" for none, or for a URL that does not parse).
+func (b Broker) User() string {
+	if b.Username != "" {
+		return b.Username
+	}
+	if u, err := ParseURL(b.URL); err == nil && u.User != nil {
+		return u.User.Username()
+	}
+	return ""
+}
+
+// CheckClientID says whether b.ClientID follows the rule of ClientID: empty
+// or b's user name when b has one.
+func (b Broker) CheckClientID() error {
+	_, err := ClientID(b.User(), b.ClientID, "")
+	return err
+}
 
 // TLSConfig returns the TLS configuration for a connection to b: nil when
 // secure is false (an error if b has TLS settings), else a copy of b.TLS

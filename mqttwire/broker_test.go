@@ -132,3 +132,23 @@ func FuzzParseURL(f *testing.F) {
 		}
 	})
 }
+
+func TestBrokerUserAndClientID(t *testing.T) {
+	for _, tc := range []struct {
+		b         Broker
+		user, err string
+	}{
+		{Broker{URL: "mqtt://b"}, "", ""},
+		{Broker{URL: "mqtt://b", ClientID: "anon"}, "", ""},
+		{Broker{URL: "mqtt://u1:pw@b"}, "u1", ""},
+		{Broker{URL: "mqtt://u1:pw@b", Username: "u2", ClientID: "u2"}, "u2", ""},
+		{Broker{URL: "mqtt://u1:pw@b", ClientID: "other"}, "u1", `"other" differs from the user name "u1"`},
+		{Broker{URL: "mqtt://b", Username: "pi-1", ClientID: "tributary-bridge-1"}, "pi-1", "differs"},
+		{Broker{URL: "::", ClientID: "x"}, "", ""},
+	} {
+		err := tc.b.CheckClientID()
+		if got := tc.b.User(); got != tc.user || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%+v: User %q, CheckClientID %v; want %q, error %q", tc.b, got, err, tc.user, tc.err)
+		}
+	}
+}

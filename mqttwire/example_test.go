@@ -18,7 +18,7 @@ func Example() {
 	fmt.Println(mqttwire.StatusTopic("greenhouse-1"), string(online))
 	fmt.Println(mqttwire.StatusTopic("greenhouse-1"), string(will))
 	// Output:
-	// tributary-edge-greenhouse-1
+	// greenhouse-1
 	// tributary/greenhouse-1/readings
 	// tributary/greenhouse-1/status {"v":1,"online":true,"boot":"7f3e9c1a","first_seq":4001,"ts":"2026-11-27T06:00:00.000Z"}
 	// tributary/greenhouse-1/status {"v":1,"online":false,"boot":"7f3e9c1a"}

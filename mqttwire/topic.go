@@ -2,6 +2,7 @@ package mqttwire
 
 import (
 	"cmp"
+	"fmt"
 	"strings"
 
 	"github.com/tributary-iot/tributary/reading"
@@ -49,21 +50,41 @@ func ParseTopic(topic string) (device, kind string, ok bool) {
 	return device, kind, true
 }
 
-// EdgeClientID is the MQTT client id of device's agent. It is stable, so the
-// broker keeps the agent's session (clean session false) across reconnects.
-func EdgeClientID(device string) string { return "tributary-edge-" + device }
+// EdgeClientID is the MQTT client id of device's agent: its user name,
+// which is the device id (see ClientID). It is stable, so the broker keeps
+// the agent's session (clean session false) across reconnects.
+func EdgeClientID(device string) string { return device }
 
 // BridgeClientIDPrefix starts every default bridge client id.
 const BridgeClientIDPrefix = "tributary-bridge"
 
-// BridgeClientID is a bridge's default client id: "tributary-bridge-<host>",
+// BridgeClientID is the client id of a bridge that connects without a user
+// name (an anonymous broker, such as the demo's): "tributary-bridge-<host>",
 // or "tributary-bridge-<group>-<host>" in a group. An empty host reads
-// "unknown". It is stable across the bridge's restarts on one host, so the
-// broker keeps what the bridge has not acknowledged.
+// "unknown". A bridge with a user name uses its user name (ClientID).
 func BridgeClientID(group, host string) string {
 	id := BridgeClientIDPrefix
 	if group != "" {
 		id += "-" + group
 	}
 	return id + "-" + cmp.Or(host, "unknown")
+}
+
+// ClientID returns the client id of a client with user name user: the user
+// name itself. The shipped broker config enforces this rule
+// (use_username_as_clientid true replaces any client id by the user name),
+// so that no client can take over another user's session: one broker user
+// per agent (its device id) and per bridge replica. given is the client id
+// asked for ("" for the default); it must be the user name when there is
+// one. Without a user name (an anonymous broker) the id is given, else
+// fallback.
+func ClientID(user, given, fallback string) (string, error) {
+	switch {
+	case user == "":
+		return cmp.Or(given, fallback), nil
+	case given != "" && given != user:
+		return "", fmt.Errorf("MQTT client id %q differs from the user name %q: a client's id is its user name "+
+			"(the broker replaces it, use_username_as_clientid); give each bridge replica a broker user of its own", given, user)
+	}
+	return user, nil
 }

@@ -4,7 +4,8 @@
 // or the power fails. A reading leaves the spool only when the sender
 // commits it, after the uplink has stored it; otherwise only a limit drops
 // it, and every drop is counted by reason (Stats.Dropped,
-// tributary_edge_spool_dropped_total).
+// tributary_edge_spool_dropped_total), in counts kept in the directory
+// across restarts.
 //
 // # Files
 //
@@ -30,11 +31,14 @@
 //
 // The ack cursor is the index below which every reading is acknowledged
 // (or dropped), plus the index ranges dropped behind a batch in flight (up
-// to 30 ranges; more stay in memory only, and those readings would be sent
-// again after a restart). Commit writes it with one pwrite of a 512-byte
-// slot, alternating between two slots that carry a generation and a CRC,
-// so that a torn write leaves the previous cursor readable. Both slots are
-// allocated at Open, so a full disk never stops a Commit.
+// to 25 ranges; more stay in memory only, and those readings would be sent
+// again after a restart). It also holds the index the spool has written
+// up to and the drop counters by reason, over the spool's life. Every
+// Push, Peek, Commit and drop that changes it writes it with one pwrite
+// of a 512-byte slot, alternating between two slots that carry a
+// generation and a CRC, so that a torn write leaves the previous cursor
+// readable. Both slots are allocated at Open, so a full disk never stops a
+// Commit, nor the counting of the readings it makes the spool drop.
 //
 // # Recovery
 //
@@ -44,10 +48,22 @@
 // (Stats.TornTails, TruncatedBytes). A damaged record anywhere else is
 // skipped: the scan searches forward for the next valid record and counts
 // the readings between as dropped with reason "corrupt". Damage found
-// later, while reading a backlog, is handled the same way. The spool never
-// fails as a whole for damage, and never returns a record whose checksum
-// does not match. A damaged cursor (both slots) makes it send everything it
-// holds again.
+// later, while reading a backlog, is handled the same way. The readings
+// the cursor saw written after the last valid record (a tail cut, a
+// newest segment lost) are counted with reason "truncated". Open carries
+// the counters over and logs them when nonzero. Indices lost to damage
+// become holes in the cursor, so that the next Open, which finds them
+// missing again, does not count them twice (beyond 25 holes, it may). The
+// spool never fails as a whole for damage, and never returns a record
+// whose checksum does not match. A damaged cursor (both slots) makes it
+// send everything it holds again and restarts the counters from zero.
+//
+// What the counts cannot see: after a power loss or kernel crash, the
+// readings written since the cursor's last fsync (up to SyncEvery's worth;
+// under SyncNever, since the kernel last wrote it back) may vanish with
+// the cursor's own record of them, uncounted; the cloud sees their seqs
+// missing. kill -9, a panic and the OOM killer lose nothing, and a count,
+// once known, survives them.
 //
 // # Fsync policies and what they risk
 //

@@ -17,6 +17,10 @@ func TestMain(m *testing.M) {
 		err := pusherChild()
 		fmt.Fprintln(os.Stderr, "pusher:", err)
 		os.Exit(1)
+	case "writer":
+		err := writerChild()
+		fmt.Fprintln(os.Stderr, "writer:", err)
+		os.Exit(1)
 	case "diskfull":
 		if err := diskFullChild(); err != nil {
 			fmt.Fprintln(os.Stderr, "diskfull:", err)

@@ -29,13 +29,14 @@ func TestMetrics(t *testing.T) {
 # HELP tributary_edge_spool_bytes Size of the spooled readings' records, the quantity the byte limit bounds.
 # TYPE tributary_edge_spool_bytes gauge
 tributary_edge_spool_bytes ` + strconv.FormatInt(8*recSize, 10) + `
-# HELP tributary_edge_spool_dropped_total Readings the spool dropped, by reason (full, age, disk_full, corrupt, too_large).
+# HELP tributary_edge_spool_dropped_total Readings the spool dropped, by reason (full, age, disk_full, corrupt, too_large, truncated), since the spool was created: the counts are kept in its directory across restarts.
 # TYPE tributary_edge_spool_dropped_total counter
 tributary_edge_spool_dropped_total{reason="age"} 2
 tributary_edge_spool_dropped_total{reason="corrupt"} 0
 tributary_edge_spool_dropped_total{reason="disk_full"} 0
 tributary_edge_spool_dropped_total{reason="full"} 3
 tributary_edge_spool_dropped_total{reason="too_large"} 0
+tributary_edge_spool_dropped_total{reason="truncated"} 0
 # HELP tributary_edge_spool_oldest_age_seconds Age of the oldest spooled reading, by its time stamp; 0 when the spool is empty.
 # TYPE tributary_edge_spool_oldest_age_seconds gauge
 tributary_edge_spool_oldest_age_seconds 395

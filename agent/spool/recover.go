@@ -25,6 +25,7 @@ func (s *Spool) recover() error {
 	}
 	s.cur, s.curAt = cur, cs
 	s.ack, s.holes = cs.ack, append([]span(nil), cs.holes...)
+	s.dropped = cs.dropped
 	segs, err := listSegments(s.dir)
 	if err != nil {
 		return err
@@ -38,7 +39,7 @@ func (s *Spool) recover() error {
 	switch {
 	case corrupt:
 		s.lastErr = errors.New("spool: ack cursor damaged")
-		s.opt.Logger.Warn("spool: the ack cursor is damaged; everything in the spool will be sent again (the uplink drops repeats)", "dir", s.dir)
+		s.opt.Logger.Warn("spool: the ack cursor is damaged; everything in the spool will be sent again (the uplink drops repeats), and the drop counters it kept start again from zero", "dir", s.dir)
 	case !found && len(segs) > 0:
 		s.opt.Logger.Info("spool: nothing acknowledged yet; everything in the spool will be sent", "dir", s.dir, "segments", len(segs))
 	}
@@ -69,6 +70,17 @@ func (s *Spool) recover() error {
 			return err
 		}
 		records[i], expect = n, next
+	}
+	// Readings written after the last record found were cut from the end
+	// (the newest segment truncated, or lost whole): the cursor says how
+	// far writing went. Their indices are reused from here on, and the
+	// cursor saved below records the new end with the count, so that no
+	// later Open counts them again.
+	if cs.written > expect {
+		if q := s.queuedIn(expect, cs.written); q > 0 {
+			s.dropped[rTruncated] += q
+			s.opt.Logger.Warn("spool: readings written before a crash are missing from the end of the spool; they are lost", "dir", s.dir, "lost", q, "from_index", expect)
+		}
 	}
 	s.writeIdx = max(expect, s.ack)
 	k := 0
@@ -116,8 +128,27 @@ func (s *Spool) recover() error {
 		s.recordErr(err)
 		s.failing = true
 	}
+	s.saveCursor()
+	if s.dropped != cs.dropped && s.opt.Sync != SyncNever {
+		// Losses found now are counted durably before anything else.
+		if err := s.cur.Sync(); err != nil {
+			s.recordErr(fmt.Errorf("spool: fsync cursor: %w", err))
+		} else {
+			s.curDirty = false
+		}
+	}
 	s.opt.Logger.Info("spool: opened", "dir", s.dir, "readings", s.n, "bytes", s.bytes,
-		"segments", len(s.segs), "next_index", s.writeIdx, "lost_corrupt", s.dropped[rCorrupt], "torn_tails", s.tornTails)
+		"segments", len(s.segs), "next_index", s.writeIdx, "torn_tails", s.tornTails)
+	var lost []any
+	for i, n := range s.dropped {
+		if n > 0 {
+			lost = append(lost, reasonNames[i], n)
+		}
+	}
+	if len(lost) > 0 {
+		s.opt.Logger.Warn("spool: readings dropped over the spool's life, by reason (tributary_edge_spool_dropped_total)",
+			append([]any{"dir", s.dir}, lost...)...)
+	}
 	return nil
 }
 
@@ -195,10 +226,12 @@ func (s *Spool) scanSegment(seg *segment, limit, expect uint64, newest bool) (re
 }
 
 // lostAtOpen counts the queued readings in [from, to), which recovery found
-// missing, as lost.
+// missing, as lost, and makes them a hole, so that the next Open, which
+// will find them missing again, does not count them again.
 func (s *Spool) lostAtOpen(from, to uint64) {
 	if q := s.queuedIn(from, to); q > 0 {
 		s.dropped[rCorrupt] += q
+		s.insertHole(span{max(from, s.ack), to})
 		s.opt.Logger.Warn("spool: readings lost to damaged records", "dir", s.dir, "lost", q, "from_index", from)
 	}
 }

@@ -78,8 +78,9 @@ func TestTornTailIsTruncated(t *testing.T) {
 				t.Fatalf("after recovery got %v, want %v", got, want)
 			}
 			st := s.Stats()
-			if st.TornTails != 1 || st.TruncatedBytes != tc.cut || st.Dropped[ReasonCorrupt] != 0 {
-				t.Errorf("TornTails %d, TruncatedBytes %d, Dropped[corrupt] %d; want 1, %d, 0", st.TornTails, st.TruncatedBytes, st.Dropped[ReasonCorrupt], tc.cut)
+			if st.TornTails != 1 || st.TruncatedBytes != tc.cut || st.Dropped[ReasonCorrupt] != 0 || st.Dropped[ReasonTruncated] != 10-tc.keep {
+				t.Errorf("TornTails %d, TruncatedBytes %d, Dropped[corrupt] %d, Dropped[truncated] %d; want 1, %d, 0, %d",
+					st.TornTails, st.TruncatedBytes, st.Dropped[ReasonCorrupt], st.Dropped[ReasonTruncated], tc.cut, 10-tc.keep)
 			}
 			if size := fileSize(t, segs[0]); size != segHdrSize+int64(tc.keep)*recSize {
 				t.Errorf("segment is %d bytes after recovery, want %d", size, segHdrSize+int64(tc.keep)*recSize)
@@ -91,8 +92,8 @@ func TestTornTailIsTruncated(t *testing.T) {
 			if got := seqs(peekAll(t, s)); !slices.Equal(got, append(want, span64(300, 309)...)) {
 				t.Fatalf("after pushing more and reopening got %v", got)
 			}
-			if st := s.Stats(); st.TornTails != 0 || st.Dropped[ReasonCorrupt] != 0 {
-				t.Errorf("second recovery found damage: %+v", st)
+			if st := s.Stats(); st.TornTails != 0 || st.Dropped[ReasonCorrupt] != 0 || st.Dropped[ReasonTruncated] != 10-tc.keep {
+				t.Errorf("second recovery found damage or forgot the count: %+v", st)
 			}
 		})
 	}
@@ -146,6 +147,16 @@ func TestDamageInOlderSegmentsSkipsOnlyTheDamagedRecords(t *testing.T) {
 			if st.Dropped[ReasonCorrupt] != uint64(len(tc.lost)) || st.TornTails != 0 || st.Readings != len(want) {
 				t.Errorf("Dropped[corrupt] %d, TornTails %d, Readings %d; want %d, 0, %d", st.Dropped[ReasonCorrupt], st.TornTails, st.Readings, len(tc.lost), len(want))
 			}
+			// The damage is still there after a restart: the count stays,
+			// and is not counted again.
+			s.Close()
+			s = mustOpen(t, dir, opt)
+			if got := seqs(peekAll(t, s)); !slices.Equal(got, want) {
+				t.Fatalf("after a restart got %v\nwant %v", got, want)
+			}
+			if st := s.Stats(); st.Dropped[ReasonCorrupt] != uint64(len(tc.lost)) || st.Readings != len(want) {
+				t.Errorf("after a restart Dropped[corrupt] %d, Readings %d; want %d, %d", st.Dropped[ReasonCorrupt], st.Readings, len(tc.lost), len(want))
+			}
 		})
 	}
 }
@@ -166,6 +177,41 @@ func TestDamageFoundWhileReading(t *testing.T) {
 	}
 	if st := s.Stats(); st.Dropped[ReasonCorrupt] != 1 || st.Readings != 0 || st.Bytes != 0 {
 		t.Errorf("after draining: Dropped[corrupt] %d, Readings %d, Bytes %d; want 1, 0, 0", st.Dropped[ReasonCorrupt], st.Readings, st.Bytes)
+	}
+	s.Close()
+	s = mustOpen(t, dir, opt)
+	if st := s.Stats(); st.Dropped[ReasonCorrupt] != 1 {
+		t.Errorf("after a restart Dropped[corrupt] %d, want 1", st.Dropped[ReasonCorrupt])
+	}
+}
+
+// TestDamageFoundWhileReadingNotCountedTwice: damage found by the reader,
+// then a restart before the sender got past it: the next Open finds it
+// again and must not count it again.
+func TestDamageFoundWhileReadingNotCountedTwice(t *testing.T) {
+	dir := t.TempDir()
+	opt := Options{SegmentSize: segHdrSize + 10*recSize}
+	writeSpool(t, dir, opt, 200, 249)
+	s := mustOpen(t, dir, opt)
+	flip(t, segFiles(t, dir)[2], segHdrSize+4*recSize+12) // seq 224
+	ctx := context.Background()
+	for range 3 { // peek 200..229 and commit 200..219: 224 is found, the batch after it is in flight
+		rs, _ := s.Peek(ctx, 10)
+		if rs[0].Seq < 220 {
+			s.Commit(len(rs))
+		}
+	}
+	if st := s.Stats(); st.Dropped[ReasonCorrupt] != 1 {
+		t.Fatalf("Dropped[corrupt] %d after reading past the damage, want 1", st.Dropped[ReasonCorrupt])
+	}
+	s.Close()
+	s = mustOpen(t, dir, opt)
+	want := slices.DeleteFunc(span64(220, 249), func(q uint64) bool { return q == 224 })
+	if got := seqs(peekAll(t, s)); !slices.Equal(got, want) {
+		t.Fatalf("after a restart got %v\nwant %v", got, want)
+	}
+	if st := s.Stats(); st.Dropped[ReasonCorrupt] != 1 {
+		t.Errorf("after a restart Dropped[corrupt] %d, want 1", st.Dropped[ReasonCorrupt])
 	}
 }
 

@@ -18,11 +18,12 @@ import (
 // Reasons for dropping readings: the keys of Stats.Dropped and the reason
 // label of tributary_edge_spool_dropped_total.
 const (
-	ReasonFull     = "full"      // over MaxBytes; the Full policy chose them
-	ReasonAge      = "age"       // older than MaxAge
-	ReasonDiskFull = "disk_full" // the disk refused them and MemoryLimit was reached
-	ReasonCorrupt  = "corrupt"   // their records were damaged on disk
-	ReasonTooLarge = "too_large" // the record would exceed MaxRecordSize
+	ReasonFull      = "full"      // over MaxBytes; the Full policy chose them
+	ReasonAge       = "age"       // older than MaxAge
+	ReasonDiskFull  = "disk_full" // the disk refused them and MemoryLimit was reached, or Close gave up on them
+	ReasonCorrupt   = "corrupt"   // their records were damaged on disk
+	ReasonTooLarge  = "too_large" // the record would exceed MaxRecordSize
+	ReasonTruncated = "truncated" // written, then missing from the end of the spool at Open (a crash or power loss cut the newest segment)
 )
 
 // reasons indexes the drop counters.
@@ -32,10 +33,14 @@ const (
 	rDiskFull
 	rCorrupt
 	rTooLarge
+	rTruncated
 	nReasons
 )
 
-var reasonNames = [nReasons]string{ReasonFull, ReasonAge, ReasonDiskFull, ReasonCorrupt, ReasonTooLarge}
+var reasonNames = [nReasons]string{ReasonFull, ReasonAge, ReasonDiskFull, ReasonCorrupt, ReasonTooLarge, ReasonTruncated}
+
+// The cursor has room for maxCounters reasons.
+var _ [maxCounters - nReasons]struct{}
 
 // Errors.
 var (
@@ -109,7 +114,8 @@ type Spool struct {
 	kick                chan struct{}
 	done, stopped       chan struct{}
 
-	// Counters.
+	// Counters. dropped counts over the spool's life: it is persisted in
+	// the cursor with every change (see saveCursor).
 	dropped     [nReasons]uint64
 	writeErrors uint64
 	lastErr     error
@@ -190,6 +196,7 @@ func (s *Spool) Push(rs []reading.Reading) (dropped int) {
 		s.opt.Logger.Error("spool: Push after Close; readings dropped", "count", len(rs))
 		return len(rs)
 	}
+	counted := s.dropped
 	now := s.opt.Now()
 	dropped = s.dropAged(now)
 	var cutoff time.Time
@@ -240,6 +247,12 @@ func (s *Spool) Push(rs []reading.Reading) (dropped int) {
 		for s.syncedSeq < my {
 			s.synced.Wait()
 		}
+	}
+	if s.opt.Sync == SyncAlways && s.dropped != counted {
+		// What this Push dropped is counted durably before it returns.
+		s.mu.Unlock()
+		s.syncCursor()
+		s.mu.Lock()
 	}
 	return dropped
 }

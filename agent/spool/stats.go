@@ -23,8 +23,10 @@ type Stats struct {
 	Overflow int
 	// Segments is the number of segment files.
 	Segments int
-	// Dropped counts the readings dropped since Open, by reason (every
-	// Reason* key is present).
+	// Dropped counts the readings dropped over the spool's life, by reason
+	// (every Reason* key is present). The counts are kept in the ack
+	// cursor, written as soon as they change, and carried over by Open; a
+	// cursor damaged in both slots restarts them from zero.
 	Dropped map[string]uint64
 	// WriteErrors counts failed writes, segment creations and fsyncs since
 	// Open; each retry counts.
@@ -33,9 +35,10 @@ type Stats struct {
 	LastError   error
 	LastErrorAt time.Time
 	// TornTails is how many torn writes Open truncated, TruncatedBytes
-	// their size. Their readings are not counted in Dropped: a torn write
-	// does not say how many it held, and under SyncAlways none of them
-	// had been acknowledged to the pusher.
+	// their size. The readings whose records were cut are counted in
+	// Dropped[ReasonTruncated], as far as the cursor saw them written:
+	// every one under kill -9, and after a power loss those written before
+	// the cursor's last fsync.
 	TornTails      int
 	TruncatedBytes int64
 	// Fsyncs counts the fsyncs since Open.
@@ -81,7 +84,7 @@ func (s *Spool) Stats() Stats {
 //	tributary_edge_spool_bytes                gauge: their record bytes
 //	tributary_edge_spool_oldest_age_seconds   gauge: now minus the oldest reading's time; 0 when empty
 //	tributary_edge_spool_overflow_readings    gauge: readings waiting in memory for the disk
-//	tributary_edge_spool_dropped_total        counter by reason: full, age, disk_full, corrupt, too_large
+//	tributary_edge_spool_dropped_total        counter by reason: full, age, disk_full, corrupt, too_large, truncated; over the spool's life (persisted)
 //	tributary_edge_spool_write_errors_total   counter: failed writes, creations and fsyncs
 //	tributary_edge_spool_fsync_seconds        histogram: duration of each fsync
 //
@@ -93,7 +96,7 @@ func (s *Spool) Collector() prometheus.Collector {
 		bytes:       prometheus.NewDesc("tributary_edge_spool_bytes", "Size of the spooled readings' records, the quantity the byte limit bounds.", nil, nil),
 		oldest:      prometheus.NewDesc("tributary_edge_spool_oldest_age_seconds", "Age of the oldest spooled reading, by its time stamp; 0 when the spool is empty.", nil, nil),
 		overflow:    prometheus.NewDesc("tributary_edge_spool_overflow_readings", "Readings waiting in memory because the disk refused them.", nil, nil),
-		dropped:     prometheus.NewDesc("tributary_edge_spool_dropped_total", "Readings the spool dropped, by reason (full, age, disk_full, corrupt, too_large).", []string{"reason"}, nil),
+		dropped:     prometheus.NewDesc("tributary_edge_spool_dropped_total", "Readings the spool dropped, by reason (full, age, disk_full, corrupt, too_large, truncated), since the spool was created: the counts are kept in its directory across restarts.", []string{"reason"}, nil),
 		writeErrors: prometheus.NewDesc("tributary_edge_spool_write_errors_total", "Failed spool writes, segment creations and fsyncs; every retry counts.", nil, nil),
 	}
 }

@@ -113,8 +113,28 @@ func (s *Spool) addHole(idx uint64) {
 			last.to = idx + 1
 			return
 		}
+		if idx < last.from {
+			// Below a hole of damaged records further on.
+			s.insertHole(span{idx, idx + 1})
+			return
+		}
 	}
 	s.holes = append(s.holes, span{idx, idx + 1})
+}
+
+// insertHole adds sp to the holes, keeping them ordered and merging those
+// that overlap or touch.
+func (s *Spool) insertHole(sp span) {
+	if sp.from >= sp.to {
+		return
+	}
+	i := sort.Search(len(s.holes), func(i int) bool { return s.holes[i].to >= sp.from })
+	j := i
+	for j < len(s.holes) && s.holes[j].from <= sp.to {
+		sp.from, sp.to = min(sp.from, s.holes[j].from), max(sp.to, s.holes[j].to)
+		j++
+	}
+	s.holes = append(s.holes[:i], append([]span{sp}, s.holes[j:]...)...)
 }
 
 // peekedFrom reports whether a record in flight has an index >= idx.
@@ -174,6 +194,7 @@ func (s *Spool) lose(from, to uint64) {
 	}
 	s.n -= q
 	s.dropped[rCorrupt] += uint64(q)
+	s.insertHole(span{max(from, s.ack), to}) // not counted again after a restart
 	s.opt.Logger.Warn("spool: damaged records skipped", "dir", s.dir, "lost", q, "from_index", from)
 }
 
@@ -205,16 +226,21 @@ func (s *Spool) updateAck() {
 	s.holes = s.holes[:k]
 }
 
-// saveCursor writes the cursor if it changed (a pwrite; fsync'd later).
+// saveCursor writes the cursor if it changed (a pwrite; fsync'd later):
+// the ack, the holes, the index written up to and the drop counters. It
+// runs after every Push, Peek, Commit and tick, so a count survives a kill
+// -9 from the moment it is known, and a power loss once fsync'd (within
+// SyncEvery, or by Close).
 func (s *Spool) saveCursor() {
 	if s.cur == nil {
 		return
 	}
 	holes := s.holes[:min(len(s.holes), maxHoles)]
-	if s.ack == s.curAt.ack && equalSpans(holes, s.curAt.holes) {
+	c := cursorState{gen: s.curAt.gen + 1, ack: s.ack, holes: holes, written: s.writeIdx, dropped: s.dropped}
+	if c.same(s.curAt) {
 		return
 	}
-	c := cursorState{gen: s.curAt.gen + 1, ack: s.ack, holes: append([]span(nil), holes...)}
+	c.holes = append([]span(nil), holes...)
 	if err := writeCursor(s.cur, c); err != nil {
 		s.recordErr(err)
 		return

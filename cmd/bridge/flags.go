@@ -65,12 +65,12 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	mqtt.Register(fs, "broker `URL`: mqtt://host:port, or mqtts:// for TLS (default $MQTT_URL, else "+defaultMQTT+")",
 		true, "MQTT user `name` (the broker's password_file and ACL know it)")
 	redis.Register(fs, "Redis `URL`: redis://[user:password@]host:port[/db] or rediss:// for TLS (default $REDIS_URL, else "+defaultRedis+")", false, "")
-	fs.StringVar(&cfg.mqtt.ClientID, "client-id", "", "MQTT client `id`: unique per bridge, stable across its restarts, so the broker keeps what it has not acknowledged (default "+mqttwire.BridgeClientIDPrefix+"[-GROUP]-HOSTNAME)")
-	fs.StringVar(&cfg.group, "group", "", "share the readings with the other bridges of this `group` (MQTT shared subscription $share/GROUP/...); empty: receive all")
+	fs.StringVar(&cfg.mqtt.ClientID, "client-id", "", "MQTT client `id` on a broker without user names; with one, the id is the user name (default "+mqttwire.BridgeClientIDPrefix+"[-GROUP]-HOSTNAME)")
+	fs.StringVar(&cfg.group, "group", "", "share the readings with the other bridges of this `group` ($share/GROUP/...), each a broker user of its own; empty: receive all")
 	fs.StringVar(&mappingsFile, "mappings", "", "YAML `file` of mappings for foreign formats (SenML, Zigbee2MQTT, Tasmota); see bridge/testdata/mappings.yaml")
 	fs.IntVar(&cfg.maxPayload, "max-payload", reading.MaxBatchEncoded, "largest message accepted, in `bytes`; larger ones are dead-lettered")
 	fs.IntVar(&cfg.queueSize, "queue-size", bridge.DefaultQueueSize, "`messages` received and waiting for Redis; keep it above the broker's max_inflight_messages")
-	fs.StringVar(&cfg.metricsListen, "metrics-listen", defaultMetricsListen, "`address` to serve /metrics, /healthz and /readyz (503 while Redis is unreachable) on; empty disables")
+	fs.StringVar(&cfg.metricsListen, "metrics-listen", defaultMetricsListen, "`address` to serve /metrics, /healthz and /readyz (503 while not subscribed to the broker or Redis is unreachable) on; empty disables")
 	fs.DurationVar(&cfg.redisCheck, "redis-check-interval", 5*time.Second, "ping Redis this often, to log when it goes away or returns and answer /readyz")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 10*time.Second, "how long to wait for the bridge to disconnect on SIGINT/SIGTERM")
 	level := cli.RegisterLogLevel(fs)
@@ -92,6 +92,9 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		return nil, err
 	}
 	cfg.mqtt.ClientID = clientID
+	if err := cfg.mqtt.CheckClientID(); err != nil {
+		return nil, fmt.Errorf("--client-id: %w", err)
+	}
 	if cfg.redis, err = redis.Redis(); err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
@@ -41,18 +40,26 @@ func newRedisWatch(rdb *redis.Client, interval time.Duration, log *slog.Logger) 
 // Close closes the watch's client.
 func (w *redisWatch) Close() error { return w.rdb.Close() }
 
-// Run pings until ctx is done.
-func (w *redisWatch) Run(ctx context.Context) {
-	t := time.NewTicker(w.interval)
-	defer t.Stop()
-	for {
-		w.check(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+// Start pings once, so that the state is known (and logged) before the
+// bridge starts, then every interval on its own goroutine until ctx is
+// done; the returned channel is closed once that goroutine has ended.
+func (w *redisWatch) Start(ctx context.Context) <-chan struct{} {
+	w.check(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(w.interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			w.check(ctx)
 		}
-	}
+	}()
+	return done
 }
 
 func (w *redisWatch) check(ctx context.Context) {
@@ -90,21 +97,4 @@ func (w *redisWatch) Ready() error {
 		return fmt.Errorf("redis: %w", w.err)
 	}
 	return nil
-}
-
-// readyz answers 200 "ready" when every check is nil, else 503 with the
-// first failure.
-func readyz(checks ...func() error) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		for _, c := range checks {
-			if err := c(); err != nil {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				fmt.Fprintln(w, "not ready:", err)
-				return
-			}
-		}
-		fmt.Fprintln(w, "ready")
-	}
 }

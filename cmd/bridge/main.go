@@ -4,7 +4,8 @@
 // bridge). `cloud --mqtt URL` runs the same bridge inside the cloud.
 //
 // Several bridges may share the load with --group (MQTT shared
-// subscriptions); give each its own --client-id, stable across restarts.
+// subscriptions); run each as a broker user of its own (--mqtt-username):
+// its client id is its user name.
 package main
 
 import (

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,24 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	bins.Remove()
 	os.Exit(code)
+}
+
+// deployConf is the shipped broker config.
+var deployConf = filepath.Join("..", "..", "deploy", "mosquitto", "mosquitto.conf")
+
+// get fetches url and returns the status and body.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
 }
 
 // logTimeout bounds each wait for a log line.
@@ -66,14 +85,23 @@ func TestParseFlags(t *testing.T) {
 				t.Errorf("config %+v", c)
 			}
 		}},
-		{name: "everything", args: []string{"--mqtt", "mqtts://b", "--mqtt-username", "tributary-bridge", "--mqtt-password-file", pw,
-			"--mqtt-ca", "ca.pem", "--mqtt-cert", "c.pem", "--mqtt-key", "k.pem", "--group", "g", "--client-id", "b1",
+		{name: "everything", args: []string{"--mqtt", "mqtts://b", "--mqtt-username", "tributary-bridge-1", "--mqtt-password-file", pw,
+			"--mqtt-ca", "ca.pem", "--mqtt-cert", "c.pem", "--mqtt-key", "k.pem", "--group", "g", "--client-id", "tributary-bridge-1",
 			"--redis-password-file", pw, "--mappings", mappings, "--metrics-listen", "", "--queue-size", "64"}, check: func(t *testing.T, c *config) {
 			m := c.mqtt
-			if m.URL != "mqtts://b" || m.Username != "tributary-bridge" || m.Password != "s3cret" || m.CAFile != "ca.pem" || m.CertFile != "c.pem" ||
-				m.KeyFile != "k.pem" || m.ClientID != "b1" || c.group != "g" || c.redis.Password != "s3cret" || len(c.mappings) != 3 ||
+			if m.URL != "mqtts://b" || m.Username != "tributary-bridge-1" || m.Password != "s3cret" || m.CAFile != "ca.pem" || m.CertFile != "c.pem" ||
+				m.KeyFile != "k.pem" || m.ClientID != "tributary-bridge-1" || c.group != "g" || c.redis.Password != "s3cret" || len(c.mappings) != 3 ||
 				c.metricsListen != "" || c.queueSize != 64 {
 				t.Errorf("config %+v", c)
+			}
+		}},
+		{name: "client id of another", args: []string{"--mqtt-username", "tributary-bridge-1", "--client-id", "tributary-bridge-host"},
+			wantErr: `--client-id: MQTT client id "tributary-bridge-host" differs from the user name "tributary-bridge-1"`},
+		{name: "client id of another, user in the URL", args: []string{"--mqtt", "mqtt://tributary-bridge-2@b", "--client-id", "x"},
+			wantErr: `differs from the user name "tributary-bridge-2"`},
+		{name: "anonymous client id", args: []string{"--client-id", "bridge-a"}, check: func(t *testing.T, c *config) {
+			if c.mqtt.ClientID != "bridge-a" {
+				t.Errorf("client id %q", c.mqtt.ClientID)
 			}
 		}},
 		{name: "cert without key", args: []string{"--mqtt-cert", "c.pem"}, wantErr: "go together"},
@@ -130,23 +158,27 @@ func TestHelpHidesEnvironmentPasswords(t *testing.T) {
 func TestRunSecuredNeverLogsSecrets(t *testing.T) {
 	certs := testcert.New(t)
 	mq := mosquittotest.Start(t, mosquittotest.Options{TLSCertFile: certs.Cert, TLSKeyFile: certs.Key,
-		ACLFile: filepath.Join("..", "..", "deploy", "mosquitto", "acl"),
-		Users:   map[string]string{"tributary-bridge": "mqtt-secret", "pi-1": "pi-secret"}})
+		ACLFile: filepath.Join("..", "..", "deploy", "mosquitto", "acl"), ConfigFile: deployConf,
+		Users: map[string]string{"tributary-bridge-1": "mqtt-secret", "pi-1": "pi-secret"}})
 	rd := redistest.Start(t, redistest.Options{Password: "redis-secret"})
 	mqttPw := writeFile(t, "mqtt-pw", "mqtt-secret\n")
 	redisPw := writeFile(t, "redis-pw", "redis-secret\n")
 
 	r := proctest.Go(t, func(ctx context.Context, log io.Writer) error {
 		return run(ctx, []string{
-			"--mqtt", "mqtts://tributary-bridge:url-mqtt-secret@" + mq.Addr(), "--mqtt-username", "tributary-bridge",
-			"--mqtt-password-file", mqttPw, "--mqtt-ca", certs.CA, "--client-id", "bridge-secured",
+			"--mqtt", "mqtts://tributary-bridge-1:url-mqtt-secret@" + mq.Addr(), "--mqtt-username", "tributary-bridge-1",
+			"--mqtt-password-file", mqttPw, "--mqtt-ca", certs.CA,
 			"--redis", "redis://:url-redis-secret@" + rd.Addr(), "--redis-password-file", redisPw,
 			"--metrics-listen", "127.0.0.1:0", "--log-level", "debug",
 		}, io.Discard, log)
 	})
 	logs := r.Log
 	metrics := logs.Await(t, `metrics=(http://127\.0\.0\.1:\d+/metrics)`, logTimeout)
-	logs.Await(t, `msg="mqtt connected"`, logTimeout)
+	logs.Await(t, `msg="mqtt subscribed"`, logTimeout)
+	readyz := strings.TrimSuffix(metrics, "/metrics") + "/readyz"
+	if code, body := get(t, readyz); code != http.StatusOK || body != "ready\n" {
+		t.Errorf("/readyz once subscribed: %d %q", code, body)
+	}
 
 	o := mqtt.NewClientOptions().AddBroker(mq.URL()).SetClientID(mqttwire.EdgeClientID("pi-1")).SetUsername("pi-1").
 		SetPassword("pi-secret").SetTLSConfig(certs.TLSConfig()).SetCleanSession(false)
@@ -171,16 +203,19 @@ func TestRunSecuredNeverLogsSecrets(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	resp, err := http.Get(metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{"tributary_bridge_readings_stored_total 1", "tributary_bridge_mqtt_up 1", "tributary_bridge_redis_up 1", "tributary_bridge_build_info"} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("/metrics lacks %q:\n%s", want, body)
+	// The bridge counts the reading just after Redis has it: await it.
+	wants := []string{"tributary_bridge_readings_stored_total 1", "tributary_bridge_mqtt_up 1", "tributary_bridge_redis_up 1", "tributary_bridge_build_info"}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		_, body := get(t, metrics)
+		missing := slices.DeleteFunc(slices.Clone(wants), func(w string) bool { return strings.Contains(body, w) })
+		if len(missing) == 0 {
+			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q after 20s:\n%s", missing, body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	if err := r.Stop(t); err != nil {
@@ -194,6 +229,45 @@ func TestRunSecuredNeverLogsSecrets(t *testing.T) {
 	}
 	if !strings.Contains(out, "xxxxx") {
 		t.Errorf("log shows no redacted URL:\n%s", out)
+	}
+}
+
+// /readyz fails while the bridge is not connected and subscribed (before
+// the first connection, after it loses the broker) and passes again once
+// it has resubscribed. The bridge's connection lost is counted.
+func TestReadyzFollowsTheBroker(t *testing.T) {
+	mq := mosquittotest.Start(t, mosquittotest.Options{Persistence: true})
+	mq.Stop()
+	rd := redistest.Start(t, redistest.Options{})
+	r := proctest.Go(t, func(ctx context.Context, log io.Writer) error {
+		return run(ctx, []string{"--mqtt", mq.URL(), "--redis", rd.URL(), "--client-id", "bridge-readyz",
+			"--metrics-listen", "127.0.0.1:0", "--log-level", "debug"}, io.Discard, log)
+	})
+	metrics := r.Log.Await(t, `metrics=(http://127\.0\.0\.1:\d+/metrics)`, logTimeout)
+	readyz := strings.TrimSuffix(metrics, "/metrics") + "/readyz"
+	// "not connected to the MQTT broker yet", or after the first attempt
+	// "MQTT connect failed: ...".
+	if code, body := get(t, readyz); code != http.StatusServiceUnavailable || !strings.Contains(body, "MQTT") {
+		t.Errorf("/readyz with the broker down from the start: %d %q", code, body)
+	}
+	awaitReadyz := func(what string, ok func(code int, body string) bool) {
+		t.Helper()
+		awaitTrue(t, what, func() bool { return ok(get(t, readyz)) })
+	}
+	mq.Restart(t)
+	awaitReadyz("/readyz 200 once subscribed", func(code int, body string) bool { return code == http.StatusOK && body == "ready\n" })
+	mq.Stop()
+	awaitReadyz("/readyz 503 with the connection lost", func(code int, body string) bool {
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "MQTT connection lost")
+	})
+	r.Log.Await(t, `level=WARN msg="mqtt connection lost`, logTimeout)
+	if code, body := get(t, metrics); code != http.StatusOK || !strings.Contains(body, "tributary_bridge_mqtt_connections_lost_total 1") {
+		t.Errorf("/metrics does not count the lost connection: %d\n%s", code, body)
+	}
+	mq.Restart(t)
+	awaitReadyz("/readyz 200 again", func(code int, body string) bool { return code == http.StatusOK })
+	if err := r.Stop(t); err != nil {
+		t.Fatalf("run: %v", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -56,8 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	watch := newRedisWatch(rdb, cfg.redisCheck, log)
-	watched := make(chan struct{})
-	go func() { watch.Run(watchCtx); close(watched) }()
+	watched := watch.Start(watchCtx)
 	defer func() { stopWatch(); <-watched; watch.Close() }()
 
 	metricsAddr := "disabled"
@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("metrics: %w", err)
 		}
 		mux := cli.MetricsMux(reg)
-		mux.Handle("GET /readyz", readyz(watch.Ready))
+		mux.Handle("GET /readyz", readyz(b.CheckReady, watch.Ready))
 		metrics := cli.ServeBackground(ln, mux, log)
 		defer metrics.Stop(2 * time.Second)
 		metricsAddr = "http://" + ln.Addr().String() + "/metrics"
@@ -91,5 +91,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	case <-time.After(cfg.shutdown):
 		return fmt.Errorf("the bridge did not stop within %v", cfg.shutdown)
+	}
+}
+
+// readyz answers 200 "ready" when every check is nil, else 503 with the
+// first failure (the bridge's: not connected to the broker and subscribed,
+// such as after a session takeover).
+func readyz(checks ...func() error) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		for _, c := range checks {
+			if err := c(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintln(w, "not ready:", err)
+				return
+			}
+		}
+		fmt.Fprintln(w, "ready")
 	}
 }

@@ -112,9 +112,9 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	fs.IntVar(&demo, "demo", 0, "also run this many simulated edge agents (the real agent code, over TCP to the Redis in use); 0: none")
 	fs.DurationVar(&demoInterval, "demo-interval", time.Second, "sampling `interval` of the --demo agents")
 	mqtt.Register(fs, "also run the MQTT bridge: store what edge agents publish to the broker at this `URL` (mqtt:// or mqtts://)", true, "MQTT `user` name of the bridge")
-	fs.StringVar(&mqClientID, "mqtt-client-id", "", "MQTT client `id` of the bridge: unique per replica, stable across restarts (default: tributary-bridge[-group]-<host name>)")
+	fs.StringVar(&mqClientID, "mqtt-client-id", "", "MQTT client `id` of the bridge on a broker without user names; with one, the id is the user name (default tributary-bridge[-group]-<host name>)")
 	fs.StringVar(&mqMappings, "mqtt-mappings", "", "YAML `file` of mappings from other devices' formats (SenML, Zigbee2MQTT, Tasmota) to readings; see bridge.Mapping")
-	fs.StringVar(&mqGroup, "mqtt-group", "", "share the subscription among the bridges of this `group` ($share/<group>/...), as several cloud replicas should")
+	fs.StringVar(&mqGroup, "mqtt-group", "", "share the subscription among the bridges of this `group` ($share/<group>/...), as several cloud replicas should, each a broker user of its own")
 
 	if answered, err := cli.Parse(fs, version, args, stdout); answered || err != nil {
 		return nil, err
@@ -153,6 +153,9 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 			return nil, err
 		}
 		mq.ClientID = mqClientID
+		if err := mq.CheckClientID(); err != nil {
+			return nil, fmt.Errorf("--mqtt-client-id: %w", err)
+		}
 		var maps []bridge.Mapping
 		if mqMappings != "" {
 			if maps, err = bridge.LoadMappings(mqMappings); err != nil {

@@ -20,13 +20,13 @@ import (
 // the cloud stores it, and the REST API serves it.
 func TestRunWithMQTTBridge(t *testing.T) {
 	t.Setenv("REDIS_URL", "")
-	users := map[string]string{"tributary-bridge": "bridge-secret", "pi-9": "device-secret"}
-	srv := mosquittotest.Start(t, mosquittotest.Options{Users: users, ACLFile: "../../deploy/mosquitto/acl"})
+	users := map[string]string{"tributary-bridge-1": "bridge-secret", "pi-9": "device-secret"}
+	srv := mosquittotest.Start(t, mosquittotest.Options{Users: users, ACLFile: "../../deploy/mosquitto/acl", ConfigFile: "../../deploy/mosquitto/compose.conf"})
 	pwf := filepath.Join(t.TempDir(), "mqtt.pw")
-	if err := os.WriteFile(pwf, []byte(users["tributary-bridge"]+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(pwf, []byte(users["tributary-bridge-1"]+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := startRun(t, "--listen", "127.0.0.1:0", "--mqtt", srv.URL(), "--mqtt-username", "tributary-bridge", "--mqtt-password-file", pwf)
+	logs := startRun(t, "--listen", "127.0.0.1:0", "--mqtt", srv.URL(), "--mqtt-username", "tributary-bridge-1", "--mqtt-password-file", pwf)
 	base := logs.Await(t, `msg="cloud serving" url=(http://127\.0\.0\.1:\d+/)`, logTimeout)
 
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + srv.Addr()).SetClientID(mqttwire.EdgeClientID("pi-9")).
@@ -63,7 +63,7 @@ func TestRunWithMQTTBridge(t *testing.T) {
 	if !strings.Contains(string(metrics), "tributary_bridge_readings_stored_total 2") {
 		t.Fatalf("bridge metrics not on /metrics:\n%s", metrics)
 	}
-	if strings.Contains(logs.String(), users["tributary-bridge"]) {
+	if strings.Contains(logs.String(), users["tributary-bridge-1"]) {
 		t.Fatal("the log shows the bridge's password")
 	}
 }

@@ -15,12 +15,12 @@ import (
 )
 
 func TestRunSimulatedToMQTT(t *testing.T) {
-	users := map[string]string{"field-7": "device-secret", "tributary-bridge": "bridge-secret"}
-	srv := mosquittotest.Start(t, mosquittotest.Options{Users: users, ACLFile: "../../deploy/mosquitto/acl"})
+	users := map[string]string{"field-7": "device-secret", "tributary-bridge-1": "bridge-secret"}
+	srv := mosquittotest.Start(t, mosquittotest.Options{Users: users, ACLFile: "../../deploy/mosquitto/acl", ConfigFile: "../../deploy/mosquitto/mosquitto.conf"})
 	var mu sync.Mutex
 	var got []reading.Reading
 	var firstSeq uint64 // of the online status
-	co := mqtt.NewClientOptions().AddBroker("tcp://" + srv.Addr()).SetClientID("test-sub").SetUsername("tributary-bridge").SetPassword(users["tributary-bridge"])
+	co := mqtt.NewClientOptions().AddBroker("tcp://" + srv.Addr()).SetClientID("test-sub").SetUsername("tributary-bridge-1").SetPassword(users["tributary-bridge-1"])
 	c := mqtt.NewClient(co)
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("connect: %v", tok.Error())

@@ -39,6 +39,13 @@ type Options struct {
 	// ACLFile is an acl_file to apply (copied into the broker's directory,
 	// so the test can ship the real deploy/ file).
 	ACLFile string
+	// ConfigFile is a shipped mosquitto.conf (deploy/mosquitto) whose
+	// settings the broker takes, all but those this package owns (listeners,
+	// files and paths, TLS, authentication, persistence, logging; see
+	// ownedSettings). They apply to the test's listener, after the options
+	// above and before Extra. Use it with Users: the shipped file requires
+	// a user name (use_username_as_clientid).
+	ConfigFile string
 	// TLSCertFile and TLSKeyFile make the listener speak only TLS with this
 	// certificate and key (PEM; see internal/testcert).
 	TLSCertFile, TLSKeyFile string
@@ -66,10 +73,11 @@ type Options struct {
 
 // Server is a running mosquitto. Start registers Close with t.Cleanup.
 type Server struct {
-	Port int
-	Dir  string // the broker's directory: config, password file, ACL, persistence
-	opt  Options
-	proc *proctest.Server
+	Port    int
+	Dir     string // the broker's directory: config, password file, ACL, persistence
+	opt     Options
+	shipped []string // the settings taken from Options.ConfigFile
+	proc    *proctest.Server
 }
 
 // Start starts a broker and closes it when the test ends. Under -short it
@@ -165,6 +173,13 @@ func (s *Server) writeFiles() error {
 			return err
 		}
 	}
+	if s.opt.ConfigFile != "" {
+		lines, err := shippedSettings(s.opt.ConfigFile)
+		if err != nil {
+			return err
+		}
+		s.shipped = lines
+	}
 	if s.opt.ACLFile != "" {
 		b, err := os.ReadFile(s.opt.ACLFile)
 		if err != nil {
@@ -216,8 +231,45 @@ func (s *Server) config(port int) string {
 			add("require_certificate true")
 		}
 	}
+	c = append(c, s.shipped...)
 	c = append(c, s.opt.Extra...)
 	return strings.Join(c, "\n") + "\n"
+}
+
+// ownedSettings are the mosquitto.conf settings that Options.ConfigFile
+// does not carry over: the harness decides them (a loopback listener on a
+// free port, its own files, logs on stderr).
+var ownedSettings = map[string]bool{
+	"listener": true, "port": true, "bind_address": true, "bind_interface": true, "socket_domain": true, "protocol": true,
+	"certfile": true, "keyfile": true, "cafile": true, "capath": true, "crlfile": true, "require_certificate": true,
+	"tls_version": true, "ciphers": true, "ciphers_tls1.3": true, "use_identity_as_username": true,
+	"use_subject_as_username": true, "psk_hint": true, "psk_file": true,
+	"per_listener_settings": true, "allow_anonymous": true, "password_file": true, "acl_file": true,
+	"plugin": true, "auth_plugin": true, // and every plugin_opt_* and auth_opt_*
+	"persistence": true, "persistence_location": true, "persistence_file": true, "autosave_interval": true,
+	"autosave_on_changes": true, "log_dest": true, "log_type": true, "log_timestamp": true,
+	"log_timestamp_format": true, "connection_messages": true, "user": true, "pid_file": true, "include_dir": true,
+}
+
+// shippedSettings returns the lines of the mosquitto.conf at path that the
+// harness carries over (those not in ownedSettings), comments dropped.
+func shippedSettings(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("mosquittotest: config file: %w", err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		name, _, _ := strings.Cut(l, " ")
+		if !ownedSettings[name] && !strings.HasPrefix(name, "plugin_opt_") && !strings.HasPrefix(name, "auth_opt_") {
+			lines = append(lines, l)
+		}
+	}
+	return lines, nil
 }
 
 // Stop stops the broker cleanly (SIGTERM: a persistent broker saves its

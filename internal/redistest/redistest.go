@@ -25,8 +25,18 @@ import (
 // Options configure a server. The zero value is a plain server without
 // authentication or persistence.
 type Options struct {
-	// Password, when set, is required of the default user (requirepass).
+	// Password, when set, is required of the default user (requirepass);
+	// with ACLFile, it is the password of Username.
 	Password string
+	// ACLFile, when set, is the server's ACL file (--aclfile): its users
+	// replace requirepass. Client and URL then authenticate as Username
+	// with Password.
+	ACLFile string
+	// Username is the user Client and URL authenticate as. Default: the
+	// default user.
+	Username string
+	// Args are more redis-server arguments ("--name", "value", ...).
+	Args []string
 	// TLS, when set, makes the server speak only TLS with this certificate
 	// and key (PEM files) and not require client certificates.
 	TLSCertFile, TLSKeyFile string
@@ -130,26 +140,38 @@ func (s *Server) command(port int) (*exec.Cmd, error) {
 	} else {
 		args = append(args, "--port", strconv.Itoa(port))
 	}
-	if s.opt.Password != "" {
+	if s.opt.ACLFile != "" {
+		args = append(args, "--aclfile", s.opt.ACLFile)
+	} else if s.opt.Password != "" {
 		args = append(args, "--requirepass", s.opt.Password)
 	}
-	return exec.Command("redis-server", args...), nil
+	return exec.Command("redis-server", append(args, s.opt.Args...)...), nil
 }
 
 // Addr is host:port of the server.
 func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
 
-// URL is a redis:// (or rediss://) URL for the server, with the password.
+// URL is a redis:// (or rediss://) URL for the server, with the user name
+// and the password.
 func (s *Server) URL() string {
+	auth := ""
+	if s.opt.Password != "" {
+		auth = ":" + s.opt.Password
+	}
+	return s.URLAs(s.opt.Username + auth)
+}
+
+// URLAs is a redis:// (or rediss://) URL for the server with userinfo (a
+// user name, "user:password", or "" for none) before the host.
+func (s *Server) URLAs(userinfo string) string {
 	scheme := "redis"
 	if s.opt.TLSCertFile != "" {
 		scheme = "rediss"
 	}
-	auth := ""
-	if s.opt.Password != "" {
-		auth = ":" + s.opt.Password + "@"
+	if userinfo != "" {
+		userinfo += "@"
 	}
-	return scheme + "://" + auth + s.Addr()
+	return scheme + "://" + userinfo + s.Addr()
 }
 
 // Client returns a new client for the server, closed when the test ends.
@@ -158,8 +180,15 @@ func (s *Server) URL() string {
 // skips the test.
 func (s *Server) Client(tb testing.TB) *redis.Client {
 	tb.Helper()
+	return s.ClientAs(tb, s.opt.Username, s.opt.Password)
+}
+
+// ClientAs is Client for another user ("" for the default user) and
+// password.
+func (s *Server) ClientAs(tb testing.TB, user, password string) *redis.Client {
+	tb.Helper()
 	s.need(tb)
-	o := &redis.Options{Addr: s.Addr(), Password: s.opt.Password}
+	o := &redis.Options{Addr: s.Addr(), Username: user, Password: password}
 	if s.opt.TLSCertFile != "" {
 		o.TLSConfig = &tls.Config{InsecureSkipVerify: true}
 	}

@@ -32,6 +32,7 @@ type Agent struct {
 	clockOK bool                 // the clock has been ready
 
 	dupLog   *lograte.Limiter // used by the sender goroutine only
+	refLog   *lograte.Limiter // of refused readings; sender goroutine only
 	leaseLog *lograte.Limiter // of seq lease failures; under mu
 	dropLog  *lograte.Limiter // of queue drops; under mu
 
@@ -69,7 +70,7 @@ func New(cfg Config, up Uplink, opt Options) (*Agent, error) {
 			"device", cfg.Device, "path", lossPath(cfg.StateDir, cfg.Device))
 	}
 	a := &Agent{cfg: cfg, opt: opt, up: up, q: opt.Queue, log: opt.Logger,
-		dupLog: &lograte.Limiter{Every: opt.LogEvery}, leaseLog: &lograte.Limiter{Every: opt.LogEvery},
+		dupLog: &lograte.Limiter{Every: opt.LogEvery}, refLog: &lograte.Limiter{Every: opt.LogEvery}, leaseLog: &lograte.Limiter{Every: opt.LogEvery},
 		dropLog: &lograte.Limiter{Every: opt.LogEvery}, lost: lost, lossLog: &lograte.Limiter{Every: opt.LogEvery}}
 	a.m = newMetrics(a.q.Len, a.heldLen)
 	a.lastTS = map[string]time.Time{}
@@ -177,9 +178,10 @@ func (a *Agent) Run(ctx context.Context) error {
 const resumeSeqTimeout = 5 * time.Second
 
 // resumeSeq asks an uplink that can tell (SeqResumer) for the device's last
-// stored seq, when the state dir had no lease. If it cannot answer now, the
-// agent starts at 1 and says so: readings Redis already holds under those
-// seqs are then counted as duplicates.
+// stored seq, when the state dir had no lease. If it cannot answer now (or
+// its answer leaves too few seqs), the agent starts from its clock or at 1
+// and says so: the store opens a new dedup window for readings stamped
+// after its stored ones; others it may count as duplicates.
 func (a *Agent) resumeSeq(ctx context.Context) {
 	var err error
 	if r, ok := a.up.(SeqResumer); ok {
@@ -187,11 +189,12 @@ func (a *Agent) resumeSeq(ctx context.Context) {
 		var last uint64
 		last, err = r.LastSeq(rctx, a.cfg.Device)
 		cancel()
-		if err == nil {
+		if err == nil && last > 0 && !a.seq.resumeAfter(last) {
+			err = fmt.Errorf("its last seq %d leaves too few after it", last)
+		} else if err == nil {
 			if last > 0 {
 				a.log.Warn("no seq lease in the state dir; resuming after the last seq the uplink stored",
 					"device", a.cfg.Device, "state_dir", a.cfg.StateDir, "last_seq", last)
-				a.seq.resumeAfter(last)
 			}
 			return
 		}
@@ -209,6 +212,6 @@ func (a *Agent) resumeSeq(ctx context.Context) {
 		a.seq.resumeAfter(from)
 		return
 	}
-	a.log.Warn("no seq lease in the state dir and the uplink cannot say where the device left off: starting at 1; if this device sent readings before, the cloud drops new ones as repeats until their seqs pass the old ones",
+	a.log.Warn("no seq lease in the state dir and the uplink cannot say where the device left off: starting at 1; the cloud takes readings stamped after its stored ones for a restart, and may drop others as repeats",
 		"device", a.cfg.Device, "state_dir", a.cfg.StateDir, "err", err)
 }

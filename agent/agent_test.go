@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -271,6 +272,7 @@ func TestMetricsText(t *testing.T) {
 tributary_edge_dropped_readings_total{reason="clock"} 0
 tributary_edge_dropped_readings_total{reason="invalid"} 0
 tributary_edge_dropped_readings_total{reason="queue_full"} 0
+tributary_edge_dropped_readings_total{reason="refused"} 0
 tributary_edge_dropped_readings_total{reason="rejected"} 0
 tributary_edge_dropped_readings_total{reason="seq_lease"} 0
 tributary_edge_dropped_readings_total{reason="shutdown"} 0
@@ -424,4 +426,47 @@ type sendOnly struct{ up Uplink }
 
 func (s sendOnly) Send(ctx context.Context, rs []reading.Reading) (int, error) {
 	return s.up.Send(ctx, rs)
+}
+
+// TestLostStateDirAfterTopSeq: the store's last seq for the device is the
+// largest (written by a bug or a hostile client). An agent that lost its
+// state dir must not wrap around to seq 0 (an invalid reading, dropped):
+// it starts low, and the store takes its readings for a restart.
+func TestLostStateDirAfterTopSeq(t *testing.T) {
+	f := newRedis(t)
+	top := reading.Reading{Device: "dev-top", Sensor: "d", Metric: "door", Value: 0, Unit: "1", Time: t0.Add(-time.Hour), Seq: math.MaxUint64}
+	if _, err := f.st.Ingest(context.Background(), []reading.Reading{top}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Device: "dev-top", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: t.TempDir()}
+	a := start(t, cfg, NewRedisUplink(f.st), Options{})
+	await(t, "readings stored after the restart", func() bool { return f.streamLen("dev-top") >= 6 })
+	if err := a.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	all := f.history(t, "dev-top")
+	if all[1].Seq != 1 || all[5].Seq != 5 {
+		t.Fatalf("seqs after the restart: %d, ..., %d; want 1, ..., 5", all[1].Seq, all[5].Seq)
+	}
+	if n := testutil.ToFloat64(a.m.dropped.WithLabelValues(DropRejected)); n != 0 {
+		t.Fatalf("%v readings rejected", n)
+	}
+}
+
+// TestRefusedReadingsCountedNotRetried: readings the store refuses for good
+// (here: stamped an hour ahead of Redis's clock) are counted as dropped
+// and the agent moves on; it does not retry them forever.
+func TestRefusedReadingsCountedNotRetried(t *testing.T) {
+	f := newRedis(t)
+	cfg := Config{Device: "dev-ahead", Sensors: []SensorConfig{{Sensor: door("d")}}, Interval: time.Millisecond, StateDir: t.TempDir()}
+	a := start(t, cfg, NewRedisUplink(f.st), Options{Now: func() time.Time { return time.Now().Add(time.Hour) }})
+	await(t, "refusals counted and the queue moving", func() bool {
+		return testutil.ToFloat64(a.m.dropped.WithLabelValues(DropRefused)) >= 20 && a.q.Len() < 20
+	})
+	if n := f.streamLen("dev-ahead"); n != 0 {
+		t.Fatalf("%d readings stored from an hour ahead", n)
+	}
+	if n := testutil.ToFloat64(a.m.uplinkErrors); n != 0 {
+		t.Fatalf("%v uplink errors: refusals were retried", n)
+	}
 }

@@ -70,7 +70,7 @@
 //	tributary_edge_sensor_up{sensor}                    1 if the last read succeeded
 //	tributary_edge_sensor_simulated{sensor}             1 if a simulation stands in for the hardware
 //	tributary_edge_queue_readings                       readings queued, not yet sent
-//	tributary_edge_dropped_readings_total{reason}       queue_full, invalid, rejected, seq_lease, clock, shutdown; kept in the state dir
+//	tributary_edge_dropped_readings_total{reason}       queue_full, invalid, rejected, refused, seq_lease, clock, shutdown; kept in the state dir
 //	tributary_edge_uplink_errors_total                  failed sends (each retry counts)
 //	tributary_edge_sent_readings_total                  readings the uplink accepted
 //	tributary_edge_send_duration_seconds                histogram of successful sends

@@ -37,9 +37,9 @@ const (
 
 // dropReasons are the reasons of tributary_edge_dropped_readings_total, in
 // the order of the loss file's counts: append only.
-var dropReasons = []string{DropQueueFull, DropInvalid, DropRejected, DropSeqLease, DropClock, DropShutdown}
+var dropReasons = []string{DropQueueFull, DropInvalid, DropRejected, DropSeqLease, DropClock, DropShutdown, DropRefused}
 
-var _ [maxLostCounts - 6]struct{} // dropReasons fits the slot
+var _ [maxLostCounts - 7]struct{} // dropReasons fits the slot
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 

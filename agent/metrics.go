@@ -15,6 +15,7 @@ const (
 	DropQueueFull = "queue_full" // the queue dropped them (with the spool: tributary_edge_spool_dropped_total says why; the same readings, counted once more here)
 	DropInvalid   = "invalid"    // a sensor returned a sample that is not a valid reading
 	DropRejected  = "rejected"   // the uplink refused them as invalid (reading.ErrInvalid)
+	DropRefused   = "refused"    // the uplink refused them for good (RefusedError: a seq behind its dedup window, a time too far ahead)
 	DropSeqLease  = "seq_lease"  // the seq lease could not be persisted
 	DropClock     = "clock"      // held for a clock that was not ready: beyond HoldLimit, or still held when the agent stopped
 	DropShutdown  = "shutdown"   // still queued in a queue that does not outlive the agent (MemQueue) when it stopped

@@ -61,6 +61,16 @@ func (a *Agent) sendOnce(ctx context.Context, batch []reading.Reading) error {
 	defer cancel()
 	start := time.Now()
 	dups, err := a.up.Send(ctx, batch)
+	refused := 0
+	if ref, ok := errors.AsType[*RefusedError](err); ok {
+		// Done with, but lost: counted, not retried.
+		dups, refused, err = ref.Duplicates, ref.Refused, nil
+		a.lose(DropRefused, refused)
+		if n, ok := a.refLog.Fail(a.opt.Now()); ok {
+			a.log.Warn("uplink refused readings for good; dropping them", "device", a.cfg.Device,
+				"refused", refused, "reason", ref.Reason, "first_seq", batch[0].Seq, "since_last_log", n)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -74,7 +84,7 @@ func (a *Agent) sendOnce(ctx context.Context, batch []reading.Reading) error {
 		}
 	}
 	a.m.sendDuration.Observe(time.Since(start).Seconds())
-	a.m.sent.Add(float64(len(batch)))
+	a.m.sent.Add(float64(len(batch) - refused))
 	a.m.uplinkUp.Set(1)
 	return nil
 }

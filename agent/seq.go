@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -59,24 +60,44 @@ func loadSeq(dir, device string, size uint64) (*seqLease, error) {
 	return s, nil
 }
 
-// resumeAfter makes a fresh lease hand out numbers after last.
-func (s *seqLease) resumeAfter(last uint64) {
+// maxResume is the highest last seq a fresh lease resumes after: above it,
+// too few seqs are left for a device's life (and the uplink's figure is
+// more likely a corrupt or hostile one). The store takes new readings from
+// a device whose seqs restart lower (see store.Ingest).
+const maxResume = math.MaxUint64 / 2
+
+// resumeAfter makes a fresh lease hand out numbers after last. It reports
+// false, and changes nothing, when last is above maxResume.
+func (s *seqLease) resumeAfter(last uint64) bool {
+	if last > maxResume {
+		return false
+	}
 	if last >= s.next {
 		s.end, s.next = last, last+1
 	}
+	return true
 }
 
+// errSeqExhausted: the lease would pass the largest seq.
+var errSeqExhausted = errors.New("agent: seqs exhausted: the lease would pass 2^64-1; move the seq lease away to start over")
+
 // take returns the first of n consecutive new numbers, extending and
-// persisting the lease first if they are not all under it.
+// persisting the lease first if they are not all under it. Seqs never wrap
+// around to 0: past the largest, take fails.
 func (s *seqLease) take(n int) (uint64, error) {
+	if n < 1 || s.next == 0 || uint64(n)-1 > math.MaxUint64-s.next {
+		return 0, errSeqExhausted
+	}
 	last := s.next + uint64(n) - 1
 	if last > s.end {
-		if err := s.persist(last + s.size); err != nil {
+		end := math.MaxUint64 - last
+		end = last + min(end, s.size)
+		if err := s.persist(end); err != nil {
 			return 0, err
 		}
 	}
 	first := s.next
-	s.next = last + 1
+	s.next = last + 1 // 0 after the largest seq: the next take fails
 	return first, nil
 }
 

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -72,5 +73,46 @@ func TestSeqLeaseCorrupt(t *testing.T) {
 	}
 	if _, err := loadSeq(dir, "dev", 10); err == nil || !strings.Contains(err.Error(), "corrupt") {
 		t.Fatalf("corrupt lease: err = %v, want one saying corrupt", err)
+	}
+}
+
+// TestSeqNeverWraps: past the largest seq the lease fails rather than hand
+// out 0 (an invalid seq) or numbers already used; a resume after a seq that
+// leaves no room is declined.
+func TestSeqNeverWraps(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(seqPath(dir, "dev"), []byte("18446744073709551612\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := loadSeq(dir, "dev", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.take(3)
+	if err != nil || first != math.MaxUint64-2 {
+		t.Fatalf("take(3) = %d, %v; want %d", first, err, uint64(math.MaxUint64-2))
+	}
+	for _, n := range []int{1, 2} {
+		if got, err := s.take(n); err == nil {
+			t.Fatalf("take(%d) past the largest seq = %d", n, got)
+		}
+	}
+	if err := s.close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(seqPath(dir, "dev")); string(b) != "18446744073709551615\n" {
+		t.Fatalf("lease file %q after the largest seq", b)
+	}
+
+	fresh, err := loadSeq(t.TempDir(), "dev", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.close()
+	if fresh.resumeAfter(math.MaxUint64) || fresh.resumeAfter(math.MaxUint64-1000) {
+		t.Fatal("resumed after a seq that leaves no room")
+	}
+	if first, err := fresh.take(1); err != nil || first != 1 {
+		t.Fatalf("take(1) = %d, %v; want 1", first, err)
 	}
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
@@ -15,9 +16,25 @@ import (
 // Send blocks until the readings are stored or ctx ends. It returns how many
 // of them the far end already had (0 where it cannot tell). An error
 // wrapping reading.ErrInvalid means the uplink will never accept these
-// readings; the agent then drops the batch instead of retrying.
+// readings; the agent then drops the batch instead of retrying. A
+// *RefusedError means the batch is done but some readings were refused for
+// good; the agent counts them as dropped.
 type Uplink interface {
 	Send(ctx context.Context, rs []reading.Reading) (duplicates int, err error)
+}
+
+// RefusedError is returned by Send when the far end refused some readings
+// of the batch for good (store.Result.Refused: a seq behind its dedup
+// window, a time too far ahead of its clock) and stored, or already had,
+// the others. Sending the batch again cannot store them.
+type RefusedError struct {
+	Duplicates int    // readings the far end already had
+	Refused    int    // readings refused
+	Reason     string // why the first was (store.RefusedTooOld, ...)
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("uplink refused %d readings (first: %s)", e.Refused, e.Reason)
 }
 
 // SeqResumer is an optional ability of an Uplink: it knows the highest seq
@@ -41,6 +58,9 @@ func NewRedisUplink(s *store.Store) *RedisUplink { return &RedisUplink{store: s}
 // Send implements Uplink.
 func (u *RedisUplink) Send(ctx context.Context, rs []reading.Reading) (int, error) {
 	res, err := u.store.Ingest(ctx, rs)
+	if err == nil && res.Refused > 0 {
+		return res.Duplicates, &RefusedError{Duplicates: res.Duplicates, Refused: res.Refused, Reason: res.Refusals[0].Reason}
+	}
 	return res.Duplicates, err
 }
 

@@ -17,6 +17,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/tributary-iot/tributary/internal/backoff"
+	"github.com/tributary-iot/tributary/internal/lograte"
 	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
@@ -37,6 +38,7 @@ type Bridge struct {
 	clientID  string          // the MQTT client id: the user name (mqttwire.ClientID)
 	met       *metrics
 	log       *slog.Logger
+	refLog    lograte.Limiter // of readings Redis refused; worker goroutine only
 
 	queue     chan mqtt.Message // received, not yet acknowledged
 	stop      chan struct{}     // closed when Run stops: the handler gives up
@@ -72,6 +74,7 @@ func New(opt Options) (*Bridge, error) {
 		opt:     opt,
 		st:      opt.Store,
 		log:     opt.Logger,
+		refLog:  lograte.Limiter{Every: time.Minute},
 		broker:  store.RedactURL(opt.MQTT.URL),
 		queue:   make(chan mqtt.Message, opt.QueueSize),
 		stop:    make(chan struct{}),

@@ -467,3 +467,33 @@ func TestMetricNames(t *testing.T) {
 		}
 	}
 }
+
+// Readings Redis refuses for good (stamped too far ahead, or a seq behind
+// the device's dedup window) are acknowledged with their message, counted
+// by reason and logged, and the rest of the message is stored.
+func TestRefusedReadingsCounted(t *testing.T) {
+	e := newEnv(t, mosquittotest.Options{})
+	br := startBridge(t, e, nil)
+	c := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID("pi-1"), "", "", nil)
+	rs := batch("pi-1", 200001, 200003)
+	rs[1].Time = time.Now().Add(24 * time.Hour)
+	publish(t, c, mqttwire.ReadingsTopic("pi-1"), encode(rs), false)
+	old := batch("pi-1", 5, 5)
+	old[0].Time = rs[0].Time.Add(-time.Hour) // not newer than what is stored: a late repeat, not a restart
+	publish(t, c, mqttwire.ReadingsTopic("pi-1"), encode(old), false)
+	eventually(t, "two messages acknowledged", func() bool {
+		return br.counter(t, "tributary_bridge_messages_stored_total", "kind", "readings") == 2
+	})
+	if got := br.counter(t, "tributary_bridge_readings_refused_total", "reason", store.RefusedFuture); got != 1 {
+		t.Errorf("refused as future: %v, want 1", got)
+	}
+	if got := br.counter(t, "tributary_bridge_readings_refused_total", "reason", store.RefusedTooOld); got != 1 {
+		t.Errorf("refused as too old: %v, want 1", got)
+	}
+	if got := storedSeqs(t, e.st, "pi-1"); len(got) != 2 || got[0] != 200001 || got[1] != 200003 {
+		t.Errorf("stored seqs %v, want [200001 200003]", got)
+	}
+	if !strings.Contains(br.logs.String(), "redis refused readings for good") {
+		t.Errorf("no log line of the refusal:\n%s", br.logs.String())
+	}
+}

@@ -85,6 +85,7 @@
 //	tributary_bridge_messages_stored_total{kind}    acknowledged after Redis stored them
 //	tributary_bridge_readings_stored_total
 //	tributary_bridge_duplicate_readings_total
+//	tributary_bridge_readings_refused_total{reason}  too_old, future: Redis refused them for good; acknowledged
 //	tributary_bridge_dead_letters_total{reason}
 //	tributary_bridge_ignored_fields_total{mapping}
 //	tributary_bridge_ingest_duration_seconds        histogram

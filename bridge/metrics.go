@@ -1,6 +1,10 @@
 package bridge
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tributary-iot/tributary/store"
+)
 
 // Message kinds, the "kind" label of the message counters.
 const (
@@ -16,6 +20,7 @@ type metrics struct {
 	stored          *prometheus.CounterVec
 	readings        prometheus.Counter
 	duplicates      prometheus.Counter
+	refused         *prometheus.CounterVec
 	deadLetters     *prometheus.CounterVec
 	ignored         *prometheus.CounterVec
 	ingest          prometheus.Histogram
@@ -44,6 +49,10 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64, mappings []s
 			Name: "tributary_bridge_duplicate_readings_total",
 			Help: "Readings whose (device, seq) Redis already held (a redelivered message, or a retry after an error).",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_bridge_readings_refused_total",
+			Help: "Readings Redis refused for good and the bridge acknowledged, by reason (store.Refused*: too_old, a seq behind the device's dedup window; future, stamped too far ahead). Each device also counts them (GET /api/devices, \"refused\").",
+		}, []string{"reason"}),
 		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_bridge_dead_letters_total",
 			Help: "Messages refused and written to the dead-letter stream, by reason.",
@@ -82,6 +91,9 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64, mappings []s
 		m.received.WithLabelValues(k)
 		m.stored.WithLabelValues(k)
 	}
+	for _, r := range []string{store.RefusedTooOld, store.RefusedFuture} {
+		m.refused.WithLabelValues(r)
+	}
 	for _, r := range Reasons {
 		m.deadLetters.WithLabelValues(r)
 	}
@@ -89,7 +101,7 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64, mappings []s
 		m.ignored.WithLabelValues(name)
 	}
 	if reg != nil {
-		reg.MustRegister(m.received, m.stored, m.readings, m.duplicates, m.deadLetters, m.ignored,
+		reg.MustRegister(m.received, m.stored, m.readings, m.duplicates, m.refused, m.deadLetters, m.ignored,
 			m.ingest, m.redisUp, m.redisErrors, m.mqttUp, m.connectionsLost, m.queue)
 	}
 	return m

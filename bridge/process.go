@@ -13,6 +13,7 @@ import (
 	"github.com/tributary-iot/tributary/internal/backoff"
 	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/store"
 )
 
 // item is one received message and what it asks of Redis.
@@ -220,8 +221,7 @@ func (b *Bridge) ingest(ctx context.Context, items []item, r *redisState) bool {
 		}
 		if err == nil {
 			b.met.ingest.Observe(time.Since(start).Seconds())
-			b.met.readings.Add(float64(res.Stored))
-			b.met.duplicates.Add(float64(res.Duplicates))
+			b.countStored(res)
 		}
 		return err
 	})
@@ -240,8 +240,7 @@ func (b *Bridge) ingest(ctx context.Context, items []item, r *redisState) bool {
 				return nil
 			}
 			if err == nil {
-				b.met.readings.Add(float64(res.Stored))
-				b.met.duplicates.Add(float64(res.Duplicates))
+				b.countStored(res)
 			}
 			return err
 		}) {
@@ -249,6 +248,22 @@ func (b *Bridge) ingest(ctx context.Context, items []item, r *redisState) bool {
 		}
 	}
 	return true
+}
+
+// countStored counts what an Ingest did. Readings Redis refused for good
+// (behind their device's dedup window, or stamped too far ahead) are
+// acknowledged with their message: retrying cannot store them.
+func (b *Bridge) countStored(res store.Result) {
+	b.met.readings.Add(float64(res.Stored))
+	b.met.duplicates.Add(float64(res.Duplicates))
+	for _, rf := range res.Refusals {
+		b.met.refused.WithLabelValues(rf.Reason).Inc()
+	}
+	if res.Refused > 0 {
+		if n, ok := b.refLog.Fail(time.Now()); ok {
+			b.log.Warn("redis refused readings for good", "refused", res.Refused, "first_reason", res.Refusals[0].Reason, "since_last_log", n)
+		}
+	}
 }
 
 // writeDeadLetters appends the refused items to the dead-letter stream.

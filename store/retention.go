@@ -16,11 +16,13 @@ import (
 // every ingester (edge agents, bridges) adopts them within RetentionRefresh,
 // since trimming happens where readings are written.
 //
-//	tributary:retention   Hash. maxlen, maxage_ms, dedup_s.
+//	tributary:retention   Hash. maxlen, maxage_ms, dedup_s, future_ms
+//	                      (negative: no limit; absent: each ingester's own).
 type Retention struct {
 	MaxLen      int64         // see Options.MaxLen
 	MaxAge      time.Duration // see Options.MaxAge
 	DedupWindow time.Duration // see Options.DedupWindow
+	MaxFuture   time.Duration // see Options.MaxFuture
 }
 
 // RetentionRefresh is how often an ingester re-reads the published
@@ -43,13 +45,14 @@ func (s *Store) Retention() Retention {
 	return s.ret.cur
 }
 
-// PublishRetention writes this store's Options (MaxLen, MaxAge, DedupWindow)
+// PublishRetention writes this store's Options (MaxLen, MaxAge, DedupWindow,
+// MaxFuture)
 // to Redis for every ingester to apply. The cloud calls it at start and then
 // now and then (an empty Redis after a restart forgets it).
 func (s *Store) PublishRetention(ctx context.Context) error {
 	err := s.rdb.HSet(ctx, s.retentionKey(),
 		"maxlen", s.opt.MaxLen, "maxage_ms", s.opt.MaxAge.Milliseconds(),
-		"dedup_s", int64(s.opt.DedupWindow/time.Second)).Err()
+		"dedup_s", int64(s.opt.DedupWindow/time.Second), "future_ms", s.opt.MaxFuture.Milliseconds()).Err()
 	if err != nil {
 		return fmt.Errorf("store: publish retention: %w", err)
 	}
@@ -71,33 +74,55 @@ func (s *Store) refreshRetention(ctx context.Context) {
 		return
 	}
 	s.ret.checked = time.Now()
-	if r, ok := parseRetention(v); ok {
+	if r, ok := parseRetention(v, s.opt.MaxFuture); ok {
 		s.ret.cur = r
 	}
 }
 
-func parseRetention(v map[string]string) (Retention, bool) {
+// parseRetention reads a published retention; future is the MaxFuture to
+// apply when it has none (published by an older cloud).
+func parseRetention(v map[string]string, future time.Duration) (Retention, bool) {
 	maxlen, err1 := strconv.ParseInt(v["maxlen"], 10, 64)
 	maxage, err2 := strconv.ParseInt(v["maxage_ms"], 10, 64)
 	dedup, err3 := strconv.ParseInt(v["dedup_s"], 10, 64)
 	if errors.Join(err1, err2, err3) != nil || maxlen == 0 || maxage < 0 || dedup <= 0 {
 		return Retention{}, false
 	}
-	return Retention{MaxLen: maxlen, MaxAge: time.Duration(maxage) * time.Millisecond, DedupWindow: time.Duration(dedup) * time.Second}, true
+	if f, ok := v["future_ms"]; ok {
+		ms, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || ms == 0 {
+			return Retention{}, false
+		}
+		future = time.Duration(ms) * time.Millisecond
+	}
+	return Retention{MaxLen: maxlen, MaxAge: time.Duration(maxage) * time.Millisecond, DedupWindow: time.Duration(dedup) * time.Second, MaxFuture: future}, true
 }
 
-// RunRetention keeps the retention published and trims history by age on
-// devices that have gone quiet (Ingest trims the others as it writes),
-// every interval (default RetentionRefresh) until ctx ends. Errors are
-// retried on the next round; it returns nil when ctx ends.
+// RunRetention keeps the retention published, trims history by age on
+// devices that have gone quiet (Ingest trims the others as it writes) and
+// forgets devices silent for longer than DeviceRetention, SweepBatch at a
+// time, every interval (default RetentionRefresh) until ctx ends. Errors
+// are retried on the next round; it returns nil when ctx ends.
 func (s *Store) RunRetention(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		interval = RetentionRefresh
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	// The id index is brought up to date whole at start, then a page a
+	// round.
+	var next int64
+	for first := true; first || next > 0; first = false {
+		var err error
+		if next, err = s.indexDevices(ctx, next); err != nil {
+			break
+		}
+	}
 	for {
-		s.PublishRetention(ctx) // best effort; see above
+		// Best effort, each of them; see above.
+		s.PublishRetention(ctx)
+		next, _ = s.indexDevices(ctx, next)
+		s.SweepDevices(ctx)
 		s.trimByAge(ctx)
 		select {
 		case <-ctx.Done():
@@ -107,26 +132,31 @@ func (s *Store) RunRetention(ctx context.Context, interval time.Duration) error 
 	}
 }
 
-// trimByAge trims every device's stream to MaxAge, when set.
+// trimByAge trims every device's stream to MaxAge, when set, a page of
+// the registry at a time.
 func (s *Store) trimByAge(ctx context.Context) error {
 	if s.opt.MaxAge <= 0 {
 		return nil
-	}
-	ids, err := s.rdb.ZRange(ctx, s.devicesKey(), 0, -1).Result()
-	if err != nil {
-		return err
 	}
 	now, err := s.rdb.Time(ctx).Result()
 	if err != nil {
 		return err
 	}
 	minID := strconv.FormatInt(now.Add(-s.opt.MaxAge).UnixMilli(), 10)
-	pipe := s.rdb.Pipeline()
-	for _, id := range ids {
-		pipe.XTrimMinID(ctx, s.StreamKey(id), minID)
+	for start := int64(0); ; start += MaxDevicePage {
+		ids, err := s.rdb.ZRange(ctx, s.devicesKey(), start, start+MaxDevicePage-1).Result()
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		pipe := s.rdb.Pipeline()
+		for _, id := range ids {
+			pipe.XTrimMinID(ctx, s.StreamKey(id), minID)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		if len(ids) < MaxDevicePage {
+			return nil
+		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return err
-	}
-	return nil
 }

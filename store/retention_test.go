@@ -30,7 +30,7 @@ func TestPublishedRetentionApplies(t *testing.T) {
 	if _, err := edge.Ingest(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	want := store.Retention{MaxLen: 100, MaxAge: time.Hour, DedupWindow: 48 * time.Hour}
+	want := store.Retention{MaxLen: 100, MaxAge: time.Hour, DedupWindow: 48 * time.Hour, MaxFuture: store.DefaultMaxFuture}
 	if got := edge.Retention(); got != want {
 		t.Fatalf("edge retention = %+v, want %+v", got, want)
 	}
@@ -38,9 +38,11 @@ func TestPublishedRetentionApplies(t *testing.T) {
 	if err != nil || n > 200 {
 		t.Fatalf("stream length %d with a published MaxLen of 100 (%v)", n, err)
 	}
-	ttl, err := rdb.TTL(ctx, prefix+":{r}:seen:0").Result()
-	if err != nil || ttl <= 47*time.Hour || ttl > 48*time.Hour {
-		t.Fatalf("dedup block TTL %v, want the published 48h (%v)", ttl, err)
+	for _, k := range []string{"dedup", "dedup_head"} {
+		ttl, err := rdb.TTL(ctx, prefix+":{r}:"+k).Result()
+		if err != nil || ttl <= 47*time.Hour || ttl > 48*time.Hour {
+			t.Fatalf("%s TTL %v, want the published 48h (%v)", k, ttl, err)
+		}
 	}
 }
 

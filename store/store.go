@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -28,17 +27,32 @@ type Options struct {
 	// MaxAge drops history older than this (by Redis arrival time). Default 0:
 	// no age cap.
 	MaxAge time.Duration
-	// DedupWindow is how long a stored (device, seq) is remembered, so that a
-	// repeat of it is dropped. It must cover the longest time a reading can
-	// be retried (an edge spool's backlog). Default 7 days.
+	// DedupWindow is how long a device's dedup window (see Ingest) is
+	// remembered after its last stored reading, so that a repeat of a
+	// reading is dropped. It must cover the longest time a reading can be
+	// retried (an edge spool's backlog). Default 7 days.
 	DedupWindow time.Duration
+	// MaxFuture is how far ahead of Redis's clock a reading's time may be:
+	// a reading stamped later is refused (RefusedFuture), so that a wrong
+	// clock cannot make one value a series' latest for good. Default 10
+	// minutes (an NTP-synchronised clock is within a second; a series'
+	// latest can lag by at most this much after a clock that ran ahead is
+	// corrected). Negative: no limit.
+	MaxFuture time.Duration
+	// DeviceRetention is how long a silent device is kept: a device that
+	// stored nothing for this long is forgotten (its history, latest
+	// values, dedup window, boots and registry entry deleted) by
+	// RunRetention. Default 30 days; negative: devices are kept forever.
+	DeviceRetention time.Duration
 }
 
 // Defaults for Options.
 const (
-	DefaultPrefix      = "tributary"
-	DefaultMaxLen      = 100000
-	DefaultDedupWindow = 7 * 24 * time.Hour
+	DefaultPrefix          = "tributary"
+	DefaultMaxLen          = 100000
+	DefaultDedupWindow     = 7 * 24 * time.Hour
+	DefaultMaxFuture       = 10 * time.Minute
+	DefaultDeviceRetention = 30 * 24 * time.Hour
 )
 
 func (o Options) withDefaults() Options {
@@ -51,11 +65,26 @@ func (o Options) withDefaults() Options {
 	if o.DedupWindow <= 0 {
 		o.DedupWindow = DefaultDedupWindow
 	}
+	if o.MaxFuture == 0 {
+		o.MaxFuture = DefaultMaxFuture
+	}
+	if o.DeviceRetention == 0 {
+		o.DeviceRetention = DefaultDeviceRetention
+	}
 	return o
 }
 
-// seqBlock is how many sequence numbers one dedup bitmap key covers (8 KiB).
-const seqBlock = 1 << 16
+// The dedup window of a device: a ring of seqBlocks bitmaps of seqBlock
+// seqs each, in one key of at most seqBlocks*seqBlock/8 = 8 KiB. It covers
+// the block of the highest seq stored and the 15 blocks below: a seq at
+// most DedupSeqs-seqBlock (61,440) behind the highest is always inside, one
+// DedupSeqs (65,536) or more behind never. Keep in step with ingest.lua.
+const (
+	seqBlock  = 4096
+	seqBlocks = 16
+	// DedupSeqs is the span of a device's dedup window, in seqs.
+	DedupSeqs = seqBlock * seqBlocks
+)
 
 //go:embed ingest.lua
 var ingestLua string
@@ -74,7 +103,7 @@ type Store struct {
 // published one is found (see Retention).
 func New(rdb redis.UniversalClient, opt Options) *Store {
 	s := &Store{rdb: rdb, opt: opt.withDefaults()}
-	s.ret.cur = Retention{MaxLen: s.opt.MaxLen, MaxAge: s.opt.MaxAge, DedupWindow: s.opt.DedupWindow}
+	s.ret.cur = Retention{MaxLen: s.opt.MaxLen, MaxAge: s.opt.MaxAge, DedupWindow: s.opt.DedupWindow, MaxFuture: s.opt.MaxFuture}
 	return s
 }
 
@@ -105,18 +134,47 @@ func (s *Store) DeviceFromChannel(ch string) (string, bool) {
 	return ch[len(p) : len(ch)-1], true
 }
 
-func (s *Store) devicesKey() string { return s.opt.Prefix + ":devices" }
-
 // Result says what Ingest did with each reading it was given.
 type Result struct {
 	Stored     int // new readings: stored and published
 	Duplicates int // readings whose (device, seq) was already stored
+	// Refused readings are neither stored nor ever will be: sending them
+	// again is pointless. Refusals says which and why.
+	Refused  int
+	Refusals []Refusal
 }
+
+// Refusal is a reading Ingest refused.
+type Refusal struct {
+	Index  int    // in the readings given to Ingest
+	Reason string // RefusedTooOld or RefusedFuture
+}
+
+// Reasons for refusing a reading. Each device counts its refusals by reason
+// in its latest hash (fields "refused:<reason>"; Device.Refused).
+const (
+	// RefusedTooOld: the seq is DedupSeqs or more behind the highest seq
+	// stored for the device within its DedupWindow, too far back to tell a
+	// repeat from a new reading. An agent that lost its seq lease resumes
+	// after the highest seq (LastSeq), or from its clock, to avoid this.
+	RefusedTooOld = "too_old"
+	// RefusedFuture: the reading's time is more than MaxFuture ahead of
+	// Redis's clock.
+	RefusedFuture = "future"
+)
 
 // Ingest validates rs and stores every reading not stored before: appended to
 // its device's stream, published on its live channel and recorded for
 // deduplication, atomically per device. Readings of a device are stored in
 // the order given.
+//
+// Deduplication keeps a bounded window per device (DedupSeqs seqs behind
+// the highest seq stored; forgotten after DedupWindow without a reading):
+// a reading inside the window is stored once however often it is sent; one
+// behind it is refused (RefusedTooOld), as is one stamped more than
+// MaxFuture ahead (RefusedFuture). Refusals are not errors: the Result
+// says which readings were refused, and the caller should count them as
+// lost and not send them again.
 //
 // An invalid reading fails the whole call before anything is written, with
 // an error wrapping reading.ErrInvalid. A Redis error may leave some devices'
@@ -149,20 +207,17 @@ func (s *Store) Ingest(ctx context.Context, rs []reading.Reading) (Result, error
 	buf := make([]byte, 0, 256)
 	for gi, dev := range order {
 		idx := groups[dev]
-		keys := []string{s.StreamKey(dev), s.key(dev, "latest"), s.key(dev, "latest_ts")}
-		blocks := map[uint64]int{}
-		args := []any{s.LiveChannel(dev), ret.MaxLen, ret.MaxAge.Milliseconds(), int64(ret.DedupWindow / time.Second), len(idx)}
+		keys := []string{s.StreamKey(dev), s.key(dev, "latest"), s.key(dev, "latest_ts"), s.key(dev, "dedup"), s.key(dev, "dedup_head")}
+		future := int64(-1)
+		if ret.MaxFuture >= 0 {
+			future = ret.MaxFuture.Milliseconds()
+		}
+		args := make([]any, 0, 6+4*len(idx))
+		args = append(args, s.LiveChannel(dev), ret.MaxLen, ret.MaxAge.Milliseconds(), max(int64(ret.DedupWindow/time.Second), 1), future, len(idx))
 		for _, i := range idx {
 			r := &rs[i]
-			b := r.Seq / seqBlock
-			k, ok := blocks[b]
-			if !ok {
-				keys = append(keys, s.key(dev, "seen:"+strconv.FormatUint(b, 10)))
-				k = len(keys)
-				blocks[b] = k
-			}
 			buf = r.AppendJSON(buf[:0])
-			args = append(args, k, r.Seq%seqBlock, strconv.FormatUint(r.Seq, 10), r.Sensor+"/"+r.Metric, r.Time.UnixMilli(), string(buf))
+			args = append(args, strconv.FormatUint(r.Seq, 10), r.Sensor+"/"+r.Metric, r.Time.UnixMilli(), string(buf))
 		}
 		cmds[gi] = ingestScript.Eval(ctx, pipe, keys, args...)
 	}
@@ -173,22 +228,45 @@ func (s *Store) Ingest(ctx context.Context, rs []reading.Reading) (Result, error
 	}
 	zs := make([]redis.Z, 0, len(order))
 	for gi, dev := range order {
-		v, err := cmds[gi].Int64Slice()
-		if err != nil || len(v) != 2 {
+		idx := groups[dev]
+		v, err := cmds[gi].Slice()
+		var stored, now int64
+		var status string
+		ok := err == nil && len(v) == 3
+		if ok {
+			stored, _ = v[0].(int64)
+			now, _ = v[1].(int64)
+			status, _ = v[2].(string)
+			ok = len(status) == len(idx)
+		}
+		if !ok {
 			return res, fmt.Errorf("store: ingest device %q: unexpected script reply %v: %v", dev, v, err)
 		}
-		res.Stored += int(v[0])
-		res.Duplicates += len(groups[dev]) - int(v[0])
-		if v[0] > 0 {
-			zs = append(zs, redis.Z{Score: float64(v[1]), Member: dev})
+		refused := false
+		for j, c := range []byte(status) {
+			switch c {
+			case 's':
+				res.Stored++
+			case 'd':
+				res.Duplicates++
+			case 'o', 'f':
+				reason := RefusedTooOld
+				if c == 'f' {
+					reason = RefusedFuture
+				}
+				res.Refused++
+				res.Refusals = append(res.Refusals, Refusal{Index: idx[j], Reason: reason})
+				refused = true
+			}
+		}
+		if stored > 0 || refused {
+			// A device whose readings are all refused is registered too, so
+			// that its refusal counts are seen, and forgotten in time.
+			zs = append(zs, redis.Z{Score: float64(now), Member: dev})
 		}
 	}
-	if len(zs) > 0 {
-		// A separate key (another Cluster slot), so outside the script. If this
-		// fails the readings are stored; the registry catches up next time.
-		if err := s.rdb.ZAddGT(ctx, s.devicesKey(), zs...).Err(); err != nil {
-			return res, fmt.Errorf("store: register devices: %w", err)
-		}
+	if err := s.register(ctx, zs); err != nil {
+		return res, err
 	}
 	return res, nil
 }
@@ -207,61 +285,6 @@ func (s *Store) LastSeq(ctx context.Context, device string) (uint64, error) {
 		return 0, fmt.Errorf("store: last seq of %q: %q: %w", device, v, err)
 	}
 	return n, nil
-}
-
-// Device is a device as the keyspace knows it.
-type Device struct {
-	ID       string            `json:"id"`
-	LastSeen time.Time         `json:"last_seen"` // Redis time of the last reading stored
-	LastSeq  uint64            `json:"last_seq"`  // highest seq stored
-	Latest   []reading.Reading `json:"latest"`    // newest reading of each series, by sensor then metric
-}
-
-// Devices lists every registered device, by id, with its newest readings.
-func (s *Store) Devices(ctx context.Context) ([]Device, error) {
-	ids, err := s.rdb.ZRange(ctx, s.devicesKey(), 0, -1).Result()
-	if err != nil {
-		return nil, fmt.Errorf("store: list devices: %w", err)
-	}
-	sort.Strings(ids)
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, len(ids))
-	for i, id := range ids {
-		cmds[i] = pipe.HGetAll(ctx, s.key(id, "latest"))
-	}
-	if len(ids) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("store: list devices: %w", err)
-		}
-	}
-	out := make([]Device, 0, len(ids))
-	for i, id := range ids {
-		d := Device{ID: id, Latest: []reading.Reading{}}
-		for f, v := range cmds[i].Val() {
-			switch f {
-			case "seen":
-				ms, _ := strconv.ParseInt(v, 10, 64)
-				d.LastSeen = time.UnixMilli(ms).UTC()
-			case "seq":
-				d.LastSeq, _ = strconv.ParseUint(v, 10, 64)
-			default:
-				r, err := reading.Decode([]byte(v))
-				if err != nil {
-					return nil, fmt.Errorf("store: device %q latest %q: %w", id, f, err)
-				}
-				d.Latest = append(d.Latest, r)
-			}
-		}
-		sort.Slice(d.Latest, func(a, b int) bool {
-			la, lb := d.Latest[a], d.Latest[b]
-			if la.Sensor != lb.Sensor {
-				return la.Sensor < lb.Sensor
-			}
-			return la.Metric < lb.Metric
-		})
-		out = append(out, d)
-	}
-	return out, nil
 }
 
 // Query selects readings from a device's history.

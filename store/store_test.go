@@ -84,11 +84,11 @@ func TestIngestIsIdempotentAndPublishesOnce(t *testing.T) {
 		}
 		batch := []reading.Reading{mk("d1", 1, "temperature", 20), mk("d1", 2, "temperature", 21), mk("d1", 3, "humidity", 50)}
 		res, err := s.Ingest(ctx, batch)
-		if err != nil || res != (store.Result{Stored: 3}) {
+		if err != nil || res.Stored != 3 || res.Duplicates != 0 || res.Refused != 0 {
 			t.Fatalf("first ingest = %+v, %v", res, err)
 		}
 		res, err = s.Ingest(ctx, append(batch, mk("d1", 4, "temperature", 22)))
-		if err != nil || res != (store.Result{Stored: 1, Duplicates: 3}) {
+		if err != nil || res.Stored != 1 || res.Duplicates != 3 || res.Refused != 0 {
 			t.Fatalf("repeat ingest = %+v, %v", res, err)
 		}
 		if got := streamSeqs(t, s, "d1"); fmt.Sprint(got) != "[1 2 3 4]" {
@@ -125,19 +125,30 @@ func TestIngestOutOfOrderAndBlockEdges(t *testing.T) {
 	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
 		ctx := context.Background()
 		s := store.New(rdb, store.Options{Prefix: prefix})
-		big := uint64(1)<<52 + 7 // beyond %.14g: must stay exact
-		in := []reading.Reading{mk("d", 10, "temperature", 10), mk("d", 5, "temperature", 5),
-			mk("d", 65535, "temperature", 1), mk("d", 65536, "temperature", 2), mk("d", big, "humidity", 3)}
+		// Out of order, across the dedup blocks' edges and once around the
+		// ring (the window is 16 blocks of 4096 seqs), all inside the window.
+		seqs := []uint64{10, 5, 4095, 4096, 65535, 65536, 8191, 61440 + 70000, 70000 + 1, 70000}
+		var in []reading.Reading
+		for _, seq := range seqs {
+			in = append(in, mk("d", seq, "temperature", float64(seq)))
+		}
 		for _, r := range in {
 			if res, err := s.Ingest(ctx, []reading.Reading{r}); err != nil || res.Stored != 1 {
 				t.Fatalf("ingest seq %d: %+v %v", r.Seq, res, err)
 			}
 		}
+		// The newest seqs (within 61,440 of the highest) are repeats; the
+		// others are behind the window now: late repeats, refused.
 		res, err := s.Ingest(ctx, in)
-		if err != nil || res.Stored != 0 || res.Duplicates != len(in) {
+		if err != nil || res.Stored != 0 || res.Duplicates != 3 || res.Refused != len(in)-3 {
 			t.Fatalf("re-ingest = %+v, %v", res, err)
 		}
-		if got := streamSeqs(t, s, "d"); fmt.Sprint(got) != fmt.Sprint([]uint64{10, 5, 65535, 65536, big}) {
+		for _, f := range res.Refusals {
+			if f.Reason != store.RefusedTooOld || in[f.Index].Seq > 70000 {
+				t.Fatalf("refusal %+v of seq %d", f, in[f.Index].Seq)
+			}
+		}
+		if got := streamSeqs(t, s, "d"); fmt.Sprint(got) != fmt.Sprint(seqs) {
 			t.Fatalf("stream = %v", got)
 		}
 		devs, err := s.Devices(ctx)
@@ -145,11 +156,12 @@ func TestIngestOutOfOrderAndBlockEdges(t *testing.T) {
 			t.Fatalf("devices = %+v, %v", devs, err)
 		}
 		d := devs[0]
-		if d.ID != "d" || d.LastSeq != big || len(d.Latest) != 2 {
+		if d.ID != "d" || d.LastSeq != 61440+70000 || len(d.Latest) != 1 || d.Refused[store.RefusedTooOld] != int64(len(in)-3) {
 			t.Fatalf("device = %+v", d)
 		}
-		// The late seq 5 did not replace seq 10 as the latest; 65536 did.
-		if d.Latest[1].Metric != "temperature" || d.Latest[1].Seq != 65536 || d.Latest[0].Seq != big {
+		// The latest is by time (mk: seq mod 100000 seconds after a base),
+		// not by seq or arrival.
+		if d.Latest[0].Seq != 70000+1 {
 			t.Fatalf("latest = %+v", d.Latest)
 		}
 		if age := time.Since(d.LastSeen); age < 0 || age > time.Minute {

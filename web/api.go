@@ -25,23 +25,107 @@ type device struct {
 // milliseconds, so that clients judge online/offline as the server does.
 const OfflineAfterHeader = "Tributary-Offline-After-Ms"
 
-// devices answers GET /api/devices: every device the store knows, by id.
+// devices answers GET /api/devices: a page of the devices the store knows,
+// by id, as a JSON array (?limit=N, default store.DefaultDevicePage, at most
+// store.MaxDevicePage; ?after=ID lists the ids after ID). When more
+// follow, a Link header names the next page: <?after=ID&limit=N>;
+// rel="next", relative to the request's URL.
 func (s *server) devices(w http.ResponseWriter, r *http.Request) {
+	v, err := parseQuery(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	after, limit, err := parseDevicesQuery(v)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opt.StoreTimeout)
 	defer cancel()
-	devs, err := s.opt.Store.Devices(ctx)
+	page, err := s.opt.Store.DevicesPage(ctx, after, limit)
 	if err != nil {
 		s.storeError(w, r, err)
 		return
 	}
-	now := s.opt.Now()
-	// The dashboard applies the same threshold to readings it sees live.
-	w.Header().Set(OfflineAfterHeader, strconv.FormatInt(s.opt.OfflineAfter.Milliseconds(), 10))
-	out := make([]device, len(devs))
-	for i, d := range devs {
-		out[i] = device{Device: d, Online: !d.LastSeen.IsZero() && now.Sub(d.LastSeen) <= s.opt.OfflineAfter}
+	if page.Skipped > 0 {
+		s.malformed("devices", page.Skipped, page.SkippedExample)
 	}
-	writeJSON(w, out)
+	now := s.opt.Now()
+	h := w.Header()
+	// The dashboard applies the same threshold to readings it sees live.
+	h.Set(OfflineAfterHeader, strconv.FormatInt(s.opt.OfflineAfter.Milliseconds(), 10))
+	if page.Next != "" {
+		next := url.Values{"after": {page.Next}}
+		if limit > 0 {
+			next.Set("limit", strconv.Itoa(limit))
+		}
+		h.Set("Link", "<?"+next.Encode()+`>; rel="next"`)
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	// One device at a time: the answer is never held whole twice.
+	b := []byte{'['}
+	for i, d := range page.Devices {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		j, err := json.Marshal(device{Device: d, Online: !d.LastSeen.IsZero() && now.Sub(d.LastSeen) <= s.opt.OfflineAfter})
+		if err != nil { // a device of valid readings always encodes
+			s.opt.Logger.Error("devices: encode", "device", d.ID, "err", err)
+			continue
+		}
+		b = append(b, j...)
+		if len(b) >= 32<<10 {
+			if _, err := w.Write(b); err != nil {
+				return
+			}
+			b = b[:0]
+		}
+	}
+	w.Write(append(b, "]\n"...))
+}
+
+// parseQuery parses the request's query string: a malformed one is an
+// error, never a wider selection (url.URL.Query drops what it cannot parse).
+func parseQuery(r *http.Request) (url.Values, error) {
+	v, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("malformed query string: %v", err)
+	}
+	return v, nil
+}
+
+// parseDevicesQuery reads after and limit (0: the store's default).
+func parseDevicesQuery(v url.Values) (after string, limit int, err error) {
+	for _, name := range []string{"after", "limit"} {
+		if len(v[name]) > 1 {
+			return "", 0, fmt.Errorf("%s given %d times", name, len(v[name]))
+		}
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return "", 0, fmt.Errorf("limit %q: want a whole number >= 1", s)
+		}
+		limit = min(n, store.MaxDevicePage)
+	}
+	if after = v.Get("after"); after != "" && !reading.ValidID(after) {
+		return "", 0, fmt.Errorf("after %q: not a device id", after)
+	}
+	return after, limit, nil
+}
+
+// malformed logs, at most once a minute, that data found in the store was
+// left out of an answer.
+func (s *server) malformed(what string, n int, example string) {
+	s.badMu.Lock()
+	suppressed, ok := s.badLog.Fail(s.opt.Now())
+	s.badMu.Unlock()
+	if ok {
+		s.opt.Logger.Warn("malformed data in Redis left out of an answer (written by something other than the ingest)",
+			"answer", what, "count", n, "example", example, "since_last_log", suppressed)
+	}
 }
 
 // history answers GET /api/devices/{id}/readings with a device's history,
@@ -54,17 +138,24 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid device id %q", id))
 		return
 	}
-	q, err := parseHistoryQuery(r.URL.Query())
+	v, err := parseQuery(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	q, err := parseHistoryQuery(v)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opt.StoreTimeout)
 	defer cancel()
-	// The readings are canonical JSON already: copy, do not re-encode, and
-	// stream page by page so that a long history never sits in memory whole.
+	// Each stored reading is decoded and encoded again: what a stream holds
+	// is only as trustworthy as whatever could write to it. Page by page,
+	// so that a long history never sits in memory whole.
 	var b []byte
 	started := false
+	skipped, example := 0, ""
 	begin := func() {
 		started = true
 		w.Header().Set("Content-Type", "application/json")
@@ -73,21 +164,37 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 		b = strconv.AppendQuote(b, id)
 		b = append(b, `,"readings":[`...)
 	}
+	written := 0
 	err = s.opt.Store.HistoryPages(ctx, id, q, func(page [][]byte) error {
 		if !started {
 			begin()
 		} else {
-			b = append(b[:0], ',')
+			b = b[:0]
 		}
-		for i, raw := range page {
-			if i > 0 {
+		for _, raw := range page {
+			rd, err := reading.Decode(raw)
+			if err != nil || rd.Device != id {
+				if skipped == 0 {
+					example = id + " " + strconv.Quote(string(raw[:min(len(raw), 64)]))
+				}
+				skipped++
+				continue
+			}
+			if written > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, raw...)
+			b = rd.AppendJSON(b)
+			written++
+		}
+		if len(b) == 0 {
+			return nil
 		}
 		_, err := w.Write(b)
 		return err
 	})
+	if skipped > 0 {
+		s.malformed("history", skipped, example)
+	}
 	switch {
 	case err != nil && !started:
 		s.storeError(w, r, err)

@@ -252,3 +252,26 @@ type hookChart struct {
 		Height float64 `json:"height"`
 	} `json:"canvas"`
 }
+
+// TestDashboardFollowsDevicePages: the device list comes in pages; the
+// dashboard follows the Link header to the last one.
+func TestDashboardFollowsDevicePages(t *testing.T) {
+	cloud := startDashCloud(t)
+	const n = 2*store.DefaultDevicePage + 7
+	var rs []reading.Reading
+	for i := range n {
+		rs = append(rs, reading.Reading{Device: fmt.Sprintf("node-%04d", i), Sensor: "sim", Metric: "temperature",
+			Value: 20, Unit: "Cel", Time: time.Now().Add(-time.Minute), Seq: 1})
+	}
+	cloud.ingest(t, rs...)
+	b := browsertest.Start(t, 1280, 900)
+	b.Navigate(t, cloud.srv.URL+"/")
+	b.Await(t, "every device listed", fmt.Sprintf(`tributary.devices().length === %d`, n))
+	devs := browsertest.Eval[[]hookDevice](t, b, `tributary.devices()`)
+	for i, d := range devs {
+		if want := fmt.Sprintf("node-%04d", i); d.ID != want {
+			t.Fatalf("device %d is %s, want %s", i, d.ID, want)
+		}
+	}
+	b.NoConsoleErrors(t)
+}

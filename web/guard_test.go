@@ -186,8 +186,8 @@ func TestWriteDeadline(t *testing.T) {
 	}
 	// Requests enough for megabytes of answers, pipelined, never read.
 	var reqs strings.Builder
-	for range 50 {
-		reqs.WriteString("GET /api/devices HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	for range 200 { // of a page of 1000 devices each: tens of megabytes
+		reqs.WriteString("GET /api/devices?limit=1000 HTTP/1.1\r\nHost: localhost\r\n\r\n")
 	}
 	if _, err := io.WriteString(c, reqs.String()); err != nil {
 		t.Fatal(err)

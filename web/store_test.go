@@ -20,7 +20,22 @@ type memStore struct {
 	history map[string][]reading.Reading
 }
 
-func (m memStore) Devices(context.Context) ([]store.Device, error) { return m.devices, nil }
+func (m memStore) DevicesPage(_ context.Context, after string, limit int) (store.DevicePage, error) {
+	var p store.DevicePage
+	for _, d := range m.devices {
+		if d.ID > after {
+			p.Devices = append(p.Devices, d)
+		}
+	}
+	if limit <= 0 {
+		limit = store.DefaultDevicePage
+	}
+	if len(p.Devices) > limit {
+		p.Devices = p.Devices[:limit]
+		p.Next = p.Devices[limit-1].ID
+	}
+	return p, nil
+}
 
 func (m memStore) HistoryPages(_ context.Context, device string, _ store.Query, fn func([][]byte) error) error {
 	var page [][]byte

@@ -4,7 +4,7 @@
 //
 //	GET /                          the dashboard (Options.Dashboard)
 //	GET /api/stream                WebSocket; ?device=ID (repeatable) selects devices
-//	GET /api/devices               every device, its newest readings, and whether it is online
+//	GET /api/devices               devices by id, a page at a time (?limit=N, ?after=ID; Link rel="next"), their newest readings, online or not
 //	GET /api/devices/{id}/readings history: ?limit=N, ?since=, ?until= (RFC 3339 or unix ms)
 //	GET /metrics                   Prometheus metrics (Options.Gatherer)
 //	GET /healthz                   200 while the process serves
@@ -47,6 +47,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tributary-iot/tributary/fanout"
+	"github.com/tributary-iot/tributary/internal/lograte"
 	"github.com/tributary-iot/tributary/store"
 )
 
@@ -54,8 +55,10 @@ import (
 // serve its local readings through another. Its methods are called
 // concurrently.
 type Store interface {
-	// Devices lists every device, by id, with its newest readings.
-	Devices(ctx context.Context) ([]store.Device, error)
+	// DevicesPage lists up to limit devices (0: a default) whose ids sort
+	// after after, by id, with their newest readings; Next names the
+	// following page.
+	DevicesPage(ctx context.Context, after string, limit int) (store.DevicePage, error)
 	// HistoryPages calls fn with successive pages of device's history
 	// selected by q, oldest first, each reading as its canonical JSON; an
 	// error from fn stops it and is returned. No history is no call.
@@ -143,6 +146,8 @@ type server struct {
 	anyHost  bool            // "*" is in AllowedHosts
 	refusals *addrLimits     // logs of refused hosts and origins
 	up       websocket.Upgrader
+	badMu    sync.Mutex
+	badLog   lograte.Limiter // of malformed stored data; under badMu
 }
 
 // New returns the cloud's HTTP handler. It is safe for concurrent use.
@@ -177,7 +182,7 @@ func New(opt Options) (http.Handler, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	s := &server{opt: opt, origins: map[string]bool{}, hosts: map[string]bool{}}
+	s := &server{opt: opt, origins: map[string]bool{}, hosts: map[string]bool{}, badLog: lograte.Limiter{Every: time.Minute}}
 	s.refusals = newAddrLimits(0, opt.Logger, time.Now)
 	if opt.AllowedHosts == nil {
 		opt.AllowedHosts = loopbackHosts

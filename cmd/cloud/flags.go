@@ -69,6 +69,8 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		historyLen   int64
 		historyAge   time.Duration
 		dedupWindow  time.Duration
+		maxFuture    time.Duration
+		devRetention time.Duration
 		listen       string
 		offlineAfter time.Duration
 		demo         int
@@ -106,6 +108,8 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	fs.Int64Var(&historyLen, "history-maxlen", store.DefaultMaxLen, "keep about this many `readings` of history per device; negative: no length cap")
 	fs.DurationVar(&historyAge, "history-maxage", 0, "drop history older than this `duration` (0: no age cap)")
 	fs.DurationVar(&dedupWindow, "dedup-window", store.DefaultDedupWindow, "remember stored (device, seq) this long to drop repeats")
+	fs.DurationVar(&maxFuture, "max-future", store.DefaultMaxFuture, "refuse readings stamped more than this `duration` ahead of Redis's clock; negative: no limit")
+	fs.DurationVar(&devRetention, "device-retention", store.DefaultDeviceRetention, "forget a device (history, latest values, boots) silent this long; negative: never")
 	fs.DurationVar(&offlineAfter, "offline-after", web.DefaultOfflineAfter, "report a device offline this long after its last reading")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 10*time.Second, "how long to wait for connections to close on SIGINT/SIGTERM")
 	level := cli.RegisterLogLevel(fs)
@@ -136,10 +140,10 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		return nil, err
 	}
 	cfg.allowedOrigins = append(origins, cfg.allowedOrigins...)
-	if historyAge < 0 || dedupWindow <= 0 || offlineAfter <= 0 || historyLen == 0 {
-		return nil, errors.New("--history-maxage must be >= 0; --dedup-window and --offline-after > 0; --history-maxlen not 0")
+	if historyAge < 0 || dedupWindow <= 0 || offlineAfter <= 0 || historyLen == 0 || maxFuture == 0 || devRetention == 0 {
+		return nil, errors.New("--history-maxage must be >= 0; --dedup-window and --offline-after > 0; --history-maxlen, --max-future and --device-retention not 0")
 	}
-	cfg.store = store.Options{MaxLen: historyLen, MaxAge: historyAge, DedupWindow: dedupWindow}
+	cfg.store = store.Options{MaxLen: historyLen, MaxAge: historyAge, DedupWindow: dedupWindow, MaxFuture: maxFuture, DeviceRetention: devRetention}
 	if demo < 0 || demoInterval <= 0 {
 		return nil, errors.New("--demo must be >= 0 and --demo-interval > 0")
 	}

@@ -225,11 +225,17 @@ func TestFlags(t *testing.T) {
 		}},
 		{name: "bad public origin", args: []string{"--public-origin", "dash.example"}, wantErr: "--public-origin"},
 		{name: "zero connections", args: []string{"--max-connections", "0"}, wantErr: "--max-connections"},
-		{name: "retention", args: []string{"--history-maxlen", "-1", "--history-maxage", "24h", "--dedup-window", "1h"}, check: func(t *testing.T, c *config) {
-			if c.store.MaxLen != -1 || c.store.MaxAge != 24*time.Hour || c.store.DedupWindow != time.Hour {
+		{name: "retention", args: []string{"--history-maxlen", "-1", "--history-maxage", "24h", "--dedup-window", "1h", "--max-future", "-1s", "--device-retention", "2160h"}, check: func(t *testing.T, c *config) {
+			if c.store.MaxLen != -1 || c.store.MaxAge != 24*time.Hour || c.store.DedupWindow != time.Hour || c.store.MaxFuture != -time.Second || c.store.DeviceRetention != 90*24*time.Hour {
 				t.Errorf("store options %+v", c.store)
 			}
 		}},
+		{name: "retention defaults", args: nil, check: func(t *testing.T, c *config) {
+			if c.store.MaxFuture != store.DefaultMaxFuture || c.store.DeviceRetention != store.DefaultDeviceRetention {
+				t.Errorf("store options %+v", c.store)
+			}
+		}},
+		{name: "zero device-retention", args: []string{"--device-retention", "0s"}, wantErr: "--device-retention"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			getenv := func(k string) string { return tc.env[k] }

@@ -69,7 +69,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 	}
 	defer rdb.Close()
 	st := store.New(rdb, cfg.store)
-	log.Info("using redis", "url", store.RedactURL(redisOpt.URL), "history_maxlen", cfg.store.MaxLen, "history_maxage", cfg.store.MaxAge)
+	log.Info("using redis", "url", store.RedactURL(redisOpt.URL), "history_maxlen", cfg.store.MaxLen, "history_maxage", cfg.store.MaxAge,
+		"device_retention", cfg.store.DeviceRetention)
 
 	hub := fanout.NewHub(fanout.Options{Logger: log})
 	live := redissource.New(st, redissource.Options{Logger: log})

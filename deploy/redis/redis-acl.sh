@@ -128,7 +128,7 @@ case $role in
     # retention it publishes and applies (HSET, TIME, XTRIM), the sweep of
     # silent devices (ZRANGE, ZADD, ZSCORE, ZREM; DEL in its script), and
     # with --mqtt the bridge it runs inside. All of it under tributary:*.
-    rules="$conn $bridge +zrange +zadd +zscore +zrem +hgetall +xrange +psubscribe +punsubscribe ~$p:* &$p:live:*" ;;
+    rules="$conn $bridge +zrange +zadd +zscore +zrem +hgetall +hlen +xrange +psubscribe +punsubscribe ~$p:* &$p:live:*" ;;
   admin)
     rules='~* &* +@all' ;;
   remove)

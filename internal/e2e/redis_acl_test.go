@@ -560,7 +560,7 @@ func TestRedisACLRefresh(t *testing.T) {
 	}
 }
 
-// The MQTT path with Redis users: the real bridge as tributary-bridge, and
+// The MQTT path with Redis users: the real bridge (broker user tributary-bridge-1; Redis user tributary-bridge), and
 // the real cloud with the bridge inside it (--mqtt, as in Compose) as
 // tributary-cloud, store an agent's readings and boot, and dead-letter a
 // malformed message, without one refusal.
@@ -571,21 +571,21 @@ func TestRedisACLMQTTPath(t *testing.T) {
 			t.Parallel()
 			dev := "acl-mq-" + bin
 			r := newACLRig(t)
-			mqUsers := map[string]string{"tributary-bridge": "bridge-mqtt-pw", dev: dev + "-mqtt-pw"}
+			mqUsers := map[string]string{"tributary-bridge-1": "bridge-mqtt-pw", dev: dev + "-mqtt-pw"}
 			mq := mosquittotest.Start(t, mosquittotest.Options{Users: mqUsers,
 				ACLFile: filepath.Join("..", "..", "deploy", "mosquitto", "acl"), Persistence: true})
-			mqPw := writeSecret(t, r.dir, "bridge-mqtt.pw", mqUsers["tributary-bridge"])
+			mqPw := writeSecret(t, r.dir, "bridge-mqtt.pw", mqUsers["tributary-bridge-1"])
 			var p *proctest.Proc
 			var metrics string
 			if bin == "bridge" {
-				p = proctest.Start(t, "bridge", binPath(t, "bridge"), "--mqtt", mq.URL(), "--mqtt-username", "tributary-bridge",
+				p = proctest.Start(t, "bridge", binPath(t, "bridge"), "--mqtt", mq.URL(), "--mqtt-username", "tributary-bridge-1",
 					"--mqtt-password-file", mqPw, "--redis", r.rd.URLAs(aclBridge), "--redis-password-file", r.pwFile(t, aclBridge),
 					"--metrics-listen", "127.0.0.1:0")
 				metrics = p.Await(t, `metrics=(http://127\.0\.0\.1:\d+/metrics)`, 30*time.Second)
 			} else {
 				var base string
 				p, base = startCloud(t, "--redis", r.rd.URLAs(aclCloud), "--redis-password-file", r.pwFile(t, aclCloud),
-					"--mqtt", mq.URL(), "--mqtt-username", "tributary-bridge", "--mqtt-password-file", mqPw, "--mqtt-group", "cloud")
+					"--mqtt", mq.URL(), "--mqtt-username", "tributary-bridge-1", "--mqtt-password-file", mqPw, "--mqtt-group", "cloud")
 				metrics = base + "/metrics"
 			}
 			p.Await(t, `msg="mqtt subscribed"`, 30*time.Second)

@@ -1,7 +1,8 @@
 // Tributary dashboard: wires the device list, the charts of the selected
 // device and the live stream together.
 //
-// Data flow: GET /api/devices fills the device list; one WebSocket to
+// Data flow: GET /api/devices (page by page, following Link rel="next")
+// fills the device list; one WebSocket to
 // /api/stream (all devices) keeps it live. Selecting a device (the URL hash
 // #device=ID) loads its recent history from GET /api/devices/ID/readings,
 // then the stream's readings are appended. After a gap in the stream (a
@@ -77,17 +78,40 @@ function retryDelay(attempt) {
 
 let devicesToken = 0; // identifies the latest device list request
 
+// nextPage returns the URL of a response's Link rel="next" (resolved
+// against the response's URL), or null on the last page.
+function nextPage(res) {
+  const m = /<([^>]*)>\s*;\s*rel="?next"?/.exec(res.headers.get('Link') || '');
+  if (!m) return null;
+  const u = new URL(m[1], res.url);
+  u.username = '';
+  u.password = '';
+  return u;
+}
+
+// loadDevices fetches GET /api/devices page by page (the cloud answers
+// with a page and a Link to the next) and merges each as it comes.
 async function loadDevices(attempt = 0) {
   const token = ++devicesToken;
   try {
-    const res = await fetch(apiURL('api/devices'), { cache: 'no-store' });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const cloudNow = Date.parse(res.headers.get('Date'));
-    let offset = Number.isFinite(cloudNow) ? Date.now() - cloudNow : 0;
-    if (Math.abs(offset) < MIN_SKEW_MS) offset = 0;
-    const onlineMs = Number(res.headers.get('Tributary-Offline-After-Ms'));
-    if (onlineMs > 0) devices.onlineMs = onlineMs;
-    devices.load(await res.json(), offset);
+    let url = apiURL('api/devices');
+    let offset = 0;
+    for (let page = 0; url; page++) {
+      const res = await fetch(url, { cache: 'no-store' });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      if (token !== devicesToken) return; // a newer load took over
+      if (page === 0) {
+        const cloudNow = Date.parse(res.headers.get('Date'));
+        offset = Number.isFinite(cloudNow) ? Date.now() - cloudNow : 0;
+        if (Math.abs(offset) < MIN_SKEW_MS) offset = 0;
+        const onlineMs = Number(res.headers.get('Tributary-Offline-After-Ms'));
+        if (onlineMs > 0) devices.onlineMs = onlineMs;
+      }
+      devices.load(await res.json(), offset);
+      const next = nextPage(res);
+      url = next && next.href !== url.href ? next : null;
+      scheduleRender();
+    }
     devicesMsg = { text: 'No devices yet: waiting for readings…', error: false };
   } catch (err) {
     devicesMsg = { text: `Could not load the devices (${err.message}); retrying.`, error: true };

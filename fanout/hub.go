@@ -34,7 +34,10 @@ type Options struct {
 	PongTimeout time.Duration
 	// MaxMessageSize caps a message from a client (a control message). A
 	// larger one closes the client with 1009 as soon as its frame header
-	// says so, before its payload is read. Default 4096 bytes.
+	// says so, before its payload is read. Default
+	// DefaultMaxMessageSize, which fits a control message selecting
+	// MaxSelectedDevices devices of the longest ids; a smaller value
+	// lowers the number of devices a client can select in one message.
 	MaxMessageSize int64
 	// CloseGrace is how long a closing handshake may take before the
 	// connection is cut. Default 2s.
@@ -51,7 +54,7 @@ const (
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultPingInterval     = 25 * time.Second
 	DefaultPongTimeout      = 20 * time.Second
-	DefaultMaxMessageSize   = 4096
+	DefaultMaxMessageSize   = 96 << 10 // > MaxControlSize, with room for white space
 	DefaultCloseGrace       = 2 * time.Second
 )
 

@@ -127,7 +127,7 @@ func TestBadClientMessagesCloseOnlyThatClient(t *testing.T) {
 		{"unknown type", websocket.TextMessage, `{"type":"unsubscribe"}`, websocket.ClosePolicyViolation, `type "unsubscribe"`},
 		{"unknown field", websocket.TextMessage, `{"type":"subscribe","all":true,"x":1}`, websocket.ClosePolicyViolation, "unknown field"},
 		{"invalid id", websocket.TextMessage, `{"type":"subscribe","devices":["no spaces"]}`, websocket.ClosePolicyViolation, "invalid device id"},
-		{"too large", websocket.TextMessage, `{"type":"subscribe","devices":["` + strings.Repeat("a", 5000) + `"]}`, websocket.CloseMessageTooBig, ""}, // gorilla's close: no reason
+		{"too large", websocket.TextMessage, `{"type":"subscribe","devices":["` + strings.Repeat("a", fanout.DefaultMaxMessageSize) + `"]}`, websocket.CloseMessageTooBig, ""}, // gorilla's close: no reason
 		{"binary", websocket.BinaryMessage, `{"type":"subscribe","all":true}`, websocket.CloseUnsupportedData, "binary"},
 	}
 	for i, tc := range cases {
@@ -317,3 +317,35 @@ func testReading(dev string, seq uint64, v float64) reading.Reading {
 }
 
 func encoded(r reading.Reading) []byte { return r.AppendJSON(nil) }
+
+// TestControlMessageFitsTheDeviceLimit: the documented limit of
+// MaxSelectedDevices devices per connection and the control message's size
+// limit agree: a message selecting that many devices of the longest ids
+// fits, and one more device gets a close that names the limit.
+func TestControlMessageFitsTheDeviceLimit(t *testing.T) {
+	h := fanout.NewHub(fanout.Options{})
+	ts := fanouttest.NewServer(t, h)
+	ids := make([]string, fanout.MaxSelectedDevices+1)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%0*d", reading.MaxIDLen, i)
+	}
+	msg := func(ids []string) string {
+		return `{"type":"subscribe","devices":["` + strings.Join(ids, `","`) + `"]}`
+	}
+
+	c := ts.Dial(t, "?device=none")
+	c.Status(t, false)
+	c.Send(t, msg(ids[:fanout.MaxSelectedDevices]))
+	c.Sync(t)
+	last := ids[fanout.MaxSelectedDevices-1]
+	r := testReading(last, 1, 1)
+	h.Publish(last, encoded(r))
+	if got := c.Readings(t, 1); got[0] != r {
+		t.Fatalf("after selecting %d devices got %+v, want %+v", fanout.MaxSelectedDevices, got[0], r)
+	}
+
+	over := ts.Dial(t, "")
+	over.Status(t, false)
+	over.Send(t, msg(ids))
+	over.Closed(t, websocket.ClosePolicyViolation, fmt.Sprintf("limit %d", fanout.MaxSelectedDevices))
+}

@@ -42,9 +42,16 @@ func SelectDevices(ids ...string) (Selection, error) {
 // MaxSelectedDevices is the most devices one selection may name.
 const MaxSelectedDevices = 1000
 
+// MaxControlSize is the size of the largest valid control message written
+// without white space: MaxSelectedDevices ids of reading.MaxIDLen bytes.
+// DefaultMaxMessageSize is above it.
+const MaxControlSize = len(`{"type":"subscribe","devices":[]}`) + MaxSelectedDevices*(reading.MaxIDLen+3) - 1
+
 // ParseSelection reads a client's selection from its request's query: every
 // `device` parameter names one device; none means all devices. An invalid
-// id is an error (answer it with 400 Bad Request before upgrading).
+// id is an error (answer it with 400 Bad Request before upgrading). Parse q
+// with url.ParseQuery and refuse its error: URL.Query drops the pairs it
+// cannot parse, so ?device=%zz would select every device.
 func ParseSelection(q url.Values) (Selection, error) {
 	ids, ok := q["device"]
 	if !ok {

@@ -21,6 +21,13 @@ type ServeOptions struct {
 	// the server takes no more requests: http.Server.Shutdown does not
 	// track the connections the stream has taken over.
 	Hub *fanout.Hub
+	// MaxConns caps the connections served at once, WebSockets included;
+	// one more is closed as soon as it is accepted. Default
+	// DefaultMaxConns; negative: no cap.
+	MaxConns int
+	// Conns, when set, counts the connections served and refused (for
+	// metrics: Conns.Collector).
+	Conns *ConnCounter
 	// ShutdownTimeout bounds the shutdown. Default 10s.
 	ShutdownTimeout time.Duration
 	// Logger receives the shutdown's progress and the server's own errors
@@ -28,8 +35,11 @@ type ServeOptions struct {
 	Logger *slog.Logger
 }
 
-// DefaultShutdownTimeout is ServeOptions.ShutdownTimeout's default.
-const DefaultShutdownTimeout = 10 * time.Second
+// Defaults for ServeOptions.
+const (
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultMaxConns        = 4096
+)
 
 // Serve serves h on ln until ctx ends, then shuts down within
 // opt.ShutdownTimeout: no new requests, the requests in progress finish,
@@ -41,6 +51,10 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opt ServeOption
 		log = slog.New(slog.DiscardHandler)
 	}
 	timeout := cmp.Or(opt.ShutdownTimeout, DefaultShutdownTimeout)
+	if opt.Conns == nil {
+		opt.Conns = new(ConnCounter)
+	}
+	ln = &capListener{Listener: ln, max: int64(cmp.Or(opt.MaxConns, DefaultMaxConns)), n: opt.Conns}
 	srv := &http.Server{
 		Handler:           h,
 		TLSConfig:         opt.TLS,

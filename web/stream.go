@@ -14,7 +14,12 @@ import (
 // owns it from then on. An invalid ?device= is refused with 400 before the
 // upgrade; a cross-origin browser with 403.
 func (s *server) stream(w http.ResponseWriter, r *http.Request) {
-	sel, err := fanout.ParseSelection(r.URL.Query())
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "query string: "+err.Error())
+		return
+	}
+	sel, err := fanout.ParseSelection(q)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -33,22 +38,22 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkOrigin allows requests without an Origin header (not from a
-// browser), same-origin requests, and the configured origins.
+// browser), the configured origins, and a page's own origin when the Host
+// it was served from is named in AllowedHosts. Under "*" a page's own
+// origin proves nothing: any name can point here.
 func (s *server) checkOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
 	}
-	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
 	if norm, err := normalizeOrigin(origin); err == nil && s.origins[norm] {
 		return true
 	}
-	s.opt.Logger.Info("websocket from a foreign origin refused", "origin", origin, "host", r.Host)
+	if u, err := url.Parse(origin); err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host) {
+		if _, named := s.hostAllowed(r.Host); named {
+			return true
+		}
+	}
+	s.refusals.log(r, "websocket from a foreign origin refused", "origin", clipQuote(origin, maxLoggedValue), "host", clipQuote(r.Host, maxLoggedValue))
 	return false
 }

@@ -22,6 +22,12 @@
 // Options.AuthUser set, everything but /healthz and /readyz requires HTTP
 // Basic authentication; browsers send the same credentials with the
 // dashboard's same-origin WebSocket request.
+//
+// Nothing a client sends can hold the server: no route takes a body (413),
+// a query string that does not parse is a 400, a Host not in
+// Options.AllowedHosts a 421 (but for /healthz and /readyz), every
+// response has a write deadline, failed logins are logged clipped and at
+// most once a minute per address, and Serve caps the connections.
 package web
 
 import (
@@ -84,11 +90,33 @@ type Options struct {
 	// everything but /healthz and /readyz. Default "": no authentication.
 	// A user without a password is an error.
 	AuthUser, AuthPassword string
+	// AllowedHosts lists the host names and IP addresses (no port) that a
+	// request's Host may name; "*" allows any. Others get 421, so that a
+	// page whose name an attacker points at this server (DNS rebinding)
+	// cannot reach it. /healthz and /readyz answer any Host. Default nil:
+	// localhost, 127.0.0.1 and ::1.
+	AllowedHosts []string
 	// AllowedOrigins lists the origins ("https://example.com", scheme, host
-	// and port as a browser sends them) allowed to open /api/stream besides
-	// the server's own. Default nil: same origin only. Requests without an
-	// Origin header (not from a browser) are always allowed.
+	// and port as a browser sends them) allowed to open /api/stream: the
+	// public origins of the dashboard. A page is also allowed its own
+	// origin when its host is named in AllowedHosts (not only through "*").
+	// Requests without an Origin header (not from a browser) are always
+	// allowed. Default nil: those same-origin pages only.
 	AllowedOrigins []string
+	// AuthFailureLimit is how many failed authentications one client
+	// address (an IPv6 client's /64) may make in a minute; beyond it, it
+	// gets 429 until the minute ends. Failures are logged at most once a
+	// minute per address either way. Default 0: DefaultAuthFailureLimit;
+	// negative: no limit.
+	AuthFailureLimit int
+	// ReadTimeout bounds reading a request. No route takes a body: one is
+	// refused with 413, and the connection closed within ReadTimeout.
+	// Default 10s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing a response: a whole response, but for
+	// history (streamed), each of its writes, and for /api/stream nothing
+	// (fanout.Options.WriteTimeout bounds its writes). Default 30s.
+	WriteTimeout time.Duration
 	// OfflineAfter is how long after its last reading a device is reported
 	// offline. Default 30s.
 	OfflineAfter time.Duration
@@ -104,15 +132,22 @@ type Options struct {
 const (
 	DefaultOfflineAfter = 30 * time.Second
 	DefaultStoreTimeout = 5 * time.Second
+	DefaultReadTimeout  = 10 * time.Second
+	DefaultWriteTimeout = 30 * time.Second
+	// DefaultAuthFailureLimit is Options.AuthFailureLimit's default.
+	DefaultAuthFailureLimit = 20
 )
 
 // server holds the handlers' shared state. It is safe for concurrent use.
 type server struct {
-	opt     Options
-	origins map[string]bool
-	up      websocket.Upgrader
-	badMu   sync.Mutex
-	badLog  lograte.Limiter // of malformed stored data; under badMu
+	opt      Options
+	origins  map[string]bool // normalized AllowedOrigins
+	hosts    map[string]bool // AllowedHosts but "*"
+	anyHost  bool            // "*" is in AllowedHosts
+	refusals *addrLimits     // logs of refused hosts and origins
+	up       websocket.Upgrader
+	badMu    sync.Mutex
+	badLog   lograte.Limiter // of malformed stored data; under badMu
 }
 
 // New returns the cloud's HTTP handler. It is safe for concurrent use.
@@ -132,13 +167,36 @@ func New(opt Options) (http.Handler, error) {
 	if opt.StoreTimeout <= 0 {
 		opt.StoreTimeout = DefaultStoreTimeout
 	}
+	if opt.ReadTimeout <= 0 {
+		opt.ReadTimeout = DefaultReadTimeout
+	}
+	if opt.WriteTimeout <= 0 {
+		opt.WriteTimeout = DefaultWriteTimeout
+	}
+	if opt.AuthFailureLimit == 0 {
+		opt.AuthFailureLimit = DefaultAuthFailureLimit
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	s := &server{opt: opt, origins: map[string]bool{}, badLog: lograte.Limiter{Every: time.Minute}}
+	s := &server{opt: opt, origins: map[string]bool{}, hosts: map[string]bool{}, badLog: lograte.Limiter{Every: time.Minute}}
+	s.refusals = newAddrLimits(0, opt.Logger, time.Now)
+	if opt.AllowedHosts == nil {
+		opt.AllowedHosts = loopbackHosts
+	}
+	for _, h := range opt.AllowedHosts {
+		switch {
+		case h == "*":
+			s.anyHost = true
+		case !validHost(h):
+			return nil, fmt.Errorf("web: allowed host %q: want a host name or IP address, without scheme or port", h)
+		default:
+			s.hosts[hostOf(h)] = true
+		}
+	}
 	for _, o := range opt.AllowedOrigins {
 		norm, err := normalizeOrigin(o)
 		if err != nil {
@@ -162,9 +220,9 @@ func New(opt Options) (http.Handler, error) {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	api := http.NewServeMux()
-	api.HandleFunc("GET /api/stream", s.stream)
+	api.HandleFunc("GET /api/stream", unlimitWrite(s.stream))
 	api.HandleFunc("GET /api/devices", s.devices)
-	api.HandleFunc("GET /api/devices/{id}/readings", s.history)
+	api.HandleFunc("GET /api/devices/{id}/readings", s.pacedWrites(s.history))
 	api.HandleFunc("GET /api/devices/{id}/boots", s.boots)
 	api.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
@@ -181,10 +239,11 @@ func New(opt Options) (http.Handler, error) {
 	}
 	var protected http.Handler = api
 	if opt.AuthUser != "" {
-		protected = basicAuth(api, opt.AuthUser, opt.AuthPassword, opt.Logger)
+		limit := max(opt.AuthFailureLimit, 0)
+		protected = basicAuth(api, opt.AuthUser, opt.AuthPassword, newAddrLimits(limit, opt.Logger, time.Now))
 	}
-	mux.Handle("/", protected)
-	return securityHeaders(mux), nil
+	mux.Handle("/", s.checkHost(protected))
+	return securityHeaders(s.guard(mux)), nil
 }
 
 // securityHeaders sets headers every response should carry.

@@ -24,6 +24,7 @@ type config struct {
 	maxPayload    int
 	queueSize     int
 	metricsListen string
+	redisCheck    time.Duration
 	shutdown      time.Duration
 	logLevel      slog.Level
 }
@@ -69,7 +70,8 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	fs.StringVar(&mappingsFile, "mappings", "", "YAML `file` of mappings for foreign formats (SenML, Zigbee2MQTT, Tasmota); see bridge/testdata/mappings.yaml")
 	fs.IntVar(&cfg.maxPayload, "max-payload", reading.MaxBatchEncoded, "largest message accepted, in `bytes`; larger ones are dead-lettered")
 	fs.IntVar(&cfg.queueSize, "queue-size", bridge.DefaultQueueSize, "`messages` received and waiting for Redis; keep it above the broker's max_inflight_messages")
-	fs.StringVar(&cfg.metricsListen, "metrics-listen", defaultMetricsListen, "`address` to serve /metrics, /healthz and /readyz (503 while not subscribed to the broker) on; empty disables")
+	fs.StringVar(&cfg.metricsListen, "metrics-listen", defaultMetricsListen, "`address` to serve /metrics, /healthz and /readyz (503 while not subscribed to the broker or Redis is unreachable) on; empty disables")
+	fs.DurationVar(&cfg.redisCheck, "redis-check-interval", 5*time.Second, "ping Redis this often, to log when it goes away or returns and answer /readyz")
 	fs.DurationVar(&cfg.shutdown, "shutdown-timeout", 10*time.Second, "how long to wait for the bridge to disconnect on SIGINT/SIGTERM")
 	level := cli.RegisterLogLevel(fs)
 
@@ -82,8 +84,8 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	}
 	mqtt.URL = cmp.Or(mqtt.URL, getenv("MQTT_URL"), defaultMQTT)
 	redis.URL = cmp.Or(redis.URL, getenv("REDIS_URL"), defaultRedis)
-	if cfg.maxPayload <= 0 || cfg.queueSize <= 0 || cfg.shutdown <= 0 {
-		return nil, errors.New("--max-payload, --queue-size and --shutdown-timeout must be > 0")
+	if cfg.maxPayload <= 0 || cfg.queueSize <= 0 || cfg.shutdown <= 0 || cfg.redisCheck <= 0 {
+		return nil, errors.New("--max-payload, --queue-size, --shutdown-timeout and --redis-check-interval must be > 0")
 	}
 	clientID := cfg.mqtt.ClientID
 	if cfg.mqtt, err = mqtt.MQTT(); err != nil {

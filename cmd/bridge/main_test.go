@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -202,16 +203,19 @@ func TestRunSecuredNeverLogsSecrets(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	resp, err := http.Get(metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{"tributary_bridge_readings_stored_total 1", "tributary_bridge_mqtt_up 1", "tributary_bridge_redis_up 1", "tributary_bridge_build_info"} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("/metrics lacks %q:\n%s", want, body)
+	// The bridge counts the reading just after Redis has it: await it.
+	wants := []string{"tributary_bridge_readings_stored_total 1", "tributary_bridge_mqtt_up 1", "tributary_bridge_redis_up 1", "tributary_bridge_build_info"}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		_, body := get(t, metrics)
+		missing := slices.DeleteFunc(slices.Clone(wants), func(w string) bool { return strings.Contains(body, w) })
+		if len(missing) == 0 {
+			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q after 20s:\n%s", missing, body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	if err := r.Stop(t); err != nil {
@@ -373,4 +377,45 @@ func awaitTrue(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestReadyzFollowsRedis: the bridge says at once when Redis is
+// unreachable, at start and later while no message arrives, and /readyz
+// answers 503 while it is, 200 once it answers again.
+func TestReadyzFollowsRedis(t *testing.T) {
+	mq := mosquittotest.Start(t, mosquittotest.Options{})
+	rd := redistest.New(t, redistest.Options{}) // down at start
+	r := proctest.Go(t, func(ctx context.Context, log io.Writer) error {
+		return run(ctx, []string{"--mqtt", mq.URL(), "--redis", rd.URL(), "--client-id", "bridge-readyz",
+			"--metrics-listen", "127.0.0.1:0", "--redis-check-interval", "100ms"}, io.Discard, log)
+	})
+	logs := r.Log
+	readyz := strings.TrimSuffix(logs.Await(t, `metrics=(http://127\.0\.0\.1:\d+/metrics)`, logTimeout), "metrics") + "readyz"
+	ready := func(want int) {
+		t.Helper()
+		awaitTrue(t, fmt.Sprintf("GET /readyz %d", want), func() bool {
+			resp, err := http.Get(readyz)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode == want
+		})
+	}
+	logs.Await(t, `level=ERROR msg="redis unreachable at start.* err=".*connection refused`, logTimeout)
+	ready(http.StatusServiceUnavailable)
+
+	rd.Restart(t)
+	ready(http.StatusOK)
+	logs.Await(t, `msg="redis reachable again" down_for=`, logTimeout)
+
+	rd.Stop()
+	logs.Await(t, `level=ERROR msg="redis unreachable; readings wait`, logTimeout)
+	ready(http.StatusServiceUnavailable)
+
+	rd.Restart(t)
+	ready(http.StatusOK)
+	awaitTrue(t, "a second line saying redis is back", func() bool {
+		return strings.Count(logs.String(), `msg="redis reachable again"`) == 2
+	})
 }

@@ -55,6 +55,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	watch := newRedisWatch(rdb, cfg.redisCheck, log)
+	watched := watch.Start(watchCtx)
+	defer func() { stopWatch(); <-watched; watch.Close() }()
+
 	metricsAddr := "disabled"
 	if cfg.metricsListen != "" {
 		ln, err := net.Listen("tcp", cfg.metricsListen)
@@ -62,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("metrics: %w", err)
 		}
 		mux := cli.MetricsMux(reg)
-		mux.Handle("GET /readyz", readyz(b.CheckReady))
+		mux.Handle("GET /readyz", readyz(b.CheckReady, watch.Ready))
 		metrics := cli.ServeBackground(ln, mux, log)
 		defer metrics.Stop(2 * time.Second)
 		metricsAddr = "http://" + ln.Addr().String() + "/metrics"

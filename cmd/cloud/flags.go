@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
+	"os"
 	"time"
 
 	"github.com/tributary-iot/tributary/bridge"
@@ -25,7 +27,10 @@ type config struct {
 	tls            *tls.Config // nil: plain HTTP
 	authUser       string
 	authPassword   string
-	allowedOrigins []string
+	allowedOrigins []string // --public-origin and --allowed-origin
+	allowedHosts   []string
+	maxConns       int
+	authFailures   int // per address and minute; negative: no limit
 	offlineAfter   time.Duration
 	shutdown       time.Duration
 	logLevel       slog.Level
@@ -43,7 +48,8 @@ Without --redis or REDIS_URL it runs an embedded, in-memory Redis.
 
 Listening on an address other than loopback requires authentication
 (--auth-user with --auth-password-file or TRIBUTARY_AUTH_PASSWORD) unless
---insecure-no-auth is given.
+--insecure-no-auth is given. Requests must name an allowed host (see
+--allowed-host); behind a proxy, give the dashboard's --public-origin.
 
 Flags:
 `
@@ -72,6 +78,9 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		mqClientID   string
 		mqGroup      string
 		mqMappings   string
+		hosts        []string
+		origins      []string
+		authFailures int
 	)
 	// Not defaulted from $REDIS_URL here: usage text prints defaults, and
 	// the URL may hold a password. The environment is read after parsing.
@@ -82,10 +91,20 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	fs.StringVar(&cfg.authUser, "auth-user", "", "require HTTP Basic authentication as this `user` (all but /healthz and /readyz)")
 	fs.StringVar(&authPwFile, "auth-password-file", "", "`file` holding the --auth-user password (default: $TRIBUTARY_AUTH_PASSWORD)")
 	fs.BoolVar(&insecure, "insecure-no-auth", false, "allow serving a non-loopback address without authentication")
-	fs.Func("allowed-origin", "allow WebSocket connections from this browser `origin` (https://host[:port]) besides the server's own; repeatable", func(s string) error {
+	fs.Func("public-origin", "`origin` (https://host[:port]) the dashboard is reached at, through a proxy say: its host is allowed, and its WebSocket; repeatable", func(s string) error {
+		origins = append(origins, s)
+		return nil
+	})
+	fs.Func("allowed-origin", "also allow WebSocket connections from pages of this `origin` (https://host[:port]); repeatable", func(s string) error {
 		cfg.allowedOrigins = append(cfg.allowedOrigins, s)
 		return nil
 	})
+	fs.Func("allowed-host", "answer requests for this `host` name or IP (no port); \"*\": any. Repeatable (default: loopback names, the --listen host or this machine's, the --public-origin hosts)", func(s string) error {
+		hosts = append(hosts, s)
+		return nil
+	})
+	fs.IntVar(&cfg.maxConns, "max-connections", web.DefaultMaxConns, "most HTTP `connections` (WebSockets included) served at once; more are closed at once")
+	fs.IntVar(&authFailures, "auth-failure-limit", web.DefaultAuthFailureLimit, "failed authentications one client address may make per minute before 429; 0: no limit")
 	fs.Int64Var(&historyLen, "history-maxlen", store.DefaultMaxLen, "keep about this many `readings` of history per device; negative: no length cap")
 	fs.DurationVar(&historyAge, "history-maxage", 0, "drop history older than this `duration` (0: no age cap)")
 	fs.DurationVar(&dedupWindow, "dedup-window", store.DefaultDedupWindow, "remember stored (device, seq) this long to drop repeats")
@@ -110,6 +129,17 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		return nil, err
 	}
 	cfg.listen, cfg.offlineAfter = listen, offlineAfter
+	if cfg.maxConns <= 0 || authFailures < 0 {
+		return nil, errors.New("--max-connections must be > 0 and --auth-failure-limit >= 0")
+	}
+	cfg.authFailures = authFailures
+	if authFailures == 0 {
+		cfg.authFailures = -1
+	}
+	if cfg.allowedHosts, err = allowedHosts(hosts, origins, listen); err != nil {
+		return nil, err
+	}
+	cfg.allowedOrigins = append(origins, cfg.allowedOrigins...)
 	if historyAge < 0 || dedupWindow <= 0 || offlineAfter <= 0 || historyLen == 0 || maxFuture == 0 || devRetention == 0 {
 		return nil, errors.New("--history-maxage must be >= 0; --dedup-window and --offline-after > 0; --history-maxlen, --max-future and --device-retention not 0")
 	}
@@ -170,6 +200,45 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		}
 	}
 	return &cfg, nil
+}
+
+// allowedHosts returns the --allowed-host list, or by default the
+// loopback names, the --listen host (for an unspecified address, this
+// machine's name and addresses) and the hosts of the public origins.
+func allowedHosts(given, origins []string, listen string) ([]string, error) {
+	var public []string
+	for _, o := range origins {
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme == "" || u.Hostname() == "" {
+			return nil, fmt.Errorf("--public-origin %q: want scheme://host[:port]", o)
+		}
+		public = append(public, u.Hostname())
+	}
+	if len(given) > 0 {
+		return append(given, public...), nil
+	}
+	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, public...)
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %q: %w", listen, err)
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return append(hosts, host), nil
+	}
+	// Every address: the names this machine is reached by.
+	if name, err := os.Hostname(); err == nil && name != "" {
+		hosts = append(hosts, name)
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("list this machine's addresses for --allowed-host: %w", err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			hosts = append(hosts, n.IP.String())
+		}
+	}
+	return hosts, nil
 }
 
 // isLoopback reports whether a listen address only accepts local

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
+	"github.com/tributary-iot/tributary/web"
 )
 
 // logTimeout bounds each wait for a log line.
@@ -198,6 +200,31 @@ func TestFlags(t *testing.T) {
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected arguments"},
 		{name: "unknown flag", args: []string{"--demo-not-yet"}, wantErr: "not defined"},
 		{name: "zero offline-after", args: []string{"--offline-after", "0s"}, wantErr: "--offline-after"},
+		{name: "default hosts", args: []string{"--listen", "192.0.2.7:8080", "--insecure-no-auth"}, check: func(t *testing.T, c *config) {
+			if !slices.Equal(c.allowedHosts, []string{"localhost", "127.0.0.1", "::1", "192.0.2.7"}) || c.allowedOrigins != nil ||
+				c.maxConns != web.DefaultMaxConns || c.authFailures != web.DefaultAuthFailureLimit {
+				t.Errorf("hosts %q, origins %q, max conns %d, auth failures %d", c.allowedHosts, c.allowedOrigins, c.maxConns, c.authFailures)
+			}
+		}},
+		{name: "every address", args: []string{"--listen", ":8080", "--insecure-no-auth"}, check: func(t *testing.T, c *config) {
+			name, _ := os.Hostname()
+			if !slices.Contains(c.allowedHosts, "127.0.0.1") || !slices.Contains(c.allowedHosts, name) || slices.Contains(c.allowedHosts, "") {
+				t.Errorf("hosts %q", c.allowedHosts)
+			}
+		}},
+		{name: "public origin", args: []string{"--public-origin", "https://dash.example", "--allowed-origin", "https://other.example"}, check: func(t *testing.T, c *config) {
+			if !slices.Equal(c.allowedHosts, []string{"localhost", "127.0.0.1", "::1", "dash.example", "127.0.0.1"}) ||
+				!slices.Equal(c.allowedOrigins, []string{"https://dash.example", "https://other.example"}) {
+				t.Errorf("hosts %q, origins %q", c.allowedHosts, c.allowedOrigins)
+			}
+		}},
+		{name: "allowed hosts", args: []string{"--allowed-host", "*", "--public-origin", "https://dash.example", "--max-connections", "10", "--auth-failure-limit", "0"}, check: func(t *testing.T, c *config) {
+			if !slices.Equal(c.allowedHosts, []string{"*", "dash.example"}) || c.maxConns != 10 || c.authFailures >= 0 {
+				t.Errorf("hosts %q, max conns %d, auth failures %d", c.allowedHosts, c.maxConns, c.authFailures)
+			}
+		}},
+		{name: "bad public origin", args: []string{"--public-origin", "dash.example"}, wantErr: "--public-origin"},
+		{name: "zero connections", args: []string{"--max-connections", "0"}, wantErr: "--max-connections"},
 		{name: "retention", args: []string{"--history-maxlen", "-1", "--history-maxage", "24h", "--dedup-window", "1h", "--max-future", "-1s", "--device-retention", "2160h"}, check: func(t *testing.T, c *config) {
 			if c.store.MaxLen != -1 || c.store.MaxAge != 24*time.Hour || c.store.DedupWindow != time.Hour || c.store.MaxFuture != -time.Second || c.store.DeviceRetention != 90*24*time.Hour {
 				t.Errorf("store options %+v", c.store)
@@ -246,7 +273,7 @@ func TestVersionAndHelp(t *testing.T) {
 	if strings.Contains(out.String(), "env-secret-42") {
 		t.Errorf("--help shows the password of $REDIS_URL:\n%s", out.String())
 	}
-	for _, want := range []string{"Usage: cloud", "-redis URL", "-insecure-no-auth", "-auth-password-file"} {
+	for _, want := range []string{"Usage: cloud", "-redis URL", "-insecure-no-auth", "-auth-password-file", "-allowed-host host", "-public-origin origin", "-max-connections connections", "-auth-failure-limit"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help lacks %q:\n%s", want, out.String())
 		}
@@ -257,5 +284,32 @@ func TestRunRefusesUnsafeListen(t *testing.T) {
 	err := run(context.Background(), []string{"--listen", "0.0.0.0:0"}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "without authentication") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestRunChecksHost: by default the cloud answers its loopback names and
+// refuses a foreign Host (DNS rebinding) with 421, and counts its
+// connections in /metrics.
+func TestRunChecksHost(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	logs := startRun(t, "--listen", "127.0.0.1:0", "--public-origin", "https://dash.example")
+	base := logs.Await(t, `msg="cloud serving" url=(http://127\.0\.0\.1:\d+/)`, logTimeout)
+	for host, want := range map[string]int{"evil.example": 421, "localhost": 200, "dash.example": 200} {
+		req, err := http.NewRequest("GET", base+"api/devices", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: %s, want %d", host, resp.Status, want)
+		}
+	}
+	if code, body := httpGet(t, base+"metrics", "", ""); code != 200 || !bytes.Contains(body, []byte("tributary_cloud_http_connections ")) {
+		t.Errorf("GET /metrics: %d, no tributary_cloud_http_connections in %.300s", code, body)
 	}
 }

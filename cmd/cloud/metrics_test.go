@@ -9,6 +9,7 @@ import (
 	"github.com/tributary-iot/tributary/fanout"
 	"github.com/tributary-iot/tributary/fanout/redissource"
 	"github.com/tributary-iot/tributary/store"
+	"github.com/tributary-iot/tributary/web"
 )
 
 // TestMetricNames pins the names, types and help of the cloud's metrics,
@@ -19,11 +20,17 @@ func TestMetricNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	reg, err := newRegistry(fanout.NewHub(fanout.Options{}), redissource.New(store.New(rdb, store.Options{}), redissource.Options{}))
+	reg, err := newRegistry(fanout.NewHub(fanout.Options{}), redissource.New(store.New(rdb, store.Options{}), redissource.Options{}), new(web.ConnCounter))
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP tributary_cloud_http_connections HTTP connections open, WebSockets included.
+# TYPE tributary_cloud_http_connections gauge
+tributary_cloud_http_connections 0
+# HELP tributary_cloud_http_connections_refused_total HTTP connections closed as soon as accepted: the connection cap (--max-connections) was reached.
+# TYPE tributary_cloud_http_connections_refused_total counter
+tributary_cloud_http_connections_refused_total 0
 # HELP tributary_cloud_live_messages_dropped_total Messages on live channels that were not a valid reading of the channel's device.
 # TYPE tributary_cloud_live_messages_dropped_total counter
 tributary_cloud_live_messages_dropped_total 0
@@ -51,7 +58,7 @@ tributary_cloud_websocket_frames_sent_total 0
 # HELP tributary_cloud_websocket_slow_disconnects_total WebSocket clients disconnected (code 3008) because their queue was full.
 # TYPE tributary_cloud_websocket_slow_disconnects_total counter
 tributary_cloud_websocket_slow_disconnects_total 0
-`), "tributary_cloud_live_messages_dropped_total", "tributary_cloud_live_subscriptions_total",
+`), "tributary_cloud_http_connections", "tributary_cloud_http_connections_refused_total", "tributary_cloud_live_messages_dropped_total", "tributary_cloud_live_subscriptions_total",
 		"tributary_cloud_readings_delivered_total", "tributary_cloud_readings_received_total", "tributary_cloud_redis_up",
 		"tributary_cloud_websocket_bad_messages_total", "tributary_cloud_websocket_clients",
 		"tributary_cloud_websocket_frames_sent_total", "tributary_cloud_websocket_slow_disconnects_total")
@@ -59,8 +66,8 @@ tributary_cloud_websocket_slow_disconnects_total 0
 		t.Error(err)
 	}
 	// And nothing else but the build info.
-	if n, err := testutil.GatherAndCount(reg); err != nil || n != 10 {
-		t.Errorf("%d metrics (%v), want 10", n, err)
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 12 {
+		t.Errorf("%d metrics (%v), want 12", n, err)
 	}
 	if n, err := testutil.GatherAndCount(reg, "tributary_cloud_build_info"); err != nil || n != 1 {
 		t.Errorf("build info: %d (%v), want 1", n, err)

@@ -40,8 +40,8 @@ type componentEnv struct {
 const metricsNamespace = "tributary_cloud"
 
 // newRegistry returns the registry of the cloud's metrics.
-func newRegistry(hub *fanout.Hub, live *redissource.Source) (*prometheus.Registry, error) {
-	return cli.NewRegistry(metricsNamespace, "cloud", hub.Collector(metricsNamespace), live.Collector(metricsNamespace))
+func newRegistry(hub *fanout.Hub, live *redissource.Source, conns *web.ConnCounter) (*prometheus.Registry, error) {
+	return cli.NewRegistry(metricsNamespace, "cloud", hub.Collector(metricsNamespace), live.Collector(metricsNamespace), conns.Collector(metricsNamespace))
 }
 
 // listening says where a started cloud serves.
@@ -76,13 +76,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 
 	hub := fanout.NewHub(fanout.Options{Logger: log})
 	live := redissource.New(st, redissource.Options{Logger: log})
-	reg, err := newRegistry(hub, live)
+	conns := new(web.ConnCounter)
+	reg, err := newRegistry(hub, live, conns)
 	if err != nil {
 		return err
 	}
 	handler, err := web.New(web.Options{
 		Store: st, Hub: hub, Ready: live.Ready, Dashboard: web.DashboardFS(), Gatherer: reg,
-		AuthUser: cfg.authUser, AuthPassword: cfg.authPassword, AllowedOrigins: cfg.allowedOrigins,
+		AuthUser: cfg.authUser, AuthPassword: cfg.authPassword, AuthFailureLimit: cfg.authFailures,
+		AllowedOrigins: cfg.allowedOrigins, AllowedHosts: cfg.allowedHosts,
 		OfflineAfter: cfg.offlineAfter, Logger: log,
 	})
 	if err != nil {
@@ -128,7 +130,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 	}
 	g.Go(func() error {
 		defer stopParts()
-		err := web.Serve(gctx, ln, handler, web.ServeOptions{TLS: cfg.tls, Hub: hub, ShutdownTimeout: cfg.shutdown, Logger: log})
+		err := web.Serve(gctx, ln, handler, web.ServeOptions{TLS: cfg.tls, Hub: hub, MaxConns: cfg.maxConns, Conns: conns, ShutdownTimeout: cfg.shutdown, Logger: log})
 		if err != nil {
 			return fmt.Errorf("http: %w", err)
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-iot/tributary/internal/backoff"
 	"github.com/tributary-iot/tributary/internal/lograte"
@@ -426,11 +427,29 @@ const (
 	ReasonBadTopic       = "bad_topic"       // no valid device id in the topic
 	ReasonBadStatus      = "bad_status"      // a status message that mqttwire.DecodeStatus refuses
 	ReasonUnrouted       = "unrouted"        // a topic that nothing handles
+	ReasonStoreRefused   = "store_refused"   // Redis refused the device's data for good (isPoison): retrying could not store it
 )
 
 // Reasons lists every dead-letter reason.
-var Reasons = []string{ReasonTooLarge, ReasonMalformed, ReasonInvalid, ReasonDeviceMismatch, ReasonBadTopic, ReasonBadStatus, ReasonUnrouted}
+var Reasons = []string{ReasonTooLarge, ReasonMalformed, ReasonInvalid, ReasonDeviceMismatch, ReasonBadTopic, ReasonBadStatus, ReasonUnrouted, ReasonStoreRefused}
 
 // isInvalid reports whether err is the store refusing a reading (as
 // opposed to Redis failing).
 func isInvalid(err error) bool { return errors.Is(err, reading.ErrInvalid) }
+
+// isPoison reports whether err is Redis refusing one device's data in a
+// way no retry mends: a key of the wrong type, or the ingest script
+// refusing its arguments. A device with Redis access of its own can make
+// its keys so; retried, the group that holds its message would stop the
+// bridge for every device behind it. Errors of the server as a whole
+// (OOM, BUSY, LOADING, NOPERM, a lost connection) are not poison: they
+// are retried.
+func isPoison(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	msg := re.Error()
+	return strings.HasPrefix(msg, "WRONGTYPE") || strings.HasPrefix(msg, "ERR ingest:") ||
+		strings.Contains(msg, "is not an integer") || strings.Contains(msg, "would overflow")
+}

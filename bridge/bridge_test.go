@@ -3,6 +3,8 @@ package bridge
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -495,5 +497,73 @@ func TestRefusedReadingsCounted(t *testing.T) {
 	}
 	if !strings.Contains(br.logs.String(), "redis refused readings for good") {
 		t.Errorf("no log line of the refusal:\n%s", br.logs.String())
+	}
+}
+
+// A device that can write its own Redis keys (a direct-to-Redis user) and
+// also publishes over MQTT turns one of its keys into the wrong type: its
+// readings are still stored, and so are every other device's behind it
+// (before, the group was retried forever and the bridge stored nothing).
+func TestDeviceCorruptingItsKeysDoesNotStopOthers(t *testing.T) {
+	e := newEnv(t, mosquittotest.Options{})
+	br := startBridge(t, e, nil)
+	ctx := context.Background()
+	for _, k := range []string{"latest_ts", "boots"} {
+		key := "tributary:{pi-a}:" + k
+		if err := e.rdb.XAdd(ctx, &redis.XAddArgs{Stream: key, Values: []any{"a", "b"}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if k == "boots" {
+			e.rdb.Del(ctx, key)
+			e.rdb.Set(ctx, key, "x", 0)
+		}
+	}
+	a := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID("pi-a"), "", "", nil)
+	b := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID("pi-b"), "", "", nil)
+	publish(t, a, mqttwire.ReadingsTopic("pi-a"), encode(batch("pi-a", 1, 5)), false)
+	status, err := mqttwire.EncodeStatus(mqttwire.Status{Online: true, Boot: "boot-a", FirstSeq: 1, Time: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, a, mqttwire.StatusTopic("pi-a"), status, true)
+	publish(t, b, mqttwire.ReadingsTopic("pi-b"), encode(batch("pi-b", 1, 5)), false)
+	awaitCount(t, e.st, "pi-b", 5)
+	awaitCount(t, e.st, "pi-a", 5)
+	eventually(t, "pi-a's boot recorded", func() bool {
+		bs, err := e.st.Boots(ctx, "pi-a")
+		return err == nil && len(bs) == 1
+	})
+	if got := br.counter(t, "tributary_bridge_dead_letters_total", "reason", ReasonStoreRefused); got != 0 {
+		t.Errorf("dead-lettered %v messages: the store mends what the device broke", got)
+	}
+}
+
+// isPoison tells Redis refusing one device's data for good (retrying
+// cannot help) from Redis failing as a whole (retried).
+func TestIsPoison(t *testing.T) {
+	e := newEnv(t, mosquittotest.Options{})
+	ctx := context.Background()
+	e.rdb.Set(ctx, "k", "not a number", 0)
+	wrongType := e.rdb.HGet(ctx, "k", "f").Err()
+	notInt := e.rdb.IncrBy(ctx, "k", 1).Err()
+	script := e.rdb.Eval(ctx, `return redis.error_reply('ERR ingest: malformed arguments')`, nil).Err()
+	other := e.rdb.Eval(ctx, `return redis.error_reply('BUSY busy')`, nil).Err()
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("store: ingest: %w", wrongType), true},
+		{fmt.Errorf("store: ingest: %w", notInt), true},
+		{fmt.Errorf("store: ingest: %w", script), true},
+		{fmt.Errorf("store: ingest: %w", other), false},
+		{context.DeadlineExceeded, false},
+		{errors.New("WRONGTYPE but not from Redis"), false},
+	} {
+		if tc.err == nil {
+			t.Fatalf("no error from Redis for case %v", tc.want)
+		}
+		if got := isPoison(tc.err); got != tc.want {
+			t.Errorf("isPoison(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }

@@ -136,7 +136,14 @@ func (b *Bridge) process(ctx context.Context, msgs []mqtt.Message, r *redisState
 		device, _, _ := mqttwire.ParseTopic(it.msg.Topic())
 		s := it.status
 		if !r.retry(ctx, b, "record boot", func(ctx context.Context) error {
-			return b.st.RecordBoot(ctx, device, s.Boot, s.FirstSeq, s.Time)
+			err := b.st.RecordBoot(ctx, device, s.Boot, s.FirstSeq, s.Time)
+			if isPoison(err) {
+				// The boot is lost (it only annotates history); the
+				// device's keys are its own doing. Not retried.
+				b.log.Warn("redis refused a device's boot for good", "device", device, "err", err)
+				return nil
+			}
+			return err
 		}) {
 			return false
 		}
@@ -215,7 +222,7 @@ func (b *Bridge) ingest(ctx context.Context, items []item, r *redisState) bool {
 	ok := r.retry(ctx, b, "ingest", func(ctx context.Context) error {
 		start := time.Now()
 		res, err := b.st.Ingest(ctx, all)
-		if isInvalid(err) {
+		if isInvalid(err) || isPoison(err) {
 			invalid = true
 			return nil
 		}
@@ -237,6 +244,11 @@ func (b *Bridge) ingest(ctx context.Context, items []item, r *redisState) bool {
 			res, err := b.st.Ingest(ctx, it.readings)
 			if isInvalid(err) {
 				it.dead(ReasonInvalid, "%v", err)
+				return nil
+			}
+			if isPoison(err) {
+				it.dead(ReasonStoreRefused, "%v", err)
+				b.log.Warn("redis refused a device's readings for good; dead-lettered", "topic", it.msg.Topic(), "err", err)
 				return nil
 			}
 			if err == nil {

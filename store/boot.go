@@ -40,6 +40,10 @@ func (s *Store) AssignedSeqKey(device string) string { return s.key(device, "ass
 // has its id. KEYS[1] boots stream. ARGV: boot id, first seq, ts (ms),
 // maxlen, depth. Returns 1 if appended, 0 if already there.
 var recordBootScript = redis.NewScript(`
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t ~= 'none' and t ~= 'stream' then
+  redis.call('DEL', KEYS[1]) -- the device's own raw write; it would fail every boot
+end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', tonumber(ARGV[5]))
 for _, e in ipairs(last) do
   local f = e[2]
@@ -116,9 +120,19 @@ func (s *Store) Boots(ctx context.Context, device string) ([]Boot, error) {
 // assigned seqs never go back to ones the dedup bitmaps still hold. The
 // increment itself is a plain INCRBY: Lua numbers lose precision past 2^53.
 var initSeqsScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'string' then
+  local v = redis.call('GET', KEYS[1])
+  if not string.find(v, '^[0-9]+$') or #v > 18 then
+    t = 'bad'
+  end
+end
+if t ~= 'none' and t ~= 'string' then
+  redis.call('DEL', KEYS[1]) -- not a counter INCRBY can add to: start again
+end
+if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('TYPE', KEYS[2])['ok'] == 'hash' then
   local last = redis.call('HGET', KEYS[2], 'seq')
-  if last then
+  if last and string.find(last, '^[0-9]+$') and #last <= 18 then
     redis.call('SET', KEYS[1], last)
   end
 end

@@ -59,7 +59,11 @@
 // device's keys live in one Redis Cluster slot and one Lua script stores a
 // batch atomically: a reading is either stored, published and deduplicated,
 // or none of these. The script checks its own arguments, since a device
-// may be allowed to run it.
+// may be allowed to run it: at most reading.MaxBatch readings of at most
+// reading.MaxEncoded bytes a call (Redis runs nothing else while a script
+// runs), and keys of the wrong type, which only the device's own raw
+// writes can make, are deleted rather than failing every ingest of the
+// device (and, on the bridge, of everyone behind it).
 //
 // # Boots, assigned seqs and dead letters (the MQTT bridge)
 //

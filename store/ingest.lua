@@ -17,14 +17,21 @@
 -- they stay decimal strings: compared by length then bytes, and split in
 -- two halves below 2^53 to find their block and bit (see split).
 local B, K = 4096, 16 -- keep in step with seqBlock and seqBlocks in store.go
+-- A run holds the whole server: a device's user may call this script, so
+-- it takes at most MAXN readings of at most MAXJSON bytes (store.go:
+-- maxScriptBatch, maxScriptJSON).
+local MAXN, MAXJSON = 1000, 1024
 local channel = ARGV[1]
 local maxlen = tonumber(ARGV[2])
 local maxage = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[4])
 local future = tonumber(ARGV[5])
 local n = tonumber(ARGV[6])
-if not (maxlen and maxage and ttl and future and n) or ttl < 1 or n < 0 or #ARGV ~= 6 + n * 4 then
+if #KEYS ~= 5 or not (maxlen and maxage and ttl and future and n) or ttl < 1 or n < 0 or #ARGV ~= 6 + n * 4 then
   return redis.error_reply('ERR ingest: malformed arguments')
+end
+if n > MAXN then
+  return redis.error_reply('ERR ingest: ' .. n .. ' readings in one call, limit ' .. MAXN)
 end
 
 local function validseq(s)
@@ -51,8 +58,18 @@ end
 -- Check everything before writing anything.
 for i = 0, n - 1 do
   local a = 7 + i * 4
-  if not validseq(ARGV[a]) or not tonumber(ARGV[a + 2]) or ARGV[a + 3] == '' then
+  if not validseq(ARGV[a]) or not tonumber(ARGV[a + 2]) or ARGV[a + 3] == '' or #ARGV[a + 3] > MAXJSON or #ARGV[a + 1] > MAXJSON then
     return redis.error_reply('ERR ingest: malformed reading ' .. (i + 1))
+  end
+end
+
+-- Keys of the wrong type (only the device's own raw writes make them)
+-- would fail every ingest of the device: they are dropped.
+local kinds = {'stream', 'hash', 'hash', 'string', 'hash'}
+for i = 1, 5 do
+  local t = redis.call('TYPE', KEYS[i])['ok']
+  if t ~= 'none' and t ~= kinds[i] then
+    redis.call('DEL', KEYS[i])
   end
 end
 

@@ -121,3 +121,6 @@ func (s *Store) runScript(ctx context.Context, sc *redis.Script, keys []string, 
 	}
 	return sc.EvalSha(ctx, s.rdb, keys, args...)
 }
+
+// IngestScriptSHA is the SHA-1 by which ingesters run ingest.lua (EVALSHA).
+func IngestScriptSHA() string { return ingestScript.Hash() }

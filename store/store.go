@@ -86,6 +86,16 @@ const (
 	DedupSeqs = seqBlock * seqBlocks
 )
 
+// maxScriptBatch is the most readings one run of ingest.lua stores, and
+// maxScriptJSON the longest reading it takes (reading.MaxEncoded): a
+// script holds the whole server while it runs, and a device's Redis user
+// may call it directly, so the script refuses more. Ingest splits a
+// device's readings into runs of this size. Keep in step with ingest.lua.
+const (
+	maxScriptBatch = reading.MaxBatch
+	maxScriptJSON  = reading.MaxEncoded
+)
+
 //go:embed ingest.lua
 var ingestLua string
 
@@ -165,8 +175,9 @@ const (
 
 // Ingest validates rs and stores every reading not stored before: appended to
 // its device's stream, published on its live channel and recorded for
-// deduplication, atomically per device. Readings of a device are stored in
-// the order given.
+// deduplication, atomically per device and run of up to reading.MaxBatch
+// readings (one script call each). Readings of a device are stored in the
+// order given.
 //
 // Deduplication keeps a bounded window per device (DedupSeqs seqs behind
 // the highest seq stored; forgotten after DedupWindow without a reading):
@@ -190,19 +201,33 @@ func (s *Store) Ingest(ctx context.Context, rs []reading.Reading) (Result, error
 			return res, fmt.Errorf("store: ingest reading %d: %w", i, err)
 		}
 	}
-	// Group by device, keeping order; most batches hold one device.
+	// Group by device, keeping order; most batches hold one device. A
+	// device's readings go in runs of at most maxScriptBatch, one script
+	// call each, in order.
 	groups := make(map[string][]int, 1)
-	var order []string
+	var devs []string
 	for i := range rs {
 		d := rs[i].Device
 		if _, ok := groups[d]; !ok {
-			order = append(order, d)
+			devs = append(devs, d)
 		}
 		groups[d] = append(groups[d], i)
 	}
+	type run struct {
+		dev string
+		idx []int
+	}
+	var runs []run
+	for _, d := range devs {
+		for idx := groups[d]; len(idx) > 0; {
+			k := min(len(idx), maxScriptBatch)
+			runs = append(runs, run{d, idx[:k]})
+			idx = idx[k:]
+		}
+	}
 	s.refreshRetention(ctx)
 	ret := s.Retention()
-	cmds := make([]*redis.Cmd, len(order))
+	cmds := make([]*redis.Cmd, len(runs))
 	buf := make([]byte, 0, 256)
 	// The script runs by its SHA (a device's Redis user may not EVAL: see
 	// scripts.go). On NOSCRIPT, the whole pipeline runs again once the
@@ -210,8 +235,8 @@ func (s *Store) Ingest(ctx context.Context, rs []reading.Reading) (Result, error
 	// ingest is idempotent.
 	exec := func(eval bool) error {
 		pipe := s.rdb.Pipeline()
-		for gi, dev := range order {
-			idx := groups[dev]
+		for gi, ru := range runs {
+			dev, idx := ru.dev, ru.idx
 			keys := []string{s.StreamKey(dev), s.key(dev, "latest"), s.key(dev, "latest_ts"), s.key(dev, "dedup"), s.key(dev, "dedup_head")}
 			future := int64(-1)
 			if ret.MaxFuture >= 0 {
@@ -249,9 +274,9 @@ func (s *Store) Ingest(ctx context.Context, rs []reading.Reading) (Result, error
 	if err != nil {
 		return res, fmt.Errorf("store: ingest: %w", err)
 	}
-	zs := make([]redis.Z, 0, len(order))
-	for gi, dev := range order {
-		idx := groups[dev]
+	zs := make([]redis.Z, 0, len(devs))
+	for gi, ru := range runs {
+		dev, idx := ru.dev, ru.idx
 		v, err := cmds[gi].Slice()
 		var stored, now int64
 		var status string

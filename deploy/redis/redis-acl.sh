@@ -65,7 +65,7 @@ conn='+hello +auth +ping'
 # SCRIPT LOAD, so it can run only the scripts the cloud put in Redis's
 # script cache (store.KeepScriptsLoaded), never Lua of its own (a script
 # that never ends would hold the whole server).
-ingest='+evalsha +time +hget +hmget +hset +hincrby +setbit +setrange +strlen +expire +del +xadd +xtrim +publish +xrevrange'
+ingest='+evalsha +time +type +hget +hmget +hset +hincrby +setbit +setrange +strlen +expire +del +xadd +xtrim +publish +xrevrange'
 # The services may also run and load scripts: the bridge's seq counter runs
 # by EVAL, and the cloud keeps the devices' scripts loaded.
 scripts='+eval +script|load +script|exists'
@@ -78,7 +78,7 @@ shared="(~$p:devices ~$p:device_ids -@all +zadd) (%R~$p:retention -@all +hgetall
 # The bridge also assigns seqs to foreign formats (store.NextSeqs: a script
 # with EXISTS, HGET and SET, then INCRBY) and appends refused messages to the
 # dead-letter stream (XADD, write only).
-bridge="$ingest $scripts +exists +set +incrby ~$p:{*}:* &$p:live:{*} $shared (%W~$p:deadletter -@all +xadd)"
+bridge="$ingest $scripts +exists +get +set +incrby ~$p:{*}:* &$p:live:{*} $shared (%W~$p:deadletter -@all +xadd)"
 
 # A device: its own keys (tributary:{ID}:*, whatever the store adds there),
 # its own live channel, the registry's ZADD and the retention's HGETALL.

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -253,5 +255,23 @@ func newClientCert(t *testing.T) clientCert {
 		ca:   writeFile(t, dir, "client-ca.pem", pemOf("CERTIFICATE", caDER)),
 		cert: writeFile(t, dir, "client.pem", pemOf("CERTIFICATE", der)),
 		key:  writeFile(t, dir, "client-key.pem", pemOf("EC PRIVATE KEY", keyDER)),
+	}
+}
+
+// The shipped ACL lets a device publish on its readings and status topics
+// only: nothing else under its own prefix, where retained messages would
+// let it keep any amount of data in the broker.
+func TestACLDeviceOnlyTwoTopics(t *testing.T) {
+	e := newEnv(t, mosquittotest.Options{Users: users, ACLFile: deployACL, LogTypes: []string{"all"}})
+	a := mqttClient(t, e.mq.URL(), mqttwire.EdgeClientID("pi-a"), "pi-a", "pi-a-secret", nil)
+	for i := range 3 {
+		publish(t, a, fmt.Sprintf("tributary/pi-a/junk/%d", i), bytes.Repeat([]byte("x"), 100000), true)
+	}
+	eventually(t, "the broker to deny the three publishes", func() bool {
+		return strings.Count(e.mq.Log(), "Denied PUBLISH from pi-a") >= 3
+	})
+	publish(t, a, mqttwire.ReadingsTopic("pi-a"), encode(batch("pi-a", 1, 1)), false)
+	if strings.Contains(e.mq.Log(), "Denied PUBLISH from pi-a (d0, q1, r0, m") && strings.Contains(e.mq.Log(), "'tributary/pi-a/readings'") {
+		t.Errorf("the broker denied pi-a's own readings:\n%s", e.mq.Log())
 	}
 }

@@ -77,7 +77,7 @@ func newACLRigThen(t *testing.T, refresh func(file string), devices ...string) *
 		refresh(file)
 	}
 	r.rd = redistest.Start(t, redistest.Options{ACLFile: file, Username: aclAdmin, Password: r.pw[aclAdmin],
-		Args: []string{"--enable-debug-command", "yes"}})
+		Args: []string{"--enable-debug-command", "yes", "--proto-max-bulk-len", "1mb"}}) // as deploy/compose.yaml
 	r.admin = store.New(r.rd.Client(t), store.Options{})
 	// What the cloud does at start (store.KeepScriptsLoaded): a device's
 	// user runs the ingesters' scripts by SHA only.
@@ -362,6 +362,15 @@ func TestRedisACLDeviceConfined(t *testing.T) {
 	}
 	if n, _ := r.rd.Client(t).DBSize(ctx).Result(); n == 0 {
 		t.Error("the database is empty")
+	}
+
+	// Even on its own keys, no value over 1 MB (proto-max-bulk-len, as
+	// deployed): the cloud never reads a huge field or live message.
+	if err := c.HSet(ctx, key(attacker, "latest"), "big/x", strings.Repeat("x", 2<<20)).Err(); err == nil {
+		t.Error("a 2 MB field written to the attacker's own latest hash")
+	}
+	if err := c.Publish(ctx, "tributary:live:{"+attacker+"}", strings.Repeat("x", 2<<20)).Err(); err == nil {
+		t.Error("a 2 MB message published on the attacker's own channel")
 	}
 
 	// With the scripts gone from Redis's cache (a restart) and no cloud to

@@ -68,8 +68,10 @@ func clipQuote(s string, n int) string {
 // /64) in windows of a minute: it logs at most one line per address per
 // window, with the count of the lines left out, and says when an address
 // has failed max times in its window. It tracks at most maxAddrs
-// addresses; beyond that, new addresses share one entry, which logs like
-// the others but never blocks. It is safe for concurrent use.
+// addresses; beyond that, new addresses share one entry, which blocks
+// them all after overflowShare*max failures in its window: guesses spread
+// over many addresses stay bounded, at the price of refusing new
+// addresses for the rest of such a window. It is safe for concurrent use.
 type addrLimits struct {
 	max    int // failures per window before blocked; 0: never blocked
 	logger *slog.Logger
@@ -88,8 +90,9 @@ type addrState struct {
 }
 
 const (
-	limitWindow = time.Minute
-	maxAddrs    = 4096
+	limitWindow   = time.Minute
+	maxAddrs      = 4096
+	overflowShare = 10
 )
 
 func newAddrLimits(max int, log *slog.Logger, now func() time.Time) *addrLimits {
@@ -98,10 +101,13 @@ func newAddrLimits(max int, log *slog.Logger, now func() time.Time) *addrLimits 
 
 // clientKey is the address r came from: its IP, or an IPv6 address's /64,
 // which one client usually holds whole.
-func clientKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+func clientKey(r *http.Request) string { return addrKey(r.RemoteAddr) }
+
+// addrKey is clientKey of a remote address ("host:port").
+func addrKey(remote string) string {
+	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
-		host = r.RemoteAddr
+		host = remote
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
@@ -156,7 +162,14 @@ func (l *addrLimits) blocked(r *http.Request) (time.Duration, bool) {
 	defer l.mu.Unlock()
 	now := l.now()
 	st, ok := l.addrs[clientKey(r)]
-	if !ok || now.Sub(st.start) >= limitWindow || st.failures < l.max {
+	limit := l.max
+	if !ok {
+		if len(l.addrs) < maxAddrs {
+			return 0, false
+		}
+		st, limit = &l.overflow, overflowShare*l.max
+	}
+	if now.Sub(st.start) >= limitWindow || st.failures < limit {
 		return 0, false
 	}
 	return limitWindow - now.Sub(st.start), true
@@ -178,9 +191,9 @@ func (l *addrLimits) record(r *http.Request, failure bool, msg string, args []an
 	key := clientKey(r)
 	l.mu.Lock()
 	now := l.now()
-	st, tracked := l.state(key, now)
-	if failure && tracked {
-		st.failures++
+	st, _ := l.state(key, now)
+	if failure {
+		st.failures++ // the shared overflow entry too
 	}
 	failures := st.failures
 	suppressed, show := st.lines.Fail(now)

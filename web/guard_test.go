@@ -259,6 +259,43 @@ func TestConnectionCap(t *testing.T) {
 	}
 }
 
+// TestConnectionCapPerClient: one client address holds at most its share
+// of the connections (before, one anonymous address could hold all of
+// them and lock everyone else out); other addresses are still served.
+func TestConnectionCapPerClient(t *testing.T) {
+	s := serveForTest(t, Options{}, ServeOptions{MaxConns: 10, MaxClientConns: 2})
+	dial := func(from string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		c, err := d.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	var held []net.Conn
+	for range 2 {
+		c := dial("127.0.0.1")
+		keepAliveGet(t, bufio.NewReadWriter(bufio.NewReader(c), bufio.NewWriter(c)))
+		held = append(held, c)
+	}
+	over := dial("127.0.0.1")
+	io.WriteString(over, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	if got := awaitClosed(t, over, "the client's third connection"); got != "" {
+		t.Errorf("the client's third connection was answered %q", got)
+	}
+	other := dial("127.0.0.2")
+	keepAliveGet(t, bufio.NewReadWriter(bufio.NewReader(other), bufio.NewWriter(other)))
+	if s.conns.Refused() != 1 || s.conns.Open() != 3 {
+		t.Errorf("refused %d, open %d; want 1 and 3", s.conns.Refused(), s.conns.Open())
+	}
+	held[0].Close()
+	awaitCond(t, "the closed connection uncounted", func() bool { return s.conns.Open() == 2 })
+	again := dial("127.0.0.1")
+	keepAliveGet(t, bufio.NewReadWriter(bufio.NewReader(again), bufio.NewWriter(again)))
+}
+
 // keepAliveGet sends GET /healthz on rw and reads a 200 answer.
 func keepAliveGet(t *testing.T, rw *bufio.ReadWriter) {
 	t.Helper()

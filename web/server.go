@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tributary-iot/tributary/fanout"
+	"github.com/tributary-iot/tributary/internal/lograte"
 )
 
 // ServeOptions configure Serve. The zero value serves plain HTTP.
@@ -25,6 +26,11 @@ type ServeOptions struct {
 	// one more is closed as soon as it is accepted. Default
 	// DefaultMaxConns; negative: no cap.
 	MaxConns int
+	// MaxClientConns caps the connections one client address (an IPv6
+	// client by its /64) holds at once. Default DefaultMaxClientConns;
+	// negative: no cap (behind a reverse proxy every client has the
+	// proxy's address).
+	MaxClientConns int
 	// Conns, when set, counts the connections served and refused (for
 	// metrics: Conns.Collector).
 	Conns *ConnCounter
@@ -39,6 +45,7 @@ type ServeOptions struct {
 const (
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultMaxConns        = 4096
+	DefaultMaxClientConns  = 256
 )
 
 // Serve serves h on ln until ctx ends, then shuts down within
@@ -54,7 +61,9 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opt ServeOption
 	if opt.Conns == nil {
 		opt.Conns = new(ConnCounter)
 	}
-	ln = &capListener{Listener: ln, max: int64(cmp.Or(opt.MaxConns, DefaultMaxConns)), n: opt.Conns}
+	ln = &capListener{Listener: ln, max: int64(cmp.Or(opt.MaxConns, DefaultMaxConns)),
+		perClient: int64(cmp.Or(opt.MaxClientConns, DefaultMaxClientConns)), n: opt.Conns, log: log,
+		logLim: lograte.Limiter{Every: time.Minute}}
 	srv := &http.Server{
 		Handler:           h,
 		TLSConfig:         opt.TLS,

@@ -30,6 +30,7 @@ type config struct {
 	allowedOrigins []string // --public-origin and --allowed-origin
 	allowedHosts   []string
 	maxConns       int
+	maxClientConns int // per client address; negative: no limit
 	authFailures   int // per address and minute; negative: no limit
 	offlineAfter   time.Duration
 	shutdown       time.Duration
@@ -81,6 +82,7 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		hosts        []string
 		origins      []string
 		authFailures int
+		clientConns  int
 	)
 	// Not defaulted from $REDIS_URL here: usage text prints defaults, and
 	// the URL may hold a password. The environment is read after parsing.
@@ -104,6 +106,7 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		return nil
 	})
 	fs.IntVar(&cfg.maxConns, "max-connections", web.DefaultMaxConns, "most HTTP `connections` (WebSockets included) served at once; more are closed at once")
+	fs.IntVar(&clientConns, "max-client-connections", web.DefaultMaxClientConns, "most HTTP `connections` one client address (an IPv6 client by its /64) holds at once; 0: no limit (behind a reverse proxy, where every client has its address)")
 	fs.IntVar(&authFailures, "auth-failure-limit", web.DefaultAuthFailureLimit, "failed authentications one client address may make per minute before 429; 0: no limit")
 	fs.Int64Var(&historyLen, "history-maxlen", store.DefaultMaxLen, "keep about this many `readings` of history per device; negative: no length cap")
 	fs.DurationVar(&historyAge, "history-maxage", 0, "drop history older than this `duration` (0: no age cap)")
@@ -129,8 +132,12 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		return nil, err
 	}
 	cfg.listen, cfg.offlineAfter = listen, offlineAfter
-	if cfg.maxConns <= 0 || authFailures < 0 {
-		return nil, errors.New("--max-connections must be > 0 and --auth-failure-limit >= 0")
+	if cfg.maxConns <= 0 || authFailures < 0 || clientConns < 0 {
+		return nil, errors.New("--max-connections must be > 0, --max-client-connections and --auth-failure-limit >= 0")
+	}
+	cfg.maxClientConns = clientConns
+	if clientConns == 0 {
+		cfg.maxClientConns = -1
 	}
 	cfg.authFailures = authFailures
 	if authFailures == 0 {

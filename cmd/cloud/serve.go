@@ -130,7 +130,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 	}
 	g.Go(func() error {
 		defer stopParts()
-		err := web.Serve(gctx, ln, handler, web.ServeOptions{TLS: cfg.tls, Hub: hub, MaxConns: cfg.maxConns, Conns: conns, ShutdownTimeout: cfg.shutdown, Logger: log})
+		err := web.Serve(gctx, ln, handler, web.ServeOptions{TLS: cfg.tls, Hub: hub, MaxConns: cfg.maxConns, MaxClientConns: cfg.maxClientConns, Conns: conns, ShutdownTimeout: cfg.shutdown, Logger: log})
 		if err != nil {
 			return fmt.Errorf("http: %w", err)
 		}

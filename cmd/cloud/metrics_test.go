@@ -28,7 +28,7 @@ func TestMetricNames(t *testing.T) {
 # HELP tributary_cloud_http_connections HTTP connections open, WebSockets included.
 # TYPE tributary_cloud_http_connections gauge
 tributary_cloud_http_connections 0
-# HELP tributary_cloud_http_connections_refused_total HTTP connections closed as soon as accepted: the connection cap (--max-connections) was reached.
+# HELP tributary_cloud_http_connections_refused_total HTTP connections closed as soon as accepted: the connection cap (--max-connections) was reached, or the client address held its share (--max-client-connections).
 # TYPE tributary_cloud_http_connections_refused_total counter
 tributary_cloud_http_connections_refused_total 0
 # HELP tributary_cloud_live_messages_dropped_total Messages on live channels that were not a valid reading of the channel's device.

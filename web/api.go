@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
@@ -317,7 +318,19 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 // writeError answers with status and {"error":msg}.
+// maxErrorMessage bounds an error message in a response.
+const maxErrorMessage = 512
+
 func writeError(w http.ResponseWriter, status int, msg string) {
+	// A message may quote what the client sent (a 100 KB parameter): it
+	// goes back clipped.
+	if len(msg) > maxErrorMessage {
+		msg = msg[:maxErrorMessage]
+		for len(msg) > 0 && !utf8.ValidString(msg) {
+			msg = msg[:len(msg)-1]
+		}
+		msg += "..."
+	}
 	b, _ := json.Marshal(map[string]string{"error": msg}) // a map of strings always encodes
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -407,6 +407,12 @@ func TestQueryParseErrors(t *testing.T) {
 	if resp == nil || resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("/api/stream?device=%%zz: %v, %v; want 400", resp, err)
 	}
+	// The error quotes what was sent, clipped (a 100 KB parameter came
+	// back whole).
+	code, body := s.request(t, "localhost", "/api/devices?after="+strings.Repeat("x", 100_000))
+	if code != http.StatusBadRequest || len(body) > 1000 || !strings.Contains(body, "...") {
+		t.Errorf("a 100 KB after: %d, %d bytes of answer, want 400 and a clipped message", code, len(body))
+	}
 }
 
 // TestAuthFailuresBounded: a failed authentication is logged with the user

@@ -64,7 +64,7 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	// defaults, and a URL may hold a password.
 	mqtt.Register(fs, "broker `URL`: mqtt://host:port, or mqtts:// for TLS (default $MQTT_URL, else "+defaultMQTT+")",
 		true, "MQTT user `name` (the broker's password_file and ACL know it)")
-	redis.Register(fs, "Redis `URL`: redis://[user:password@]host:port[/db] or rediss:// for TLS (default $REDIS_URL, else "+defaultRedis+")", false, "")
+	redis.Register(fs, "Redis `URL`: redis://[user@]host:port or rediss:// for TLS (the password in --redis-password-file, database 0 only) (default $REDIS_URL, else "+defaultRedis+")", false, "")
 	fs.StringVar(&cfg.mqtt.ClientID, "client-id", "", "MQTT client `id` on a broker without user names; with one, the id is the user name (default "+mqttwire.BridgeClientIDPrefix+"[-GROUP]-HOSTNAME)")
 	fs.StringVar(&cfg.group, "group", "", "share the readings with the other bridges of this `group` ($share/GROUP/...), each a broker user of its own; empty: receive all")
 	fs.StringVar(&mappingsFile, "mappings", "", "YAML `file` of mappings for foreign formats (SenML, Zigbee2MQTT, Tasmota); see bridge/testdata/mappings.yaml")

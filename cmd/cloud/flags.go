@@ -86,7 +86,7 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	)
 	// Not defaulted from $REDIS_URL here: usage text prints defaults, and
 	// the URL may hold a password. The environment is read after parsing.
-	redis.Register(fs, "Redis `URL`: redis://[user:password@]host:port[/db] or rediss:// for TLS (default $REDIS_URL; none: embedded in-memory Redis)", false, "")
+	redis.Register(fs, "Redis `URL`: redis://[user@]host:port or rediss:// for TLS (the password in --redis-password-file, database 0 only) (default $REDIS_URL; none: embedded in-memory Redis)", false, "")
 	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "`address` to serve HTTP on")
 	fs.StringVar(&tlsCert, "tls-cert", "", "certificate PEM `file`: serve HTTPS (with --tls-key)")
 	fs.StringVar(&tlsKey, "tls-key", "", "private key PEM `file` for --tls-cert")

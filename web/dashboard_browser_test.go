@@ -275,3 +275,48 @@ func TestDashboardFollowsDevicePages(t *testing.T) {
 	}
 	b.NoConsoleErrors(t)
 }
+
+// TestDashboardCardsFitTheirColumn: a device with many series (a long
+// values line) keeps its card inside the device column, cut with an
+// ellipsis: on a laptop the card did not reach under the charts, on a
+// phone the list did not scroll sideways (before, the list's grid column
+// grew to the card's one-line content: 626 px cards in a 352 px column).
+func TestDashboardCardsFitTheirColumn(t *testing.T) {
+	cloud := startDashCloud(t)
+	var series []dashSeries
+	for _, m := range []string{"temperature", "humidity", "pressure", "illuminance", "soil_moisture", "co2", "voltage", "rain"} {
+		series = append(series, dashSeries{"sensor-with-a-long-name", m, "1", 1234.5})
+	}
+	d := &dashDevice{id: "greenhouse-with-many-sensors", series: series}
+	cloud.ingest(t, d.ticks(time.Now().Add(-10*time.Second), 3)...)
+	b := browsertest.Start(t, 1400, 900)
+	b.Navigate(t, cloud.srv.URL+"/")
+	b.Await(t, "the device listed", `document.querySelectorAll('#device-list button.device').length === 1`)
+	fits := `(() => {
+		const col = document.querySelector('.devices').getBoundingClientRect();
+		const card = document.querySelector('#device-list button.device').getBoundingClientRect();
+		const list = document.querySelector('#device-list');
+		return card.right <= col.right + 0.5 && list.scrollWidth <= list.clientWidth &&
+			document.documentElement.scrollWidth <= window.innerWidth;
+	})()`
+	for _, vp := range []struct {
+		w, h   int64
+		mobile bool
+	}{{1400, 900, false}, {390, 844, true}, {360, 740, true}} {
+		b.Viewport(t, vp.w, vp.h, vp.mobile)
+		b.Click(t, `button[data-device="greenhouse-with-many-sensors"]`)
+		b.Await(t, "the device charted", `tributary.charts().length === 8`)
+		if !browsertest.Eval[bool](t, b, fits) {
+			t.Errorf("at %d px the card does not fit its column: card right %v, column right %v, list %v/%v px", vp.w,
+				browsertest.Eval[float64](t, b, `document.querySelector('#device-list button.device').getBoundingClientRect().right`),
+				browsertest.Eval[float64](t, b, `document.querySelector('.devices').getBoundingClientRect().right`),
+				browsertest.Eval[int](t, b, `document.querySelector('#device-list').scrollWidth`),
+				browsertest.Eval[int](t, b, `document.querySelector('#device-list').clientWidth`))
+		}
+		b.Screenshot(t, fmt.Sprintf("tributary-cards-%d.png", vp.w))
+		if vp.w == 1400 && !browsertest.Eval[bool](t, b, `document.querySelector('#device-list button.device').getBoundingClientRect().right <= document.querySelector('.detail').getBoundingClientRect().left`) {
+			t.Errorf("at %d px the card reaches under the charts", vp.w)
+		}
+	}
+	b.NoConsoleErrors(t)
+}

@@ -236,8 +236,11 @@ func (c SensorConfig) setKeys() []string {
 // parseAddr reads an I²C address written 0x76 (or 118).
 func parseAddr(s string) (uint16, error) {
 	v, err := strconv.ParseUint(s, 0, 16)
-	if err != nil || v < 0x03 || v > 0x77 {
-		return 0, fmt.Errorf("%q is not a 7-bit I²C address: write it in hex, such as 0x76", s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not an I²C address: write it in hex, such as 0x76", s)
+	}
+	if v < 0x03 || v > 0x77 {
+		return 0, fmt.Errorf("%q is outside the 7-bit I²C addresses a device may have (0x03 to 0x77)", s)
 	}
 	return uint16(v), nil
 }

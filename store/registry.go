@@ -120,6 +120,7 @@ func (s *Store) DevicesPage(ctx context.Context, after string, limit int) (Devic
 		from = "(" + after
 	}
 	var page DevicePage
+	budget := int64(DevicePageBytes) // of the whole page
 	for round := 1; ; round++ {
 		// Members without a latest hash (forgotten, not yet swept) are
 		// skipped: read on until the page is full or the ids run out, for
@@ -157,7 +158,8 @@ func (s *Store) DevicesPage(ctx context.Context, after string, limit int) (Devic
 			page.Skipped++
 		}
 		var stale []any // members without data
-		budget, planned := int64(DevicePageBytes), 0
+		full := false   // by bytes
+		planned := 0
 		for i, id := range ids {
 			if lens[i] == nil {
 				stale = append(stale, id)
@@ -186,7 +188,7 @@ func (s *Store) DevicesPage(ctx context.Context, after string, limit int) (Devic
 				}
 				if m > budget && len(page.Devices)+planned > 0 {
 					// The page is full by bytes: it ends before id.
-					ids, more = ids[:i], true
+					ids, more, full = ids[:i], true, true
 					break
 				}
 				budget -= m
@@ -231,7 +233,7 @@ func (s *Store) DevicesPage(ctx context.Context, after string, limit int) (Devic
 		if !more {
 			return page, nil
 		}
-		if len(page.Devices) == limit || round == devicePageRounds {
+		if full || len(page.Devices) == limit || round == devicePageRounds {
 			page.Next = last
 			return page, nil
 		}

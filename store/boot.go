@@ -99,6 +99,9 @@ type BootList struct {
 // seq or a time.
 const bootValueMax = reading.MaxIDLen
 
+// bootChunk is how many boots entries BootList asks Redis for at a time.
+const bootChunk = 100
+
 // Boots returns the recorded boots of device, oldest first, leaving out
 // malformed entries as BootList does; none is an empty slice.
 func (s *Store) Boots(ctx context.Context, device string) ([]Boot, error) {
@@ -114,13 +117,24 @@ func (s *Store) Boots(ctx context.Context, device string) ([]Boot, error) {
 // another type is one skipped entry.
 func (s *Store) BootList(ctx context.Context, device string) (BootList, error) {
 	l := BootList{Boots: []Boot{}}
-	msgs, err := s.readStream(ctx, s.BootsKey(device), "XREVRANGE", "+", "-", 2*MaxBoots, bootValueMax, "boot", "first_seq", "ts")
-	if isWrongType(err) {
-		l.Skipped, l.SkippedExample = 1, device+" boots: not a stream"
-		return l, nil
-	}
-	if err != nil {
-		return BootList{}, fmt.Errorf("store: boots of %q: %w", device, err)
+	// Newest first, in chunks, so that the script holds few entries at a
+	// time however large a device made them.
+	var msgs []streamEntry
+	for back := "+"; len(msgs) < 2*MaxBoots; {
+		want := int64(min(bootChunk, 2*MaxBoots-len(msgs)))
+		chunk, err := s.readStream(ctx, s.BootsKey(device), "XREVRANGE", back, "-", want, bootValueMax, "boot", "first_seq", "ts")
+		if isWrongType(err) {
+			l.Skipped, l.SkippedExample = 1, device+" boots: not a stream"
+			return l, nil
+		}
+		if err != nil {
+			return BootList{}, fmt.Errorf("store: boots of %q: %w", device, err)
+		}
+		msgs = append(msgs, chunk...)
+		if int64(len(chunk)) < want || chunk[len(chunk)-1].ID == "0-0" {
+			break
+		}
+		back = prevID(chunk[len(chunk)-1].ID)
 	}
 	for i := len(msgs) - 1; i >= 0; i-- {
 		m := msgs[i]

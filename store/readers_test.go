@@ -58,6 +58,7 @@ func TestDevicesPageBoundsBytes(t *testing.T) {
 	if _, err := s.Ingest(ctx, []reading.Reading{mk("fine-1", 1, "temperature", 1), mk("fine-2", 1, "temperature", 1), mk("huge", 1, "temperature", 1)}); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { rdb.Del(context.Background(), prefix+":{huge}:latest") }) // 20 MB of the shared server
 	if err := rdb.HSet(ctx, prefix+":{huge}:latest", "sim/junk", strings.Repeat("x", 20<<20)).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +121,11 @@ func TestDevicesPageBoundsPageBytes(t *testing.T) {
 	prefix := fmt.Sprintf("t%d_pagebytes", runs.Add(1))
 	s := store.New(rdb, store.Options{Prefix: prefix})
 	const n = 30
+	t.Cleanup(func() {
+		for i := range n {
+			rdb.Del(context.Background(), fmt.Sprintf("%s:{dev-%02d}:latest", prefix, i), fmt.Sprintf("%s:{dev-%02d}:readings", prefix, i))
+		}
+	})
 	for i := range n {
 		dev := fmt.Sprintf("dev-%02d", i)
 		var rs []reading.Reading
@@ -171,6 +177,7 @@ func TestHistoryBoundsBytes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	t.Cleanup(func() { rdb.Del(context.Background(), s.StreamKey("dev")) }) // 40 MB of the shared server
 	huge := strings.Repeat("x", 8<<20)
 	for range 5 {
 		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.StreamKey("dev"), Values: []string{"r", huge}}).Err(); err != nil {

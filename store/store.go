@@ -373,7 +373,7 @@ func (s *Store) HistoryPages(ctx context.Context, device string, q Query, fn fun
 		// only ids, then read forward from there.
 		left, back, from := q.Limit, end, ""
 		for left > 0 {
-			want := min(left, HistoryPage)
+			want := min(left, pageLen)
 			page, err := s.readStream(ctx, key, "XREVRANGE", back, start, want, 0)
 			if err != nil {
 				return fmt.Errorf("store: history of %q: %w", device, err)

@@ -88,31 +88,80 @@ func (s *Store) RecordBoot(ctx context.Context, device, bootID string, firstSeq 
 	return nil
 }
 
-// Boots returns the recorded boots of device, oldest first; none is an
-// empty slice.
+// BootList is a device's recorded boots, as BootList reads them.
+type BootList struct {
+	Boots []Boot // oldest first; none is an empty slice
+	// Skipped counts the entries left out as malformed (written by
+	// something other than RecordBoot); SkippedExample names one, for a
+	// log line: "<device> <entry id>: <what>", never its stored data.
+	Skipped        int
+	SkippedExample string
+}
+
+// bootValueMax is the longest value of a boots entry BootList reads; a
+// valid one is at most reading.MaxIDLen bytes (a boot id), 20 digits for a
+// seq or a time.
+const bootValueMax = reading.MaxIDLen
+
+// bootChunk is how many boots entries BootList asks Redis for at a time.
+const bootChunk = 100
+
+// Boots returns the recorded boots of device, oldest first, leaving out
+// malformed entries as BootList does; none is an empty slice.
 func (s *Store) Boots(ctx context.Context, device string) ([]Boot, error) {
-	msgs, err := s.rdb.XRange(ctx, s.BootsKey(device), "-", "+").Result()
-	if err != nil {
-		return nil, fmt.Errorf("store: boots of %q: %w", device, err)
+	l, err := s.BootList(ctx, device)
+	return l.Boots, err
+}
+
+// BootList returns the newest recorded boots of device (up to 2*MaxBoots,
+// the stream's cap with room for its slack), oldest first. Entries that
+// are not a boot as RecordBoot writes them are left out and counted, and
+// values longer than a valid one are never read from Redis: a device with
+// Redis access can write anything to its own boots stream. A boots key of
+// another type is one skipped entry.
+func (s *Store) BootList(ctx context.Context, device string) (BootList, error) {
+	l := BootList{Boots: []Boot{}}
+	// Newest first, in chunks, so that the script holds few entries at a
+	// time however large a device made them.
+	var msgs []streamEntry
+	for back := "+"; len(msgs) < 2*MaxBoots; {
+		want := int64(min(bootChunk, 2*MaxBoots-len(msgs)))
+		chunk, err := s.readStream(ctx, s.BootsKey(device), "XREVRANGE", back, "-", want, bootValueMax, "boot", "first_seq", "ts")
+		if isWrongType(err) {
+			l.Skipped, l.SkippedExample = 1, device+" boots: not a stream"
+			return l, nil
+		}
+		if err != nil {
+			return BootList{}, fmt.Errorf("store: boots of %q: %w", device, err)
+		}
+		msgs = append(msgs, chunk...)
+		if int64(len(chunk)) < want || chunk[len(chunk)-1].ID == "0-0" {
+			break
+		}
+		back = prevID(chunk[len(chunk)-1].ID)
 	}
-	out := make([]Boot, 0, len(msgs))
-	for _, m := range msgs {
-		id, _ := m.Values["boot"].(string)
-		fs, _ := m.Values["first_seq"].(string)
-		ts, _ := m.Values["ts"].(string)
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m := msgs[i]
+		id, _ := m.Values[0].(string)
+		fs, _ := m.Values[1].(string)
+		ts, _ := m.Values[2].(string)
 		first, err1 := strconv.ParseUint(fs, 10, 64)
 		ms, err2 := strconv.ParseInt(ts, 10, 64)
-		if id == "" || err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("store: boots of %q: malformed entry %s: %v", device, m.ID, m.Values)
+		if !reading.ValidID(id) || err1 != nil || first == 0 || err2 != nil || ms < 0 {
+			if l.Skipped == 0 {
+				l.SkippedExample = device + " boots " + truncate(m.ID, 48) + ": not a boot"
+			}
+			l.Skipped++
+			continue
 		}
 		rec, _ := splitID(m.ID)
 		b := Boot{ID: id, FirstSeq: first, Recorded: time.UnixMilli(int64(rec)).UTC()}
 		if ms != 0 {
 			b.Time = time.UnixMilli(ms).UTC()
 		}
-		out = append(out, b)
+		l.Boots = append(l.Boots, b)
 	}
-	return out, nil
+	return l, nil
 }
 
 // initSeqsScript starts a missing assigned-seq counter (KEYS[1]) at the

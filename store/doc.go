@@ -53,7 +53,9 @@
 //
 // The registry is a hint: a device is what its own keys say. Readers skip
 // a member without a latest hash, and any latest field that is not a valid
-// reading of its device and series; the sweep removes such members.
+// reading of its device and series. DevicesPage removes the id-index
+// members it meets without a latest hash, and the sweep (SweepDevices)
+// walks the whole index, 10,000 ids a round, removing the others.
 //
 // Every per-device key and channel carries the device id as a hash tag, so a
 // device's keys live in one Redis Cluster slot and one Lua script stores a

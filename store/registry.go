@@ -65,8 +65,10 @@ type DevicePage struct {
 	// page is the last.
 	Next string
 	// Skipped counts what the page left out as malformed: fields of latest
-	// hashes that hold no valid reading of their device and series.
-	// Registry members without a latest hash are left out silently.
+	// hashes that hold no valid reading of their device and series, and
+	// latest hashes too large (MaxLatestFields, MaxLatestBytes) or of
+	// another type, each one. Registry members without a latest hash are
+	// left out silently, and removed from the id index as they are met.
 	Skipped int
 	// SkippedExample names one skipped field, "<device> <field>", for a log
 	// line; "" when none was.
@@ -83,6 +85,20 @@ const (
 // many series per device); a larger one is skipped as malformed.
 const MaxLatestFields = 1024
 
+// MaxLatestBytes is the largest latest hash DevicesPage reads, in bytes of
+// Redis's memory (MEMORY USAGE); a larger one is skipped as malformed. A
+// valid hash holds at most MaxLatestFields readings of at most
+// reading.MaxEncoded bytes under names of at most 129 bytes: about
+// 1.15 MiB, plus Redis's overhead of under 100 bytes a field.
+const MaxLatestBytes = 2 << 20
+
+// DevicePageBytes is about the most bytes of latest hashes (by MEMORY
+// USAGE) one DevicesPage reads: a page ends early, with a Next, once its
+// hashes reach it. Typical devices (a few series, about a kilobyte each)
+// fill a page of MaxDevicePage long before. At least one device is
+// listed a page, so a page reads at most DevicePageBytes+MaxLatestBytes.
+const DevicePageBytes = 8 << 20
+
 // devicePageRounds bounds the registry reads of one DevicesPage.
 const devicePageRounds = 4
 
@@ -90,7 +106,8 @@ const devicePageRounds = 4
 // at most MaxDevicePage) whose ids sort after after ("" for the first
 // page), by id, with their newest readings. Its memory and work are bounded
 // by limit, whatever the registry's size; a page may be short and still
-// have a Next when the registry holds many members without devices. Devices registered or forgotten
+// have a Next when the registry holds many members without devices, or
+// when its devices' latest hashes reach DevicePageBytes. Devices registered or forgotten
 // during a walk of the pages may or may not be listed; the others are
 // listed exactly once.
 func (s *Store) DevicesPage(ctx context.Context, after string, limit int) (DevicePage, error) {
@@ -103,6 +120,7 @@ func (s *Store) DevicesPage(ctx context.Context, after string, limit int) (Devic
 		from = "(" + after
 	}
 	var page DevicePage
+	budget := int64(DevicePageBytes) // of the whole page
 	for round := 1; ; round++ {
 		// Members without a latest hash (forgotten, not yet swept) are
 		// skipped: read on until the page is full or the ids run out, for
@@ -120,49 +138,102 @@ func (s *Store) DevicesPage(ctx context.Context, after string, limit int) (Devic
 			ids = ids[:len(ids)-1]
 		}
 		// Sizes first: a latest hash is read whole only if it is of a
-		// plausible size (a device with Redis access could grow its own).
+		// plausible size (a device with Redis access could grow its own),
+		// and only as many as fit in the page's byte budget.
 		pipe := s.rdb.Pipeline()
 		lens := make([]*redis.IntCmd, len(ids))
+		mems := make([]*redis.IntCmd, len(ids))
 		for i, id := range ids {
 			if reading.ValidID(id) {
 				lens[i] = pipe.HLen(ctx, s.key(id, "latest"))
+				mems[i] = pipe.MemoryUsage(ctx, s.key(id, "latest"), 0)
 			}
 		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return DevicePage{}, fmt.Errorf("store: list devices: %w", err)
-		}
+		pipe.Exec(ctx) // errors are the commands'
 		cmds := make([]*redis.MapStringStringCmd, len(ids))
-		for i, id := range ids {
-			switch {
-			case lens[i] == nil || lens[i].Val() == 0:
-			case lens[i].Val() > MaxLatestFields:
-				if page.Skipped == 0 {
-					page.SkippedExample = id + " latest: " + strconv.FormatInt(lens[i].Val(), 10) + " fields"
-				}
-				page.Skipped++
-			default:
-				cmds[i] = pipe.HGetAll(ctx, s.key(id, "latest"))
+		skip := func(id, what string) {
+			if page.Skipped == 0 {
+				page.SkippedExample = id + " latest: " + what
 			}
+			page.Skipped++
 		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return DevicePage{}, fmt.Errorf("store: list devices: %w", err)
-		}
+		var stale []any // members without data
+		full := false   // by bytes
+		planned := 0
 		for i, id := range ids {
-			if cmds[i] == nil || len(cmds[i].Val()) == 0 {
+			if lens[i] == nil {
+				stale = append(stale, id)
 				continue
 			}
-			d, skipped, example := parseDevice(id, cmds[i].Val())
+			n, err := lens[i].Result()
+			switch {
+			case isWrongType(err):
+				skip(id, "not a hash")
+				continue
+			case err != nil:
+				return DevicePage{}, fmt.Errorf("store: list devices: %w", err)
+			case n == 0:
+				stale = append(stale, id)
+				continue
+			case n > MaxLatestFields:
+				skip(id, strconv.FormatInt(n, 10)+" fields")
+				continue
+			}
+			// Without MEMORY USAGE (the demo's embedded Redis, or a user
+			// not allowed it) there is no byte check.
+			if m, err := mems[i].Result(); err == nil {
+				if m > MaxLatestBytes {
+					skip(id, strconv.FormatInt(m, 10)+" bytes")
+					continue
+				}
+				if m > budget && len(page.Devices)+planned > 0 {
+					// The page is full by bytes: it ends before id.
+					ids, more, full = ids[:i], true, true
+					break
+				}
+				budget -= m
+			}
+			cmds[i] = pipe.HGetAll(ctx, s.key(id, "latest"))
+			planned++
+		}
+		cmds = cmds[:len(ids)]
+		if len(stale) > 0 {
+			// Forget members without data as they are met: a device may
+			// have added them (the sweep removes the rest). One that
+			// ingests meanwhile is added back by its next ingest.
+			pipe.ZRem(ctx, s.deviceIDsKey(), stale...)
+		}
+		pipe.Exec(ctx) // errors are the commands'
+		for i, id := range ids {
+			if cmds[i] == nil {
+				continue
+			}
+			fields, err := cmds[i].Result()
+			switch {
+			case isWrongType(err): // replaced since its HLEN
+				skip(id, "not a hash")
+				continue
+			case err != nil && !errors.Is(err, redis.Nil):
+				return DevicePage{}, fmt.Errorf("store: list devices: %w", err)
+			case len(fields) == 0:
+				continue
+			}
+			d, skipped, example := parseDevice(id, fields)
 			page.Devices = append(page.Devices, d)
 			if skipped > 0 && page.Skipped == 0 {
 				page.SkippedExample = example
 			}
 			page.Skipped += skipped
 		}
+		if len(ids) == 0 { // full by bytes at the first id of this round
+			page.Next = from[1:]
+			return page, nil
+		}
 		last := ids[len(ids)-1]
 		if !more {
 			return page, nil
 		}
-		if len(page.Devices) == limit || round == devicePageRounds {
+		if full || len(page.Devices) == limit || round == devicePageRounds {
 			page.Next = last
 			return page, nil
 		}
@@ -256,6 +327,68 @@ func (s *Store) Devices(ctx context.Context) ([]Device, error) {
 // at most, in each of its steps.
 const SweepBatch = 500
 
+// Each round of the sweep also walks on through the id index, up to
+// sweepIDPages pages of sweepIDPage ids, removing the ids that have no
+// latest hash (a device can ZADD any member); it goes on where the last
+// round stopped, and starts over after the last id.
+const (
+	sweepIDPage  = 1000
+	sweepIDPages = 10
+)
+
+// sweepIDs is one round of the id index's walk; it returns how many ids
+// it removed.
+func (s *Store) sweepIDs(ctx context.Context) (int, error) {
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	removed := 0
+	for range sweepIDPages {
+		from := "-"
+		if s.sweepAfter != "" {
+			from = "(" + s.sweepAfter
+		}
+		ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.deviceIDsKey(), Start: from, Stop: "+", ByLex: true, Count: sweepIDPage}).Result()
+		if err != nil {
+			return removed, err
+		}
+		if len(ids) == 0 {
+			s.sweepAfter = ""
+			return removed, nil
+		}
+		pipe := s.rdb.Pipeline()
+		ex := make([]*redis.IntCmd, len(ids))
+		for i, id := range ids {
+			if reading.ValidID(id) {
+				ex[i] = pipe.Exists(ctx, s.key(id, "latest"))
+			}
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return removed, err
+		}
+		var gone []any
+		for i, id := range ids {
+			if ex[i] == nil || ex[i].Val() == 0 {
+				gone = append(gone, id)
+			}
+		}
+		if len(gone) > 0 {
+			// A device that stores its first reading right now may lose
+			// its id here; indexDevices adds it back from the other set.
+			n, err := s.rdb.ZRem(ctx, s.deviceIDsKey(), gone...).Result()
+			if err != nil {
+				return removed, err
+			}
+			removed += int(n)
+		}
+		s.sweepAfter = ids[len(ids)-1]
+		if len(ids) < sweepIDPage {
+			s.sweepAfter = ""
+			return removed, nil
+		}
+	}
+	return removed, nil
+}
+
 // forgetScript deletes a device's keys if the device is silent: its latest
 // hash says it stored nothing since the cutoff, or says nothing usable.
 // KEYS: latest hash, then every other key of the device. ARGV: cutoff ms,
@@ -300,11 +433,16 @@ func (s *Store) deviceKeys(device string) []string {
 // (deleting every key of theirs), and clamps up to SweepBatch registry
 // scores that lie in the future (written by something other than Ingest)
 // to now, so that they age like any other. It returns how many devices it
-// forgot. Safe beside Ingest: a device that stores a reading meanwhile is
-// kept.
+// forgot. It also walks on through the id index (tributary:device_ids),
+// up to 10,000 ids a round, removing ids without a latest hash. Safe
+// beside Ingest: a device that stores a reading meanwhile is kept.
 func (s *Store) SweepDevices(ctx context.Context) (int, error) {
+	_, idsErr := s.sweepIDs(ctx)
+	if idsErr != nil {
+		idsErr = fmt.Errorf("store: sweep the id index: %w", idsErr)
+	}
 	if s.opt.DeviceRetention < 0 {
-		return 0, nil
+		return 0, idsErr
 	}
 	now, err := s.rdb.Time(ctx).Result()
 	if err != nil {
@@ -364,7 +502,7 @@ func (s *Store) SweepDevices(ctx context.Context) (int, error) {
 			forgotten++
 		}
 	}
-	return forgotten, errors.Join(errs...)
+	return forgotten, errors.Join(append(errs, idsErr)...)
 }
 
 // indexDevices adds members of the time-scored registry to the id index,
@@ -377,9 +515,21 @@ func (s *Store) indexDevices(ctx context.Context, from int64) (int64, error) {
 		return from, err
 	}
 	if len(ids) > 0 {
-		zs := make([]redis.Z, 0, len(ids))
-		for _, id := range ids {
+		// Only devices with data: a device can add any member to either
+		// set.
+		pipe := s.rdb.Pipeline()
+		ex := make([]*redis.IntCmd, len(ids))
+		for i, id := range ids {
 			if reading.ValidID(id) {
+				ex[i] = pipe.Exists(ctx, s.key(id, "latest"))
+			}
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return from, err
+		}
+		zs := make([]redis.Z, 0, len(ids))
+		for i, id := range ids {
+			if ex[i] != nil && ex[i].Val() > 0 {
 				zs = append(zs, redis.Z{Member: id})
 			}
 		}

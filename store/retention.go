@@ -101,7 +101,8 @@ func parseRetention(v map[string]string, future time.Duration) (Retention, bool)
 // RunRetention keeps the retention published, trims history by age on
 // devices that have gone quiet (Ingest trims the others as it writes) and
 // forgets devices silent for longer than DeviceRetention, SweepBatch at a
-// time, every interval (default RetentionRefresh) until ctx ends. Errors
+// time, and removes up to 10,000 ids without data from the id index (see
+// SweepDevices), every interval (default RetentionRefresh) until ctx ends. Errors
 // are retried on the next round; it returns nil when ctx ends.
 func (s *Store) RunRetention(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -107,6 +108,9 @@ type Store struct {
 	rdb redis.UniversalClient
 	opt Options
 	ret retention
+
+	sweepMu    sync.Mutex
+	sweepAfter string // where the id index's sweep goes on; under sweepMu
 }
 
 // New returns a Store on rdb. Its Options' retention applies until a
@@ -341,8 +345,17 @@ type Query struct {
 	Limit        int64     // the newest Limit readings of the range; 0 means all
 }
 
-// HistoryPage is how many entries History reads from Redis at a time.
+// HistoryPage is how many entries History reads from Redis at a time, at
+// most.
 const HistoryPage = 1000
+
+// HistoryPageBytes is about how many bytes of Redis's memory one page of
+// history may take: pages hold fewer than HistoryPage entries when a
+// stream's entries are larger, on average, than a valid reading (a device
+// with Redis access can XADD anything to its own stream). With the limit
+// below, what one page brings to the cloud is at most HistoryPage valid
+// readings, about 1 MiB, whatever the stream holds.
+const HistoryPageBytes = 4 << 20
 
 // History returns readings of device from its stream, oldest first, each as
 // its canonical JSON. A device without history yields an empty slice. It
@@ -361,6 +374,12 @@ func (s *Store) History(ctx context.Context, device string, q Query) ([][]byte, 
 // a large answer can be streamed. fn owns each page; an error from fn
 // stops the walk and is returned. Readings stored during the walk may or
 // may not be included, but never more than q.Limit readings.
+//
+// An entry whose reading is longer than reading.MaxEncoded, or that has
+// none, is not read from Redis: it is in its page as an empty slice (not
+// a valid reading), so that the caller counts it. The caller must check
+// every entry anyway: a device with Redis access can write any bytes to
+// its own stream.
 func (s *Store) HistoryPages(ctx context.Context, device string, q Query, fn func(page [][]byte) error) error {
 	key := s.StreamKey(device)
 	start, end := "-", "+"
@@ -370,13 +389,17 @@ func (s *Store) HistoryPages(ctx context.Context, device string, q Query, fn fun
 	if !q.Until.IsZero() {
 		end = strconv.FormatInt(q.Until.UnixMilli(), 10)
 	}
+	pageLen, err := s.historyPageLen(ctx, key)
+	if err != nil {
+		return fmt.Errorf("store: history of %q: %w", device, err)
+	}
 	if q.Limit > 0 {
 		// Walk back to the oldest of the newest Limit entries, keeping
 		// only ids, then read forward from there.
 		left, back, from := q.Limit, end, ""
 		for left > 0 {
-			want := min(left, HistoryPage)
-			page, err := s.rdb.XRevRangeN(ctx, key, back, start, want).Result()
+			want := min(left, pageLen)
+			page, err := s.readStream(ctx, key, "XREVRANGE", back, start, want, 0)
 			if err != nil {
 				return fmt.Errorf("store: history of %q: %w", device, err)
 			}
@@ -397,22 +420,21 @@ func (s *Store) HistoryPages(ctx context.Context, device string, q Query, fn fun
 	}
 	sent := int64(0)
 	for {
-		n := int64(HistoryPage)
+		n := pageLen
 		if q.Limit > 0 {
 			n = min(n, q.Limit-sent)
 		}
 		if n == 0 {
 			return nil
 		}
-		msgs, err := s.rdb.XRangeN(ctx, key, start, end, n).Result()
+		msgs, err := s.readStream(ctx, key, "XRANGE", start, end, n, reading.MaxEncoded, "r")
 		if err != nil {
 			return fmt.Errorf("store: history of %q: %w", device, err)
 		}
 		page := make([][]byte, 0, len(msgs))
 		for _, m := range msgs {
-			if v, ok := m.Values["r"].(string); ok {
-				page = append(page, []byte(v))
-			}
+			v, _ := m.Values[0].(string) // "" when too long or absent
+			page = append(page, []byte(v))
 		}
 		if len(page) > 0 {
 			if err := fn(page); err != nil {
@@ -425,6 +447,28 @@ func (s *Store) HistoryPages(ctx context.Context, device string, q Query, fn fun
 		}
 		start = nextID(msgs[len(msgs)-1].ID)
 	}
+}
+
+// historyPageLen is how many entries of the stream at key to read at a
+// time: HistoryPage, or fewer when its entries take more than
+// HistoryPageBytes/HistoryPage bytes each on average (by MEMORY USAGE and
+// XLEN). Where MEMORY USAGE or XLEN is refused (the embedded Redis of the
+// demo answers MEMORY USAGE only without SAMPLES; a cloud user made by an
+// older deploy/redis/redis-acl.sh may run neither) it is HistoryPage: the
+// script still keeps long values in Redis.
+func (s *Store) historyPageLen(ctx context.Context, key string) (int64, error) {
+	pipe := s.rdb.Pipeline()
+	mem := pipe.MemoryUsage(ctx, key, 0)
+	n := pipe.XLen(ctx, key)
+	pipe.Exec(ctx) // errors are the commands'
+	if err := n.Err(); err != nil && !errors.Is(err, redis.Nil) && !isNoPerm(err) && !isWrongType(err) {
+		return 0, err
+	}
+	if mem.Err() != nil || n.Val() <= 0 || mem.Val() <= 0 {
+		return HistoryPage, nil
+	}
+	avg := max(mem.Val()/n.Val(), 1)
+	return min(max(HistoryPageBytes/avg, 1), HistoryPage), nil
 }
 
 // nextID and prevID step a stream entry id ("ms-seq") by one, for ranges

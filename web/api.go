@@ -50,7 +50,7 @@ func (s *server) devices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if page.Skipped > 0 {
-		s.malformed("devices", page.Skipped, page.SkippedExample)
+		s.malformed("latest", page.Skipped, page.SkippedExample)
 	}
 	now := s.opt.Now()
 	h := w.Header()
@@ -117,15 +117,18 @@ func parseDevicesQuery(v url.Values) (after string, limit int, err error) {
 	return after, limit, nil
 }
 
-// malformed logs, at most once a minute, that data found in the store was
-// left out of an answer.
-func (s *server) malformed(what string, n int, example string) {
+// malformed counts data found in the store and left out of an answer (kind
+// is one of skipKinds) and logs it at most once a minute, with example
+// (never more than a short excerpt of stored data).
+func (s *server) malformed(kind string, n int, example string) {
+	s.opt.Skips.add(kind, n)
+	example = truncateLog(example, 160)
 	s.badMu.Lock()
 	suppressed, ok := s.badLog.Fail(s.opt.Now())
 	s.badMu.Unlock()
 	if ok {
 		s.opt.Logger.Warn("malformed data in Redis left out of an answer (written by something other than the ingest)",
-			"answer", what, "count", n, "example", example, "since_last_log", suppressed)
+			"kind", kind, "count", n, "example", example, "since_last_log", suppressed)
 	}
 }
 
@@ -220,7 +223,8 @@ type boot struct {
 }
 
 // boots answers GET /api/devices/{id}/boots with the device's recorded
-// boots, oldest first: {"device":"id","boots":[{"boot","first_seq","ts",
+// boots (the newest 2*store.MaxBoots at most; malformed entries left out),
+// oldest first: {"device":"id","boots":[{"boot","first_seq","ts",
 // "recorded"}]}. A gap in the seqs that ends just before a boot's first_seq
 // is the agent's restart, not lost readings.
 func (s *server) boots(w http.ResponseWriter, r *http.Request) {
@@ -231,16 +235,19 @@ func (s *server) boots(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opt.StoreTimeout)
 	defer cancel()
-	bs, err := s.opt.Store.Boots(ctx, id)
+	l, err := s.opt.Store.BootList(ctx, id)
 	if err != nil {
 		s.storeError(w, r, err)
 		return
 	}
+	if l.Skipped > 0 {
+		s.malformed("boots", l.Skipped, l.SkippedExample)
+	}
 	out := struct {
 		Device string `json:"device"`
 		Boots  []boot `json:"boots"`
-	}{Device: id, Boots: make([]boot, len(bs))}
-	for i, b := range bs {
+	}{Device: id, Boots: make([]boot, len(l.Boots))}
+	for i, b := range l.Boots {
 		out.Boots[i] = boot{ID: b.ID, FirstSeq: b.FirstSeq, Time: b.Time, Recorded: b.Recorded}
 	}
 	writeJSON(w, out)

@@ -51,13 +51,14 @@ func newFixture(t testing.TB, fo fixtureOptions) *fixture {
 	f.st = store.New(f.redis.Client(t), fo.st)
 	f.hub = fanout.NewHub(fo.hub)
 	f.src = redissource.New(f.st, redissource.Options{PingInterval: 200 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
-	for _, c := range []prometheus.Collector{f.hub.Collector("tributary_cloud"), f.src.Collector("tributary_cloud")} {
+	skips := new(SkipCounter)
+	for _, c := range []prometheus.Collector{f.hub.Collector("tributary_cloud"), f.src.Collector("tributary_cloud"), skips.Collector("tributary_cloud")} {
 		if err := f.reg.Register(c); err != nil {
 			t.Fatal(err)
 		}
 	}
 	opt := Options{
-		Store: f.st, Hub: f.hub, Ready: f.src.Ready, Gatherer: f.reg,
+		Store: f.st, Hub: f.hub, Ready: f.src.Ready, Gatherer: f.reg, Skips: skips,
 		Now: func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) },
 	}
 	if fo.web != nil {

@@ -48,7 +48,9 @@ func (m memStore) HistoryPages(_ context.Context, device string, _ store.Query, 
 	return fn(page)
 }
 
-func (m memStore) Boots(context.Context, string) ([]store.Boot, error) { return []store.Boot{}, nil }
+func (m memStore) BootList(context.Context, string) (store.BootList, error) {
+	return store.BootList{Boots: []store.Boot{}}, nil
+}
 
 // TestWithoutRedis: the API, the stream and readiness served from another
 // store and a hub fed in process, as the edge would serve its own readings.

@@ -63,8 +63,9 @@ type Store interface {
 	// selected by q, oldest first, each reading as its canonical JSON; an
 	// error from fn stops it and is returned. No history is no call.
 	HistoryPages(ctx context.Context, device string, q store.Query, fn func(page [][]byte) error) error
-	// Boots returns device's recorded boots, oldest first.
-	Boots(ctx context.Context, device string) ([]store.Boot, error)
+	// BootList returns device's recorded boots, oldest first, and the
+	// malformed entries it left out.
+	BootList(ctx context.Context, device string) (store.BootList, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -122,6 +123,9 @@ type Options struct {
 	OfflineAfter time.Duration
 	// StoreTimeout bounds each request's work in the store. Default 5s.
 	StoreTimeout time.Duration
+	// Skips counts stored data left out of answers as malformed (for
+	// metrics: Skips.Collector). Default nil: counted, not exported.
+	Skips *SkipCounter
 	// Logger logs failed requests. Default: discard.
 	Logger *slog.Logger
 	// Now tells the time, for online checks. Default time.Now.
@@ -175,6 +179,9 @@ func New(opt Options) (http.Handler, error) {
 	}
 	if opt.AuthFailureLimit == 0 {
 		opt.AuthFailureLimit = DefaultAuthFailureLimit
+	}
+	if opt.Skips == nil {
+		opt.Skips = new(SkipCounter)
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)

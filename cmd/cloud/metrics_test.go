@@ -20,7 +20,7 @@ func TestMetricNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	reg, err := newRegistry(fanout.NewHub(fanout.Options{}), redissource.New(store.New(rdb, store.Options{}), redissource.Options{}), new(web.ConnCounter))
+	reg, err := newRegistry(fanout.NewHub(fanout.Options{}), redissource.New(store.New(rdb, store.Options{}), redissource.Options{}), new(web.ConnCounter), new(web.SkipCounter))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +46,11 @@ tributary_cloud_readings_received_total 0
 # HELP tributary_cloud_redis_up 1 while the cloud is subscribed to live readings in Redis and Redis answers, else 0.
 # TYPE tributary_cloud_redis_up gauge
 tributary_cloud_redis_up 0
+# HELP tributary_cloud_stored_data_skipped_total Stored data left out of API answers as malformed (not written by the ingest), by kind: latest (fields or hashes of latest values), history (entries), boots (entries).
+# TYPE tributary_cloud_stored_data_skipped_total counter
+tributary_cloud_stored_data_skipped_total{kind="boots"} 0
+tributary_cloud_stored_data_skipped_total{kind="history"} 0
+tributary_cloud_stored_data_skipped_total{kind="latest"} 0
 # HELP tributary_cloud_websocket_bad_messages_total WebSocket clients disconnected for sending a malformed, oversized or binary message.
 # TYPE tributary_cloud_websocket_bad_messages_total counter
 tributary_cloud_websocket_bad_messages_total 0
@@ -60,14 +65,14 @@ tributary_cloud_websocket_frames_sent_total 0
 tributary_cloud_websocket_slow_disconnects_total 0
 `), "tributary_cloud_http_connections", "tributary_cloud_http_connections_refused_total", "tributary_cloud_live_messages_dropped_total", "tributary_cloud_live_subscriptions_total",
 		"tributary_cloud_readings_delivered_total", "tributary_cloud_readings_received_total", "tributary_cloud_redis_up",
-		"tributary_cloud_websocket_bad_messages_total", "tributary_cloud_websocket_clients",
+		"tributary_cloud_stored_data_skipped_total", "tributary_cloud_websocket_bad_messages_total", "tributary_cloud_websocket_clients",
 		"tributary_cloud_websocket_frames_sent_total", "tributary_cloud_websocket_slow_disconnects_total")
 	if err != nil {
 		t.Error(err)
 	}
 	// And nothing else but the build info.
-	if n, err := testutil.GatherAndCount(reg); err != nil || n != 12 {
-		t.Errorf("%d metrics (%v), want 12", n, err)
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 15 {
+		t.Errorf("%d metrics (%v), want 15", n, err)
 	}
 	if n, err := testutil.GatherAndCount(reg, "tributary_cloud_build_info"); err != nil || n != 1 {
 		t.Errorf("build info: %d (%v), want 1", n, err)

@@ -40,8 +40,8 @@ type componentEnv struct {
 const metricsNamespace = "tributary_cloud"
 
 // newRegistry returns the registry of the cloud's metrics.
-func newRegistry(hub *fanout.Hub, live *redissource.Source, conns *web.ConnCounter) (*prometheus.Registry, error) {
-	return cli.NewRegistry(metricsNamespace, "cloud", hub.Collector(metricsNamespace), live.Collector(metricsNamespace), conns.Collector(metricsNamespace))
+func newRegistry(hub *fanout.Hub, live *redissource.Source, conns *web.ConnCounter, skips *web.SkipCounter) (*prometheus.Registry, error) {
+	return cli.NewRegistry(metricsNamespace, "cloud", hub.Collector(metricsNamespace), live.Collector(metricsNamespace), conns.Collector(metricsNamespace), skips.Collector(metricsNamespace))
 }
 
 // listening says where a started cloud serves.
@@ -76,13 +76,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 
 	hub := fanout.NewHub(fanout.Options{Logger: log})
 	live := redissource.New(st, redissource.Options{Logger: log})
-	conns := new(web.ConnCounter)
-	reg, err := newRegistry(hub, live, conns)
+	conns, skips := new(web.ConnCounter), new(web.SkipCounter)
+	reg, err := newRegistry(hub, live, conns, skips)
 	if err != nil {
 		return err
 	}
 	handler, err := web.New(web.Options{
-		Store: st, Hub: hub, Ready: live.Ready, Dashboard: web.DashboardFS(), Gatherer: reg,
+		Store: st, Hub: hub, Ready: live.Ready, Dashboard: web.DashboardFS(), Gatherer: reg, Skips: skips,
 		AuthUser: cfg.authUser, AuthPassword: cfg.authPassword, AuthFailureLimit: cfg.authFailures,
 		AllowedOrigins: cfg.allowedOrigins, AllowedHosts: cfg.allowedHosts,
 		OfflineAfter: cfg.offlineAfter, Logger: log,

@@ -132,9 +132,11 @@ case $role in
     # The dashboard's reads (registry, latest values, history, boots), the
     # live feed (PSUBSCRIBE to the one pattern tributary:live:*), the
     # retention it publishes and applies (HSET, TIME, XTRIM), the sweep of
-    # silent devices (ZRANGE, ZADD, ZSCORE, ZREM; DEL in its script), and
+    # silent devices (ZRANGE, ZADD, ZSCORE, ZREM; DEL in its script), the
+    # sizes it checks before reading what a device could grow (HLEN, XLEN,
+    # MEMORY USAGE), and
     # with --mqtt the bridge it runs inside. All of it under tributary:*.
-    rules="$conn $bridge +zrange +zadd +zscore +zrem +hgetall +hlen +xrange +psubscribe +punsubscribe ~$p:* &$p:live:*" ;;
+    rules="$conn $bridge +zrange +zadd +zscore +zrem +hgetall +hlen +xrange +xlen +memory|usage +psubscribe +punsubscribe ~$p:* &$p:live:*" ;;
   admin)
     rules='~* &* +@all' ;;
   remove)

@@ -545,6 +545,18 @@ func TestRedisACLCloud(t *testing.T) {
 	if err := c.XTrimMinID(ctx, key(dev, "readings"), "0").Err(); err != nil {
 		t.Errorf("XTRIM: %v", err)
 	}
+	// The sizes the readers check before reading what a device could grow
+	// (without MEMORY USAGE they would fall back to no byte check), and
+	// the sweep's check of the id index.
+	if n, err := c.MemoryUsage(ctx, key(dev, "latest"), 0).Result(); err != nil || n <= 0 {
+		t.Errorf("MEMORY USAGE: %d, %v", n, err)
+	}
+	if n, err := c.XLen(ctx, key(dev, "readings")).Result(); err != nil || n == 0 {
+		t.Errorf("XLEN: %d, %v", n, err)
+	}
+	if n, err := c.Exists(ctx, key(dev, "latest")).Result(); err != nil || n != 1 {
+		t.Errorf("EXISTS: %d, %v", n, err)
+	}
 	for _, p := range []struct {
 		name string
 		err  error

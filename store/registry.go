@@ -467,7 +467,7 @@ func (s *Store) SweepDevices(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	forgotten := 0
+	var forgotten []string
 	var errs []error
 	for _, id := range silent {
 		if !reading.ValidID(id) { // not a device: no keys to forget
@@ -499,10 +499,14 @@ func (s *Store) SweepDevices(ctx context.Context) (int, error) {
 			if err := s.rdb.ZRem(ctx, s.deviceIDsKey(), id).Err(); err != nil {
 				errs = append(errs, err)
 			}
-			forgotten++
+			forgotten = append(forgotten, id)
 		}
 	}
-	return forgotten, errors.Join(append(errs, idsErr)...)
+	if len(forgotten) > 0 && s.opt.Logger != nil {
+		s.opt.Logger.Info("devices forgotten: silent longer than the device retention", "count", len(forgotten),
+			"devices", forgotten[:min(len(forgotten), 20)], "retention", s.opt.DeviceRetention.String())
+	}
+	return len(forgotten), errors.Join(append(errs, idsErr)...)
 }
 
 // indexDevices adds members of the time-scored registry to the id index,

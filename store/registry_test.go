@@ -1,8 +1,11 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,7 +185,8 @@ func TestSweepRetentionSettings(t *testing.T) {
 	m.SetTime(t0)
 	ctx := context.Background()
 	forever := store.New(rdb, store.Options{Prefix: "forever", DeviceRetention: -1})
-	def := store.New(rdb, store.Options{Prefix: "default"})
+	var logs bytes.Buffer
+	def := store.New(rdb, store.Options{Prefix: "default", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	for _, s := range []*store.Store{forever, def} {
 		if _, err := s.Ingest(ctx, []reading.Reading{mk("d", 1, "temperature", 1)}); err != nil {
 			t.Fatal(err)
@@ -203,6 +207,9 @@ func TestSweepRetentionSettings(t *testing.T) {
 	run(forever)
 	if n := len(mustDevices(t, def)); n != 0 {
 		t.Fatalf("default retention: %d devices after 31 days", n)
+	}
+	if !strings.Contains(logs.String(), "devices forgotten") || !strings.Contains(logs.String(), "count=1 devices=[d]") {
+		t.Errorf("the forgotten device is not logged: %q", logs.String())
 	}
 	if n := len(mustDevices(t, forever)); n != 1 {
 		t.Fatalf("no retention: %d devices after 31 days", n)

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -21,6 +22,9 @@ import (
 type Options struct {
 	// Prefix of every key and channel. Default "tributary".
 	Prefix string
+	// Logger receives RunRetention's account of the devices it forgets.
+	// Default: discard.
+	Logger *slog.Logger
 	// MaxLen caps each device's history stream, approximately (Redis trims
 	// whole macro nodes, so a stream may hold a little more). Default 100000;
 	// negative means no length cap.

@@ -70,7 +70,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 		return err
 	}
 	defer rdb.Close()
-	st := store.New(rdb, cfg.store)
+	stOpt := cfg.store
+	stOpt.Logger = log
+	st := store.New(rdb, stOpt)
 	log.Info("using redis", "url", store.RedactURL(redisOpt.URL), "history_maxlen", cfg.store.MaxLen, "history_maxage", cfg.store.MaxAge,
 		"device_retention", cfg.store.DeviceRetention)
 

@@ -204,7 +204,7 @@ func (s *server) history(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, r, err)
 	case err != nil:
 		// Half an answer must not look whole: cut the connection.
-		s.opt.Logger.Warn("history: aborted mid-answer", "device", id, "err", err)
+		s.warnFailure("history: aborted mid-answer", "device", id, "err", err)
 		panic(http.ErrAbortHandler)
 	case !started: // no readings
 		begin()
@@ -309,8 +309,20 @@ func (s *server) storeError(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		return // the client went away
 	}
-	s.opt.Logger.Warn("redis request failed", "path", r.URL.Path, "err", err)
+	s.warnFailure("redis request failed", "path", r.URL.Path, "err", err)
 	writeError(w, http.StatusServiceUnavailable, "redis unavailable: "+err.Error())
+}
+
+// warnFailure logs a failed request at most once every 10 s, with the
+// count of those left out: a burst of failing requests (Redis away, or a
+// client holding many) must not flood the log.
+func (s *server) warnFailure(msg string, args ...any) {
+	s.badMu.Lock()
+	n, ok := s.failLog.Fail(time.Now())
+	s.badMu.Unlock()
+	if ok {
+		s.opt.Logger.Warn(msg, append(args, "similar_failures_left_out", n)...)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

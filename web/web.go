@@ -152,6 +152,7 @@ type server struct {
 	up       websocket.Upgrader
 	badMu    sync.Mutex
 	badLog   lograte.Limiter // of malformed stored data; under badMu
+	failLog  lograte.Limiter // of failed Redis requests and answers cut short; under badMu
 }
 
 // New returns the cloud's HTTP handler. It is safe for concurrent use.
@@ -189,7 +190,8 @@ func New(opt Options) (http.Handler, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	s := &server{opt: opt, origins: map[string]bool{}, hosts: map[string]bool{}, badLog: lograte.Limiter{Every: time.Minute}}
+	s := &server{opt: opt, origins: map[string]bool{}, hosts: map[string]bool{}, badLog: lograte.Limiter{Every: time.Minute},
+		failLog: lograte.Limiter{Every: 10 * time.Second}}
 	s.refusals = newAddrLimits(0, opt.Logger, time.Now)
 	if opt.AllowedHosts == nil {
 		opt.AllowedHosts = loopbackHosts

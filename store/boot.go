@@ -44,7 +44,11 @@ local t = redis.call('TYPE', KEYS[1])['ok']
 if t ~= 'none' and t ~= 'stream' then
   redis.call('DEL', KEYS[1]) -- the device's own raw write; it would fail every boot
 end
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', tonumber(ARGV[5]))
+local depth = tonumber(ARGV[5])
+if not depth or depth < 1 or depth > 100 then
+  return redis.error_reply('ERR boot: a depth of 1 to 100 boots')
+end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', depth)
 for _, e in ipairs(last) do
   local f = e[2]
   for i = 1, #f, 2 do

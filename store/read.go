@@ -21,8 +21,18 @@ import (
 // absent. Values longer than the limit never leave Redis.
 // KEYS[1] stream. ARGV: XRANGE or XREVRANGE, from, to, count, byte limit,
 // then the field names (none: ids only).
+// Once in Redis's script cache, a device's user may run it too (on its own
+// keys only): it runs nothing but XRANGE or XREVRANGE, and at most 1000
+// entries a call, since Redis runs nothing else meanwhile.
 var readStreamScript = redis.NewScript(`
-local es = redis.call(ARGV[1], KEYS[1], ARGV[2], ARGV[3], 'COUNT', ARGV[4])
+if ARGV[1] ~= 'XRANGE' and ARGV[1] ~= 'XREVRANGE' then
+  return redis.error_reply('ERR read: XRANGE or XREVRANGE only')
+end
+local count = tonumber(ARGV[4])
+if not count or count < 1 or count > 1000 then
+  return redis.error_reply('ERR read: a count of 1 to 1000 entries')
+end
+local es = redis.call(ARGV[1], KEYS[1], ARGV[2], ARGV[3], 'COUNT', count)
 local max = tonumber(ARGV[5])
 local out = {}
 for i, e in ipairs(es) do

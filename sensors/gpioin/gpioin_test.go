@@ -17,8 +17,10 @@ import (
 	"github.com/tributary-iot/tributary/sim/gpiosim/gpiosimtest"
 )
 
-// await bounds every wait of these tests; nothing normally comes near it.
-const await = 10 * time.Second
+// await bounds every wait of these tests, the pulse trains' contexts
+// included; nothing normally comes near it. Generous: under qemu on a
+// loaded machine, ten 400 ms pulses took longer than 10 s.
+const await = time.Minute
 
 // contact returns a registered, emulated door contact to ground, closed,
 // named after the test.

@@ -355,19 +355,13 @@ func (s *Store) sweepIDs(ctx context.Context) (int, error) {
 			s.sweepAfter = ""
 			return removed, nil
 		}
-		pipe := s.rdb.Pipeline()
-		ex := make([]*redis.IntCmd, len(ids))
-		for i, id := range ids {
-			if reading.ValidID(id) {
-				ex[i] = pipe.Exists(ctx, s.key(id, "latest"))
-			}
-		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		has, err := s.haveData(ctx, ids)
+		if err != nil {
 			return removed, err
 		}
 		var gone []any
 		for i, id := range ids {
-			if ex[i] == nil || ex[i].Val() == 0 {
+			if !has[i] {
 				gone = append(gone, id)
 			}
 		}
@@ -521,19 +515,13 @@ func (s *Store) indexDevices(ctx context.Context, from int64) (int64, error) {
 	if len(ids) > 0 {
 		// Only devices with data: a device can add any member to either
 		// set.
-		pipe := s.rdb.Pipeline()
-		ex := make([]*redis.IntCmd, len(ids))
-		for i, id := range ids {
-			if reading.ValidID(id) {
-				ex[i] = pipe.Exists(ctx, s.key(id, "latest"))
-			}
-		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		has, err := s.haveData(ctx, ids)
+		if err != nil {
 			return from, err
 		}
 		zs := make([]redis.Z, 0, len(ids))
 		for i, id := range ids {
-			if ex[i] != nil && ex[i].Val() > 0 {
+			if has[i] {
 				zs = append(zs, redis.Z{Member: id})
 			}
 		}
@@ -547,4 +535,25 @@ func (s *Store) indexDevices(ctx context.Context, from int64) (int64, error) {
 		return 0, nil
 	}
 	return from + MaxDevicePage, nil
+}
+
+// haveData reports, for each of ids, whether it is a device id with a
+// latest hash: registry members are hints (a device can add any member),
+// its data is the proof.
+func (s *Store) haveData(ctx context.Context, ids []string) ([]bool, error) {
+	pipe := s.rdb.Pipeline()
+	ex := make([]*redis.IntCmd, len(ids))
+	for i, id := range ids {
+		if reading.ValidID(id) {
+			ex[i] = pipe.Exists(ctx, s.key(id, "latest"))
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	has := make([]bool, len(ids))
+	for i := range ids {
+		has[i] = ex[i] != nil && ex[i].Val() > 0
+	}
+	return has, nil
 }

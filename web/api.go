@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
@@ -344,11 +343,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	// A message may quote what the client sent (a 100 KB parameter): it
 	// goes back clipped.
 	if len(msg) > maxErrorMessage {
-		msg = msg[:maxErrorMessage]
-		for len(msg) > 0 && !utf8.ValidString(msg) {
-			msg = msg[:len(msg)-1]
-		}
-		msg += "..."
+		msg = clip(msg, maxErrorMessage) + "..."
 	}
 	b, _ := json.Marshal(map[string]string{"error": msg}) // a map of strings always encodes
 	w.Header().Set("Content-Type", "application/json")

@@ -57,11 +57,19 @@ func clipQuote(s string, n int) string {
 	if len(s) <= n {
 		return strconv.Quote(s)
 	}
+	return strconv.Quote(clip(s, n)) + "..."
+}
+
+// clip cuts s to at most n bytes, on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
 	s = s[:n]
 	for len(s) > 0 && !utf8.ValidString(s) {
 		s = s[:len(s)-1]
 	}
-	return strconv.Quote(s) + "..."
+	return s
 }
 
 // addrLimits counts failures per client address (an IPv6 client by its

@@ -52,6 +52,7 @@ func ExampleHub_Collector() {
 		fmt.Println(mf.GetName())
 	}
 	// Output:
+	// tributary_edge_events_received_total
 	// tributary_edge_readings_delivered_total
 	// tributary_edge_readings_received_total
 	// tributary_edge_websocket_bad_messages_total

@@ -144,6 +144,23 @@ func (h *Hub) Publish(device string, raw []byte) {
 	h.mu.RUnlock()
 }
 
+// PublishEvent sends frame, a complete frame about device (a command's
+// progress), to every client that selected device, in order with the
+// device's readings. The hub keeps frame and shares it among receivers; the
+// caller must not modify it afterwards. Like Publish it never blocks.
+func (h *Hub) PublishEvent(device string, frame []byte) {
+	h.n.events.Add(1)
+	it := item{data: frame, frame: true}
+	h.mu.RLock()
+	for c := range h.all {
+		h.push(c, it)
+	}
+	for c := range h.byDevice[device] {
+		h.push(c, it)
+	}
+	h.mu.RUnlock()
+}
+
 // push queues it for c, disconnecting c as slow if its queue is full.
 func (h *Hub) push(c *client, it item) {
 	if !c.q.push(it) {

@@ -349,3 +349,38 @@ func TestControlMessageFitsTheDeviceLimit(t *testing.T) {
 	over.Send(t, msg(ids))
 	over.Closed(t, websocket.ClosePolicyViolation, fmt.Sprintf("limit %d", fanout.MaxSelectedDevices))
 }
+
+func TestPublishEventReachesTheDevicesClientsInOrder(t *testing.T) {
+	h := fanout.NewHub(fanout.Options{})
+	ts := fanouttest.NewServer(t, h)
+	ca := ts.Dial(t, "?device=a")
+	cb := ts.Dial(t, "?device=b")
+	call := ts.Dial(t, "")
+	for _, c := range []*fanouttest.Client{ca, cb, call} {
+		c.Status(t, false)
+	}
+	ev := []byte(`{"v":1,"type":"command","command_status":{"id":"c1"}}`)
+	h.Publish("a", encoded(testReading("a", 1, 1)))
+	h.PublishEvent("a", ev)
+	h.Publish("a", encoded(testReading("a", 2, 2)))
+	h.Publish("b", encoded(testReading("b", 1, 3)))
+	for i, c := range []*fanouttest.Client{ca, call} {
+		if got := c.Readings(t, 1); got[0].Seq != 1 {
+			t.Fatalf("first reading seq %d", got[0].Seq)
+		}
+		f := c.Frame(t)
+		if f.Type != reading.FrameCommand || string(f.CommandStatus) != `{"id":"c1"}` {
+			t.Fatalf("got %+v, want the command frame", f)
+		}
+		if got := c.Readings(t, 1+i); got[0].Device != "a" || got[0].Seq != 2 { // the second client also has b's
+			t.Fatalf("after the event: %+v", got[0])
+		}
+	}
+	// b's client gets b's reading and never a's event.
+	if got := cb.Readings(t, 1); got[0].Device != "b" {
+		t.Fatalf("b got %+v", got[0])
+	}
+	if st := h.Stats(); st.Events != 1 {
+		t.Errorf("Events = %d, want 1", st.Events)
+	}
+}

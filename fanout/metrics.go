@@ -17,6 +17,8 @@ type Stats struct {
 	Delivered uint64
 	// Frames counts the text frames (readings and status) written.
 	Frames uint64
+	// Events counts the event frames published (PublishEvent).
+	Events uint64
 	// SlowDisconnects counts the clients closed with 3008 for a full queue.
 	SlowDisconnects uint64
 	// BadMessages counts the clients closed for a malformed, oversized or
@@ -26,7 +28,7 @@ type Stats struct {
 
 // counters are the hub's running counts.
 type counters struct {
-	received, delivered, frames, slow, rejected atomic.Uint64
+	received, events, delivered, frames, slow, rejected atomic.Uint64
 }
 
 // Stats returns the hub's clients and counters.
@@ -34,6 +36,7 @@ func (h *Hub) Stats() Stats {
 	return Stats{
 		Clients:         h.Clients(),
 		Received:        h.n.received.Load(),
+		Events:          h.n.events.Load(),
 		Delivered:       h.n.delivered.Load(),
 		Frames:          h.n.frames.Load(),
 		SlowDisconnects: h.n.slow.Load(),
@@ -46,6 +49,7 @@ func (h *Hub) Stats() Stats {
 //
 //	<namespace>_websocket_clients                  gauge: connected clients
 //	<namespace>_readings_received_total            counter: readings published to the hub
+//	<namespace>_events_received_total              counter: event frames (commands' progress) published to the hub
 //	<namespace>_readings_delivered_total           counter: readings handed to clients, once per client
 //	<namespace>_websocket_frames_sent_total        counter: text frames written
 //	<namespace>_websocket_slow_disconnects_total   counter: clients closed with 3008
@@ -60,6 +64,7 @@ func (h *Hub) Collector(namespace string) prometheus.Collector {
 	return &collector{h: h,
 		clients:   desc("websocket", "clients", "WebSocket clients connected to the fan-out hub."),
 		received:  desc("readings", "received_total", "Readings published to the fan-out hub."),
+		events:    desc("events", "received_total", "Event frames (commands' progress) published to the fan-out hub."),
 		delivered: desc("readings", "delivered_total", "Readings sent to WebSocket clients (handed to the connection), counted once per client."),
 		frames:    desc("websocket", "frames_sent_total", "WebSocket text frames (readings and status) written to clients."),
 		slow:      desc("websocket", "slow_disconnects_total", "WebSocket clients disconnected (code 3008) because their queue was full."),
@@ -68,12 +73,12 @@ func (h *Hub) Collector(namespace string) prometheus.Collector {
 }
 
 type collector struct {
-	h                                                    *Hub
-	clients, received, delivered, frames, slow, rejected *prometheus.Desc
+	h                                                            *Hub
+	clients, received, events, delivered, frames, slow, rejected *prometheus.Desc
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.clients, c.received, c.delivered, c.frames, c.slow, c.rejected} {
+	for _, d := range []*prometheus.Desc{c.clients, c.received, c.events, c.delivered, c.frames, c.slow, c.rejected} {
 		ch <- d
 	}
 }
@@ -84,7 +89,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range []struct {
 		d *prometheus.Desc
 		v uint64
-	}{{c.received, st.Received}, {c.delivered, st.Delivered}, {c.frames, st.Frames}, {c.slow, st.SlowDisconnects}, {c.rejected, st.BadMessages}} {
+	}{{c.received, st.Received}, {c.events, st.Events}, {c.delivered, st.Delivered}, {c.frames, st.Frames}, {c.slow, st.SlowDisconnects}, {c.rejected, st.BadMessages}} {
 		ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, float64(m.v))
 	}
 }

@@ -19,6 +19,10 @@ type Sink interface {
 	// Publish delivers one reading of device. raw is the reading's
 	// canonical JSON, which neither side modifies afterwards.
 	Publish(device string, raw []byte)
+	// PublishEvent delivers one complete frame about device (a command's
+	// progress: reading.FrameCommand) to every client that selected device,
+	// in order with its readings. frame is not modified afterwards.
+	PublishEvent(device string, frame []byte)
 	// SetStatus says whether live readings flow, and if not, why.
 	SetStatus(live bool, reason string)
 }

@@ -34,6 +34,18 @@ func (s *MemorySource) Publish(device string, raw []byte) bool {
 	return true
 }
 
+// PublishEvent hands one event frame about device to the running sink (see
+// Sink.PublishEvent). It reports false, dropping it, while Run is not running.
+func (s *MemorySource) PublishEvent(device string, frame []byte) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.sink == nil {
+		return false
+	}
+	s.sink.PublishEvent(device, frame)
+	return true
+}
+
 // SetStatus records whether live readings flow, for Ready and for the sink,
 // which gets it now if Run is running, or else when Run starts.
 func (s *MemorySource) SetStatus(live bool, reason string) {

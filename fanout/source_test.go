@@ -122,7 +122,8 @@ func TestHubFromMemorySource(t *testing.T) {
 // statusSink is a Sink that passes on the status it gets.
 type statusSink chan reading.Status
 
-func (s statusSink) Publish(string, []byte) {}
+func (s statusSink) Publish(string, []byte)      {}
+func (s statusSink) PublishEvent(string, []byte) {}
 func (s statusSink) SetStatus(live bool, reason string) {
 	s <- reading.Status{Live: live, Reason: reason}
 }

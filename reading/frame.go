@@ -9,6 +9,10 @@ import (
 const (
 	FrameReadings = "readings" // Readings holds one or more readings, oldest first
 	FrameStatus   = "status"   // Status says whether the cloud is receiving live data
+	// FrameCommand carries a command's progress (package command): the
+	// command as recorded, in Command, or one of its state changes, in
+	// CommandStatus. Frame keeps both undecoded; package command decodes them.
+	FrameCommand = "command"
 )
 
 // Frame is one WebSocket text frame from the cloud:
@@ -23,6 +27,11 @@ type Frame struct {
 	Type     string    `json:"type"`
 	Readings []Reading `json:"readings,omitempty"`
 	Status   *Status   `json:"status,omitempty"`
+	// Command and CommandStatus are set in a FrameCommand frame:
+	//	{"v":1,"type":"command","command":{...}}
+	//	{"v":1,"type":"command","command_status":{...}}
+	Command       json.RawMessage `json:"command,omitempty"`
+	CommandStatus json.RawMessage `json:"command_status,omitempty"`
 }
 
 // Status tells a client whether live readings are flowing. After live goes

@@ -28,6 +28,9 @@ func TestMetricNames(t *testing.T) {
 # HELP tributary_cloud_http_connections HTTP connections open, WebSockets included.
 # TYPE tributary_cloud_http_connections gauge
 tributary_cloud_http_connections 0
+# HELP tributary_cloud_events_received_total Event frames (commands' progress) published to the fan-out hub.
+# TYPE tributary_cloud_events_received_total counter
+tributary_cloud_events_received_total 0
 # HELP tributary_cloud_http_connections_refused_total HTTP connections closed as soon as accepted: the connection cap (--max-connections) was reached, or the client address held its share (--max-client-connections).
 # TYPE tributary_cloud_http_connections_refused_total counter
 tributary_cloud_http_connections_refused_total 0
@@ -63,7 +66,7 @@ tributary_cloud_websocket_frames_sent_total 0
 # HELP tributary_cloud_websocket_slow_disconnects_total WebSocket clients disconnected (code 3008) because their queue was full.
 # TYPE tributary_cloud_websocket_slow_disconnects_total counter
 tributary_cloud_websocket_slow_disconnects_total 0
-`), "tributary_cloud_http_connections", "tributary_cloud_http_connections_refused_total", "tributary_cloud_live_messages_dropped_total", "tributary_cloud_live_subscriptions_total",
+`), "tributary_cloud_events_received_total", "tributary_cloud_http_connections", "tributary_cloud_http_connections_refused_total", "tributary_cloud_live_messages_dropped_total", "tributary_cloud_live_subscriptions_total",
 		"tributary_cloud_readings_delivered_total", "tributary_cloud_readings_received_total", "tributary_cloud_redis_up",
 		"tributary_cloud_stored_data_skipped_total", "tributary_cloud_websocket_bad_messages_total", "tributary_cloud_websocket_clients",
 		"tributary_cloud_websocket_frames_sent_total", "tributary_cloud_websocket_slow_disconnects_total")
@@ -71,8 +74,8 @@ tributary_cloud_websocket_slow_disconnects_total 0
 		t.Error(err)
 	}
 	// And nothing else but the build info.
-	if n, err := testutil.GatherAndCount(reg); err != nil || n != 15 {
-		t.Errorf("%d metrics (%v), want 15", n, err)
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 16 {
+		t.Errorf("%d metrics (%v), want 16", n, err)
 	}
 	if n, err := testutil.GatherAndCount(reg, "tributary_cloud_build_info"); err != nil || n != 1 {
 		t.Errorf("build info: %d (%v), want 1", n, err)

@@ -1,6 +1,6 @@
-// Package gpiosim emulates GPIO input pins behind periph's gpio.PinIO, so
-// that the real drivers (sensors/gpioin, sensors/pulse) run unchanged in
-// simulation and in tests: a driver opens the pin by name through gpioreg
+// Package gpiosim emulates GPIO pins behind periph's gpio.PinIO, so that
+// the real drivers (sensors/gpioin, sensors/pulse; actuators/gpioout,
+// actuators/pwm) run unchanged in simulation and in tests: a driver opens the pin by name through gpioreg
 // exactly as on a Raspberry Pi ("GPIO17" there, "SIM_GPIO17" here), and its
 // In, Read and WaitForEdge calls reach an emulated pin instead of the
 // kernel's GPIO character device.
@@ -37,8 +37,20 @@
 // instead of a queue, so several edges collapse into one; drivers that
 // re-read the level after each edge, as ours do, work with both.
 //
-// Not emulated: outputs (Out and PWM return an error), the kernel's own
-// debounce (not exposed by periph), edge timestamps.
+// Not emulated: the kernel's own debounce (not exposed by periph), edge
+// timestamps.
+//
+// # Outputs
+//
+// Out and PWM make the pin an output (until In makes it an input again),
+// as on a Pi. Every successful call is recorded with the emulator's time:
+// Output and Level say what is driven now, Changes and Levels the history
+// (bounded by Options.LogSize), so that a test asserts exact pin levels,
+// an active-low relay board's included (on = Low). Options.OnOutput lets
+// the simulator follow the pin (a heater relay warms a sim.Climate).
+// SetOutFault makes Out and PWM fail, as a broken driver transistor
+// would, to test what a controller does then; SetStuck freezes the level
+// on the wire while the driver's calls still succeed and are recorded.
 //
 // # Driving a pin
 //

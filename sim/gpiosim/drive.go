@@ -112,13 +112,13 @@ func (p *Pin) Chatter(ctx context.Context, d, gap time.Duration) error {
 			return fmt.Errorf("gpiosim %s: chatter: %w", p.opt.Name, err)
 		}
 		p.mu.Lock()
-		if !p.stuck {
+		if !p.stuck && p.out.mode == modeIn {
 			p.setWire(!p.wire)
 		}
 		p.mu.Unlock()
 	}
 	p.mu.Lock()
-	if !p.stuck {
+	if !p.stuck && p.out.mode == modeIn {
 		p.setWire(p.level(p.source))
 	}
 	p.mu.Unlock()

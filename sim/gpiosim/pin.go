@@ -10,7 +10,6 @@ import (
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
-	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/pin"
 )
 
@@ -68,6 +67,15 @@ type Options struct {
 	// Seed selects the random stream of Chatter. Equal seeds give equal
 	// storms.
 	Seed uint64
+	// LogSize bounds the output change log (Changes): the oldest changes
+	// are dropped beyond it. Default DefaultLogSize.
+	LogSize int
+	// OnOutput, if set, is called with each change the pin's driver makes
+	// as an output (Out, PWM), after it is recorded, outside the pin's
+	// lock and from the driver's goroutine: the simulator's hook to move
+	// its models (a heater relay warming a climate). It must not block
+	// long. Default nil.
+	OnOutput func(Change)
 }
 
 // Stats count what happened on a pin.
@@ -97,6 +105,8 @@ type Pin struct {
 	gen     uint64       // bumped by In and Halt: pending waits return false
 	stats   Stats
 	rng     *rand.Rand
+
+	out outState // output mode, what the driver drives (output.go)
 }
 
 // New returns a pin with the options applied. Its level follows from
@@ -111,6 +121,9 @@ func New(opt Options) *Pin {
 	}
 	if opt.QueueSize <= 0 {
 		opt.QueueSize = DefaultQueueSize
+	}
+	if opt.LogSize <= 0 {
+		opt.LogSize = DefaultLogSize
 	}
 	p := &Pin{
 		opt:     opt,
@@ -135,10 +148,14 @@ func (p *Pin) Number() int { return p.opt.Number }
 // Function implements pin.Pin.
 func (p *Pin) Function() string { return string(p.Func()) }
 
-// Func implements pin.PinFunc: the pin is always an input.
+// Func implements pin.PinFunc: an input until Out or PWM makes the pin an
+// output, again an input after In.
 func (p *Pin) Func() pin.Func {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if f := p.outFunc(); f != "" {
+		return f
+	}
 	if p.wire == gpio.High {
 		return gpio.IN_HIGH
 	}
@@ -146,14 +163,21 @@ func (p *Pin) Func() pin.Func {
 }
 
 // SupportedFuncs implements pin.PinFunc.
-func (p *Pin) SupportedFuncs() []pin.Func { return []pin.Func{gpio.IN} }
+func (p *Pin) SupportedFuncs() []pin.Func { return []pin.Func{gpio.IN, gpio.OUT, gpio.PWM} }
 
-// SetFunc implements pin.PinFunc. Only the input functions are accepted.
+// SetFunc implements pin.PinFunc: IN, In/High and In/Low make the pin an
+// input (as In with no change of pull, no edges); Out/High and Out/Low
+// drive it as Out does.
 func (p *Pin) SetFunc(f pin.Func) error {
-	if f != gpio.IN && f != gpio.IN_HIGH && f != gpio.IN_LOW {
-		return fmt.Errorf("gpiosim %s: function %s not supported, input only", p.opt.Name, f)
+	switch f {
+	case gpio.IN, gpio.IN_HIGH, gpio.IN_LOW:
+		return p.In(gpio.PullNoChange, gpio.NoEdge)
+	case gpio.OUT_HIGH:
+		return p.Out(gpio.High)
+	case gpio.OUT_LOW:
+		return p.Out(gpio.Low)
 	}
-	return nil
+	return fmt.Errorf("gpiosim %s: function %s not supported", p.opt.Name, f)
 }
 
 // Halt implements conn.Resource: a goroutine blocked in WaitForEdge returns
@@ -182,6 +206,7 @@ func (p *Pin) In(pull gpio.Pull, edge gpio.Edge) error {
 		p.pull = pull
 	}
 	p.edge = edge
+	p.out.mode = modeIn
 	if !p.stuck {
 		p.wire = p.level(p.source)
 	}
@@ -255,21 +280,10 @@ func (p *Pin) Pull() gpio.Pull {
 // DefaultPull implements gpio.PinIn.
 func (p *Pin) DefaultPull() gpio.Pull { return p.opt.DefaultPull }
 
-// errInputOnly is returned by the output functions.
-var errInputOnly = errors.New("emulated pin is input only")
-
-// Out implements gpio.PinOut: the emulated pin is input only.
-func (p *Pin) Out(gpio.Level) error {
-	return fmt.Errorf("gpiosim %s: Out: %w", p.opt.Name, errInputOnly)
-}
-
-// PWM implements gpio.PinOut: the emulated pin is input only.
-func (p *Pin) PWM(gpio.Duty, physic.Frequency) error {
-	return fmt.Errorf("gpiosim %s: PWM: %w", p.opt.Name, errInputOnly)
-}
-
 // Set makes the source drive l (for a contact: Low closes it, High opens
-// it). If the pin's level changes, that is an edge. While the pin is
+// it). If the pin's level changes, that is an edge. While the pin is an
+// output, its driver decides the level; the source's level is remembered
+// for when it is an input again. While the pin is
 // stuck, the level does not change; the source's level is remembered and
 // applied when it comes unstuck.
 func (p *Pin) Set(l gpio.Level) {
@@ -281,7 +295,7 @@ func (p *Pin) Set(l gpio.Level) {
 // setSource is Set; p.mu held.
 func (p *Pin) setSource(l gpio.Level) {
 	p.source = l
-	if !p.stuck {
+	if !p.stuck && p.out.mode == modeIn {
 		p.setWire(p.level(l))
 	}
 }
@@ -300,7 +314,7 @@ func (p *Pin) SetStuck(stuck bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stuck = stuck
-	if !stuck {
+	if !stuck && p.out.mode == modeIn {
 		p.setWire(p.level(p.source))
 	}
 }

@@ -392,7 +392,8 @@ func TestRegister(t *testing.T) {
 	if gpioreg.ByName(p.Name()) != nil {
 		t.Error("still registered after Unregister")
 	}
-	if p.Number() != 17 || p.Out(gpio.High) == nil || p.SetFunc(gpio.OUT) == nil || p.SetFunc(gpio.IN) != nil {
-		t.Error("number or input-only functions wrong")
+	if p.Number() != 17 || p.SetFunc(gpio.OUT_HIGH) != nil || p.Func() != gpio.OUT_HIGH || p.SetFunc(gpio.CLK) == nil ||
+		p.SetFunc(gpio.IN) != nil || p.Func() != gpio.IN_LOW {
+		t.Errorf("number or functions wrong: %d, %s", p.Number(), p.Func())
 	}
 }

@@ -32,6 +32,10 @@ type ClimateOptions struct {
 	// Pressure is the mean barometric pressure in hPa that the pressure's
 	// slow random walk is pulled back to. Default 1013.25.
 	Pressure float64
+
+	// The air's response to actuators (SetHeating, SetCooling): see
+	// climate_actuators.go. Without inputs it plays no part.
+	Thermal ThermalOptions
 }
 
 // Bounds of the simulated pressure, hPa: roughly the records at sea level.
@@ -76,6 +80,7 @@ type Climate struct {
 	dew   ou        // °C around DewPoint
 	press float64   // hPa around Pressure
 	trend ou        // hPa/h, the pressure's tendency
+	th    thermal   // the actuators' effect on the temperature
 }
 
 // NewClimate returns a climate with the options applied.
@@ -101,6 +106,7 @@ func NewClimate(opt ClimateOptions) *Climate {
 	if opt.Pressure == 0 {
 		opt.Pressure = 1013.25
 	}
+	opt.Thermal = opt.Thermal.withDefaults()
 	return &Climate{
 		opt:   opt,
 		rng:   newRand(opt.Seed, 0xc11a7e),
@@ -140,7 +146,7 @@ func (c *Climate) At(t time.Time) Conditions {
 	c.dew.step(c.rng, dt)
 	c.stepPressure(dt)
 
-	temp := c.DailyCycle(t) + c.drift.x + tempNoise*c.rng.NormFloat64()
+	temp := c.DailyCycle(t) + c.drift.x + c.th.at(t, c.opt.Thermal) + tempNoise*c.rng.NormFloat64()
 	dew := math.Min(c.opt.DewPoint+c.dew.x, temp)
 	hum := 100*magnus(dew)/magnus(temp) + humNoise*c.rng.NormFloat64()
 	press := c.opt.Pressure + c.press + pressNoise*c.rng.NormFloat64()

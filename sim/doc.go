@@ -11,7 +11,10 @@
 //     (rain events and a tipping bucket's tips), [Motion] (a room's
 //     occupancy as a PIR detector sees it) and [Door] (a door contact that
 //     opens now and then and stays open a while). A model is a function of
-//     time: At(t) / Open(t).
+//     time: At(t) / Open(t). Actuators act on models from a given time on:
+//     [Climate.SetHeating] and [Climate.SetCooling] (a heater and a fan
+//     move the temperature over minutes, humidity following), and
+//     [Soil.SetIrrigation] (a valve wets the soil within a minute or two).
 //   - Emulated hardware, in sub-packages, driven by the models: sim/i2csim
 //     (an I²C bus behind periph's i2c.Bus, registered with i2creg, with
 //     no-ack and bus-error faults), sim/chip/* (register-level emulators of

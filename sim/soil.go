@@ -46,6 +46,10 @@ type SoilOptions struct {
 	// probe is not linear in volumetric content and depends on the soil:
 	// calibrate it in its own soil, dry and just watered.
 	DryVolts, WetVolts float64
+	// IrrigationTime is how fast an open valve wets the soil around the
+	// probe (SetIrrigation): the gap to FieldCapacity closes to 1/e (37 %)
+	// in IrrigationTime at full flow. Default 90 seconds.
+	IrrigationTime time.Duration
 }
 
 // SoilState is a soil's state at one moment.
@@ -78,6 +82,7 @@ type Soil struct {
 	last  time.Time // zero until the first At
 	theta float64   // content at last, %
 	next  time.Time // the next watering event; zero if none
+	flow  float64   // irrigation, 0..1 (SetIrrigation)
 }
 
 // NewSoil returns a soil with the options applied.
@@ -110,6 +115,9 @@ func NewSoil(opt SoilOptions) *Soil {
 	if opt.WetVolts == 0 {
 		opt.WetVolts = 1.2
 	}
+	if opt.IrrigationTime <= 0 {
+		opt.IrrigationTime = 90 * time.Second
+	}
 	return &Soil{opt: opt, rng: newRand(opt.Seed, 0x5011)}
 }
 
@@ -133,6 +141,33 @@ func (s *Soil) Evaporation(t time.Time) float64 {
 func (s *Soil) At(t time.Time) SoilState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.advance(t)
+	frac := s.theta / 100
+	v := s.opt.DryVolts + (s.opt.WetVolts-s.opt.DryVolts)*frac + soilProbeNoise*s.rng.NormFloat64()
+	return SoilState{Moisture: s.theta, Volts: v}
+}
+
+// SetIrrigation opens an irrigation valve from t on (flow 0: closed, 1:
+// fully open; clamped): while it is open the content rises toward
+// FieldCapacity within a minute or two (IrrigationTime), then dries as
+// before once it is closed. A t before the latest time asked about counts
+// as that time.
+func (s *Soil) SetIrrigation(t time.Time, flow float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(t)
+	s.flow = clamp(flow, 0, 1)
+}
+
+// Irrigation returns the flow SetIrrigation last set.
+func (s *Soil) Irrigation() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flow
+}
+
+// advance brings the model to t: events, drying and irrigation; s.mu held.
+func (s *Soil) advance(t time.Time) {
 	if s.last.IsZero() {
 		s.last = t
 		s.theta = s.opt.Initial
@@ -152,9 +187,6 @@ func (s *Soil) At(t time.Time) SoilState {
 		s.next = s.nextEvent(s.next)
 	}
 	s.dry(t)
-	frac := s.theta / 100
-	v := s.opt.DryVolts + (s.opt.WetVolts-s.opt.DryVolts)*frac + soilProbeNoise*s.rng.NormFloat64()
-	return SoilState{Moisture: s.theta, Volts: v}
 }
 
 // dry integrates the drying from s.last to t, each step's rate taken at
@@ -165,7 +197,14 @@ func (s *Soil) dry(t time.Time) {
 	for dt > 0 {
 		h := min(step, dt)
 		rate := s.Evaporation(s.last.Add(h/2)) / float64(s.opt.DryingTime)
-		s.theta = s.opt.Residual + (s.theta-s.opt.Residual)*math.Exp(-rate*float64(h))
+		if s.flow == 0 {
+			s.theta = s.opt.Residual + (s.theta-s.opt.Residual)*math.Exp(-rate*float64(h))
+		} else {
+			// dθ/dt = -rate(θ-Residual) + wet(FieldCapacity-θ), exactly.
+			wet := s.flow / float64(s.opt.IrrigationTime)
+			eq := (rate*s.opt.Residual + wet*s.opt.FieldCapacity) / (rate + wet)
+			s.theta = eq + (s.theta-eq)*math.Exp(-(rate+wet)*float64(h))
+		}
 		s.last = s.last.Add(h)
 		dt -= h
 	}

@@ -3,6 +3,7 @@ package hardware
 import (
 	"cmp"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/tributary-iot/tributary/reading"
@@ -69,10 +70,13 @@ const MinTimeout = 100 * time.Millisecond
 // faster).
 const MinInterval = 10 * time.Millisecond
 
-// A ConfigError is a mistake in one sensor of a list: "sensors[3].address:
-// 0x75: a bme280 answers only at 0x76, 0x77".
+// A ConfigError is a mistake in one sensor (actuator, interlock) of a
+// list: "sensors[3].address: 0x75: a bme280 answers only at 0x76, 0x77".
 type ConfigError struct {
-	Index int    // the sensor's, in the list
+	// List is the list the mistake is in: "" or "sensors", "actuators",
+	// "interlocks".
+	List  string
+	Index int    // the sensor's (actuator's, interlock's), in the list
 	Key   string // the key it is about: "address"
 	// Whole: the mistake is the sensor's (a key missing, a name taken),
 	// not the value written at Key.
@@ -80,7 +84,26 @@ type ConfigError struct {
 	Msg   string
 }
 
-func (e *ConfigError) Error() string { return fmt.Sprintf("sensors[%d].%s: %s", e.Index, e.Key, e.Msg) }
+func (e *ConfigError) Error() string {
+	list := cmp.Or(e.List, "sensors")
+	if e.Key == "" {
+		return fmt.Sprintf("%s[%d]: %s", list, e.Index, e.Msg)
+	}
+	if _, err := strconv.Atoi(e.Key); err == nil { // a position: interlocks[0][1]
+		return fmt.Sprintf("%s[%d][%s]: %s", list, e.Index, e.Key, e.Msg)
+	}
+	return fmt.Sprintf("%s[%d].%s: %s", list, e.Index, e.Key, e.Msg)
+}
+
+// Path is where the mistake is in the file, as keys and indexes
+// ("actuators", "2", "pin"), for its line number.
+func (e *ConfigError) Path() []string {
+	path := []string{cmp.Or(e.List, "sensors"), strconv.Itoa(e.Index)}
+	if !e.Whole && e.Key != "" {
+		path = append(path, e.Key)
+	}
+	return path
+}
 
 // Validate checks a list of sensors and returns every mistake, in list
 // order. written(i) lists the keys the file sets for sensor i (nil: those

@@ -30,6 +30,20 @@
 // stands in as a sensor whose reads fail with the open's typed error
 // (sensors.ErrNoDevice ...) and retry the open, until the hardware answers.
 //
+// # Actuators
+//
+// [ActuatorConfig] is one actuator as written (driver relay: on/off;
+// pwm: a level), checked by [ValidateActuators] against the sensors (names
+// and pins are unique across both) and the interlocks. [Open] opens them
+// with the sensors ([Options].Actuators, [Board.Actuators]): on a board
+// through gpioreg, each driven to its off level at once; with Sim, or
+// fallback: sim for a pin that cannot be driven, over an emulated pin whose
+// changes move the simulated world (a heater warms the climate, a fan cools
+// it, a valve waters the soil). An actuator whose pin cannot be driven
+// otherwise fails its commands (sensors.ErrNoDevice) and retries the pin
+// each time. Closing the Board leaves outputs as they are: safe states
+// are the controller's (agent/actuate) to apply, before the Board closes.
+//
 // # Scanning
 //
 // [Scan] lists the I²C buses, tries the identification of every supported

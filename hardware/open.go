@@ -23,6 +23,11 @@ type Options struct {
 	// Logger says what was opened, simulated or is missing; default
 	// slog.Default().
 	Logger *slog.Logger
+	// Actuators are the actuators to open (Board.Actuators), checked with
+	// ValidateActuators against the sensors. Default none; with Sim and
+	// none, the simulated set (a heater, a fan, and a valve where a sensor
+	// measures soil moisture).
+	Actuators []ActuatorConfig
 }
 
 // A Sensor is an opened sensor and how its configuration asks for it to
@@ -38,10 +43,11 @@ type Sensor struct {
 // them: it owns the I²C buses, the pins and the emulators, which its
 // sensors borrow. Close it once its sensors are no longer read.
 type Board struct {
-	sensors []Sensor
-	release []func() // run in order once the sensors are closed
-	closed  sync.Once
-	err     error // of the first Close
+	sensors   []Sensor
+	actuators []Actuator
+	release   []func() // run in order once the sensors are closed
+	closed    sync.Once
+	err       error // of the first Close
 }
 
 // Sensors returns the opened sensors, in the order of the configuration.
@@ -49,6 +55,7 @@ func (b *Board) Sensors() []Sensor { return b.sensors }
 
 // Close closes the sensors, then the buses, and unregisters what was
 // emulated. It returns the sensors' errors; closing again does nothing.
+// It leaves the actuators' outputs as they are (see Actuators).
 func (b *Board) Close() error {
 	b.closed.Do(func() {
 		ss := make([]sensors.Sensor, len(b.sensors))
@@ -78,7 +85,7 @@ func (b *Board) Close() error {
 // the configured bus and pin names and the sensors are opened there, by
 // the same code as on a board.
 func Open(cs []SensorConfig, o Options) (*Board, error) {
-	if errs := Validate(cs, 0, nil); len(errs) > 0 {
+	if errs := append(Validate(cs, 0, nil), ValidateActuators(cs, o.Actuators, nil, nil)...); len(errs) > 0 {
 		var all []error
 		for _, e := range errs {
 			all = append(all, e)
@@ -98,10 +105,17 @@ func Open(cs []SensorConfig, o Options) (*Board, error) {
 		log.Info("using simulated sensors (--sim): every configured sensor's driver over an emulated chip")
 	}
 	var specs []spec
+	soil := false
 	for _, c := range cs {
 		d, _ := lookupDriver(c.Driver) // validated above
 		sp, _ := c.spec(d, nil)
 		specs = append(specs, sp)
+		soil = soil || sp.metric == sensors.MetricMoisture
+	}
+	acts := o.Actuators
+	if len(acts) == 0 && o.Sim {
+		acts = simulatedActuators(soil)
+		log.Info("using simulated actuators (--sim)", "actuators", len(acts))
 	}
 
 	b := &Board{}
@@ -170,6 +184,11 @@ func Open(cs []SensorConfig, o Options) (*Board, error) {
 			add(hw.absent(sp, err), sp, false)
 		}
 	}
+	ah := hw
+	if ah == nil {
+		ah = newOpener(log)
+	}
+	b.openActuators(actuatorSpecs(acts), o.Sim, ah, w, log)
 	return b, nil
 }
 

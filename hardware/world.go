@@ -21,8 +21,9 @@ type simWorld struct {
 	climate *sim.Climate
 	light   *sim.Light
 
-	mu sync.Mutex
-	n  uint64 // models made so far, to seed the next
+	mu    sync.Mutex
+	n     uint64      // models made so far, to seed the next
+	soils []*sim.Soil // every soil bed made, which an irrigation valve waters
 }
 
 func newSimWorld(device string, now func() time.Time) *simWorld {
@@ -42,8 +43,28 @@ func (w *simWorld) next() uint64 {
 	return w.seed + 1000 + w.n
 }
 
-func (w *simWorld) door() *sim.Door     { return sim.NewDoor(sim.DoorOptions{Seed: w.next()}) }
-func (w *simWorld) soil() *sim.Soil     { return sim.NewSoil(sim.SoilOptions{Seed: w.next()}) }
+func (w *simWorld) door() *sim.Door { return sim.NewDoor(sim.DoorOptions{Seed: w.next()}) }
+
+// soil makes a soil bed (one per probe), which the world's valves water.
+func (w *simWorld) soil() *sim.Soil {
+	s := sim.NewSoil(sim.SoilOptions{Seed: w.next()})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.soils = append(w.soils, s)
+	return s
+}
+
+// beds returns the soil beds made so far, making one if there is none, so
+// that a valve always has something to water.
+func (w *simWorld) beds() []*sim.Soil {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.soils) == 0 {
+		w.n++
+		w.soils = append(w.soils, sim.NewSoil(sim.SoilOptions{Seed: w.seed + 1000 + w.n}))
+	}
+	return append([]*sim.Soil(nil), w.soils...)
+}
 func (w *simWorld) rain() *sim.Rain     { return sim.NewRain(sim.RainOptions{Seed: w.next()}) }
 func (w *simWorld) motion() *sim.Motion { return sim.NewMotion(sim.MotionOptions{Seed: w.next()}) }
 

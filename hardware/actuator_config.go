@@ -165,7 +165,13 @@ func (c ActuatorConfig) spec(d ActuatorDriver, keys []string) (actSpec, []*Confi
 	}
 	for _, k := range keys {
 		if slices.Contains(actuatorKeys, k) && !slices.Contains(actuatorCommon, k) && !slices.Contains(d.keys, k) {
-			bad(k, "driver %s does not take %s (only %s)", d.Name, k, strings.Join(d.keys, ", ")+" do")
+			var takers []string
+			for _, o := range actuatorDrivers {
+				if slices.Contains(o.keys, k) {
+					takers = append(takers, o.Name)
+				}
+			}
+			bad(k, "driver %s does not take %s (only %s does)", d.Name, k, orList(takers))
 		}
 	}
 	if c.Pin == "" {

@@ -125,4 +125,8 @@ func describe(w io.Writer, cfg fileConfig) {
 
 	fmt.Fprintln(w)
 	hardware.Describe(w, cfg.Sensors, interval)
+	if len(cfg.Actuators) > 0 {
+		fmt.Fprintln(w)
+		hardware.DescribeActuators(w, cfg.Actuators, cfg.Interlocks, cfg.safeAfter())
+	}
 }

@@ -32,6 +32,22 @@ type fileConfig struct {
 	DrainRate     float64                 `yaml:"drain_rate"`
 	Uplink        uplinkConfig            `yaml:"uplink"`
 	Sensors       []hardware.SensorConfig `yaml:"sensors"`
+
+	Actuators  []hardware.ActuatorConfig `yaml:"actuators"`
+	Interlocks [][]string                `yaml:"interlocks"` // groups of actuators never on together
+	SafeAfter  *time.Duration            `yaml:"safe_after"` // nil: DefaultSafeAfter; 0: never
+}
+
+// DefaultSafeAfter is how long the uplink may be lost before every
+// actuator goes to its safe state, when the file does not say.
+const DefaultSafeAfter = 5 * time.Minute
+
+// safeAfter is the file's safe_after, its default applied.
+func (c *fileConfig) safeAfter() time.Duration {
+	if c.SafeAfter == nil {
+		return DefaultSafeAfter
+	}
+	return *c.SafeAfter
 }
 
 type uplinkConfig struct {
@@ -151,6 +167,13 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 			path = append(path, e.Key)
 		}
 		errs = append(errs, fmt.Errorf("%s%w", at(path...), e))
+	}
+	writtenActuator := func(i int) []string { return keysAt(root, "actuators", strconv.Itoa(i)) }
+	for _, e := range hardware.ValidateActuators(c.Sensors, c.Actuators, c.Interlocks, writtenActuator) {
+		errs = append(errs, fmt.Errorf("%s%w", at(e.Path()...), e))
+	}
+	if c.SafeAfter != nil && *c.SafeAfter < 0 {
+		errs = append(errs, fmt.Errorf("%ssafe_after: negative %v (0: never)", at("safe_after"), *c.SafeAfter))
 	}
 	return errors.Join(errs...)
 }

@@ -81,7 +81,7 @@ func FuzzParseConfig(f *testing.F) {
 			return
 		}
 		// Whatever validates must open without panicking.
-		board, err := hardware.Open(cfg.Sensors, hardware.Options{Device: "d", Logger: discard()})
+		board, err := hardware.Open(cfg.Sensors, hardware.Options{Device: "d", Logger: discard(), Actuators: cfg.Actuators})
 		if err != nil {
 			t.Fatalf("a valid configuration does not open: %v", err)
 		}

@@ -1,6 +1,7 @@
 package sim_test
 
 import (
+	"context"
 	"math"
 	"testing"
 	"time"
@@ -126,5 +127,24 @@ func TestIrrigation(t *testing.T) {
 	hour := s.At(end.Add(time.Hour)).Moisture
 	if d := long - hour; d <= 0 || d > 1 {
 		t.Errorf("an hour after closing: dried %.3f %%, want a little", d)
+	}
+}
+
+func TestSoilSensorFollowsIrrigation(t *testing.T) {
+	s := sim.NewSoil(sim.SoilOptions{Seed: 1, MeanInterval: -1, Initial: 12})
+	now := actStart
+	sn := sim.NewSoilSensor("bed", s, func() time.Time { return now })
+	read := func() float64 {
+		ss, err := sn.Read(context.Background())
+		if err != nil || len(ss) != 1 || ss[0].Metric != "moisture" || ss[0].Unit != "%" {
+			t.Fatalf("read %+v, %v", ss, err)
+		}
+		return ss[0].Value
+	}
+	before := read()
+	s.SetIrrigation(now, 1)
+	now = now.Add(2 * time.Minute)
+	if after := read(); after < before+15 || sn.Name() != "bed" {
+		t.Errorf("two minutes of irrigation: %v %% -> %v %%", before, after)
 	}
 }

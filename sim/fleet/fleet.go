@@ -5,7 +5,9 @@
 // The devices differ: each has its own climate (mean temperature, daily
 // swing, warmest hour, dew point) and one of a few sensor layouts, all drawn
 // from Options.Seed, so a fleet looks like a set of real places rather than
-// copies of one.
+// copies of one. Each device also has emulated actuators (a heater, a fan,
+// a valve where it has soil) wired to its models; Options.OnDevice can put
+// a controller on them.
 package fleet
 
 import (
@@ -14,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"strconv"
 	"sync"
@@ -25,8 +26,6 @@ import (
 	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
-	"github.com/tributary-iot/tributary/sensors"
-	"github.com/tributary-iot/tributary/sim"
 	"github.com/tributary-iot/tributary/store"
 )
 
@@ -67,6 +66,11 @@ type Options struct {
 	// MQTTEvery picks the MQTT devices: those whose 1-based number is a
 	// multiple of it. Default 2 (every other device) when MQTT.URL is set.
 	MQTTEvery int
+	// OnDevice, if set, is called with each device (its models, sensors
+	// and emulated actuators) before its agent is made, and may add to it
+	// (Extra): a controller on its actuators. An error stops Run before
+	// any agent starts. Default nil: the actuators stay off.
+	OnDevice func(d *Device) (Extra, error)
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -145,6 +149,7 @@ func Run(ctx context.Context, opt Options) error {
 	}()
 	ids := DeviceIDs(opt)
 	agents := make([]*agent.Agent, len(ids))
+	var extras []func(context.Context) error
 	var viaMQTT []string
 	for i, id := range ids {
 		boot, err := agent.NewBoot(opt.StateDir, id)
@@ -173,8 +178,23 @@ func Run(ctx context.Context, opt Options) error {
 		if opt.Registerer != nil {
 			reg = prometheus.WrapRegistererWith(prometheus.Labels{"device": id}, opt.Registerer)
 		}
+		dev, err := NewDevice(opt, i)
+		if err != nil {
+			return err
+		}
+		sensorCfgs := dev.Sensors
+		if opt.OnDevice != nil {
+			x, err := opt.OnDevice(dev)
+			if err != nil {
+				return fmt.Errorf("fleet: device %s: %w", id, err)
+			}
+			sensorCfgs = append(sensorCfgs, x.Sensors...)
+			if x.Run != nil {
+				extras = append(extras, x.Run)
+			}
+		}
 		agents[i], err = agent.New(
-			agent.Config{Device: id, Boot: boot, Sensors: device(opt, i), Interval: opt.Interval, StateDir: opt.StateDir},
+			agent.Config{Device: id, Boot: boot, Sensors: sensorCfgs, Interval: opt.Interval, StateDir: opt.StateDir},
 			up, agent.Options{Logger: opt.Logger, Registerer: reg},
 		)
 		if err != nil {
@@ -182,48 +202,18 @@ func Run(ctx context.Context, opt Options) error {
 		}
 	}
 	opt.Logger.Info("fleet starting", "devices", len(ids), "redis", store.RedactURL(opt.Redis.URL), "via_mqtt", viaMQTT, "interval", opt.Interval)
-	errs := make([]error, len(agents))
+	errs := make([]error, len(agents)+len(extras))
 	var wg sync.WaitGroup
 	for i, a := range agents {
 		wg.Go(func() { errs[i] = a.Run(ctx) })
 	}
+	for i, run := range extras {
+		wg.Go(func() {
+			if err := run(ctx); err != nil && ctx.Err() == nil {
+				errs[len(agents)+i] = err
+			}
+		})
+	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// device returns the sensors of device i: its own climate and one of a few
-// layouts, drawn from the seed.
-func device(opt Options, i int) []agent.SensorConfig {
-	seed := uint64(opt.Seed)*0x9e3779b97f4a7c15 + uint64(i)
-	rng := rand.New(rand.NewPCG(seed, 0xf1ee7))
-	mean := 14 + 12*rng.Float64()
-	climate := sim.NewClimate(sim.ClimateOptions{
-		Seed:            seed,
-		MeanTemperature: mean,
-		DailySwing:      2 + 5*rng.Float64(),
-		WarmestHour:     13 + 4*rng.Float64(),
-		DewPoint:        mean - 8 - 6*rng.Float64(),
-		Pressure:        1000 + 25*rng.Float64(),
-	})
-	door := func() sensors.Sensor {
-		return sim.NewDoorSensor("door", sim.NewDoor(sim.DoorOptions{
-			Seed:       seed,
-			MeanClosed: time.Duration(1+rng.IntN(10)) * time.Minute,
-			MeanOpen:   time.Duration(5+rng.IntN(40)) * time.Second,
-		}), nil)
-	}
-	every := func(s sensors.Sensor) agent.SensorConfig { return agent.SensorConfig{Sensor: s} }
-	switch i % 3 {
-	case 0: // a BME280-like climate sensor and a door contact
-		return []agent.SensorConfig{every(sim.NewClimateSensor("climate", climate, nil)), every(door())}
-	case 1: // separate thermometer, hygrometer and a slow barometer, and a door
-		return []agent.SensorConfig{
-			every(sim.NewTemperatureSensor("thermo", climate, nil)),
-			every(sim.NewHumiditySensor("hygro", climate, nil)),
-			{Sensor: sim.NewPressureSensor("baro", climate, nil), Interval: 5 * opt.Interval},
-			every(door()),
-		}
-	default: // climate only
-		return []agent.SensorConfig{every(sim.NewClimateSensor("climate", climate, nil))}
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -175,4 +176,26 @@ func (a *absentOutput) Value() float64 {
 		return 0
 	}
 	return a.out.Value()
+}
+
+// Descriptions returns the actuators as the device announces them, each
+// with the actuators it is interlocked with (the other members of every
+// interlock group naming it, in configuration order).
+func Descriptions(as []Actuator, interlocks [][]string) []command.Actuator {
+	out := make([]command.Actuator, len(as))
+	for i, a := range as {
+		d := a.Description()
+		for _, g := range interlocks {
+			if !slices.Contains(g, d.Name) {
+				continue
+			}
+			for _, n := range g {
+				if n != d.Name && !slices.Contains(d.Interlock, n) {
+					d.Interlock = append(d.Interlock, n)
+				}
+			}
+		}
+		out[i] = d
+	}
+	return out
 }

@@ -226,3 +226,26 @@ func TestOpenActuatorMissingPin(t *testing.T) {
 		t.Error("Open accepted an invalid actuator")
 	}
 }
+
+func TestDescriptions(t *testing.T) {
+	board, err := Open(nil, Options{Sim: true, Logger: discard(), Actuators: []ActuatorConfig{
+		{Name: "heater", Driver: "relay", Pin: "GPIO5", Safe: "on", Label: "Heater"},
+		{Name: "fan", Driver: "pwm", Pin: "GPIO18", Min: f64(20), Safe: "hold"},
+		{Name: "valve", Driver: "relay", Pin: "GPIO6"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer board.Close()
+	ds := Descriptions(board.Actuators(), [][]string{{"heater", "fan"}, {"valve", "heater"}})
+	data, err := command.EncodeActuators(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `[{"name":"heater","kind":"switch","min":0,"max":1,"safe":"on","label":"Heater","interlock":["fan","valve"]},` +
+		`{"name":"fan","kind":"level","min":20,"max":100,"safe":"hold","interlock":["heater"]},` +
+		`{"name":"valve","kind":"switch","min":0,"max":1,"safe":"off","interlock":["heater"]}]`
+	if string(data) != want {
+		t.Errorf("descriptions\n%s\nwant\n%s", data, want)
+	}
+}

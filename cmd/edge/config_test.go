@@ -81,9 +81,15 @@ func FuzzParseConfig(f *testing.F) {
 			return
 		}
 		// Whatever validates must open without panicking.
-		board, err := hardware.Open(cfg.Sensors, hardware.Options{Device: "d", Logger: discard(), Actuators: cfg.Actuators})
+		board, err := hardware.Open(cfg.Sensors, hardware.Options{Device: "d", Logger: discard()})
 		if err != nil {
 			t.Fatalf("a valid configuration does not open: %v", err)
+		}
+		board.Close()
+		// Actuators only emulated: never drive a real board's pins from a fuzzer.
+		board, err = hardware.Open(nil, hardware.Options{Device: "d", Sim: true, Logger: discard(), Actuators: cfg.Actuators})
+		if err != nil {
+			t.Fatalf("valid actuators do not open: %v", err)
 		}
 		board.Close()
 	})

@@ -84,6 +84,8 @@ func (b *Board) Close() error {
 // With Options.Sim, every hardware sensor's emulator is registered under
 // the configured bus and pin names and the sensors are opened there, by
 // the same code as on a board.
+//
+// Options.Actuators are opened after the sensors: see Board.Actuators.
 func Open(cs []SensorConfig, o Options) (*Board, error) {
 	if errs := append(Validate(cs, 0, nil), ValidateActuators(cs, o.Actuators, nil, nil)...); len(errs) > 0 {
 		var all []error

@@ -8,8 +8,11 @@
 //
 // Use the Pi's hardware PWM pins: GPIO12 and GPIO18 (PWM channel 0), GPIO13
 // and GPIO19 (channel 1); two pins on one channel share its duty. periph
-// drives them through the PWM peripheral; other pins fall back to
-// software PWM (DMA) or refuse the frequency. The pin is 3.3 V and a few
+// drives them through the PWM peripheral (its bcm283x driver, which needs
+// access to the SoC's registers: run a first command and read the log);
+// other pins refuse such frequencies. A pin that refuses fails New, and
+// the agent reports the actuator's commands failed (or emulates it, with
+// fallback: sim). The pin is 3.3 V and a few
 // mA: it drives a fan's PWM input or a MOSFET's gate, never the load.
 //
 // # Frequency

@@ -16,7 +16,7 @@ import (
 // TestClosedLoop: a thermostat (the test) reads a simulated greenhouse
 // and switches the real relay driver on an emulated active-low pin, whose
 // changes heat the climate; on a virtual clock, two cold night hours hold
-// the air near the set point instead of the outside's ~4 °C. Then the
+// the air near the set point, far above the outside's. Then the
 // fan, by PWM, cools the air below the outside's temperature.
 func TestClosedLoop(t *testing.T) {
 	ctx := context.Background()

@@ -82,7 +82,7 @@ func (o *Output) Value() float64 {
 	return o.value
 }
 
-// Level returns the pin level that switches the device on (on) or off.
+// level is the pin level that switches the device on (on) or off.
 func (o *Output) level(on bool) gpio.Level { return gpio.Level(on != o.opt.ActiveLow) }
 
 func onOff(on bool) string {

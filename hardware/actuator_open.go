@@ -58,8 +58,9 @@ func (a Actuator) Description() command.Actuator {
 func (b *Board) Actuators() []Actuator { return b.actuators }
 
 // simulatedActuators is what --sim runs when no actuator is configured: a
-// heater, a fan, and a valve where there is a soil probe.
-func simulatedActuators(soil bool) []ActuatorConfig {
+// heater, a fan, and a valve where there is a soil probe; those whose
+// names or pins the sensors cs already use are left out.
+func simulatedActuators(soil bool, cs []SensorConfig) []ActuatorConfig {
 	as := []ActuatorConfig{
 		{Name: "heater", Driver: "relay", Pin: "SIM_GPIO23", ActiveLow: true, Label: "Heater (simulated)", MaxOn: 30 * time.Minute, MinOff: time.Minute},
 		{Name: "fan", Driver: "pwm", Pin: "SIM_GPIO18", Label: "Fan (simulated)"},
@@ -67,7 +68,13 @@ func simulatedActuators(soil bool) []ActuatorConfig {
 	if soil {
 		as = append(as, ActuatorConfig{Name: "valve", Driver: "relay", Pin: "SIM_GPIO24", ActiveLow: true, Label: "Irrigation valve (simulated)", MaxOn: 10 * time.Minute})
 	}
-	return as
+	var out []ActuatorConfig
+	for _, a := range as {
+		if len(ValidateActuators(cs, []ActuatorConfig{a}, nil, nil)) == 0 {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // openActuators opens the actuators specs describe, on the board's pins

@@ -158,6 +158,15 @@ func TestOpenSimActuators(t *testing.T) {
 	if as := board2.Actuators(); len(as) != 3 || as[2].Output.Name() != "valve" || as[2].Sim != SimIrrigate {
 		t.Fatalf("simulated set with soil: %+v", as)
 	}
+	// A sensor named like one of the set keeps its name: that actuator is left out.
+	board3, err := Open([]SensorConfig{{Name: "heater", Driver: "sim-temperature"}}, Options{Sim: true, Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer board3.Close()
+	if as := board3.Actuators(); len(as) != 1 || as[0].Output.Name() != "fan" {
+		t.Fatalf("simulated set beside a sensor named heater: %+v", as)
+	}
 }
 
 // TestEmulatedActuatorsMoveTheWorld: an emulated actuator's pin moves the

@@ -116,7 +116,7 @@ func Open(cs []SensorConfig, o Options) (*Board, error) {
 	}
 	acts := o.Actuators
 	if len(acts) == 0 && o.Sim {
-		acts = simulatedActuators(soil)
+		acts = simulatedActuators(soil, cs)
 		log.Info("using simulated actuators (--sim)", "actuators", len(acts))
 	}
 

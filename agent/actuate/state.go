@@ -15,7 +15,7 @@ const watchQueue = 64
 // Sensors returns one sensor per actuator, named like it, whose Read
 // returns the actuator's state (a switch: metric command.MetricOn, unit
 // "1"; a level: command.MetricDuty, unit "%"). Each is a sensors.Watcher
-// that emits a sample on every change the controller makes (a command,
+// that emits the current state when it starts, then a sample on every change the controller makes (a command,
 // max_on, a safe state), and on every safe state even when the value
 // stays. Hand them to the agent like any sensor.
 func (c *Controller) Sensors() []sensors.Sensor {
@@ -44,7 +44,8 @@ func (s *stateSensor) Read(ctx context.Context) ([]sensors.Sample, error) {
 	return []sensors.Sample{s.a.sample()}, nil
 }
 
-// Watch emits the actuator's state on each change until ctx ends.
+// Watch emits the actuator's current state, then its state on each change,
+// until ctx ends.
 func (s *stateSensor) Watch(ctx context.Context, emit func([]sensors.Sample)) error {
 	w := &watcher{wake: make(chan struct{}, 1)}
 	s.c.stMu.Lock()
@@ -52,6 +53,7 @@ func (s *stateSensor) Watch(ctx context.Context, emit func([]sensors.Sample)) er
 		s.a.watchers = map[*watcher]struct{}{}
 	}
 	s.a.watchers[w] = struct{}{}
+	w.push(s.a.sample())
 	s.c.stMu.Unlock()
 	defer func() {
 		s.c.stMu.Lock()

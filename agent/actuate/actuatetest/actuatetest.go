@@ -92,6 +92,9 @@ func (o *Output) Calls() []Call {
 func (o *Output) Values() []float64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if len(o.calls) == 0 {
+		return nil
+	}
 	vs := make([]float64, len(o.calls))
 	for i, c := range o.calls {
 		vs[i] = c.Value

@@ -72,9 +72,10 @@ type rig struct {
 	events  chan command.Event
 	logs    *syncBuffer
 	trusted atomic.Bool
-	cancel  context.CancelFunc
-	done    chan error
-	n       int // ids made by cmd
+	// onTrusted, if it holds a func, is called once by the next ClockTrusted.
+	onTrusted atomic.Value
+	cancel    context.CancelFunc
+	done      chan error
 }
 
 // newRig makes a controller of cfg (outputs named after its actuators,
@@ -94,7 +95,12 @@ func newRig(t *testing.T, cfg actuate.Config, initial map[string]float64, opt ac
 	opt.Registerer = r.reg
 	opt.Now = r.clk.Now
 	opt.NewTimer = func(at time.Time) actuate.Timer { return r.clk.NewTimer(at) }
-	opt.ClockTrusted = r.trusted.Load
+	opt.ClockTrusted = func() bool {
+		if f, ok := r.onTrusted.Swap(func() {}).(func()); ok {
+			f()
+		}
+		return r.trusted.Load()
+	}
 	opt.Report = func(ev command.Event) { r.events <- ev }
 	c, err := actuate.New(cfg, outs, opt)
 	if err != nil {
@@ -131,11 +137,14 @@ func (r *rig) stop() {
 	}
 }
 
+// ids numbers the commands of every rig: ids stay unique across the
+// controllers of one state dir.
+var ids atomic.Int64
+
 // cmd makes a command for the device, recorded now, due in 30 s.
 func (r *rig) cmd(actuator string, v float64) command.Command {
-	r.n++
 	now := r.clk.Now().Truncate(time.Millisecond)
-	return command.Command{ID: fmt.Sprintf("c-%d", r.n), Device: device, Actuator: actuator, Value: v,
+	return command.Command{ID: fmt.Sprintf("c-%d", ids.Add(1)), Device: device, Actuator: actuator, Value: v,
 		Deadline: now.Add(30 * time.Second), By: "alice", At: now}
 }
 

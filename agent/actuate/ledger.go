@@ -38,10 +38,11 @@ import (
 //	[508:512) CRC-32C of [168:508)
 //
 // Each write is fsynced before the controller goes on. Appending takes the
-// whole record, so the outcome's later write needs no new space. Only the
-// last record can be torn by a crash (each append is synced before the
-// next), and a torn append never reached the output: it is ignored. An
-// invalid head elsewhere is damage (see doc.go for what follows). A valid
+// whole record, so the outcome's later write needs no new space. A part of
+// a record at the end of the file is an append cut by a crash: its sync
+// never returned, so its command never reached the output, and it is
+// ignored. A whole record with an invalid head is damage (a torn page
+// write, a failing card; see doc.go for what follows). A valid
 // head without a valid outcome is a command accepted and never finished:
 // it is reported refused interrupted at the next start. Records whose
 // deadline has passed are dropped by compaction, which rewrites the live
@@ -85,8 +86,8 @@ type ledger struct {
 
 // ledgerLoad says what openLedger found.
 type ledgerLoad struct {
-	damaged    int      // records with an invalid head, the last one excepted
-	torn       bool     // the last record was torn (ignored)
+	damaged    int      // whole records with an invalid head
+	torn       bool     // the file ends in a part of a record (ignored)
 	unfinished []*entry // accepted, never finished
 }
 
@@ -112,7 +113,7 @@ func openLedger(path string) (*ledger, ledgerLoad, error) {
 		if !ok {
 			switch {
 			case allZero(rec):
-			case i == n-1:
+			case len(rec) < recSize:
 				ld.torn = true
 			default:
 				ld.damaged++

@@ -48,7 +48,8 @@ type Controller struct {
 	// Owned by Run's goroutine after New.
 	led        *ledger
 	unfinished []*entry
-	damagedAt  time.Time // the ledger was damaged: commands recorded before it cannot be checked
+	damaged    bool      // the ledger was found damaged
+	damagedAt  time.Time // then, by a trusted clock (zero until the clock is): commands recorded before it cannot be checked
 
 	mu      sync.Mutex // guards the fields below
 	queue   []item
@@ -135,6 +136,11 @@ func New(cfg Config, outs []actuators.Output, opt Options) (*Controller, error) 
 			}
 		}
 	}
+	for _, d := range c.Actuators() {
+		if err := d.Validate(); err != nil {
+			return nil, fmt.Errorf("actuate: actuator %s: %w", d.Name, err)
+		}
+	}
 	c.m = newMetrics(names)
 	led, ld, err := openLedger(ledgerPath(cfg.StateDir, cfg.Device))
 	if err != nil {
@@ -149,9 +155,9 @@ func New(cfg Config, outs []actuators.Output, opt Options) (*Controller, error) 
 		c.log.Info("the command ledger's last record was torn by a stop during its write; that command was never applied", "device", cfg.Device, "path", led.path)
 	}
 	if ld.damaged > 0 {
-		c.damagedAt = opt.Now()
+		c.damaged = true
 		c.log.Error("the command ledger is damaged: ids recorded before now cannot be checked for repeats, so commands recorded before now (plus a minute for clocks that differ) are refused until their deadlines pass",
-			"device", cfg.Device, "path", led.path, "damaged_records", ld.damaged, "refused_until", c.damagedAt.Add(command.MaxLifetime+damageSkew))
+			"device", cfg.Device, "path", led.path, "damaged_records", ld.damaged)
 	}
 	return c, nil
 }

@@ -77,6 +77,23 @@ tributary_edge_actuator_value{actuator="valve"} 1
 `, "tributary_edge_actuator_safe_state_total", "tributary_edge_actuator_value")
 }
 
+func TestBootBreaksAnInterlockThatAHeldValueWouldBreak(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.Actuators[2].Safe = 1 // the valve opens at start
+	cfg.Interlocks = append(cfg.Interlocks, []string{"valve", "lamp"})
+	r := newRig(t, cfg, map[string]float64{"lamp": 1}, actuate.Options{}).start() // the lamp holds on
+	r.barrier()
+	if got := r.values("lamp"); !reflect.DeepEqual(got, []float64{0}) {
+		t.Errorf("lamp Set calls %v, want it switched off", got)
+	}
+	if got := r.values("valve"); !reflect.DeepEqual(got, []float64{1}) {
+		t.Errorf("valve Set calls %v", got)
+	}
+	if logs := r.logs.String(); !strings.Contains(logs, `msg="actuator switched off at start: held on together with an interlocked one" device=dev-1 actuator=lamp other=valve`) {
+		t.Errorf("logs:\n%s", logs)
+	}
+}
+
 func TestApplyReportsAcceptedThenAppliedAndTheStateFollows(t *testing.T) {
 	r := newRig(t, testConfig(t.TempDir()), nil, actuate.Options{}).start()
 	r.barrier()
@@ -280,6 +297,7 @@ func TestNewRejectsBadConfigurations(t *testing.T) {
 		{"negative max_on", func(c *actuate.Config) { c.Actuators[0].MaxOn = -time.Second }, "negative"},
 		{"interlock unknown", func(c *actuate.Config) { c.Interlocks = [][]string{{"heater", "pump"}} }, `no actuator "pump"`},
 		{"interlock alone", func(c *actuate.Config) { c.Interlocks = [][]string{{"heater"}} }, "at least two"},
+		{"label with a newline", func(c *actuate.Config) { c.Actuators[0].Label = "a\nb" }, "label"},
 		{"interlocked safe on", func(c *actuate.Config) { c.Actuators[0].Safe = 1; c.Actuators[1].Safe = 30 }, "both on in their safe states"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -51,7 +51,7 @@ func (c *Controller) handle(ctx context.Context, it item) {
 		return
 	}
 	prev := a.value
-	err := a.out.Set(ctx, cmd.Value)
+	err := c.set(ctx, a, cmd.Value)
 	now = c.opt.Now()
 	switch {
 	case err != nil && ctx.Err() != nil:
@@ -81,7 +81,10 @@ func (c *Controller) check(cmd command.Command, now time.Time) (command.State, s
 	if !now.Before(cmd.Deadline) {
 		return command.Expired, command.ReasonDeadline, fmt.Sprintf("its deadline passed %v before it could be applied", now.Sub(cmd.Deadline).Round(time.Millisecond))
 	}
-	if !c.damagedAt.IsZero() && cmd.At.Before(c.damagedAt.Add(damageSkew)) {
+	if c.damaged && c.damagedAt.IsZero() {
+		c.damagedAt = now // the first trusted time since the damage was found
+	}
+	if c.damaged && cmd.At.Before(c.damagedAt.Add(damageSkew)) {
 		return refused(command.ReasonInterrupted, "the edge's command ledger was damaged: a command recorded before %s cannot be checked for repeats; send it again", c.damagedAt.UTC().Format(time.RFC3339))
 	}
 	a := c.byName[cmd.Actuator]
@@ -116,6 +119,17 @@ func (c *Controller) check(cmd command.Command, now time.Time) (command.State, s
 		return refused(command.ReasonRateLimited, "%s takes at most %d commands a minute", s.Name, s.PerMinute)
 	}
 	return "", "", ""
+}
+
+// setTimeout bounds one Output.Set, so that a stuck driver that heeds its
+// context cannot hold up the timers (max_on, safe_after) for long.
+const setTimeout = 10 * time.Second
+
+// set sets a's output to v, bounded by setTimeout.
+func (c *Controller) set(ctx context.Context, a *actuator, v float64) error {
+	ctx, cancel := context.WithTimeout(ctx, setTimeout)
+	defer cancel()
+	return a.out.Set(ctx, v)
 }
 
 func newEntry(it item, now time.Time) *entry {

@@ -174,7 +174,7 @@ func TestDamagedLedgerRefusesOnlyCommandsRecordedBefore(t *testing.T) {
 	r2.submit(first) // and now it is recorded again, refused
 	r2.outcome(first.ID, command.Refused, command.ReasonInterrupted)
 	old := r2.cmd("valve", 1)
-	old.At = old.At.Add(40 * time.Second) // within a minute of the damage (found at 18:00:00)
+	old.At = old.At.Add(40 * time.Second) // within a minute of the damage (the first trusted time after it: 18:00:10)
 	old.Deadline = old.At.Add(time.Minute)
 	r2.submit(old)
 	r2.outcome(old.ID, command.Refused, command.ReasonInterrupted)

@@ -29,6 +29,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	for _, a := range c.acts {
 		c.toSafe(ctx, a, CauseBoot, now)
 	}
+	c.bootInterlocks(ctx, now)
 	c.resolveUnfinished()
 	c.tidyLedger(now)
 
@@ -141,7 +142,7 @@ func (c *Controller) nextWake() time.Time {
 
 // maxOnOff switches a off: it has been on for its max_on.
 func (c *Controller) maxOnOff(ctx context.Context, a *actuator, now time.Time) {
-	if err := a.out.Set(ctx, 0); err != nil {
+	if err := c.set(ctx, a, 0); err != nil {
 		c.log.Error("cannot switch off an actuator on longer than its max_on; retrying", "device", c.cfg.Device, "actuator", a.spec.Name,
 			"max_on", a.spec.MaxOn, "retry_in", retryOffEvery, "err", err)
 		c.setValue(a, a.out.Value(), now)
@@ -170,13 +171,42 @@ func (c *Controller) toSafe(ctx context.Context, a *actuator, cause string, now 
 			return
 		}
 	}
-	if err := a.out.Set(ctx, v); err != nil {
+	if err := c.set(ctx, a, v); err != nil {
 		c.log.Error("cannot put an actuator in its safe state ("+cause+")", "device", c.cfg.Device, "actuator", a.spec.Name, "safe", v, "err", err)
 		c.setValue(a, a.out.Value(), now)
 		return
 	}
 	c.log.Info("actuator in its safe state ("+cause+")", "device", c.cfg.Device, "actuator", a.spec.Name, "value", v)
 	c.setValue(a, v, now)
+}
+
+// bootInterlocks switches off, at start, an actuator held on while an
+// interlocked one (earlier in the configuration) is on too: held values
+// may break an interlock.
+func (c *Controller) bootInterlocks(ctx context.Context, now time.Time) {
+	for i, a := range c.acts {
+		for _, p := range a.partners {
+			if a.value <= 0 || p.value <= 0 || !c.before(p, i) {
+				continue
+			}
+			if err := c.set(ctx, a, 0); err != nil {
+				c.log.Error("cannot switch off an actuator held on together with an interlocked one", "device", c.cfg.Device, "actuator", a.spec.Name, "other", p.spec.Name, "err", err)
+				continue
+			}
+			c.log.Warn("actuator switched off at start: held on together with an interlocked one", "device", c.cfg.Device, "actuator", a.spec.Name, "other", p.spec.Name)
+			c.setValue(a, 0, now)
+		}
+	}
+}
+
+// before reports whether p comes before the i-th actuator in the configuration.
+func (c *Controller) before(p *actuator, i int) bool {
+	for _, x := range c.acts[:i] {
+		if x == p {
+			return true
+		}
+	}
+	return false
 }
 
 // setValue records a's new value (always emitting a state sample), and

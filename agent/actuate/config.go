@@ -78,7 +78,8 @@ type Options struct {
 	// Registerer receives the controller's metrics. Default nil: not registered.
 	Registerer prometheus.Registerer
 	// Now is the controller's clock: deadlines, rates, min_off, max_on and
-	// status times. Default time.Now.
+	// status times. Default time.Now, whose monotonic reading keeps the
+	// durations right when the wall clock steps.
 	Now func() time.Time
 	// NewTimer returns a timer that fires once Now reads at or later (the
 	// max_on and safe_after timers). Default: a time.Timer for at.Sub(Now()).

@@ -72,8 +72,12 @@
 // recorded by the cloud (At) before the damage was found, so commands with
 // At before that moment plus a minute (clocks differ) are refused
 // interrupted ("send it again"); commands recorded later are checked as
-// usual. The rule lapses by itself once those commands' deadlines pass.
-// The damage is logged at start with how many records were lost. A part of
+// usual. "That moment" is the first time the clock is trusted after the
+// damage was found. The damaged records are kept through compactions, so a
+// restart finds the damage again (its window then starts anew, later: on
+// the safe side); once command.MaxLifetime plus a minute has passed, every
+// command recorded before has expired, and they are dropped. The damage
+// is logged at start with how many records were lost. A part of
 // a record at the end of the file is an append cut by a crash: that
 // command was never applied, and it is ignored.
 //

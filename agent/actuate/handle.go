@@ -110,11 +110,13 @@ func (c *Controller) check(cmd command.Command, now time.Time) (command.State, s
 		}
 	}
 	cut := now.Add(-time.Minute)
-	i := 0
-	for i < len(a.tries) && !a.tries[i].After(cut) {
-		i++
+	kept := a.tries[:0]
+	for _, t := range a.tries {
+		if t.After(cut) && !t.After(now) { // a try after now: the clock stepped back; forget it
+			kept = append(kept, t)
+		}
 	}
-	a.tries = a.tries[i:]
+	a.tries = kept
 	if len(a.tries) >= s.PerMinute {
 		return refused(command.ReasonRateLimited, "%s takes at most %d commands a minute", s.Name, s.PerMinute)
 	}
@@ -143,11 +145,13 @@ func (e *entry) finalize(state command.State, reason, detail string, v float64, 
 
 // statusTime returns now, or else if the clock reads a time a status
 // cannot carry (before 2000: a clock never set), fallback.
+// Times are cut to milliseconds, as on the wire and in the ledger, so that
+// a status reported again is the same.
 func statusTime(now, fallback time.Time) time.Time {
 	if y := now.UTC().Year(); y < 2000 || y > 9999 {
-		return fallback
+		now = fallback
 	}
-	return now
+	return now.UTC().Truncate(time.Millisecond)
 }
 
 // cleanDetail makes s a valid Status.Detail: control characters become

@@ -82,6 +82,9 @@ type ledger struct {
 	f     *os.File
 	ids   map[string]*entry
 	slots int // records in the file
+	// keep holds the damaged records, which compaction keeps so that a
+	// restart still finds the damage, until the controller drops them.
+	keep [][]byte
 }
 
 // ledgerLoad says what openLedger found.
@@ -117,6 +120,8 @@ func openLedger(path string) (*ledger, ledgerLoad, error) {
 				ld.torn = true
 			default:
 				ld.damaged++
+				l.keep = append(l.keep, append([]byte(nil), rec...))
+				l.slots = i + 1 // never overwritten: a restart finds the damage again
 			}
 			continue
 		}
@@ -186,7 +191,7 @@ func (l *ledger) forget(now time.Time) {
 }
 
 // needsCompaction reports whether the file holds many more records than ids.
-func (l *ledger) needsCompaction() bool { return l.slots >= 2*len(l.ids)+64 }
+func (l *ledger) needsCompaction() bool { return l.slots >= 2*(len(l.ids)+len(l.keep))+64 }
 
 // compact rewrites the file with the live ids only.
 func (l *ledger) compact() error {
@@ -195,9 +200,12 @@ func (l *ledger) compact() error {
 		es = append(es, e)
 	}
 	sort.Slice(es, func(i, j int) bool { return es[i].slot < es[j].slot })
-	b := make([]byte, len(es)*recSize)
+	b := make([]byte, (len(l.keep)+len(es))*recSize)
+	for i, k := range l.keep {
+		copy(b[i*recSize:], k)
+	}
 	for i, e := range es {
-		rec := b[i*recSize : (i+1)*recSize]
+		rec := b[(len(l.keep)+i)*recSize : (len(l.keep)+i+1)*recSize]
 		encodeHead(rec, e)
 		if e.state != "" {
 			encodeOutcome(rec, e)
@@ -213,9 +221,9 @@ func (l *ledger) compact() error {
 	l.f.Close()
 	l.f = f
 	for i, e := range es {
-		e.slot = i
+		e.slot = len(l.keep) + i
 	}
-	l.slots = len(es)
+	l.slots = len(l.keep) + len(es)
 	return nil
 }
 

@@ -277,3 +277,49 @@ func TestStopReportsQueuedCommandsInterrupted(t *testing.T) {
 	r2.submit(queued)
 	r2.outcome(queued.ID, command.Refused, command.ReasonInterrupted)
 }
+
+func TestLedgerDamageOutlivesCompactionAndRestartsUntilItIsPast(t *testing.T) {
+	dir := t.TempDir()
+	r := newRig(t, testConfig(dir), nil, actuate.Options{}).start()
+	r.apply("valve", 1)
+	r.stop()
+	b, err := os.ReadFile(ledgerFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[40] ^= 0xff
+	if err := os.WriteFile(ledgerFile(dir), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	r2 := newRig(t, testConfig(dir), nil, actuate.Options{}).start()
+	for i := 0; i < 70; i++ { // recorded, refused: commands from before the damage
+		c := r2.submit(r2.cmd("pump", 1))
+		r2.outcome(c.ID, command.Refused, command.ReasonInterrupted)
+	}
+	r2.clk.Advance(2 * time.Minute)
+	r2.apply("valve", 0) // forgets the 70, compacts
+	r2.barrier()         // after the compaction
+	if fi, err := os.Stat(ledgerFile(dir)); err != nil || fi.Size() != 3*recSize {
+		t.Fatalf("ledger after compaction: %v, %d bytes, want the damaged record, the valve's and the barrier's", err, fi.Size())
+	}
+	r2.stop()
+
+	r3 := newRig(t, testConfig(dir), nil, actuate.Options{}).start()
+	if !strings.Contains(r3.logs.String(), "damaged_records=1") {
+		t.Fatalf("the damage was not found again after a compaction:\n%s", r3.logs.String())
+	}
+	c := r3.submit(r3.cmd("valve", 1))
+	r3.outcome(c.ID, command.Refused, command.ReasonInterrupted)
+	r3.clk.Advance(command.MaxLifetime + 2*time.Minute)
+	r3.apply("valve", 1)
+	if !strings.Contains(r3.logs.String(), "the command ledger's damage is past") {
+		t.Errorf("logs:\n%s", r3.logs.String())
+	}
+	r3.stop()
+	r4 := newRig(t, testConfig(dir), nil, actuate.Options{}).start()
+	r4.barrier()
+	if strings.Contains(r4.logs.String(), "damaged") {
+		t.Errorf("still damaged after its window:\n%s", r4.logs.String())
+	}
+}

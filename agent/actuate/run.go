@@ -255,8 +255,13 @@ func (c *Controller) tidyLedger(now time.Time) {
 	if !c.opt.ClockTrusted() {
 		return
 	}
+	compact := false
+	if c.damaged && !c.damagedAt.IsZero() && !now.Before(c.damagedAt.Add(command.MaxLifetime+damageSkew)) {
+		c.damaged, c.led.keep, compact = false, nil, true
+		c.log.Info("the command ledger's damage is past: every command recorded before it has expired; its damaged records are dropped", "device", c.cfg.Device)
+	}
 	c.led.forget(now)
-	if c.led.needsCompaction() {
+	if compact || c.led.needsCompaction() {
 		if err := c.led.compact(); err != nil {
 			c.log.Error("cannot compact the command ledger", "device", c.cfg.Device, "err", err)
 		}

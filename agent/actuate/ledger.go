@@ -108,7 +108,15 @@ func openLedger(path string) (*ledger, ledgerLoad, error) {
 		f.Close()
 		return nil, ld, fmt.Errorf("actuate: read command ledger %s: %w", path, err)
 	}
-	l := &ledger{path: path, f: f, ids: map[string]*entry{}}
+	l := &ledger{path: path, f: f}
+	ld = l.parse(b)
+	return l, ld, nil
+}
+
+// parse loads the records in b, the ledger file's content.
+func (l *ledger) parse(b []byte) ledgerLoad {
+	var ld ledgerLoad
+	l.ids = map[string]*entry{}
 	n := (len(b) + recSize - 1) / recSize
 	for i := 0; i < n; i++ {
 		rec := b[i*recSize : min(len(b), (i+1)*recSize)]
@@ -138,7 +146,7 @@ func openLedger(path string) (*ledger, ledgerLoad, error) {
 		}
 	}
 	sort.Slice(ld.unfinished, func(i, j int) bool { return ld.unfinished[i].slot < ld.unfinished[j].slot })
-	return l, ld, nil
+	return ld
 }
 
 func (l *ledger) close() error { return l.f.Close() }

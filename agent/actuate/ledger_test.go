@@ -323,3 +323,42 @@ func TestLedgerDamageOutlivesCompactionAndRestartsUntilItIsPast(t *testing.T) {
 		t.Errorf("still damaged after its window:\n%s", r4.logs.String())
 	}
 }
+
+func TestRefusalsWaitingToBeReportedAreBounded(t *testing.T) {
+	r := newRig(t, testConfig(t.TempDir()), nil, actuate.Options{QueueLen: 1})
+	entered, release := make(chan struct{}), make(chan struct{})
+	r.outs["fan"].Before = func(ctx context.Context, v float64) error {
+		if v == 50 {
+			close(entered)
+			<-release
+		}
+		return nil
+	}
+	r.start()
+	slow := r.submit(r.cmd("fan", 50))
+	<-entered
+	queued := r.submit(r.cmd("valve", 1))
+	const refusals = 1024 // actuate's bound, beyond the queue's length
+	for i := 0; i < refusals+10; i++ {
+		var re *actuate.RefusedError
+		if err := r.c.Submit(r.cmd("valve", 0)); !errors.As(err, &re) || re.Reason != command.ReasonBusy {
+			t.Fatalf("Submit %d to a full queue: %v", i, err)
+		}
+	}
+	close(release)
+	r.outcome(slow.ID, command.Applied, "")
+	r.outcome(queued.ID, command.Applied, "")
+	for i := 0; i < refusals; i++ {
+		if s := r.next().Status; s == nil || s.Reason != command.ReasonBusy {
+			t.Fatalf("refusal %d: %+v", i, s)
+		}
+	}
+	r.barrier() // the 10 beyond the bound were not reported
+	r.metrics(`
+# HELP tributary_edge_commands_total Commands decided by the edge, by outcome (applied, refused, expired, failed) and reason (empty when applied); repeats of a recorded id are not counted again.
+# TYPE tributary_edge_commands_total counter
+tributary_edge_commands_total{outcome="applied",reason=""} 2
+tributary_edge_commands_total{outcome="refused",reason="busy"} 1034
+tributary_edge_commands_total{outcome="refused",reason="unknown_actuator"} 1
+`, "tributary_edge_commands_total")
+}

@@ -313,6 +313,7 @@ func TestLedgerDamageOutlivesCompactionAndRestartsUntilItIsPast(t *testing.T) {
 	r3.outcome(c.ID, command.Refused, command.ReasonInterrupted)
 	r3.clk.Advance(command.MaxLifetime + 2*time.Minute)
 	r3.apply("valve", 1)
+	r3.barrier() // after the apply's tidying of the ledger
 	if !strings.Contains(r3.logs.String(), "the command ledger's damage is past") {
 		t.Errorf("logs:\n%s", r3.logs.String())
 	}

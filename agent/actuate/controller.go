@@ -89,7 +89,10 @@ type actuator struct {
 
 // New checks cfg, opens the command ledger in cfg.StateDir and returns a
 // controller of outs, one per cfg.Actuators entry (matched by Name). It
-// does not touch the outputs: Run puts them in their safe states.
+// does not touch the outputs: Run puts them in their safe states. Run
+// closes the ledger when it returns (a controller never run keeps it open).
+// One controller per device and state dir: the agent's lock on the state
+// dir keeps a second edge away.
 func New(cfg Config, outs []actuators.Output, opt Options) (*Controller, error) {
 	cfg.Actuators = append([]Spec(nil), cfg.Actuators...)
 	if err := cfg.check(); err != nil {

@@ -1,6 +1,7 @@
 package actuate_test
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"strings"
@@ -317,4 +318,35 @@ func TestNewRejectsBadConfigurations(t *testing.T) {
 	if _, err := actuate.New(cfg, []actuators.Output{&actuatetest.Output{ID: "heater"}}, actuate.Options{}); err == nil {
 		t.Error("New with too few outputs: no error")
 	}
+}
+
+func TestRunOnceAndWatchersComeAndGo(t *testing.T) {
+	r := newRig(t, testConfig(t.TempDir()), nil, actuate.Options{}).start()
+	r.barrier()
+	if err := r.c.Run(t.Context()); err == nil {
+		t.Error("a second Run: no error")
+	}
+	a, b := r.watch("valve"), r.watch("valve")
+	awaitValue(t, a, 0)
+	awaitValue(t, b, 0)
+	r.apply("valve", 1)
+	awaitValue(t, a, 1)
+	awaitValue(t, b, 1)
+	// A watcher whose context ended is gone; the others go on.
+	var s sensors.Sensor
+	for _, x := range r.c.Sensors() {
+		if x.Name() == "valve" {
+			s = x
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := s.(sensors.Watcher).Watch(ctx, func([]sensors.Sample) {}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Watch with an ended context: %v", err)
+	}
+	if _, err := s.Read(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Read with an ended context: %v", err)
+	}
+	r.apply("valve", 0)
+	awaitValue(t, a, 0)
 }

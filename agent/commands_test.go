@@ -218,9 +218,9 @@ func TestEventOutboxDurable(t *testing.T) {
 }
 
 // Over MQTT: a command the bridge's user publishes on the device's topic
-// reaches the handler, also when sent while the agent was away (the
-// persistent session); another device's topic is not the agent's to read;
-// events go out on the events topic.
+// reaches the handler; another device's topic is not the agent's to read;
+// events go out on the events topic; a command sent while the agent was
+// away arrives when it is back (the persistent session).
 func TestMQTTCommands(t *testing.T) {
 	users := map[string]string{"pi-1": "pi-1-password", "pi-2": "pi-2-password", "tributary-bridge-1": "bridge-password"}
 	srv := mosquittotest.Start(t, mosquittotest.Options{Users: users, Persistence: true, ACLFile: "../deploy/mosquitto/acl"})
@@ -231,7 +231,6 @@ func TestMQTTCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer up.Close()
 	select {
 	case u := <-ups:
 		if !u {
@@ -325,5 +324,19 @@ func TestMQTTCommands(t *testing.T) {
 	case topic := <-snoop:
 		t.Errorf("pi-2 received %s", topic)
 	default:
+	}
+
+	// A command sent while the agent is away is delivered when it comes
+	// back: the broker keeps it in the agent's persistent session.
+	up.Close()
+	pub("pi-1", testCommand("pi-1", "c3"))
+	up2, err := NewMQTTUplink(MQTTUplinkOptions{Broker: mqttwire.Broker{URL: srv.URL(), Password: users["pi-1"]}, Device: "pi-1", Boot: "boot-2",
+		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond, Commands: g.handle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up2.Close()
+	if ids := g.await(t, 3); fmt.Sprint(ids) != "[pi-1/c1 pi-1/c2 pi-1/c3]" {
+		t.Errorf("handled %v", ids)
 	}
 }

@@ -62,7 +62,7 @@ func (b *Board) Actuators() []Actuator { return b.actuators }
 // names or pins the sensors cs already use are left out.
 func simulatedActuators(soil bool, cs []SensorConfig) []ActuatorConfig {
 	as := []ActuatorConfig{
-		{Name: "heater", Driver: "relay", Pin: "SIM_GPIO23", ActiveLow: true, Label: "Heater (simulated)", MaxOn: 30 * time.Minute, MinOff: time.Minute},
+		{Name: "heater", Driver: "relay", Pin: "SIM_GPIO23", ActiveLow: true, Label: "Heater (simulated)", MaxOn: 30 * time.Minute, MinOff: 10 * time.Second},
 		{Name: "fan", Driver: "pwm", Pin: "SIM_GPIO18", Label: "Fan (simulated)"},
 	}
 	if soil {

@@ -93,6 +93,9 @@ type settings struct {
 	interval      time.Duration
 	metricsListen string
 	sensors       []hardware.SensorConfig
+	actuators     []hardware.ActuatorConfig
+	interlocks    [][]string
+	safeAfter     time.Duration
 	sim           bool
 }
 
@@ -130,7 +133,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	board, err := hardware.Open(s.sensors, hardware.Options{Device: s.device, Sim: s.sim, Logger: log})
+	board, err := hardware.Open(s.sensors, hardware.Options{Device: s.device, Sim: s.sim, Logger: log, Actuators: s.actuators})
 	if err != nil {
 		return err
 	}
@@ -143,6 +146,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{Err: err}
 	}
+
 	boot, err := agent.NewBoot(s.stateDir, s.device)
 	if err != nil {
 		return err
@@ -159,14 +163,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := reg.Register(q.Collector()); err != nil {
 		return err
 	}
-	up, uplinkDesc, closeUplink, err := openUplink(s, boot, log)
+	act, err := openActuation(s, board, ready, reg, log)
 	if err != nil {
 		return err
 	}
-	defer closeUplink()
+	up, err := openUplink(s, boot, act, log)
+	if err != nil {
+		return err
+	}
+	defer up.close()
+	if act != nil {
+		for _, sn := range act.ctrl.Sensors() {
+			cfgs = append(cfgs, agent.SensorConfig{Sensor: sn})
+		}
+	}
 
 	a, err := agent.New(agent.Config{Device: s.device, Boot: boot, Sensors: cfgs, Interval: s.interval, StateDir: s.stateDir},
-		up, agent.Options{Logger: log, Registerer: reg, ClockReady: ready, DrainRate: s.drainRate, Queue: q, SeqFromClock: true})
+		up.up, agent.Options{Logger: log, Registerer: reg, ClockReady: ready, DrainRate: s.drainRate, Queue: q, SeqFromClock: true})
 	if err != nil {
 		return err
 	}
@@ -182,9 +195,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer metrics.Stop(2 * time.Second)
 		metricsAddr = "http://" + ln.Addr().String() + "/metrics"
 	}
-	log.Info("edge starting", "version", buildinfo.String("edge"), "device", s.device, "boot", boot, "uplink", uplinkDesc,
-		"state_dir", s.stateDir, "spool", s.spool.dir, "spool_sync", s.spool.opt.Sync, "spooled", q.Len(), "sensors", len(cfgs), "metrics", metricsAddr, "clock", cmp.Or(s.clock, agent.ClockAuto), "clock_floor", floor)
-	return a.Run(ctx)
+	log.Info("edge starting", "version", buildinfo.String("edge"), "device", s.device, "boot", boot, "uplink", up.describe,
+		"state_dir", s.stateDir, "spool", s.spool.dir, "spool_sync", s.spool.opt.Sync, "spooled", q.Len(), "sensors", len(cfgs), "metrics", metricsAddr, "clock", cmp.Or(s.clock, agent.ClockAuto), "clock_floor", floor, "actuators", len(act.descriptions()))
+	if act == nil {
+		return a.Run(ctx)
+	}
+	return act.run(ctx, a, up)
 }
 
 // boardCloseTimeout bounds closing the sensors at exit: a driver whose read
@@ -222,6 +238,9 @@ func resolve(f *flags) (settings, error) {
 		stateDir:      cmp.Or(f.stateDir, file.StateDir, defaultStateDir()),
 		interval:      cmp.Or(f.interval, file.Interval, agent.DefaultInterval),
 		sensors:       file.Sensors,
+		actuators:     file.Actuators,
+		interlocks:    file.Interlocks,
+		safeAfter:     file.safeAfter(),
 		sim:           f.sim,
 		clock:         cmp.Or(f.clock, file.Clock),
 		drainRate:     cmp.Or(f.drainRate, file.DrainRate),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -77,21 +78,51 @@ func overlay(flags, file cli.Conn) cli.Conn {
 	}
 }
 
-// openUplink connects (in the background) to the chosen uplink. close
-// releases it after the agent has stopped.
-func openUplink(s settings, boot string, log *slog.Logger) (up agent.Uplink, describe string, close func(), err error) {
+// openedUplink is the chosen uplink, connecting in the background.
+type openedUplink struct {
+	up       agent.Uplink
+	describe string
+	// runCommands, if not nil, reads the device's commands until ctx ends
+	// (Redis: a blocking read on a connection of its own; over MQTT the
+	// uplink's subscription does it).
+	runCommands func(ctx context.Context) error
+	// sendEvents sends command events upstream (the outbox's sender).
+	sendEvents agent.SendEvents
+	close      func() // after the agent has stopped
+}
+
+// openUplink connects (in the background) to the chosen uplink; with act,
+// it also takes the device's commands to act's controller and announces its
+// actuators.
+func openUplink(s settings, boot string, act *actuation, log *slog.Logger) (openedUplink, error) {
 	if s.up.mqtt.Broker.URL != "" {
 		o := s.up.mqtt
 		o.Boot, o.Logger = boot, log
+		if act != nil {
+			o.Commands, o.CommandsUp, o.Actuators = act.submit, act.ctrl.SetUplink, act.descriptions()
+		}
 		u, err := agent.NewMQTTUplink(o)
 		if err != nil {
-			return nil, "", nil, err
+			return openedUplink{}, err
 		}
-		return u, "mqtt " + secret.RedactURL(o.Broker.URL), func() { u.Close() }, nil
+		return openedUplink{up: u, describe: "mqtt " + secret.RedactURL(o.Broker.URL), sendEvents: u.SendEvents, close: func() { u.Close() }}, nil
 	}
 	rdb, err := store.NewClient(s.up.redis)
 	if err != nil {
-		return nil, "", nil, err
+		return openedUplink{}, err
 	}
-	return agent.NewRedisUplink(store.New(rdb, store.Options{})), "redis " + store.RedactURL(s.up.redis.URL), func() { rdb.Close() }, nil
+	st := store.New(rdb, store.Options{})
+	ou := openedUplink{up: agent.NewRedisUplink(st), describe: "redis " + store.RedactURL(s.up.redis.URL),
+		sendEvents: agent.RedisEventSender(st, s.device), close: func() { rdb.Close() }}
+	if act != nil {
+		ou.runCommands = func(ctx context.Context) error {
+			cmdc, err := store.NewClient(s.up.redis) // a blocking read holds its connection
+			if err != nil {
+				return err
+			}
+			return agent.RunRedisCommands(ctx, agent.RedisCommandsOptions{Client: cmdc, Device: s.device, StateDir: s.stateDir,
+				Handle: act.submit, Uplink: act.ctrl.SetUplink, Actuators: act.descriptions(), Logger: log.With("component", "commands")})
+		}
+	}
+	return ou, nil
 }

@@ -96,6 +96,7 @@ func Open(cs []SensorConfig, o Options) (*Board, error) {
 	}
 	log := cmp.Or(o.Logger, slog.Default())
 	w := newSimWorld(o.Device, time.Now)
+	simSet := len(cs) == 0 // the simulated set of sensors, and so of actuators
 	switch {
 	case len(cs) == 0 && o.Sim:
 		log.Info("using simulated sensors (--sim)")
@@ -115,7 +116,7 @@ func Open(cs []SensorConfig, o Options) (*Board, error) {
 		soil = soil || sp.metric == sensors.MetricMoisture
 	}
 	acts := o.Actuators
-	if len(acts) == 0 && o.Sim {
+	if len(acts) == 0 && o.Sim && simSet {
 		acts = simulatedActuators(soil, cs)
 		log.Info("using simulated actuators (--sim)", "actuators", len(acts))
 	}

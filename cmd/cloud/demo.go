@@ -24,7 +24,7 @@ import (
 func demoFleet(devices int, interval time.Duration, st store.Options, persistent bool) component {
 	return component{name: "demo-fleet", run: func(ctx context.Context, env componentEnv) error {
 		redis, log := env.Redis, env.Log
-		opt := fleet.Options{Redis: redis, Store: st, Devices: devices, Interval: interval, Logger: log}
+		opt := fleet.Options{Redis: redis, Store: st, Devices: devices, Interval: interval, Logger: log, Actuate: true}
 		if persistent {
 			dir, err := demoStateDir()
 			if err != nil {

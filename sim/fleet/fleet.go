@@ -71,6 +71,11 @@ type Options struct {
 	// (Extra): a controller on its actuators. An error stops Run before
 	// any agent starts. Default nil: the actuators stay off.
 	OnDevice func(d *Device) (Extra, error)
+	// Actuate puts each device's actuators under a safety controller
+	// (agent/actuate) that takes commands from its uplink, as an edge does,
+	// and reports them through a durable outbox in StateDir. Default false:
+	// the actuators stay off.
+	Actuate bool
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -156,24 +161,6 @@ func Run(ctx context.Context, opt Options) error {
 		if err != nil {
 			return fmt.Errorf("fleet: device %s: %w", id, err)
 		}
-		var up agent.Uplink
-		if opt.MQTT.URL != "" && (i+1)%opt.MQTTEvery == 0 {
-			u, err := agent.NewMQTTUplink(agent.MQTTUplinkOptions{Broker: opt.MQTT, Device: id, Boot: boot, Logger: opt.Logger.With("device", id)})
-			if err != nil {
-				return fmt.Errorf("fleet: device %s: %w", id, err)
-			}
-			// Closed after the agents stop: each publishes its offline status.
-			closers = append(closers, func() { u.Close() })
-			up = u
-			viaMQTT = append(viaMQTT, id)
-		} else {
-			rdb, err := store.NewClient(opt.Redis)
-			if err != nil {
-				return fmt.Errorf("fleet: %w", err)
-			}
-			closers = append(closers, func() { rdb.Close() })
-			up = agent.NewRedisUplink(store.New(rdb, opt.Store))
-		}
 		var reg prometheus.Registerer
 		if opt.Registerer != nil {
 			reg = prometheus.WrapRegistererWith(prometheus.Labels{"device": id}, opt.Registerer)
@@ -183,6 +170,53 @@ func Run(ctx context.Context, opt Options) error {
 			return err
 		}
 		sensorCfgs := dev.Sensors
+		var act *deviceActuation
+		if opt.Actuate {
+			if act, err = newDeviceActuation(opt, dev, reg); err != nil {
+				return fmt.Errorf("fleet: device %s: %w", id, err)
+			}
+			for _, sn := range act.ctrl.Sensors() {
+				sensorCfgs = append(sensorCfgs, agent.SensorConfig{Sensor: sn})
+			}
+		}
+		var up agent.Uplink
+		if opt.MQTT.URL != "" && (i+1)%opt.MQTTEvery == 0 {
+			mo := agent.MQTTUplinkOptions{Broker: opt.MQTT, Device: id, Boot: boot, Logger: opt.Logger.With("device", id)}
+			if act != nil {
+				mo.Commands, mo.CommandsUp, mo.Actuators = act.submit, act.ctrl.SetUplink, act.ctrl.Actuators()
+			}
+			u, err := agent.NewMQTTUplink(mo)
+			if err != nil {
+				return fmt.Errorf("fleet: device %s: %w", id, err)
+			}
+			// Closed after the agents stop: each publishes its offline status.
+			closers = append(closers, func() { u.Close() })
+			up = u
+			viaMQTT = append(viaMQTT, id)
+			if act != nil {
+				extras = append(extras, func(ctx context.Context) error { return act.run(ctx, u.SendEvents, nil) })
+			}
+		} else {
+			rdb, err := store.NewClient(opt.Redis)
+			if err != nil {
+				return fmt.Errorf("fleet: %w", err)
+			}
+			closers = append(closers, func() { rdb.Close() })
+			st := store.New(rdb, opt.Store)
+			up = agent.NewRedisUplink(st)
+			if act != nil {
+				commands := func(ctx context.Context) error {
+					cmdc, err := store.NewClient(opt.Redis) // a blocking read holds its connection
+					if err != nil {
+						return err
+					}
+					return agent.RunRedisCommands(ctx, agent.RedisCommandsOptions{Client: cmdc, Prefix: opt.Store.Prefix, Device: id,
+						StateDir: opt.StateDir, Handle: act.submit, Uplink: act.ctrl.SetUplink, Actuators: act.ctrl.Actuators(),
+						Logger: opt.Logger.With("device", id)})
+				}
+				extras = append(extras, func(ctx context.Context) error { return act.run(ctx, agent.RedisEventSender(st, id), commands) })
+			}
+		}
 		if opt.OnDevice != nil {
 			x, err := opt.OnDevice(dev)
 			if err != nil {

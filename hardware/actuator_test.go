@@ -149,22 +149,19 @@ func TestOpenSimActuators(t *testing.T) {
 		t.Error("Close moved an output: that is the controller's job")
 	}
 
+	// Configured sensors are the device's truth: --sim emulates them and adds
+	// no actuators the file does not have.
 	soil := []SensorConfig{{Name: "soil", Driver: "ads1115", Metric: "moisture"}}
 	board2, err := Open(soil, Options{Device: "sim-act", Sim: true, Logger: discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer board2.Close()
-	if as := board2.Actuators(); len(as) != 3 || as[2].Output.Name() != "valve" || as[2].Sim != SimIrrigate {
-		t.Fatalf("simulated set with soil: %+v", as)
+	if as := board2.Actuators(); len(as) != 0 {
+		t.Fatalf("--sim with configured sensors added actuators: %+v", as)
 	}
-	// A sensor named like one of the set keeps its name: that actuator is left out.
-	board3, err := Open([]SensorConfig{{Name: "heater", Driver: "sim-temperature"}}, Options{Sim: true, Logger: discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer board3.Close()
-	if as := board3.Actuators(); len(as) != 1 || as[0].Output.Name() != "fan" {
+	// The set leaves out what would clash with a sensor's name or pin.
+	if as := simulatedActuators(true, []SensorConfig{{Name: "heater", Driver: "sim-temperature"}}); len(as) != 2 || as[0].Name != "fan" || as[1].Name != "valve" {
 		t.Fatalf("simulated set beside a sensor named heater: %+v", as)
 	}
 }

@@ -173,8 +173,12 @@ func (d *dashboard) start(ctx context.Context, env edgeEnv) (stop func(), err er
 	if d == nil {
 		return func() {}, nil
 	}
+	files, err := edgeDashboard(web.DashboardFS())
+	if err != nil {
+		return nil, err
+	}
 	handler, err := web.New(web.Options{
-		Store: d.hist, Hub: d.hub, Ready: d.src.Ready, Dashboard: web.DashboardFS(),
+		Store: d.hist, Hub: d.hub, Ready: d.src.Ready, Dashboard: files,
 		AuthUser: d.s.authUser, AuthPassword: d.s.authPassword, AllowedHosts: d.s.hosts, AllowedOrigins: d.s.origins,
 		Logger: d.log, Routes: map[string]http.Handler{"GET /api/edge": d.edgeHandler(env)},
 	})

@@ -49,6 +49,11 @@ function ago(t) {
   return formatAge(Date.parse(info.now) + (Date.now() - fetchedAt) - at);
 }
 
+// lasted is how long since t: "6 s", "3 min".
+function lasted(t) {
+  return ago(t).replace(/ ago$/, '');
+}
+
 function bytes(n) {
   if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
   if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
@@ -80,10 +85,10 @@ function uplinkFact(u) {
     pill = { cls: 'wait', text: 'not tried yet' };
   } else if (u.connected) {
     pill = { cls: 'online', text: 'connected' };
-    text = `since ${ago(u.since)}`;
+    text = `for ${lasted(u.since)}`;
   } else {
     pill = { cls: 'bad', text: 'down' };
-    text = `since ${ago(u.since)}, ${u.errors} failed sends`;
+    text = `for ${lasted(u.since)}, ${u.errors} failed sends`;
   }
   const rows = fact('Uplink', pill, text, 'edge-uplink');
   rows[1].append(el('span', { class: 'edge-sub' }, u.via));

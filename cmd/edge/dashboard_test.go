@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"flag"
 	"io"
 	"net/http"
@@ -11,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
+	"github.com/tributary-iot/tributary/internal/redistest"
+	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/web"
 )
 
@@ -111,5 +117,100 @@ func TestEdgeDashboardMarksItsPage(t *testing.T) {
 	resp.Body.Close()
 	if strings.Contains(string(b), "data-site") {
 		t.Fatal("the cloud's page is marked as an edge's")
+	}
+}
+
+// TestRunServesItsDashboard: run() with --listen serves the agent's live
+// readings, its history and /api/edge, behind authentication, and its
+// metrics count the history; a stop ends the clients' streams.
+func TestRunServesItsDashboard(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("field-pass\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const dev = "edge-dash-1"
+	r := startRun(t, "--device", dev, "--sim", "--redis", srv.URL(), "--state-dir", t.TempDir(), "--interval", "20ms",
+		"--metrics-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--auth-user", "tech", "--auth-password-file", pw)
+	base := r.stderr.Await(t, `msg="dashboard serving" .* url=(http://127\.0\.0\.1:\d+)/`, 30*time.Second)
+	metrics := r.stderr.Await(t, `metrics=(http://\S+/metrics)`, 30*time.Second)
+	get := func(path string, auth bool) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+path, nil)
+		if auth {
+			req.SetBasicAuth("tech", "field-pass")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	if code, _ := get("/api/edge", false); code != http.StatusUnauthorized {
+		t.Fatalf("/api/edge without credentials: %d", code)
+	}
+	hdr := http.Header{}
+	hdr.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("tech:field-pass")))
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/api/stream?device="+dev, hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var last uint64
+	for n := 0; n < 20; {
+		conn.SetReadDeadline(time.Now().Add(time.Minute))
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := reading.DecodeFrame(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rd := range f.Readings {
+			if rd.Device != dev || rd.Seq <= last {
+				t.Fatalf("live reading %+v after seq %d", rd, last)
+			}
+			last = rd.Seq
+			n++
+		}
+	}
+	var hist struct {
+		Readings []reading.Reading `json:"readings"`
+	}
+	code, body := get("/api/devices/"+dev+"/readings?limit=5", true)
+	if err := json.Unmarshal(body, &hist); err != nil || code != http.StatusOK || len(hist.Readings) != 5 {
+		t.Fatalf("history: %d %s", code, body)
+	}
+	var info edgeInfo
+	code, body = get("/api/edge", true)
+	if err := json.Unmarshal(body, &info); err != nil || code != http.StatusOK || info.Device != dev || len(info.Sensors) == 0 ||
+		!strings.HasPrefix(info.Uplink.Via, "redis ") || info.History.Readings == 0 {
+		t.Fatalf("/api/edge: %d %s", code, body)
+	}
+	resp, err := http.Get(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"tributary_edge_history_readings", "tributary_edge_history_bytes", "tributary_edge_dashboard_websocket_clients", "tributary_edge_dashboard_http_connections"} {
+		if !strings.Contains(string(m), name) {
+			t.Errorf("metrics lack %s", name)
+		}
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(time.Minute))
+	for {
+		if _, _, err := conn.ReadMessage(); err != nil {
+			break // closed by the shutdown
+		}
+	}
+	if strings.Contains(r.stderr.String(), "field-pass") {
+		t.Fatal("the password is in the log")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,6 +91,9 @@ func resolveDashboard(f dashFlags, fileListen string) (dashSettings, error) {
 	s.history = localhistory.Options{Window: f.window, MaxBytes: max}
 	if s.hosts, err = cli.AllowedHosts(f.hosts, nil, s.listen); err != nil {
 		return s, usageError{Err: err}
+	}
+	if name, err := os.Hostname(); len(f.hosts) == 0 && err == nil && name != "" && !strings.Contains(name, ".") {
+		s.hosts = append(s.hosts, name+".local") // a phone on site reaches a Pi by its mDNS name
 	}
 	if s.tls, err = cli.ServerTLS(f.tlsCert, f.tlsKey); err != nil {
 		return s, usageError{Err: err}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,9 @@ func TestResolveDashboard(t *testing.T) {
 			}
 			if s.listen != "" && (s.history.Window != 24*time.Hour || s.history.MaxBytes != 32<<20) {
 				t.Fatalf("history defaults %+v", s.history)
+			}
+			if name, _ := os.Hostname(); s.listen == "0.0.0.0:8081" && name != "" && !strings.Contains(name, ".") && !slices.Contains(s.hosts, name+".local") {
+				t.Fatalf("hosts %v lack the mDNS name %s.local", s.hosts, name)
 			}
 			if s.authUser != "" && s.authPassword != "s3cret" {
 				t.Fatalf("password %q from the file", s.authPassword)

@@ -37,7 +37,7 @@ test: deps ## go vet + every test with the race detector (real redis-server, mos
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory test-arm
 
-bench: ## benchmarks: fan-out to 100 WebSocket clients, ingest, spool appends, backlog drains, bridge throughput, chip reads
+bench: ## benchmarks: fan-out to 100 WebSocket clients, ingest, spool appends, backlog drains, bridge throughput, chip reads, the edge dashboard's footprint and local history
 	$(GO) test -run '^$$' -bench . -benchmem $(if $(BENCHTIME),-benchtime $(BENCHTIME)) ./...
 
 build: ## build edge, cloud and bridge into ./bin

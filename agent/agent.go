@@ -22,6 +22,7 @@ type Agent struct {
 	m       *metrics
 	log     *slog.Logger
 	started atomic.Bool
+	upState uplinkState // what the sends found
 
 	sensors []*sensorRun
 

@@ -82,6 +82,7 @@ func (a *Agent) emit(sensor string, rs []reading.Reading) {
 			rs[i].Time = now
 			a.monotonic(&rs[i])
 		}
+		a.tap(rs)
 		dropped += a.q.Push(rs)
 	}
 	a.mu.Unlock()
@@ -98,6 +99,15 @@ func (a *Agent) emit(sensor string, rs []reading.Reading) {
 	}
 	if clockDropped > 0 {
 		a.lose(DropClock, clockDropped)
+	}
+}
+
+// tap hands rs to Options.OnReading. Called with a.mu held.
+func (a *Agent) tap(rs []reading.Reading) {
+	if a.opt.OnReading != nil {
+		for _, r := range rs {
+			a.opt.OnReading(r)
+		}
 	}
 }
 
@@ -138,6 +148,7 @@ func (a *Agent) release() int {
 		"device", a.cfg.Device, "readings", len(rs), "oldest", rs[0].Time)
 	a.m.restamped.Add(float64(len(rs)))
 	a.held = nil
+	a.tap(rs)
 	return a.q.Push(rs)
 }
 

@@ -110,6 +110,13 @@ type Options struct {
 	// HoldLimit is the most readings held while the clock is not ready;
 	// beyond it the oldest are dropped (DropClock). Default 100000.
 	HoldLimit int
+	// OnReading, if set, is called with every reading the agent stamps
+	// (numbered and timed), in seq order, before it is queued: the edge's
+	// own dashboard taps the readings there. It is called with the agent's
+	// lock held, from the sampling goroutines: it must be quick (an append
+	// to memory, a non-blocking send) and must not call the agent. Default
+	// nil.
+	OnReading func(reading.Reading)
 	// LogEvery is the least time between two logged errors of one sensor or
 	// of the uplink; errors in between are counted and reported with the
 	// next. Default 1 minute.

@@ -30,6 +30,7 @@ func (a *Agent) send(sendCtx, waitCtx context.Context) {
 		for attempt := 0; ; attempt++ {
 			err := a.sendOnce(sendCtx, batch)
 			if err == nil {
+				a.upState.sent(a.opt.Now())
 				if n, ok := lim.OK(); ok {
 					a.log.Info("uplink recovered", "device", a.cfg.Device, "errors", n)
 				}
@@ -45,6 +46,7 @@ func (a *Agent) send(sendCtx, waitCtx context.Context) {
 			}
 			a.m.uplinkErrors.Inc()
 			a.m.uplinkUp.Set(0)
+			a.upState.failed(err, a.opt.Now())
 			if n, ok := lim.Fail(a.opt.Now()); ok {
 				a.log.Warn("uplink send failed; retrying", "device", a.cfg.Device, "err", err, "errors_since_last_log", n)
 			}

@@ -130,6 +130,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now tells the time, for online checks. Default time.Now.
 	Now func() time.Time
+	// Routes adds GET routes by pattern ("GET /api/edge"), served behind
+	// the same guards as the API (Host, authentication). Default nil.
+	Routes map[string]http.Handler
 }
 
 // Defaults for Options.
@@ -233,6 +236,9 @@ func New(opt Options) (http.Handler, error) {
 	api.HandleFunc("GET /api/devices", s.devices)
 	api.HandleFunc("GET /api/devices/{id}/readings", s.pacedWrites(s.history))
 	api.HandleFunc("GET /api/devices/{id}/boots", s.boots)
+	for pattern, h := range opt.Routes {
+		api.Handle(pattern, h)
+	}
 	api.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/url"
-	"os"
 	"time"
 
 	"github.com/tributary-iot/tributary/bridge"
@@ -143,7 +140,7 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	if authFailures == 0 {
 		cfg.authFailures = -1
 	}
-	if cfg.allowedHosts, err = allowedHosts(hosts, origins, listen); err != nil {
+	if cfg.allowedHosts, err = cli.AllowedHosts(hosts, origins, listen); err != nil {
 		return nil, err
 	}
 	cfg.allowedOrigins = append(origins, cfg.allowedOrigins...)
@@ -200,64 +197,11 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		return nil, errors.New("--auth-password-file needs --auth-user")
 	case cfg.authUser == "":
 		cfg.authPassword = "" // TRIBUTARY_AUTH_PASSWORD alone does nothing
-		if !insecure && !isLoopback(listen) {
+		if !insecure && !cli.IsLoopback(listen) {
 			return nil, fmt.Errorf("refusing to serve %s without authentication: anyone who can reach it could read every device's data. "+
 				"Set --auth-user and --auth-password-file (or TRIBUTARY_AUTH_PASSWORD), listen on 127.0.0.1, "+
 				"or pass --insecure-no-auth to accept the risk", listen)
 		}
 	}
 	return &cfg, nil
-}
-
-// allowedHosts returns the --allowed-host list, or by default the
-// loopback names, the --listen host (for an unspecified address, this
-// machine's name and addresses) and the hosts of the public origins.
-func allowedHosts(given, origins []string, listen string) ([]string, error) {
-	var public []string
-	for _, o := range origins {
-		u, err := url.Parse(o)
-		if err != nil || u.Scheme == "" || u.Hostname() == "" {
-			return nil, fmt.Errorf("--public-origin %q: want scheme://host[:port]", o)
-		}
-		public = append(public, u.Hostname())
-	}
-	if len(given) > 0 {
-		return append(given, public...), nil
-	}
-	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, public...)
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return nil, fmt.Errorf("--listen %q: %w", listen, err)
-	}
-	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
-		return append(hosts, host), nil
-	}
-	// Every address: the names this machine is reached by.
-	if name, err := os.Hostname(); err == nil && name != "" {
-		hosts = append(hosts, name)
-	}
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil, fmt.Errorf("list this machine's addresses for --allowed-host: %w", err)
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			hosts = append(hosts, n.IP.String())
-		}
-	}
-	return hosts, nil
-}
-
-// isLoopback reports whether a listen address only accepts local
-// connections.
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

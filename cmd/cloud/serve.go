@@ -96,7 +96,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	if cfg.authUser != "" && cfg.tls == nil && !isLoopback(cfg.listen) {
+	if cfg.authUser != "" && cfg.tls == nil && !cli.IsLoopback(cfg.listen) {
 		log.Warn("serving HTTP Basic authentication without TLS: passwords cross the network readable; use --tls-cert/--tls-key or a TLS proxy")
 	}
 

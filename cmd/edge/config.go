@@ -27,6 +27,7 @@ type fileConfig struct {
 	StateDir      string                  `yaml:"state_dir"`
 	Interval      time.Duration           `yaml:"interval"`
 	MetricsListen *string                 `yaml:"metrics_listen"` // nil: default; "": disabled
+	Listen        string                  `yaml:"listen"`         // the dashboard's address; "": off
 	Clock         string                  `yaml:"clock"`
 	Spool         spoolFile               `yaml:"spool"`
 	DrainRate     float64                 `yaml:"drain_rate"`

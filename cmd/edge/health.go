@@ -27,16 +27,19 @@ type spoolHealth struct {
 	LastError   string            `json:"last_error,omitempty"`
 }
 
+func spoolHealthOf(st spool.Stats) spoolHealth {
+	h := spoolHealth{Readings: st.Readings, Bytes: st.Bytes, Oldest: st.Oldest, Dropped: st.Dropped, WriteErrors: st.WriteErrors}
+	if st.LastError != nil {
+		h.LastError = st.LastError.Error()
+	}
+	return h
+}
+
 // healthHandler serves the agent's sensor health and the spool's state.
 // It answers 200 while at least one sensor works, else 503.
 func healthHandler(device, boot string, a *agent.Agent, q *spool.Spool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := q.Stats()
-		h := health{Device: device, Boot: boot, Sensors: a.Health(), Spool: spoolHealth{
-			Readings: st.Readings, Bytes: st.Bytes, Oldest: st.Oldest, Dropped: st.Dropped, WriteErrors: st.WriteErrors}}
-		if st.LastError != nil {
-			h.Spool.LastError = st.LastError.Error()
-		}
+		h := health{Device: device, Boot: boot, Sensors: a.Health(), Spool: spoolHealthOf(q.Stats())}
 		code := http.StatusServiceUnavailable
 		for _, s := range h.Sensors {
 			if s.State == agent.SensorOK || s.State == agent.SensorStarting {

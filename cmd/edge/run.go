@@ -46,6 +46,7 @@ type flags struct {
 	clock                           string
 	drainRate                       float64
 	logLevel                        *cli.LogLevel
+	dash                            dashFlags // dashboard.go
 }
 
 func newFlags(stderr io.Writer) *flags {
@@ -65,6 +66,7 @@ func newFlags(stderr io.Writer) *flags {
 	fs.DurationVar(&f.interval, "interval", 0, "default sampling `interval` (default: the file's, else 1s)")
 	fs.StringVar(&f.stateDir, "state-dir", "", "`dir` for persistent state (default: the file's, else $STATE_DIRECTORY, $XDG_STATE_HOME/tributary-edge or ~/.local/state/tributary-edge)")
 	fs.StringVar(&f.metricsListen, "metrics-listen", defaultMetricsListen, "`address` to serve /metrics on; empty disables")
+	f.dash.register(fs)
 	f.logLevel = cli.RegisterLogLevel(fs)
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.BoolVar(&f.help, "help", false, "print this help and exit")
@@ -97,6 +99,7 @@ type settings struct {
 	interlocks    [][]string
 	safeAfter     time.Duration
 	sim           bool
+	dash          dashSettings
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -163,6 +166,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := reg.Register(q.Collector()); err != nil {
 		return err
 	}
+	dash, err := newDashboard(s.dash, s.device, boot, reg, log)
+	if err != nil {
+		return err
+	}
 	act, err := openActuation(s, board, ready, reg, log)
 	if err != nil {
 		return err
@@ -179,7 +186,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	a, err := agent.New(agent.Config{Device: s.device, Boot: boot, Sensors: cfgs, Interval: s.interval, StateDir: s.stateDir},
-		up.up, agent.Options{Logger: log, Registerer: reg, ClockReady: ready, DrainRate: s.drainRate, Queue: q, SeqFromClock: true})
+		up.up, agent.Options{Logger: log, Registerer: reg, ClockReady: ready, DrainRate: s.drainRate, Queue: q, SeqFromClock: true, OnReading: dash.tap()})
 	if err != nil {
 		return err
 	}
@@ -197,6 +204,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("edge starting", "version", buildinfo.String("edge"), "device", s.device, "boot", boot, "uplink", up.describe,
 		"state_dir", s.stateDir, "spool", s.spool.dir, "spool_sync", s.spool.opt.Sync, "spooled", q.Len(), "sensors", len(cfgs), "metrics", metricsAddr, "clock", cmp.Or(s.clock, agent.ClockAuto), "clock_floor", floor, "actuators", len(act.descriptions()))
+	stopDash, err := dash.start(ctx, edgeEnv{agent: a, spool: q, uplink: up.describe})
+	if err != nil {
+		return err
+	}
+	defer stopDash()
 	if act == nil {
 		return a.Run(ctx)
 	}
@@ -266,6 +278,9 @@ func resolve(f *flags) (settings, error) {
 		return s, usageError{Err: errors.New("no state directory: give --state-dir (neither $STATE_DIRECTORY, $XDG_STATE_HOME nor $HOME is set)")}
 	}
 	var err error
+	if s.dash, err = resolveDashboard(f.dash, file.Listen); err != nil {
+		return s, err
+	}
 	if s.spool, err = resolveSpool(f.spool, file.Spool, s.stateDir); err != nil {
 		return s, err
 	}

@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 
 // binPath returns the path of the built cmd/name; under -short it skips the
 // test.
-func binPath(t *testing.T, name string) string {
+func binPath(t testing.TB, name string) string {
 	t.Helper()
 	return bins.Path(t, modulePath+"/cmd/"+name)
 }

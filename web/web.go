@@ -91,6 +91,21 @@ type Options struct {
 	// everything but /healthz and /readyz. Default "": no authentication.
 	// A user without a password is an error.
 	AuthUser, AuthPassword string
+	// Users are more accounts, with bcrypt hashes (an htpasswd file:
+	// LoadUsers); any turns authentication on. Default nil.
+	Users []User
+	// Operators names the accounts (AuthUser or of Users) that may send
+	// commands; the others may only view. A name of no account is an
+	// error. Default nil: nobody may.
+	Operators []string
+	// OpenCommands lets every client send commands when there is no
+	// authentication (recorded with By ""); with accounts it is an error.
+	// Default false: without authentication nobody may.
+	OpenCommands bool
+	// Commands records and lists commands and the devices' actuators
+	// (*store.Store is one). Default nil: no command routes (404), and
+	// commands over the WebSocket are answered with an error.
+	Commands Commander
 	// AllowedHosts lists the host names and IP addresses (no port) that a
 	// request's Host may name; "*" allows any. Others get 421, so that a
 	// page whose name an attacker points at this server (DNS rebinding)
@@ -145,6 +160,7 @@ const (
 // server holds the handlers' shared state. It is safe for concurrent use.
 type server struct {
 	opt      Options
+	accounts *accounts
 	origins  map[string]bool // normalized AllowedOrigins
 	hosts    map[string]bool // AllowedHosts but "*"
 	anyHost  bool            // "*" is in AllowedHosts
@@ -157,14 +173,20 @@ type server struct {
 
 // New returns the cloud's HTTP handler. It is safe for concurrent use.
 func New(opt Options) (http.Handler, error) {
+	_, h, err := newServer(opt)
+	return h, err
+}
+
+// newServer returns the handler and the state it shares.
+func newServer(opt Options) (*server, http.Handler, error) {
 	if opt.Store == nil || opt.Hub == nil {
-		return nil, errors.New("web: Options.Store and Options.Hub are required")
+		return nil, nil, errors.New("web: Options.Store and Options.Hub are required")
 	}
 	if opt.AuthUser != "" && opt.AuthPassword == "" {
-		return nil, errors.New("web: Options.AuthUser is set but AuthPassword is empty")
+		return nil, nil, errors.New("web: Options.AuthUser is set but AuthPassword is empty")
 	}
 	if opt.AuthUser == "" && opt.AuthPassword != "" {
-		return nil, errors.New("web: Options.AuthPassword is set but AuthUser is empty")
+		return nil, nil, errors.New("web: Options.AuthPassword is set but AuthUser is empty")
 	}
 	if opt.OfflineAfter <= 0 {
 		opt.OfflineAfter = DefaultOfflineAfter
@@ -190,7 +212,14 @@ func New(opt Options) (http.Handler, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	s := &server{opt: opt, origins: map[string]bool{}, hosts: map[string]bool{}, badLog: lograte.Limiter{Every: time.Minute},
+	accts, err := newAccounts(&opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if opt.OpenCommands && accts.enabled() {
+		return nil, nil, errors.New("web: Options.OpenCommands is for a server without authentication; name operators in Options.Operators")
+	}
+	s := &server{opt: opt, accounts: accts, origins: map[string]bool{}, hosts: map[string]bool{}, badLog: lograte.Limiter{Every: time.Minute},
 		failLog: lograte.Limiter{Every: 10 * time.Second}}
 	s.refusals = newAddrLimits(0, opt.Logger, time.Now)
 	if opt.AllowedHosts == nil {
@@ -201,7 +230,7 @@ func New(opt Options) (http.Handler, error) {
 		case h == "*":
 			s.anyHost = true
 		case !validHost(h):
-			return nil, fmt.Errorf("web: allowed host %q: want a host name or IP address, without scheme or port", h)
+			return nil, nil, fmt.Errorf("web: allowed host %q: want a host name or IP address, without scheme or port", h)
 		default:
 			s.hosts[hostOf(h)] = true
 		}
@@ -209,7 +238,7 @@ func New(opt Options) (http.Handler, error) {
 	for _, o := range opt.AllowedOrigins {
 		norm, err := normalizeOrigin(o)
 		if err != nil {
-			return nil, fmt.Errorf("web: allowed origin %q: %w", o, err)
+			return nil, nil, fmt.Errorf("web: allowed origin %q: %w", o, err)
 		}
 		s.origins[norm] = true
 	}
@@ -233,6 +262,12 @@ func New(opt Options) (http.Handler, error) {
 	api.HandleFunc("GET /api/devices", s.devices)
 	api.HandleFunc("GET /api/devices/{id}/readings", s.pacedWrites(s.history))
 	api.HandleFunc("GET /api/devices/{id}/boots", s.boots)
+	api.HandleFunc("GET /api/me", s.me)
+	if opt.Commands != nil {
+		api.HandleFunc("POST /api/devices/{id}/commands", s.postCommand)
+		api.HandleFunc("GET /api/devices/{id}/commands", s.commandLog)
+		api.HandleFunc("GET /api/devices/{id}/actuators", s.actuators)
+	}
 	api.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -247,12 +282,12 @@ func New(opt Options) (http.Handler, error) {
 		}))
 	}
 	var protected http.Handler = api
-	if opt.AuthUser != "" {
+	if accts.enabled() {
 		limit := max(opt.AuthFailureLimit, 0)
-		protected = basicAuth(api, opt.AuthUser, opt.AuthPassword, newAddrLimits(limit, opt.Logger, time.Now))
+		protected = basicAuth(api, accts, newAddrLimits(limit, opt.Logger, time.Now))
 	}
 	mux.Handle("/", s.checkHost(protected))
-	return securityHeaders(s.guard(mux)), nil
+	return s, securityHeaders(s.guard(mux)), nil
 }
 
 // securityHeaders sets headers every response should carry.

@@ -20,7 +20,6 @@ import (
 type cmdFixture struct {
 	*fixture
 	cmds *memCommander
-	now  time.Time
 }
 
 var (
@@ -48,7 +47,7 @@ func htpasswd(t testing.TB, users ...[2]string) []User {
 
 func newCmdFixture(t testing.TB, adjust func(*Options)) *cmdFixture {
 	t.Helper()
-	cf := &cmdFixture{cmds: newMemCommander(), now: time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC)}
+	cf := &cmdFixture{cmds: newMemCommander()}
 	cf.cmds.acts["gh-1"] = testActuators
 	users := htpasswd(t, alice, bob)
 	cf.fixture = newFixture(t, fixtureOptions{web: func(o *Options) {
@@ -146,8 +145,8 @@ func TestBcryptOnce(t *testing.T) {
 // TestPostCommand: what POST /api/devices/{id}/commands records, and each
 // way it refuses, with the reason.
 func TestPostCommand(t *testing.T) {
-	f := newCmdFixture(t, nil)
-	f.s.opt.Now = func() time.Time { return f.now }
+	now := time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC)
+	f := newCmdFixture(t, func(o *Options) { o.Now = func() time.Time { return now } })
 	post := func(body string, header map[string]string) (int, string) {
 		return f.request(t, "POST", "/api/devices/gh-1/commands", alice, body, header)
 	}
@@ -159,7 +158,7 @@ func TestPostCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("answer %s: %v", body, err)
 	}
-	want := command.Command{ID: got.ID, Device: "gh-1", Actuator: "fan", Value: 55, Deadline: f.now.Add(30 * time.Second), By: "alice", At: f.now}
+	want := command.Command{ID: got.ID, Device: "gh-1", Actuator: "fan", Value: 55, Deadline: now.Add(30 * time.Second), By: "alice", At: now}
 	if got != want || !strings.HasPrefix(got.ID, "c-") {
 		t.Errorf("recorded %+v, want %+v with an id made up", got, want)
 	}
@@ -167,12 +166,12 @@ func TestPostCommand(t *testing.T) {
 		t.Errorf("the Commander got %+v, want %+v", sent, got)
 	}
 	code, body = post(`{"id":"mine-1","actuator":"heater","value":0,"deadline":"2026-12-03T18:05:00Z"}`, nil)
-	if c, err := command.Decode([]byte(body)); code != 202 || err != nil || c.ID != "mine-1" || !c.Deadline.Equal(f.now.Add(5*time.Minute)) {
+	if c, err := command.Decode([]byte(body)); code != 202 || err != nil || c.ID != "mine-1" || !c.Deadline.Equal(now.Add(5*time.Minute)) {
 		t.Errorf("with id and deadline: %d %s", code, body)
 	}
 	code, body = post(`{"actuator":"heater","value":1,"timeout":"2m"}`, map[string]string{"Origin": f.srv.URL, "Sec-Fetch-Site": "same-origin",
 		"Content-Type": "application/json; charset=utf-8"})
-	if c, err := command.Decode([]byte(body)); code != 202 || err != nil || !c.Deadline.Equal(f.now.Add(2*time.Minute)) {
+	if c, err := command.Decode([]byte(body)); code != 202 || err != nil || !c.Deadline.Equal(now.Add(2*time.Minute)) {
 		t.Errorf("with timeout, from the dashboard's own page: %d %s", code, body)
 	}
 

@@ -12,6 +12,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
+	"github.com/tributary-iot/tributary/command"
 	"github.com/tributary-iot/tributary/internal/backoff"
 	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
@@ -41,6 +42,21 @@ type MQTTUplinkOptions struct {
 	ReconnectMin, ReconnectMax time.Duration
 	// Logger receives connection events. Default: discard.
 	Logger *slog.Logger
+
+	// Commands, if not nil, takes each command of the device from
+	// mqttwire.CommandsTopic (subscribed QoS 1 on every connection, in the
+	// persistent session), in order, on the client's goroutine: it must not
+	// block long (actuate.Controller.Submit). The broker has the message
+	// acknowledged once Commands returns. Messages that are not a valid
+	// command of the device are counted (CommandStats) and dropped.
+	Commands func(command.Command)
+	// CommandsUp, if not nil, is told whether commands can arrive: true
+	// once subscribed on a connection, false when the connection is lost.
+	CommandsUp func(up bool)
+	// CommandStats, if not nil, counts the commands received.
+	CommandStats *CommandStats
+	// Actuators, if not nil, are announced in the retained online status.
+	Actuators []command.Actuator
 }
 
 // MQTTUplink publishes readings to an MQTT broker, for the bridge to store
@@ -131,8 +147,14 @@ func NewMQTTUplink(opt MQTTUplinkOptions) (*MQTTUplink, error) {
 		SetConnectRetry(false).
 		SetBinaryWill(mqttwire.StatusTopic(opt.Device), will, 1, true).
 		SetOnConnectHandler(u.onConnect).
+		// Messages of the persistent session's subscription may arrive
+		// before the subscription is made again on this connection.
+		SetDefaultPublishHandler(u.onMessage).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			u.log.Warn("mqtt connection lost; reconnecting", "device", opt.Device, "err", err)
+			if u.opt.CommandsUp != nil {
+				u.opt.CommandsUp(false)
+			}
 			select {
 			case u.lost <- struct{}{}:
 			default:
@@ -199,6 +221,23 @@ func (u *MQTTUplink) pause(n int) bool {
 // broker: the publication is waited for elsewhere.
 func (u *MQTTUplink) onConnect(c mqtt.Client) {
 	u.log.Info("mqtt connected", "device", u.opt.Device)
+	if u.opt.Commands != nil {
+		tok := c.Subscribe(mqttwire.CommandsTopic(u.opt.Device), 1, u.onMessage)
+		go func() {
+			select {
+			case <-tok.Done():
+			case <-u.closed:
+				return
+			}
+			if err := tok.Error(); err != nil {
+				u.log.Error("mqtt: cannot subscribe to commands", "device", u.opt.Device, "err", err)
+				return
+			}
+			if u.opt.CommandsUp != nil {
+				u.opt.CommandsUp(true)
+			}
+		}()
+	}
 	u.mu.Lock()
 	st := u.status
 	u.mu.Unlock()
@@ -241,6 +280,9 @@ func (u *MQTTUplink) publishStatus(ctx context.Context, st mqttwire.Status) erro
 // run's.
 func (u *MQTTUplink) Boot(ctx context.Context, b Boot) error {
 	st := mqttwire.Status{Online: true, Boot: b.ID, FirstSeq: b.FirstSeq, Time: b.Time}
+	if b.ID == u.opt.Boot {
+		st.Actuators = u.opt.Actuators
+	}
 	if b.ID != u.opt.Boot {
 		if !u.client.IsConnectionOpen() {
 			return errors.New("mqtt uplink: not connected to the broker")

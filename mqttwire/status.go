@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/tributary-iot/tributary/command"
 	"github.com/tributary-iot/tributary/reading"
 )
 
@@ -16,6 +17,9 @@ import (
 //	{"v":1,"online":true,"boot":"<boot id>","first_seq":<first seq of this boot>,"ts":"<RFC 3339>"}
 //	{"v":1,"online":true,"boot":"<boot id>","first_seq":<first seq of this boot>}
 //	{"v":1,"online":false,"boot":"<boot id>"}
+//
+// An online status may also carry the device's actuators,
+// "actuators":[{...}] (command.Actuator), which the bridge records.
 //
 // The first form is published when the agent connects, the second is its
 // last will. A boot is one run of the agent (from start to exit or power
@@ -35,10 +39,14 @@ type Status struct {
 	// without an RTC that booted offline. Not encoded when offline. Encoded
 	// like a reading's ts (UTC milliseconds).
 	Time time.Time
+	// Actuators are the device's actuators, as it announces them (only
+	// when Online; "actuators" not encoded when none).
+	Actuators []command.Actuator
 }
 
-// MaxStatusEncoded is the most bytes an encoded status may take.
-const MaxStatusEncoded = 512
+// MaxStatusEncoded is the most bytes an encoded status may take: a few
+// hundred, and up to 64 KiB more for its actuators.
+const MaxStatusEncoded = 512 + 64<<10
 
 // ErrBadStatus is wrapped by every error of DecodeStatus and EncodeStatus.
 var ErrBadStatus = errors.New("bad status")
@@ -50,6 +58,8 @@ type statusWire struct {
 	Boot     *string `json:"boot"`
 	FirstSeq *uint64 `json:"first_seq,omitempty"`
 	TS       *string `json:"ts,omitempty"`
+	// Actuators stays undecoded until the rest is valid.
+	Actuators json.RawMessage `json:"actuators,omitempty"`
 }
 
 func (s *Status) validate() error {
@@ -64,6 +74,14 @@ func (s *Status) validate() error {
 	}
 	if y := s.Time.UTC().Year(); !s.Time.IsZero() && (y < 2000 || y > 9999) {
 		return fmt.Errorf("mqttwire: %w: ts outside years 2000..9999", ErrBadStatus)
+	}
+	if len(s.Actuators) > command.MaxActuators {
+		return fmt.Errorf("mqttwire: %w: %d actuators, limit %d", ErrBadStatus, len(s.Actuators), command.MaxActuators)
+	}
+	for i := range s.Actuators {
+		if err := s.Actuators[i].Validate(); err != nil {
+			return fmt.Errorf("mqttwire: %w: actuator %d: %w", ErrBadStatus, i, err)
+		}
 	}
 	return nil
 }
@@ -80,6 +98,13 @@ func EncodeStatus(s Status) ([]byte, error) {
 		if !s.Time.IsZero() {
 			ts := s.Time.UTC().Format(reading.TimeLayout)
 			w.TS = &ts
+		}
+		if len(s.Actuators) > 0 {
+			b, err := command.EncodeActuators(s.Actuators)
+			if err != nil {
+				return nil, fmt.Errorf("mqttwire: %w: %w", ErrBadStatus, err)
+			}
+			w.Actuators = b
 		}
 	}
 	return json.Marshal(w)
@@ -122,6 +147,13 @@ func DecodeStatus(data []byte) (Status, error) {
 				return Status{}, fmt.Errorf("mqttwire: %w: ts outside years 2000..9999", ErrBadStatus)
 			}
 			s.Time = t.UTC().Truncate(time.Millisecond)
+		}
+		if len(w.Actuators) > 0 && string(w.Actuators) != "null" {
+			as, err := command.DecodeActuators(w.Actuators)
+			if err != nil {
+				return Status{}, fmt.Errorf("mqttwire: %w: actuators: %w", ErrBadStatus, err)
+			}
+			s.Actuators = as
 		}
 	}
 	if err := s.validate(); err != nil {

@@ -2,6 +2,7 @@ package mqttwire
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func TestStatusRoundTrip(t *testing.T) {
 		} else {
 			want.FirstSeq, want.Time = 0, time.Time{}
 		}
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("DecodeStatus(%s) = %+v, want %+v", b, got, want)
 		}
 	}
@@ -55,7 +56,7 @@ func TestDecodeStatusRejects(t *testing.T) {
 		{`{"v":1,"online":false,"boot":"b","extra":1}`, "unknown field"},
 		{`{"v":1,"online":false,"boot":"b"} {}`, "trailing"},
 		{`[]`, "bad status"},
-		{`{"v":1,"online":false,"boot":"` + strings.Repeat("b", 600) + `"}`, "limit"},
+		{`{"v":1,"online":false,"boot":"` + strings.Repeat("b", MaxStatusEncoded) + `"}`, "limit"},
 	} {
 		_, err := DecodeStatus([]byte(tc.in))
 		if !errors.Is(err, ErrBadStatus) || !strings.Contains(err.Error(), tc.contains) {
@@ -80,7 +81,7 @@ func FuzzDecodeStatus(f *testing.F) {
 			t.Fatalf("re-encoding decoded %+v: %v", s, err)
 		}
 		again, err := DecodeStatus(b)
-		if err != nil || again != s {
+		if err != nil || !reflect.DeepEqual(again, s) {
 			t.Fatalf("round trip of %s: %+v, %v; want %+v", b, again, err, s)
 		}
 	})

@@ -15,6 +15,10 @@ const (
 	ReadingsFilter = TopicRoot + "/+/readings"
 	// StatusFilter matches every device's status topic.
 	StatusFilter = TopicRoot + "/+/status"
+	// CommandsFilter matches every device's commands topic.
+	CommandsFilter = TopicRoot + "/+/commands"
+	// EventsFilter matches every device's command events topic.
+	EventsFilter = TopicRoot + "/+/events"
 )
 
 // ReadingsTopic is the topic device publishes its batches of readings to.
@@ -22,6 +26,15 @@ func ReadingsTopic(device string) string { return TopicRoot + "/" + device + "/r
 
 // StatusTopic is the topic device publishes its retained status to.
 func StatusTopic(device string) string { return TopicRoot + "/" + device + "/status" }
+
+// CommandsTopic is the topic the bridges publish device's commands to
+// (QoS 1, not retained; one command's JSON a message). Only device may
+// subscribe to it (deploy/mosquitto/acl).
+func CommandsTopic(device string) string { return TopicRoot + "/" + device + "/commands" }
+
+// EventsTopic is the topic device publishes its command events to (QoS 1;
+// a JSON array of 1 to MaxEventBatch events, in order: EncodeEvents).
+func EventsTopic(device string) string { return TopicRoot + "/" + device + "/events" }
 
 // SharedFilter is filter as a shared subscription of group
 // ("$share/<group>/<filter>"): the broker hands each message to one
@@ -32,10 +45,13 @@ func SharedFilter(group, filter string) string { return "$share/" + group + "/" 
 const (
 	KindReadings = "readings"
 	KindStatus   = "status"
+	KindCommands = "commands"
+	KindEvents   = "events"
 )
 
 // ParseTopic splits a Tributary topic "tributary/<device>/<kind>" into the
-// device id and the kind (KindReadings or KindStatus). ok is false for any
+// device id and the kind (KindReadings, KindStatus, KindCommands or
+// KindEvents). ok is false for any
 // other topic, including one whose device is not a valid device id
 // (reading.ValidID).
 func ParseTopic(topic string) (device, kind string, ok bool) {
@@ -44,7 +60,7 @@ func ParseTopic(topic string) (device, kind string, ok bool) {
 		return "", "", false
 	}
 	device, kind, found = strings.Cut(rest, "/")
-	if !found || (kind != KindReadings && kind != KindStatus) || !reading.ValidID(device) {
+	if !found || (kind != KindReadings && kind != KindStatus && kind != KindCommands && kind != KindEvents) || !reading.ValidID(device) {
 		return "", "", false
 	}
 	return device, kind, true

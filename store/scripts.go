@@ -18,7 +18,7 @@ import (
 // (KeepScriptsLoaded); Redis empties the cache when it restarts.
 
 // deviceScripts are the scripts a device's user runs.
-var deviceScripts = []*redis.Script{ingestScript, recordBootScript}
+var deviceScripts = []*redis.Script{ingestScript, recordBootScript, eventsScript}
 
 // ScriptsCheckInterval is how often KeepScriptsLoaded checks the cache by
 // default.
@@ -124,3 +124,6 @@ func (s *Store) runScript(ctx context.Context, sc *redis.Script, keys []string, 
 
 // IngestScriptSHA is the SHA-1 by which ingesters run ingest.lua (EVALSHA).
 func IngestScriptSHA() string { return ingestScript.Hash() }
+
+// EventsScriptSHA is the SHA-1 by which reporters run events.lua (EVALSHA).
+func EventsScriptSHA() string { return eventsScript.Hash() }

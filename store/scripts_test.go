@@ -70,10 +70,10 @@ func TestKeepScriptsLoaded(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	// ingest.lua and the boot script: the two scripts in the cache.
+	// ingest.lua, the boot script and events.lua: the scripts in the cache.
 	loaded := func() bool {
 		n, err := rdb.Do(ctx, "INFO", "memory").Text()
-		return err == nil && scriptsCached(n) == 2
+		return err == nil && scriptsCached(n) == 3
 	}
 	for i := range 3 {
 		deadline := time.Now().Add(30 * time.Second)

@@ -75,16 +75,28 @@ scripts='+eval +script|load +script|exists'
 # with HGETALL, never written).
 shared="(~$p:devices ~$p:device_ids -@all +zadd) (%R~$p:retention -@all +hgetall)"
 
+# Commands to actuators (store/commands.go). A device reads its command
+# stream tributary:commands:{ID} (XREAD, blocking too; XREVRANGE), which is
+# outside its own keys and read only (%R~): only the cloud writes it. It
+# reports its command events with events.lua (EVALSHA; TYPE DEL XADD PUBLISH
+# on its own events stream and channel tributary:events:{ID}) and announces
+# its actuators (SET tributary:{ID}:actuators).
+commands='+xread +set'
+# The bridges relay the outbox with a consumer group, and nothing else on it.
+outbox="(~$p:command_outbox -@all +xreadgroup +xack +xautoclaim +xgroup|create)"
+
 # The bridge also assigns seqs to foreign formats (store.NextSeqs: a script
-# with EXISTS, HGET and SET, then INCRBY) and appends refused messages to the
-# dead-letter stream (XADD, write only).
-bridge="$ingest $scripts +exists +get +set +incrby ~$p:{*}:* &$p:live:{*} $shared (%W~$p:deadletter -@all +xadd)"
+# with EXISTS, HGET and SET, then INCRBY), appends refused messages to the
+# dead-letter stream (XADD, write only), relays commands from the outbox
+# and writes the devices' command events and actuators.
+bridge="$ingest $scripts +exists +get +set +incrby ~$p:{*}:* &$p:live:{*} &$p:events:{*} $shared (%W~$p:deadletter -@all +xadd) $outbox"
 
 # A device: its own keys (tributary:{ID}:*, whatever the store adds there),
-# its own live channel, the registry's ZADD and the retention's HGETALL.
-# Nothing else: no other device's keys or channel, no SUBSCRIBE, no KEYS,
-# SCAN, FLUSH*, CONFIG, SCRIPT, FUNCTION, ACL, DEBUG or MODULE.
-device_rules() { echo "$conn $ingest ~$p:{$1}:* &$p:live:{$1} $shared"; }
+# its own live and events channels, its command stream (read only), the
+# registry's ZADD and the retention's HGETALL. Nothing else: no other
+# device's keys or channels, no SUBSCRIBE, no KEYS, SCAN, FLUSH*, CONFIG,
+# SCRIPT, FUNCTION, ACL, DEBUG or MODULE.
+device_rules() { echo "$conn $ingest $commands ~$p:{$1}:* %R~$p:commands:{$1} &$p:live:{$1} &$p:events:{$1} $shared"; }
 
 # A device's line is told apart from a service's by the device's own live
 # channel.
@@ -136,7 +148,10 @@ case $role in
     # sizes it checks before reading what a device could grow (HLEN, XLEN,
     # MEMORY USAGE), and
     # with --mqtt the bridge it runs inside. All of it under tributary:*.
-    rules="$conn $bridge +zrange +zadd +zscore +zrem +hgetall +hlen +xrange +xlen +memory|usage +psubscribe +punsubscribe ~$p:* &$p:live:*" ;;
+    # Commands: XADD to a device's command stream and the outbox, PUBLISH
+    # of the command's frame, the command log (the stream script), the
+    # actuators (GETRANGE), PSUBSCRIBE to tributary:events:*.
+    rules="$conn $bridge +zrange +zadd +zscore +zrem +hgetall +hlen +xrange +xlen +memory|usage +getrange +psubscribe +punsubscribe ~$p:* &$p:live:* &$p:events:*" ;;
   admin)
     rules='~* &* +@all' ;;
   remove)

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/tributary-iot/tributary/command"
+	"github.com/tributary-iot/tributary/fanout"
 )
 
 // memCommander is a Commander in memory, for tests of the handler alone;
@@ -17,10 +18,17 @@ type memCommander struct {
 	acts map[string][]command.Actuator
 	recs map[string][]command.Record // newest first
 	fail error                       // every call fails with it when set
+	hub  *fanout.Hub                 // gets the frames of commands and statuses, as the store's relay does; may be nil
 }
 
 func newMemCommander() *memCommander {
 	return &memCommander{acts: map[string][]command.Actuator{}, recs: map[string][]command.Record{}}
+}
+
+func (m *memCommander) publish(ev command.Event) {
+	if m.hub != nil {
+		m.hub.PublishEvent(ev.Device(), ev.AppendFrame(nil))
+	}
 }
 
 func (m *memCommander) SendCommand(_ context.Context, c command.Command) error {
@@ -34,6 +42,7 @@ func (m *memCommander) SendCommand(_ context.Context, c command.Command) error {
 	}
 	m.sent = append(m.sent, c)
 	m.recs[c.Device] = slices.Insert(m.recs[c.Device], 0, command.Record{Command: c})
+	m.publish(command.Event{Command: &c})
 	return nil
 }
 
@@ -56,10 +65,11 @@ func (m *memCommander) Actuators(_ context.Context, device string) ([]command.Ac
 	return slices.Clone(m.acts[device]), nil
 }
 
-// status adds a status to the record of its command.
+// status adds a status to the record of its command and publishes it.
 func (m *memCommander) status(s command.Status) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.publish(command.Event{Status: &s})
 	for i, r := range m.recs[s.Device] {
 		if r.Command.ID == s.ID {
 			m.recs[s.Device][i].Statuses = append(r.Statuses, s)

@@ -17,14 +17,17 @@ import (
 
 	"github.com/tributary-iot/tributary/command"
 	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/store"
 )
 
 // Commander records commands to devices' actuators and answers what the
 // dashboard shows of them. *store.Store (Redis) is one; the edge plugs its
 // controller in through another. Its methods are called concurrently.
 type Commander interface {
-	// SendCommand records c, valid and stamped with By and At, and hands it
-	// to its device's uplink.
+	// SendCommand records c, valid and stamped with By and At, hands it to
+	// its device's uplink, and publishes its frame
+	// (command.Event.AppendFrame) to the hub's clients watching the device
+	// (*store.Store through Redis, to every cloud instance).
 	SendCommand(ctx context.Context, c command.Command) error
 	// CommandLog returns up to limit of device's commands with their
 	// statuses, newest first.
@@ -32,6 +35,8 @@ type Commander interface {
 	// Actuators returns the actuators device announced; none is no error.
 	Actuators(ctx context.Context, device string) ([]command.Actuator, error)
 }
+
+var _ Commander = (*store.Store)(nil)
 
 // Limits of the command routes.
 const (
@@ -151,8 +156,6 @@ func (s *server) newCommand(ctx context.Context, id identity, device string, b c
 	if err := s.opt.Commands.SendCommand(ctx, c); err != nil {
 		return c, s.unavailable(err)
 	}
-	// Every client watching the device, on this server, sees it recorded.
-	s.opt.Hub.PublishEvent(device, commandFrame(c))
 	return c, nil
 }
 
@@ -195,8 +198,8 @@ func newCommandID() string {
 
 // commandFrame is the WebSocket frame of a recorded command.
 func commandFrame(c command.Command) []byte {
-	b := append([]byte(`{"v":1,"type":"command","command":`), c.AppendJSON(nil)...)
-	return append(b, '}')
+	ev := command.Event{Command: &c}
+	return ev.AppendFrame(nil)
 }
 
 // errorFrame is the WebSocket frame answering a message with msg.

@@ -57,6 +57,7 @@ func newCmdFixture(t testing.TB, adjust func(*Options)) *cmdFixture {
 			adjust(o)
 		}
 	}})
+	cf.cmds.hub = cf.hub
 	return cf
 }
 

@@ -85,8 +85,7 @@ func TestStreamCommands(t *testing.T) {
 		t.Errorf("watcher got %+v, want the command", fr)
 	}
 	// Progress published for gh-1 reaches the watcher.
-	st := command.Status{ID: "w-1", Device: "gh-1", Actuator: "fan", State: command.Applied, Value: 40, Time: time.Now()}
-	f.hub.PublishEvent("gh-1", append(append([]byte(`{"v":1,"type":"command","command_status":`), st.AppendJSON(nil)...), '}'))
+	f.cmds.status(command.Status{ID: "w-1", Device: "gh-1", Actuator: "fan", State: command.Applied, Value: 40, Time: time.Now()})
 	if fr := next(t, viewer); fr.Type != "command" || !strings.Contains(string(fr.CommandStatus), `"state":"applied"`) {
 		t.Errorf("watcher got %+v, want the status", fr)
 	}

@@ -147,6 +147,9 @@ func (s *server) newCommand(ctx context.Context, id identity, device string, b c
 	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
 	defer cancel()
 	acts, err := s.opt.Commands.Actuators(ctx, device)
+	if errors.Is(err, command.ErrInvalid) {
+		return c, badRequest("device %q announced actuators that are not valid: %v", device, err)
+	}
 	if err != nil {
 		return c, s.unavailable(err)
 	}
@@ -349,7 +352,11 @@ func (s *server) actuators(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opt.StoreTimeout)
 	defer cancel()
 	acts, err := s.opt.Commands.Actuators(ctx, dev)
-	if err != nil {
+	if errors.Is(err, command.ErrInvalid) {
+		// Written by the device: it may write anything there.
+		s.warnFailure("actuators: the device announced an invalid list; shown as none", "device", dev, "err", err)
+		acts = nil
+	} else if err != nil {
 		s.storeError(w, r, err)
 		return
 	}

@@ -31,7 +31,7 @@ type config struct {
 	users          []web.User // --auth-users
 	operators      []string   // --operator
 	openCommands   bool       // --insecure-open-commands
-	allowedOrigins []string // --public-origin and --allowed-origin
+	allowedOrigins []string   // --public-origin and --allowed-origin
 	allowedHosts   []string
 	maxConns       int
 	maxClientConns int // per client address; negative: no limit

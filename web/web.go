@@ -6,6 +6,10 @@
 //	GET /api/stream                WebSocket; ?device=ID (repeatable) selects devices
 //	GET /api/devices               devices by id, a page at a time (?limit=N, ?after=ID; Link rel="next"), their newest readings, online or not
 //	GET /api/devices/{id}/readings history: ?limit=N, ?since=, ?until= (RFC 3339 or unix ms)
+//	GET /api/me                    {"user","operator","commands"}: who is asking, whether they may act
+//	POST /api/devices/{id}/commands a command (operator only; Options.Commands), 202 with it as recorded
+//	GET /api/devices/{id}/commands the audit trail, newest first (?limit=N)
+//	GET /api/devices/{id}/actuators the actuators the device announced
 //	GET /metrics                   Prometheus metrics (Options.Gatherer)
 //	GET /healthz                   200 while the process serves
 //	GET /readyz                    200 when ready, 503 with the reason while live readings do not flow
@@ -19,11 +23,14 @@
 // a fanout.Hub, whatever feeds it.
 //
 // Errors of the API are JSON: {"error":"what went wrong"}. With
-// Options.AuthUser set, everything but /healthz and /readyz requires HTTP
-// Basic authentication; browsers send the same credentials with the
-// dashboard's same-origin WebSocket request.
+// Options.AuthUser or Options.Users set, everything but /healthz and
+// /readyz requires HTTP Basic authentication; browsers send the same
+// credentials with the dashboard's same-origin WebSocket request. Viewing
+// is every account's right; acting (commands, by POST or on the
+// WebSocket) only Options.Operators'.
 //
-// Nothing a client sends can hold the server: no route takes a body (413),
+// Nothing a client sends can hold the server: no route but the command's
+// takes a body (413; a command is at most MaxCommandBody bytes of JSON),
 // a query string that does not parse is a 400, a Host not in
 // Options.AllowedHosts a 421 (but for /healthz and /readyz), every
 // response has a write deadline, failed logins are logged clipped and at

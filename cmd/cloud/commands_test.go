@@ -160,3 +160,43 @@ func TestRunCommands(t *testing.T) {
 		t.Errorf("actuators: %d %s", code, body)
 	}
 }
+
+// TestCommandsEmbeddedRedis: make demo's cloud (the embedded Redis, no
+// sign-in, --insecure-open-commands) takes a command and shows its audit.
+func TestCommandsEmbeddedRedis(t *testing.T) {
+	t.Setenv("REDIS_URL", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l, done := serveInBackground(t, ctx, testConfig(t, "--insecure-open-commands"))
+	rdb, err := store.NewClient(l.Redis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	st := store.New(rdb, store.Options{})
+	if err := st.SetActuators(ctx, "sim-1", []command.Actuator{{Name: "heater", Kind: command.KindSwitch, Max: 1, Safe: "off"}}); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", l.URL+"api/devices/sim-1/commands", strings.NewReader(`{"id":"d-1","actuator":"heater","value":1}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 202 || !strings.Contains(string(body), `"by":""`) {
+		t.Fatalf("POST: %d %s, want 202 with an empty by", resp.StatusCode, body)
+	}
+	if err := st.ReportEvents(ctx, "sim-1", []command.Event{{Status: &command.Status{ID: "d-1", Device: "sim-1", Actuator: "heater",
+		State: command.Applied, Value: 1, Time: time.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := httpGet(t, l.URL+"api/devices/sim-1/commands", "", ""); code != 200 || !strings.Contains(string(body), `"state":"applied"`) {
+		t.Errorf("audit: %d %s", code, body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+}

@@ -48,6 +48,9 @@ export class Commands {
     this.loadError = '';
     this.token = 0;
     this.controls = new Map(); // actuator name -> {row, input, state, progress}
+    // Settles once api/me has answered: a server without commands is
+    // never asked for actuators.
+    this.ready = new Promise((resolve) => { this.meLoaded = resolve; });
     this.loadMe();
   }
 
@@ -56,6 +59,7 @@ export class Commands {
       const res = await fetch(this.apiURL('api/me'), { cache: 'no-store' });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       this.me = await res.json();
+      this.meLoaded();
       this.build();
     } catch {
       setTimeout(() => this.loadMe(attempt + 1), Math.min(30000, 1000 * 2 ** attempt));
@@ -64,6 +68,7 @@ export class Commands {
 
   /** select shows id's actuators (null: none). */
   select(id) {
+    this.token++; // a load for the device shown before is dropped
     this.device = id;
     this.actuators = [];
     this.records.clear();
@@ -77,7 +82,8 @@ export class Commands {
 
   async load(id, attempt = 0) {
     const token = ++this.token;
-    if (this.me && !this.me.commands) return;
+    await this.ready;
+    if (token !== this.token || !this.me.commands) return;
     try {
       const dev = encodeURIComponent(id);
       const [a, l] = await Promise.all([

@@ -96,7 +96,7 @@ func New(opt Options) (*Bridge, error) {
 		mappingNames = append(mappingNames, c.Name)
 		b.mappers = append(b.mappers, c)
 	}
-	b.shareable = []string{mqttwire.ReadingsFilter}
+	b.shareable = []string{mqttwire.ReadingsFilter, mqttwire.EventsFilter}
 	for _, c := range b.mappers {
 		b.shareable = append(b.shareable, c.Topic)
 	}
@@ -207,12 +207,18 @@ func (b *Bridge) Run(ctx context.Context) error {
 		defer close(workerDone)
 		b.work(ctx)
 	}()
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		b.relayCommands(ctx)
+	}()
 	b.log.Info("bridge starting", "broker", b.broker, "client_id", b.clientID, "group", b.opt.Group,
 		"subscriptions", strings.Join(b.Subscriptions(), " "), "mappings", len(b.mappers))
 	b.connect(ctx)
 	<-ctx.Done()
 	close(b.stop)
 	<-workerDone
+	<-relayDone
 	b.client.Disconnect(250)
 	b.met.mqttUp.Set(0)
 	b.setConn(errors.New("stopped"))
@@ -360,6 +366,8 @@ func (b *Bridge) kindOf(topic string) string {
 		return kindReadings
 	case matchFilter(statusLevels, topic):
 		return kindStatus
+	case matchFilter(eventsLevels, topic):
+		return kindEvents
 	}
 	if b.mapperFor(topic) != nil {
 		return kindMapped
@@ -370,6 +378,7 @@ func (b *Bridge) kindOf(topic string) string {
 var (
 	readingsLevels = strings.Split(mqttwire.ReadingsFilter, "/")
 	statusLevels   = strings.Split(mqttwire.StatusFilter, "/")
+	eventsLevels   = strings.Split(mqttwire.EventsFilter, "/")
 )
 
 func (b *Bridge) mapperFor(topic string) *mapper {

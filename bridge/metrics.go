@@ -11,6 +11,7 @@ const (
 	kindReadings = "readings" // a batch on ReadingsTopic
 	kindStatus   = "status"   // a status on StatusTopic
 	kindMapped   = "mapped"   // a foreign format on a mapping's topic
+	kindEvents   = "events"   // a batch of command events on EventsTopic
 	kindOther    = "other"    // a topic nothing claims
 )
 
@@ -29,6 +30,10 @@ type metrics struct {
 	mqttUp          prometheus.Gauge
 	connectionsLost prometheus.Counter
 	queue           prometheus.GaugeFunc
+
+	commandsRelayed prometheus.Counter
+	commandsRefused prometheus.Counter
+	eventsRelayed   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, queueLen func() float64, mappings []string) *metrics {
@@ -86,8 +91,20 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64, mappings []s
 			Name: "tributary_bridge_queue_messages",
 			Help: "Messages received and waiting for Redis (not yet acknowledged).",
 		}, queueLen),
+		commandsRelayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_bridge_commands_relayed_total",
+			Help: "Commands published from the Redis outbox to their device's MQTT topic and acknowledged by the broker.",
+		}),
+		commandsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_bridge_commands_refused_total",
+			Help: "Outbox entries that held no valid command: acknowledged and dropped.",
+		}),
+		eventsRelayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_bridge_command_events_relayed_total",
+			Help: "Command events stored in Redis from devices' MQTT events topics (refused batches are dead letters).",
+		}),
 	}
-	for _, k := range []string{kindReadings, kindStatus, kindMapped, kindOther} {
+	for _, k := range []string{kindReadings, kindStatus, kindMapped, kindEvents, kindOther} {
 		m.received.WithLabelValues(k)
 		m.stored.WithLabelValues(k)
 	}
@@ -102,7 +119,8 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64, mappings []s
 	}
 	if reg != nil {
 		reg.MustRegister(m.received, m.stored, m.readings, m.duplicates, m.refused, m.deadLetters, m.ignored,
-			m.ingest, m.redisUp, m.redisErrors, m.mqttUp, m.connectionsLost, m.queue)
+			m.ingest, m.redisUp, m.redisErrors, m.mqttUp, m.connectionsLost, m.queue,
+			m.commandsRelayed, m.commandsRefused, m.eventsRelayed)
 	}
 	return m
 }

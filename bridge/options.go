@@ -65,6 +65,15 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Logger receives the bridge's log. Default: discard.
 	Logger *slog.Logger
+	// CommandGroup is the Redis consumer group of the command outbox
+	// (store.ReadOutbox): every bridge relaying one Redis's commands should
+	// share it, so that each command is published once. Default
+	// DefaultCommandGroup.
+	CommandGroup string
+	// CommandClaimIdle is how long a command may stay unacknowledged in
+	// another bridge's hands before this one takes it over (its bridge
+	// died). Default 30s.
+	CommandClaimIdle time.Duration
 	// Now is the clock that stamps arrival times (of readings of foreign
 	// formats without a usable time, and of dead letters). Default time.Now.
 	Now func() time.Time
@@ -77,6 +86,8 @@ const (
 	DefaultDeadLetterMaxLen  = 10000
 	DefaultDeadLetterPayload = 4096
 	DefaultMaxBackoff        = 10 * time.Second
+	DefaultCommandGroup      = "tributary-bridges"
+	DefaultCommandClaimIdle  = 30 * time.Second
 )
 
 func (o Options) withDefaults() Options {
@@ -86,6 +97,8 @@ func (o Options) withDefaults() Options {
 	o.DeadLetterMaxLen = cmp.Or(o.DeadLetterMaxLen, DefaultDeadLetterMaxLen)
 	o.DeadLetterPayload = cmp.Or(o.DeadLetterPayload, DefaultDeadLetterPayload)
 	o.MaxBackoff = cmp.Or(o.MaxBackoff, DefaultMaxBackoff)
+	o.CommandGroup = cmp.Or(o.CommandGroup, DefaultCommandGroup)
+	o.CommandClaimIdle = cmp.Or(o.CommandClaimIdle, DefaultCommandClaimIdle)
 	o.MQTT.KeepAlive = cmp.Or(o.MQTT.KeepAlive, mqttwire.DefaultKeepAlive)
 	o.MQTT.ConnectTimeout = cmp.Or(o.MQTT.ConnectTimeout, mqttwire.DefaultConnectTimeout)
 	if o.Logger == nil {
@@ -104,6 +117,10 @@ func (o *Options) validate() error {
 	case o.MaxPayload < 0 || o.QueueSize < 0 || o.DeadLetterMaxLen < 0 || o.DeadLetterPayload < 0 || o.MaxBackoff < 0 ||
 		o.MQTT.KeepAlive < 0 || o.MQTT.ConnectTimeout < 0:
 		return errors.New("bridge: negative size or duration in Options")
+	case o.CommandClaimIdle < 0:
+		return errors.New("bridge: negative CommandClaimIdle")
+	case o.CommandGroup != "" && !reading.ValidID(o.CommandGroup):
+		return fmt.Errorf("bridge: command group %q: use letters, digits, '.', '_' and '-'", o.CommandGroup)
 	case o.Group != "" && !reading.ValidID(o.Group):
 		return fmt.Errorf("bridge: group %q: use letters, digits, '.', '_' and '-'", o.Group)
 	}

@@ -10,6 +10,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tributary-iot/tributary/command"
 	"github.com/tributary-iot/tributary/internal/backoff"
 	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
@@ -28,10 +29,11 @@ type item struct {
 	detail   string            // dead letter: the error
 	mapping  string            // of a mapped item
 	ignored  int               // fields a mapping ignored
+	events   []command.Event   // command events of device, to store
 }
 
 func (it *item) dead(reason string, format string, args ...any) {
-	it.reason, it.detail, it.readings, it.status = reason, fmt.Sprintf(format, args...), nil, nil
+	it.reason, it.detail, it.readings, it.status, it.events = reason, fmt.Sprintf(format, args...), nil, nil, nil
 }
 
 // classify decodes and checks a message; it touches no Redis.
@@ -74,6 +76,24 @@ func (b *Bridge) classify(m mqtt.Message) item {
 		if s.Online {
 			it.status = &s
 		}
+	case kindEvents:
+		device, _, ok := mqttwire.ParseTopic(topic)
+		if !ok {
+			it.dead(ReasonBadTopic, "topic %q: not a valid device id", topic)
+			return it
+		}
+		evs, err := mqttwire.DecodeEvents(payload)
+		if err != nil {
+			it.dead(ReasonInvalid, "%v", err)
+			return it
+		}
+		for i := range evs {
+			if d := evs[i].Device(); d != device {
+				it.dead(ReasonDeviceMismatch, "event %d is about device %q, the topic of %q", i, d, device)
+				return it
+			}
+		}
+		it.device, it.events = device, evs
 	case kindMapped:
 		mp := b.mapperFor(topic)
 		it.mapping = mp.Name
@@ -125,6 +145,9 @@ func (b *Bridge) process(ctx context.Context, msgs []mqtt.Message, r *redisState
 	if !b.ingest(ctx, items, r) {
 		return false
 	}
+	if !b.reportEvents(ctx, items, r) {
+		return false
+	}
 	if !b.writeDeadLetters(ctx, items, r) {
 		return false
 	}
@@ -141,6 +164,16 @@ func (b *Bridge) process(ctx context.Context, msgs []mqtt.Message, r *redisState
 				// The boot is lost (it only annotates history); the
 				// device's keys are its own doing. Not retried.
 				b.log.Warn("redis refused a device's boot for good", "device", device, "err", err)
+				return nil
+			}
+			return err
+		}) {
+			return false
+		}
+		if !r.retry(ctx, b, "record actuators", func(ctx context.Context) error {
+			err := b.st.SetActuators(ctx, device, s.Actuators)
+			if isPoison(err) || errors.Is(err, command.ErrInvalid) {
+				b.log.Warn("redis refused a device's actuators for good", "device", device, "err", err)
 				return nil
 			}
 			return err

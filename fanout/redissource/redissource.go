@@ -1,6 +1,6 @@
 // Package redissource feeds a fanout hub from Redis: it pattern-subscribes
-// to every device's live channel (store.LivePattern), delivers each valid
-// reading, and turns Redis outages into the hub's status and readiness.
+// to every device's live channel (store.LivePattern) and events channel
+// (store.EventsPattern), delivers each valid reading and command frame, and turns Redis outages into the hub's status and readiness.
 package redissource
 
 import (
@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tributary-iot/tributary/command"
 	"github.com/tributary-iot/tributary/fanout"
 	"github.com/tributary-iot/tributary/internal/backoff"
 	"github.com/tributary-iot/tributary/reading"
@@ -129,7 +130,7 @@ func (s *Source) session(ctx context.Context, sink fanout.Sink) (wasLive bool, e
 	// Receive does not watch ctx; closing the PubSub ends it at once.
 	stop := context.AfterFunc(ctx, func() { ps.Close() })
 	defer stop()
-	if err := ps.PSubscribe(ctx, s.st.LivePattern()); err != nil {
+	if err := ps.PSubscribe(ctx, s.st.LivePattern(), s.st.EventsPattern()); err != nil {
 		return false, fmt.Errorf("redis: subscribe: %w", err)
 	}
 	pinged := false
@@ -158,7 +159,11 @@ func (s *Source) session(ctx context.Context, sink fanout.Sink) (wasLive bool, e
 				s.setLive(sink)
 			}
 		case *redis.Message:
-			s.deliver(sink, m)
+			if m.Pattern == s.st.EventsPattern() {
+				s.deliverEvent(sink, m)
+			} else {
+				s.deliver(sink, m)
+			}
 		}
 	}
 }
@@ -182,6 +187,33 @@ func (s *Source) deliver(sink fanout.Sink, m *redis.Message) {
 		return
 	}
 	sink.Publish(dev, raw)
+}
+
+// deliverEvent publishes one command frame to sink, if it is a valid
+// command or status of the channel's device (see eventFrame).
+func (s *Source) deliverEvent(sink fanout.Sink, m *redis.Message) {
+	dev, ok := s.st.DeviceFromEventsChannel(m.Channel)
+	if !ok || !validEventFrame(dev, []byte(m.Payload)) {
+		s.dropped.Add(1)
+		s.opt.Logger.Debug("events message is not a command frame of its channel's device", "channel", m.Channel)
+		return
+	}
+	sink.PublishEvent(dev, []byte(m.Payload))
+}
+
+// validEventFrame reports whether frame is a reading.FrameCommand frame
+// holding exactly one valid command or status of device.
+func validEventFrame(device string, frame []byte) bool {
+	f, err := reading.DecodeFrame(frame)
+	if err != nil || f.Type != reading.FrameCommand || len(f.Readings) != 0 || f.Status != nil || (len(f.Command) == 0) == (len(f.CommandStatus) == 0) {
+		return false
+	}
+	if len(f.Command) > 0 {
+		c, err := command.Decode(f.Command)
+		return err == nil && c.Device == device
+	}
+	st, err := command.DecodeStatus(f.CommandStatus)
+	return err == nil && st.Device == device
 }
 
 func (s *Source) setLive(sink fanout.Sink) {
@@ -244,7 +276,8 @@ type Stats struct {
 	// Up is whether the source is subscribed and Redis answers.
 	Up bool
 	// Dropped counts the messages on live channels that were not a valid
-	// reading of the channel's device.
+	// reading of the channel's device, and on events channels that were
+	// not a valid command frame of the channel's device.
 	Dropped uint64
 	// Subscriptions counts the times the source (re)subscribed.
 	Subscriptions uint64

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,13 @@ func TestRunCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A viewer watches gh-1 (once the live feed is up, so that nothing
+	// published is missed).
+	vh := http.Header{}
+	(&http.Request{Header: vh}).SetBasicAuth("bob", "bob-pw")
+	watcher := fanouttest.Dialer{Header: vh}.Dial(t, "ws"+strings.TrimPrefix(base, "http")+"api/stream?device=gh-1")
+	watcher.AwaitLive(t)
+
 	post := func(user, pw, body string) (int, string) {
 		req, _ := http.NewRequest("POST", base+"api/devices/gh-1/commands", strings.NewReader(body))
 		req.SetBasicAuth(user, pw)
@@ -141,6 +149,31 @@ func TestRunCommands(t *testing.T) {
 		{Status: &command.Status{ID: c.ID, Device: "gh-1", Actuator: "heater", State: command.Applied, Value: 1, Time: time.Now()}},
 	}); err != nil {
 		t.Fatal(err)
+	}
+	// Through Redis, the watcher saw both commands recorded, then the
+	// device's statuses, in order.
+	var seen []string
+	for len(seen) < 4 {
+		f := watcher.Frame(t)
+		switch {
+		case f.Type != "command":
+			continue
+		case f.Command != nil:
+			got, err := command.Decode(f.Command)
+			if err != nil {
+				t.Fatalf("command frame: %v", err)
+			}
+			seen = append(seen, "command "+got.ID)
+		default:
+			got, err := command.DecodeStatus(f.CommandStatus)
+			if err != nil {
+				t.Fatalf("status frame: %v", err)
+			}
+			seen = append(seen, string(got.State)+" "+got.ID)
+		}
+	}
+	if want := []string{"command a-1", "command a-2", "accepted a-1", "applied a-1"}; !slices.Equal(seen, want) {
+		t.Errorf("the watcher saw %q, want %q", seen, want)
 	}
 	code, body := httpGet(t, base+"api/devices/gh-1/commands", "bob", "bob-pw")
 	var log struct {

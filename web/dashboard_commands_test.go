@@ -100,7 +100,9 @@ func TestDashboardCommands(t *testing.T) {
 
 	// A phone: the panel fits.
 	b.Viewport(t, 390, 844, true)
-	b.Await(t, "the panel laid out on a phone", `document.querySelector('li[data-actuator="fan"] input').getBoundingClientRect().width > 100`)
+	// The charts follow the width a frame or two later.
+	b.Await(t, "the page laid out for a phone", `tributary.charts().length > 0 && tributary.charts().every((c) => c.canvas && c.canvas.width <= 390) &&
+		document.querySelector('li[data-actuator="fan"] input').getBoundingClientRect().width > 100`)
 	if w := browsertest.Eval[int](t, b, `document.documentElement.scrollWidth`); w > 390 {
 		t.Errorf("the page is %d px wide on a 390 px phone", w)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -208,6 +209,15 @@ func TestPostCommand(t *testing.T) {
 	}
 	if n := len(f.cmds.sentCommands()); n != 3 {
 		t.Errorf("%d commands recorded, want the 3 accepted", n)
+	}
+	// A body of unknown length (chunked) is cut at the limit too.
+	chunked, _ := http.NewRequest("POST", f.srv.URL+"/api/devices/gh-1/commands",
+		io.MultiReader(strings.NewReader(`{"actuator":"heater","value":1,"id":"`), strings.NewReader(strings.Repeat("x", 2000)+`"}`)))
+	chunked.ContentLength = -1
+	chunked.SetBasicAuth(alice[0], alice[1])
+	chunked.Header.Set("Content-Type", "application/json")
+	if code, body := do(t, chunked); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a chunked body over the limit: %d %s, want 413", code, body)
 	}
 	// Other routes still take no body.
 	req, _ := http.NewRequest("GET", f.srv.URL+"/api/me", strings.NewReader("x"))

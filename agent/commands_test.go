@@ -10,6 +10,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tributary-iot/tributary/command"
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
@@ -178,6 +179,9 @@ func TestEventOutboxDurable(t *testing.T) {
 	if n := ob.Pending(); n != 5 {
 		t.Fatalf("%d pending after a restart, want 5", n)
 	}
+	if n := testutil.ToFloat64(CommandCollector(nil, ob)); n != 5 {
+		t.Errorf("tributary_edge_command_events_pending %v, want 5", n)
+	}
 	var mu sync.Mutex
 	var sent []string
 	fails := 2
@@ -218,20 +222,20 @@ func TestEventOutboxDurable(t *testing.T) {
 }
 
 // Over MQTT: a command the bridge's user publishes on the device's topic
-// reaches the handler, also when sent while the agent was away (the
-// persistent session); another device's topic is not the agent's to read;
-// events go out on the events topic.
+// reaches the handler; another device's topic is not the agent's to read;
+// events go out on the events topic; a command sent while the agent was
+// away arrives when it is back (the persistent session).
 func TestMQTTCommands(t *testing.T) {
 	users := map[string]string{"pi-1": "pi-1-password", "pi-2": "pi-2-password", "tributary-bridge-1": "bridge-password"}
 	srv := mosquittotest.Start(t, mosquittotest.Options{Users: users, Persistence: true, ACLFile: "../deploy/mosquitto/acl"})
 	g, ups := newGot(), make(chan bool, 10)
+	stats := &CommandStats{}
 	up, err := NewMQTTUplink(MQTTUplinkOptions{Broker: mqttwire.Broker{URL: srv.URL(), Password: users["pi-1"]}, Device: "pi-1", Boot: "boot-1",
-		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond, Commands: g.handle,
+		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond, Commands: g.handle, CommandStats: stats,
 		CommandsUp: func(u bool) { ups <- u }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer up.Close()
 	select {
 	case u := <-ups:
 		if !u {
@@ -263,6 +267,9 @@ func TestMQTTCommands(t *testing.T) {
 	pub("pi-1", testCommand("pi-1", "c1"))
 	if ids := g.await(t, 1); fmt.Sprint(ids) != "[pi-1/c1]" {
 		t.Errorf("handled %v", ids)
+	}
+	if r, i := stats.Received.Load(), stats.Invalid.Load(); r != 1 || i != 1 {
+		t.Errorf("received %d, invalid %d; want 1 and 1 (pi-2's command on pi-1's topic)", r, i)
 	}
 	c1 := testCommand("pi-1", "c1")
 	if err := up.SendEvents(t.Context(), []command.Event{testStatus(c1, command.Applied)}); err != nil {
@@ -325,5 +332,19 @@ func TestMQTTCommands(t *testing.T) {
 	case topic := <-snoop:
 		t.Errorf("pi-2 received %s", topic)
 	default:
+	}
+
+	// A command sent while the agent is away is delivered when it comes
+	// back: the broker keeps it in the agent's persistent session.
+	up.Close()
+	pub("pi-1", testCommand("pi-1", "c3"))
+	up2, err := NewMQTTUplink(MQTTUplinkOptions{Broker: mqttwire.Broker{URL: srv.URL(), Password: users["pi-1"]}, Device: "pi-1", Boot: "boot-2",
+		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond, Commands: g.handle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up2.Close()
+	if ids := g.await(t, 3); fmt.Sprint(ids) != "[pi-1/c1 pi-1/c2 pi-1/c3]" {
+		t.Errorf("handled %v", ids)
 	}
 }

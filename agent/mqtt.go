@@ -279,10 +279,9 @@ func (u *MQTTUplink) publishStatus(ctx context.Context, st mqttwire.Status) erro
 // once, not retained, and only when connected: the retained status is this
 // run's.
 func (u *MQTTUplink) Boot(ctx context.Context, b Boot) error {
-	st := mqttwire.Status{Online: true, Boot: b.ID, FirstSeq: b.FirstSeq, Time: b.Time}
-	if b.ID == u.opt.Boot {
-		st.Actuators = u.opt.Actuators
-	}
+	// Every online status names the actuators: the bridge records the
+	// latest status's list, an earlier boot's included.
+	st := mqttwire.Status{Online: true, Boot: b.ID, FirstSeq: b.FirstSeq, Time: b.Time, Actuators: u.opt.Actuators}
 	if b.ID != u.opt.Boot {
 		if !u.client.IsConnectionOpen() {
 			return errors.New("mqtt uplink: not connected to the broker")

@@ -64,6 +64,12 @@ func (b *Bridge) relayCommands(ctx context.Context) {
 	lastClaim := time.Time{}
 	failures := 0
 	for ctx.Err() == nil {
+		if len(todo) == 0 && !b.client.IsConnectionOpen() {
+			// Take nothing while the broker is away: another bridge of
+			// the group may relay it meanwhile.
+			backoff.Sleep(ctx, 100*time.Millisecond)
+			continue
+		}
 		if len(todo) == 0 && time.Since(lastClaim) >= b.opt.CommandClaimIdle/2 {
 			lastClaim = time.Now()
 			if !r.retry(ctx, "claim commands", func(ctx context.Context) error {

@@ -81,7 +81,7 @@
 //
 // On Options.Registerer:
 //
-//	tributary_bridge_messages_received_total{kind}  kind: readings, status, mapped, other
+//	tributary_bridge_messages_received_total{kind}  kind: readings, status, mapped, events, other
 //	tributary_bridge_messages_stored_total{kind}    acknowledged after Redis stored them
 //	tributary_bridge_readings_stored_total
 //	tributary_bridge_duplicate_readings_total
@@ -93,4 +93,19 @@
 //	tributary_bridge_mqtt_up
 //	tributary_bridge_mqtt_connections_lost_total    the broker closed the connection (restart, session takeover) or it timed out
 //	tributary_bridge_queue_messages                 received, not yet acknowledged
+//	tributary_bridge_commands_relayed_total         commands published from the outbox (PUBACK'd)
+//	tributary_bridge_commands_refused_total         outbox entries that held no valid command
+//	tributary_bridge_command_events_relayed_total   command events stored from events topics
+//
+// # Commands to actuators
+//
+// Besides storing, a bridge relays commands (commands.go): it reads the
+// Redis outbox (store.ReadOutbox) in the consumer group
+// Options.CommandGroup, publishes each command on its device's
+// mqttwire.CommandsTopic (QoS 1) and acknowledges it in Redis once the
+// broker has it; entries another bridge of the group left pending for
+// Options.CommandClaimIdle are taken over (XAUTOCLAIM). Command events on
+// mqttwire.EventsTopic are checked (every event of the topic's device)
+// and stored with store.ReportEvents; the actuators of an online status
+// with store.SetActuators.
 package bridge

@@ -60,3 +60,21 @@ func TestStatusActuators(t *testing.T) {
 		t.Errorf("a bad actuator: %v", err)
 	}
 }
+
+func FuzzDecodeEvents(f *testing.F) {
+	f.Add([]byte(`[{"status":{"v":1,"id":"c","device":"d","actuator":"a","state":"applied","value":1,"ts":"2026-12-03T18:00:00.000Z"}}]`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		evs, err := DecodeEvents(b)
+		if err != nil {
+			return
+		}
+		again, err := EncodeEvents(evs)
+		if err != nil {
+			t.Fatalf("re-encoding %q: %v", b, err)
+		}
+		if _, err := DecodeEvents(again); err != nil {
+			t.Fatalf("re-decoding %q: %v", again, err)
+		}
+	})
+}

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -14,9 +13,12 @@ import (
 // not acknowledged is claimed by another consumer; garbage is returned
 // with an error.
 func TestOutbox(t *testing.T) {
+	backends(t, testOutbox)
+}
+
+func testOutbox(t *testing.T, rdb redis.UniversalClient, prefix string) {
 	ctx := t.Context()
-	rdb := shared.Client(t)
-	s := store.New(rdb, store.Options{Prefix: fmt.Sprintf("t%d_outbox", runs.Add(1))})
+	s := store.New(rdb, store.Options{Prefix: prefix})
 	for range 2 {
 		if err := s.EnsureOutboxGroup(ctx, "bridges"); err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/command"
 	"github.com/tributary-iot/tributary/internal/redistest"
 	"github.com/tributary-iot/tributary/store"
@@ -196,5 +197,70 @@ func TestRedisACLCommandProbesOnOpenRedis(t *testing.T) {
 		if err := p.do(ctx, c, st, "acl-cmd-a", "acl-cmd-b"); err != nil && !errors.Is(err, redis.Nil) {
 			t.Errorf("%s on an open Redis: %v; want it to succeed", p.name, err)
 		}
+	}
+}
+
+// The agent's Redis command path under the device's ACL user: its command
+// source reads (blocking) and announces the actuators, its event outbox
+// reports; the cloud sees the command applied.
+func TestRedisACLAgentCommandPath(t *testing.T) {
+	t.Parallel()
+	const dev = "acl-cmd-agent"
+	r := newACLRig(t, dev)
+	ctx := t.Context()
+	cloud := store.New(r.client(t, aclCloud), store.Options{})
+	got := make(chan command.Command, 10)
+	ups := make(chan bool, 100)
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	as := []command.Actuator{{Name: "heater", Kind: command.KindSwitch, Max: 1, Safe: "off"}}
+	go func() {
+		done <- agent.RunRedisCommands(sctx, agent.RedisCommandsOptions{Client: r.client(t, dev), Device: dev, StateDir: t.TempDir(),
+			Handle: func(c command.Command) { got <- c }, Actuators: as, Block: time.Second,
+			Uplink: func(up bool) {
+				select {
+				case ups <- up:
+				default:
+				}
+			}})
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	select {
+	case up := <-ups:
+		if !up {
+			t.Fatal("the command source cannot read as the device")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("no uplink state within a minute")
+	}
+	c := aclCommand(dev, "c1")
+	if err := cloud.SendCommand(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case g := <-got:
+		if g.ID != "c1" {
+			t.Errorf("handled %+v", g)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the command did not arrive within a minute")
+	}
+	ob, err := agent.OpenEventOutbox(t.TempDir(), dev, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	go ob.Run(sctx, agent.RedisEventSender(store.New(r.client(t, dev), store.Options{}), dev))
+	ob.Add(aclStatus(c, command.Accepted))
+	ob.Add(aclStatus(c, command.Applied))
+	eventually(t, "the command applied in the cloud's log", time.Minute, func() bool {
+		log, err := cloud.CommandLog(ctx, dev, 10)
+		return err == nil && len(log) == 1 && log[0].State() == command.Applied
+	})
+	if a, err := cloud.Actuators(ctx, dev); err != nil || len(a) != 1 {
+		t.Errorf("actuators: %+v, %v", a, err)
 	}
 }

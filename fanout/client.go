@@ -1,6 +1,8 @@
 package fanout
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +26,7 @@ type client struct {
 	hub  *Hub
 	conn *websocket.Conn
 	q    *queue
+	msgs MessageHandler // messages other than subscribe; nil: none taken
 
 	once    sync.Once
 	closing chan struct{} // closed by close; code and reason are set before
@@ -36,10 +39,11 @@ type client struct {
 	finishing  bool       // finish owns the read deadline
 }
 
-func newClient(h *Hub, conn *websocket.Conn) *client {
+func newClient(h *Hub, conn *websocket.Conn, msgs MessageHandler) *client {
 	return &client{
 		hub:        h,
 		conn:       conn,
+		msgs:       msgs,
 		q:          newQueue(h.opt.QueueSize),
 		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
@@ -64,10 +68,13 @@ func (c *client) close(code int, reason string) bool {
 // the client has finished.
 func (c *client) closeReason() (int, string) { return c.code, c.reason }
 
-// run serves the client until it ends, and closes the connection.
-func (c *client) run() {
-	go c.readLoop()
-	c.writeLoop()
+// run serves the client until it ends, and closes the connection. ctx is
+// handed to the message handler, cancelled once the client is closing.
+func (c *client) run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	go c.readLoop(ctx)
+	c.writeLoop() // returns once the client is closing
+	cancel()      // a message handler at work stops
 	c.finish()
 }
 
@@ -190,7 +197,7 @@ func truncateReason(s string) string {
 // readLoop reads control messages until the connection fails or closes.
 // After the client starts closing it keeps reading and discarding input,
 // so that the peer's close frame is consumed.
-func (c *client) readLoop() {
+func (c *client) readLoop(ctx context.Context) {
 	defer close(c.readerDone)
 	o := &c.hub.opt
 	idle := o.PingInterval + o.PongTimeout
@@ -222,6 +229,10 @@ func (c *client) readLoop() {
 		switch {
 		case typ != websocket.TextMessage:
 			c.reject(websocket.CloseUnsupportedData, "binary messages are not supported; send JSON text")
+		case c.msgs != nil && !isControl(data):
+			if err := c.msgs(ctx, data, c.reply); err != nil {
+				c.reject(websocket.ClosePolicyViolation, err.Error())
+			}
 		default:
 			sel, err := DecodeControl(data)
 			if err != nil {
@@ -231,6 +242,30 @@ func (c *client) readLoop() {
 			c.hub.resubscribe(c, sel)
 		}
 	}
+}
+
+// MessageHandler handles a message a client sent whose "type" is not
+// "subscribe" (a command, say): msg is the whole text message (at most
+// Options.MaxMessageSize bytes). It runs on the client's reader goroutine,
+// one message at a time, so a slow handler delays the client's next
+// messages and nothing else; ctx ends when the client starts closing.
+// reply queues frame, a complete frame, for this client alone, after what
+// is already queued for it; it never blocks (a full queue closes the
+// client as slow) and may be called until the handler returns. An error
+// closes the client with 1008 and the error as the reason; an answer the
+// client should get while staying connected goes through reply.
+type MessageHandler func(ctx context.Context, msg []byte, reply func(frame []byte)) error
+
+// reply queues frame for c alone.
+func (c *client) reply(frame []byte) { c.hub.push(c, item{data: frame, frame: true}) }
+
+// isControl reports whether data is for DecodeControl: a message of type
+// "subscribe", or one without a type (malformed: DecodeControl says how).
+func isControl(data []byte) bool {
+	var m struct {
+		Type string `json:"type"`
+	}
+	return json.Unmarshal(data, &m) != nil || m.Type == "" || m.Type == "subscribe"
 }
 
 // readFailed ends the client after a read error.

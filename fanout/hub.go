@@ -216,14 +216,21 @@ func (h *Hub) Clients() int {
 // first gets the current status, then the readings it selected as they are
 // published.
 func (h *Hub) Serve(ctx context.Context, conn *websocket.Conn, sel Selection) {
-	c := newClient(h, conn)
+	h.ServeMessages(ctx, conn, sel, nil)
+}
+
+// ServeMessages is Serve with msgs handling the client's messages of types
+// other than "subscribe" (nil: none, as Serve: such a message closes the
+// client with 1008). ctx is also the handler's, until the client closes.
+func (h *Hub) ServeMessages(ctx context.Context, conn *websocket.Conn, sel Selection, msgs MessageHandler) {
+	c := newClient(h, conn, msgs)
 	if !h.add(c, sel) {
 		c.close(websocket.CloseGoingAway, "server shutting down")
 	}
 	stop := context.AfterFunc(ctx, func() { c.close(websocket.CloseGoingAway, "server shutting down") })
 	defer stop()
 	h.opt.Logger.Debug("websocket client connected", "remote", conn.RemoteAddr().String(), "all", sel.All, "devices", len(sel.Devices))
-	c.run()
+	c.run(ctx)
 	h.remove(c)
 	code, reason := c.closeReason()
 	h.opt.Logger.Debug("websocket client disconnected", "remote", conn.RemoteAddr().String(), "code", code, "reason", reason)

@@ -1,8 +1,7 @@
 package web
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,14 +14,11 @@ import (
 	"github.com/tributary-iot/tributary/internal/lograte"
 )
 
-// basicAuth requires HTTP Basic credentials user and password for next.
-// Both are compared in constant time, by their SHA-256 digests so that
-// their lengths do not leak either. The password is never logged. A client
-// address with limits.max failures in the current window gets 429 without
-// its credentials being checked.
-func basicAuth(next http.Handler, user, password string, limits *addrLimits) http.Handler {
-	wantUser := sha256.Sum256([]byte(user))
-	wantPass := sha256.Sum256([]byte(password))
+// basicAuth requires HTTP Basic credentials of one of accts for next,
+// and gives next the request with its identity (identityOf). The password
+// is never logged. A client address with limits.max failures in the
+// current window gets 429 without its credentials being checked.
+func basicAuth(next http.Handler, accts *accounts, limits *addrLimits) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if wait, blocked := limits.blocked(r); blocked {
 			limits.log(r, "authentication refused: too many failures from this address", "path", clipQuote(r.URL.Path, maxLoggedValue))
@@ -31,19 +27,22 @@ func basicAuth(next http.Handler, user, password string, limits *addrLimits) htt
 			return
 		}
 		u, p, ok := r.BasicAuth()
-		gotUser := sha256.Sum256([]byte(u))
-		gotPass := sha256.Sum256([]byte(p))
-		userOK := subtle.ConstantTimeCompare(gotUser[:], wantUser[:])
-		passOK := subtle.ConstantTimeCompare(gotPass[:], wantPass[:])
-		if !ok || userOK&passOK != 1 {
-			if ok {
+		var id identity
+		if ok {
+			var err error
+			if id, ok, err = accts.check(r.Context(), u, p); err != nil {
+				return // the client went away while waiting
+			}
+			if !ok {
 				limits.fail(r, "authentication failed", "user", clipQuote(u, maxLoggedValue), "user_bytes", len(u), "path", clipQuote(r.URL.Path, maxLoggedValue))
 			}
+		}
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Basic realm="Tributary", charset="UTF-8"`)
 			writeError(w, http.StatusUnauthorized, "authentication required")
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	})
 }
 

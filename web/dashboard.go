@@ -28,6 +28,8 @@ var dashboardFiles embed.FS
 //	charts()            [{metric, unit, sensors, points, canvas: {width, height}}], in page order
 //	chartPoints(metric) values drawn by the charts of metric
 //	connection()        {state: connecting|live|down|reconnecting, reason, reconnects, retryInMs, historyLoads}
+//	commands()          {user, operator, note, actuators: [{name, kind, state, disabled}],
+//	                     records: [{id, actuator, value, by, state, text}]} of the selected device, newest first
 func DashboardFS() fs.FS {
 	sub, err := fs.Sub(dashboardFiles, "dashboard")
 	if err != nil {

@@ -33,6 +33,7 @@ type fixture struct {
 	srv   *httptest.Server
 	skew  atomic.Int64 // added to the handler's clock, in ns
 	auth  [2]string    // user and password the helpers send, if any
+	s     *server      // the handler's state
 }
 
 type fixtureOptions struct {
@@ -65,10 +66,11 @@ func newFixture(t testing.TB, fo fixtureOptions) *fixture {
 		fo.web(&opt)
 	}
 	f.auth = [2]string{opt.AuthUser, opt.AuthPassword}
-	h, err := New(opt)
+	s, h, err := newServer(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.s = s
 	f.srv = httptest.NewUnstartedServer(h)
 	if fo.smallBuffers {
 		f.srv.Listener = fanouttest.SmallBuffers(f.srv.Listener)

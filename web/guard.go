@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,9 +19,21 @@ import (
 func (s *server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
-		// No route takes a body. One that is not refused would be drained
-		// (up to 256 KiB) after the handler, at the client's pace.
-		if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		hasBody := r.ContentLength != 0 || len(r.TransferEncoding) > 0
+		if hasBody && s.takesBody(r) {
+			// A command: small, read within ReadTimeout.
+			rc.SetReadDeadline(time.Now().Add(s.opt.ReadTimeout))
+			if r.ContentLength > MaxCommandBody {
+				w.Header().Set("Connection", "close")
+				writeError(w, http.StatusRequestEntityTooLarge, "a command is at most "+strconv.Itoa(MaxCommandBody)+" bytes")
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, MaxCommandBody)
+			hasBody = false
+		}
+		// No other route takes a body. One that is not refused would be
+		// drained (up to 256 KiB) after the handler, at the client's pace.
+		if hasBody {
 			rc.SetReadDeadline(time.Now().Add(s.opt.ReadTimeout))
 			w.Header().Set("Connection", "close")
 			writeError(w, http.StatusRequestEntityTooLarge, "this endpoint takes no request body")
@@ -35,6 +48,20 @@ func (s *server) guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// takesBody reports whether r is for the one route that takes a body:
+// POST /api/devices/{id}/commands, on a server that takes commands.
+func (s *server) takesBody(r *http.Request) bool {
+	if s.opt.Commands == nil || r.Method != http.MethodPost {
+		return false
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, "/api/devices/")
+	if !ok {
+		return false
+	}
+	dev, ok := strings.CutSuffix(rest, "/commands")
+	return ok && dev != "" && !strings.Contains(dev, "/")
 }
 
 // unlimitWrite lifts the write deadline for a handler that sets its own

@@ -34,7 +34,7 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 		s.opt.Logger.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "err", err)
 		return // the upgrader has answered
 	}
-	s.opt.Hub.Serve(r.Context(), conn, sel)
+	s.opt.Hub.ServeMessages(r.Context(), conn, sel, s.messages(s.identityOf(r)))
 }
 
 // checkOrigin allows requests without an Origin header (not from a
@@ -42,6 +42,12 @@ func (s *server) stream(w http.ResponseWriter, r *http.Request) {
 // it was served from is named in AllowedHosts. Under "*" a page's own
 // origin proves nothing: any name can point here.
 func (s *server) checkOrigin(r *http.Request) bool {
+	return s.originAllowed(r, "websocket from a foreign origin refused")
+}
+
+// originAllowed is checkOrigin, logging refusal (at most once a minute per
+// address) when it refuses.
+func (s *server) originAllowed(r *http.Request, refusal string) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
@@ -54,6 +60,6 @@ func (s *server) checkOrigin(r *http.Request) bool {
 			return true
 		}
 	}
-	s.refusals.log(r, "websocket from a foreign origin refused", "origin", clipQuote(origin, maxLoggedValue), "host", clipQuote(r.Host, maxLoggedValue))
+	s.refusals.log(r, refusal, "origin", clipQuote(origin, maxLoggedValue), "host", clipQuote(r.Host, maxLoggedValue))
 	return false
 }

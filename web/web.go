@@ -6,6 +6,10 @@
 //	GET /api/stream                WebSocket; ?device=ID (repeatable) selects devices
 //	GET /api/devices               devices by id, a page at a time (?limit=N, ?after=ID; Link rel="next"), their newest readings, online or not
 //	GET /api/devices/{id}/readings history: ?limit=N, ?since=, ?until= (RFC 3339 or unix ms)
+//	GET /api/me                    {"user","operator","commands"}: who is asking, whether they may act
+//	POST /api/devices/{id}/commands a command (operator only; Options.Commands), 202 with it as recorded
+//	GET /api/devices/{id}/commands the audit trail, newest first (?limit=N)
+//	GET /api/devices/{id}/actuators the actuators the device announced
 //	GET /metrics                   Prometheus metrics (Options.Gatherer)
 //	GET /healthz                   200 while the process serves
 //	GET /readyz                    200 when ready, 503 with the reason while live readings do not flow
@@ -19,11 +23,14 @@
 // a fanout.Hub, whatever feeds it.
 //
 // Errors of the API are JSON: {"error":"what went wrong"}. With
-// Options.AuthUser set, everything but /healthz and /readyz requires HTTP
-// Basic authentication; browsers send the same credentials with the
-// dashboard's same-origin WebSocket request.
+// Options.AuthUser or Options.Users set, everything but /healthz and
+// /readyz requires HTTP Basic authentication; browsers send the same
+// credentials with the dashboard's same-origin WebSocket request. Viewing
+// is every account's right; acting (commands, by POST or on the
+// WebSocket) only Options.Operators'.
 //
-// Nothing a client sends can hold the server: no route takes a body (413),
+// Nothing a client sends can hold the server: no route but the command's
+// takes a body (413; a command is at most MaxCommandBody bytes of JSON),
 // a query string that does not parse is a 400, a Host not in
 // Options.AllowedHosts a 421 (but for /healthz and /readyz), every
 // response has a write deadline, failed logins are logged clipped and at
@@ -91,6 +98,21 @@ type Options struct {
 	// everything but /healthz and /readyz. Default "": no authentication.
 	// A user without a password is an error.
 	AuthUser, AuthPassword string
+	// Users are more accounts, with bcrypt hashes (an htpasswd file:
+	// LoadUsers); any turns authentication on. Default nil.
+	Users []User
+	// Operators names the accounts (AuthUser or of Users) that may send
+	// commands; the others may only view. A name of no account is an
+	// error. Default nil: nobody may.
+	Operators []string
+	// OpenCommands lets every client send commands when there is no
+	// authentication (recorded with By ""); with accounts it is an error.
+	// Default false: without authentication nobody may.
+	OpenCommands bool
+	// Commands records and lists commands and the devices' actuators
+	// (*store.Store is one). Default nil: no command routes (404), and
+	// commands over the WebSocket are answered with an error.
+	Commands Commander
 	// AllowedHosts lists the host names and IP addresses (no port) that a
 	// request's Host may name; "*" allows any. Others get 421, so that a
 	// page whose name an attacker points at this server (DNS rebinding)
@@ -148,6 +170,7 @@ const (
 // server holds the handlers' shared state. It is safe for concurrent use.
 type server struct {
 	opt      Options
+	accounts *accounts
 	origins  map[string]bool // normalized AllowedOrigins
 	hosts    map[string]bool // AllowedHosts but "*"
 	anyHost  bool            // "*" is in AllowedHosts
@@ -160,14 +183,20 @@ type server struct {
 
 // New returns the cloud's HTTP handler. It is safe for concurrent use.
 func New(opt Options) (http.Handler, error) {
+	_, h, err := newServer(opt)
+	return h, err
+}
+
+// newServer returns the handler and the state it shares.
+func newServer(opt Options) (*server, http.Handler, error) {
 	if opt.Store == nil || opt.Hub == nil {
-		return nil, errors.New("web: Options.Store and Options.Hub are required")
+		return nil, nil, errors.New("web: Options.Store and Options.Hub are required")
 	}
 	if opt.AuthUser != "" && opt.AuthPassword == "" {
-		return nil, errors.New("web: Options.AuthUser is set but AuthPassword is empty")
+		return nil, nil, errors.New("web: Options.AuthUser is set but AuthPassword is empty")
 	}
 	if opt.AuthUser == "" && opt.AuthPassword != "" {
-		return nil, errors.New("web: Options.AuthPassword is set but AuthUser is empty")
+		return nil, nil, errors.New("web: Options.AuthPassword is set but AuthUser is empty")
 	}
 	if opt.OfflineAfter <= 0 {
 		opt.OfflineAfter = DefaultOfflineAfter
@@ -193,7 +222,14 @@ func New(opt Options) (http.Handler, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	s := &server{opt: opt, origins: map[string]bool{}, hosts: map[string]bool{}, badLog: lograte.Limiter{Every: time.Minute},
+	accts, err := newAccounts(&opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	if opt.OpenCommands && accts.enabled() {
+		return nil, nil, errors.New("web: Options.OpenCommands is for a server without authentication; name operators in Options.Operators")
+	}
+	s := &server{opt: opt, accounts: accts, origins: map[string]bool{}, hosts: map[string]bool{}, badLog: lograte.Limiter{Every: time.Minute},
 		failLog: lograte.Limiter{Every: 10 * time.Second}}
 	s.refusals = newAddrLimits(0, opt.Logger, time.Now)
 	if opt.AllowedHosts == nil {
@@ -204,7 +240,7 @@ func New(opt Options) (http.Handler, error) {
 		case h == "*":
 			s.anyHost = true
 		case !validHost(h):
-			return nil, fmt.Errorf("web: allowed host %q: want a host name or IP address, without scheme or port", h)
+			return nil, nil, fmt.Errorf("web: allowed host %q: want a host name or IP address, without scheme or port", h)
 		default:
 			s.hosts[hostOf(h)] = true
 		}
@@ -212,7 +248,7 @@ func New(opt Options) (http.Handler, error) {
 	for _, o := range opt.AllowedOrigins {
 		norm, err := normalizeOrigin(o)
 		if err != nil {
-			return nil, fmt.Errorf("web: allowed origin %q: %w", o, err)
+			return nil, nil, fmt.Errorf("web: allowed origin %q: %w", o, err)
 		}
 		s.origins[norm] = true
 	}
@@ -239,6 +275,12 @@ func New(opt Options) (http.Handler, error) {
 	for pattern, h := range opt.Routes {
 		api.Handle(pattern, h)
 	}
+	api.HandleFunc("GET /api/me", s.me)
+	if opt.Commands != nil {
+		api.HandleFunc("POST /api/devices/{id}/commands", s.postCommand)
+		api.HandleFunc("GET /api/devices/{id}/commands", s.commandLog)
+		api.HandleFunc("GET /api/devices/{id}/actuators", s.actuators)
+	}
 	api.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -253,12 +295,12 @@ func New(opt Options) (http.Handler, error) {
 		}))
 	}
 	var protected http.Handler = api
-	if opt.AuthUser != "" {
+	if accts.enabled() {
 		limit := max(opt.AuthFailureLimit, 0)
-		protected = basicAuth(api, opt.AuthUser, opt.AuthPassword, newAddrLimits(limit, opt.Logger, time.Now))
+		protected = basicAuth(api, accts, newAddrLimits(limit, opt.Logger, time.Now))
 	}
 	mux.Handle("/", s.checkHost(protected))
-	return securityHeaders(s.guard(mux)), nil
+	return s, securityHeaders(s.guard(mux)), nil
 }
 
 // securityHeaders sets headers every response should carry.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/tributary-iot/tributary/bridge"
@@ -24,7 +25,10 @@ type config struct {
 	tls            *tls.Config // nil: plain HTTP
 	authUser       string
 	authPassword   string
-	allowedOrigins []string // --public-origin and --allowed-origin
+	users          []web.User // --auth-users
+	operators      []string   // --operator
+	openCommands   bool       // --insecure-open-commands
+	allowedOrigins []string   // --public-origin and --allowed-origin
 	allowedHosts   []string
 	maxConns       int
 	maxClientConns int // per client address; negative: no limit
@@ -45,8 +49,9 @@ WebSocket, with history, device list, metrics and health endpoints.
 Without --redis or REDIS_URL it runs an embedded, in-memory Redis.
 
 Listening on an address other than loopback requires authentication
-(--auth-user with --auth-password-file or TRIBUTARY_AUTH_PASSWORD) unless
---insecure-no-auth is given. Requests must name an allowed host (see
+(--auth-users, or --auth-user with --auth-password-file or
+TRIBUTARY_AUTH_PASSWORD) unless --insecure-no-auth is given. Only the
+accounts named by --operator may send commands to actuators. Requests must name an allowed host (see
 --allowed-host); behind a proxy, give the dashboard's --public-origin.
 
 Flags:
@@ -63,6 +68,7 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		tlsCert      string
 		tlsKey       string
 		authPwFile   string
+		usersFile    string
 		insecure     bool
 		historyLen   int64
 		historyAge   time.Duration
@@ -90,6 +96,12 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	fs.StringVar(&cfg.authUser, "auth-user", "", "require HTTP Basic authentication as this `user` (all but /healthz and /readyz)")
 	fs.StringVar(&authPwFile, "auth-password-file", "", "`file` holding the --auth-user password (default: $TRIBUTARY_AUTH_PASSWORD)")
 	fs.BoolVar(&insecure, "insecure-no-auth", false, "allow serving a non-loopback address without authentication")
+	fs.StringVar(&usersFile, "auth-users", "", "htpasswd `file` of more accounts (name:bcrypt hash, from htpasswd -B)")
+	fs.Func("operator", "the account `name` may send commands to actuators (others only view); repeatable", func(s string) error {
+		cfg.operators = append(cfg.operators, s)
+		return nil
+	})
+	fs.BoolVar(&cfg.openCommands, "insecure-open-commands", false, "without authentication, let anyone who reaches the server send commands (the demo)")
 	fs.Func("public-origin", "`origin` (https://host[:port]) the dashboard is reached at, through a proxy say: its host is allowed, and its WebSocket; repeatable", func(s string) error {
 		origins = append(origins, s)
 		return nil
@@ -190,6 +202,23 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	} else {
 		cfg.authPassword = getenv("TRIBUTARY_AUTH_PASSWORD")
 	}
+	if usersFile != "" {
+		if cfg.users, err = web.LoadUsers(usersFile); err != nil {
+			return nil, fmt.Errorf("--auth-users: %w", err)
+		}
+	}
+	accounts := cfg.authUser != "" || len(cfg.users) > 0
+	switch {
+	case len(cfg.operators) > 0 && !accounts:
+		return nil, errors.New("--operator names an account of --auth-user or --auth-users; there are none")
+	case cfg.openCommands && accounts:
+		return nil, errors.New("--insecure-open-commands is for a server without authentication; name operators with --operator")
+	}
+	for _, op := range cfg.operators {
+		if op != cfg.authUser && !slices.ContainsFunc(cfg.users, func(u web.User) bool { return u.Name == op }) {
+			return nil, fmt.Errorf("--operator: operator %q is not a user of --auth-user or --auth-users", op)
+		}
+	}
 	switch {
 	case cfg.authUser != "" && cfg.authPassword == "":
 		return nil, errors.New("--auth-user needs a password: --auth-password-file or TRIBUTARY_AUTH_PASSWORD")
@@ -197,9 +226,9 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 		return nil, errors.New("--auth-password-file needs --auth-user")
 	case cfg.authUser == "":
 		cfg.authPassword = "" // TRIBUTARY_AUTH_PASSWORD alone does nothing
-		if !insecure && !cli.IsLoopback(listen) {
+		if !accounts && !insecure && !cli.IsLoopback(listen) {
 			return nil, fmt.Errorf("refusing to serve %s without authentication: anyone who can reach it could read every device's data. "+
-				"Set --auth-user and --auth-password-file (or TRIBUTARY_AUTH_PASSWORD), listen on 127.0.0.1, "+
+				"Set --auth-users, or --auth-user and --auth-password-file (or TRIBUTARY_AUTH_PASSWORD), listen on 127.0.0.1, "+
 				"or pass --insecure-no-auth to accept the risk", listen)
 		}
 	}

@@ -86,6 +86,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 	handler, err := web.New(web.Options{
 		Store: st, Hub: hub, Ready: live.Ready, Dashboard: web.DashboardFS(), Gatherer: reg, Skips: skips,
 		AuthUser: cfg.authUser, AuthPassword: cfg.authPassword, AuthFailureLimit: cfg.authFailures,
+		Users: cfg.users, Operators: cfg.operators, OpenCommands: cfg.openCommands, Commands: st,
 		AllowedOrigins: cfg.allowedOrigins, AllowedHosts: cfg.allowedHosts,
 		OfflineAfter: cfg.offlineAfter, Logger: log,
 	})
@@ -96,7 +97,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	if cfg.authUser != "" && cfg.tls == nil && !cli.IsLoopback(cfg.listen) {
+	auth := cfg.authUser != "" || len(cfg.users) > 0
+	if auth && cfg.tls == nil && !cli.IsLoopback(cfg.listen) {
 		log.Warn("serving HTTP Basic authentication without TLS: passwords cross the network readable; use --tls-cert/--tls-key or a TLS proxy")
 	}
 
@@ -143,7 +145,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 		scheme = "https"
 	}
 	url := scheme + "://" + ln.Addr().String() + "/"
-	log.Info("cloud serving", "url", url, "auth", cfg.authUser != "", "version", buildinfo.String("cloud"))
+	log.Info("cloud serving", "url", url, "auth", auth, "operators", cfg.operators, "open_commands", cfg.openCommands, "version", buildinfo.String("cloud"))
+	if cfg.openCommands {
+		log.Warn("--insecure-open-commands: anyone who reaches this server may switch actuators")
+	}
 	if started != nil {
 		started(listening{URL: url, Redis: redisOpt})
 	}

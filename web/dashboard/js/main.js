@@ -10,6 +10,7 @@
 // charts drop the readings they already hold, by seq.
 
 import { ChartBoard } from './charts.js';
+import { Commands } from './commands.js';
 import { DeviceList, Devices } from './devices.js';
 import { formatAge } from './format.js';
 import { Stream } from './stream.js';
@@ -34,6 +35,10 @@ const list = new DeviceList($('device-list'), devices, (id) => {
     render();
     $('detail-head').scrollIntoView({ block: 'start' });
   }
+});
+
+const commands = new Commands($('actuators'), {
+  apiURL, devices, send: (msg) => stream.send(msg), onChange: () => scheduleRender(),
 });
 
 let selected = null; // id of the device whose charts are shown
@@ -145,6 +150,7 @@ function select(id) {
   if (id === selected) return;
   selected = id;
   board.reset(id);
+  commands.select(id);
   document.title = id ? `${id} · Tributary` : 'Tributary';
   if (id) {
     loadHistory(id);
@@ -205,6 +211,7 @@ function render() {
     $('detail-seen').textContent = d ? `last seen ${formatAge(now - d.heardAt)} · seq ${d.lastSeq}` : '';
   }
   showMsg($('detail-msg'), detailMsg, !selected || board.size === 0 || detailMsg.error);
+  commands.render();
   renderConn(stream.info());
 }
 
@@ -220,10 +227,12 @@ const stream = new Stream(streamURL(), {
     scheduleRender();
   },
   onState: renderConn,
+  onFrame: (frame) => commands.frame(frame),
   onResume() {
     // Readings may have been missed: refresh the list and refill the charts.
     loadDevices();
     if (selected) loadHistory(selected);
+    commands.reload();
   },
 });
 
@@ -238,6 +247,8 @@ window.tributary = Object.freeze({
   charts: () => board.summary(),
   /** chartPoints(metric): how many values the charts of metric draw */
   chartPoints: (metric) => board.points(metric),
+  /** commands: {user, operator, note, actuators: [{name, kind, state, disabled}], records: [{id, actuator, value, by, state, text}]} */
+  commands: () => commands.snapshot(),
   /** connection: {state, reason, reconnects, retryInMs, historyLoads} */
   connection: () => ({ ...stream.info(), historyLoads }),
 });

@@ -20,12 +20,13 @@ const HEALTHY_MS = 10000;
  * every change of state; onResume() when readings flow again after a gap (a
  * reconnect, or status going back to live), so that history can be reloaded
  * to fill it. Not called on the first connection if it is live from the
- * start.
+ * start. onFrame(frame) for every other frame (command progress, errors).
  */
 export class Stream {
-  constructor(url, { onReadings, onState, onResume }) {
+  constructor(url, { onReadings, onState, onResume, onFrame = () => {} }) {
     this.url = url;
     this.onReadings = onReadings;
+    this.onFrame = onFrame;
     this.onState = onState;
     this.onResume = onResume;
     this.state = 'connecting';
@@ -58,6 +59,13 @@ export class Stream {
       if (document.visibilityState === 'visible') retryNow();
     });
     this.connect();
+  }
+
+  /** send sends msg (an object, as JSON) and reports whether the connection could take it. */
+  send(msg) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(msg));
+    return true;
   }
 
   /** info is a snapshot of the state, for the UI and tests. */
@@ -134,6 +142,8 @@ export class Stream {
         this.gap = true;
         this.setState('down', frame.status.reason || 'no live data');
       }
+    } else {
+      this.onFrame(frame);
     }
   }
 }

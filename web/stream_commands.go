@@ -1,0 +1,92 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tributary-iot/tributary/fanout"
+)
+
+// messages returns the handler of the messages a WebSocket client sends
+// besides subscribe: commands, sent by id (the connection's identity,
+// fixed at the upgrade). Each is answered to that client alone, with the
+// command as recorded ({"v":1,"type":"command","command":{...}}) or an
+// error frame naming it; the connection stays open. The command's progress
+// then reaches every client selecting its device (Hub.PublishEvent). A
+// connection may send CommandBurst commands at once, then one every
+// CommandEvery. A message of an unknown type closes the client (1008), as
+// a malformed subscribe does.
+func (s *server) messages(id identity) fanout.MessageHandler {
+	lim := &tokenBucket{burst: CommandBurst, every: CommandEvery, now: s.opt.Now}
+	return func(ctx context.Context, msg []byte, reply func([]byte)) error {
+		var head struct {
+			Type string `json:"type"`
+			ID   any    `json:"id"`
+		}
+		json.Unmarshal(msg, &head) // the hub has parsed its type already
+		if head.Type != "command" {
+			return fmt.Errorf("bad message: type %s, want \"subscribe\" or \"command\"", clipQuote(head.Type, 40))
+		}
+		cid, _ := head.ID.(string)
+		answer := func(err error) error {
+			reply(errorFrame(err.Error(), cid))
+			return nil
+		}
+		if s.opt.Commands == nil {
+			return answer(errors.New("this server takes no commands"))
+		}
+		if !lim.take() {
+			return answer(fmt.Errorf("too many commands on this connection: at most %d at once, then one every %v", CommandBurst, CommandEvery))
+		}
+		if len(msg) > MaxCommandBody {
+			return answer(fmt.Errorf("a command is at most %d bytes", MaxCommandBody))
+		}
+		var m commandMessage
+		if err := decodeStrict(msg, &m); err != nil {
+			return answer(err)
+		}
+		c, err := s.newCommand(ctx, id, m.Device, m.commandBody)
+		if err != nil {
+			if c.ID != "" {
+				cid = c.ID
+			}
+			return answer(err)
+		}
+		reply(commandFrame(c))
+		return nil
+	}
+}
+
+// tokenBucket allows burst events at once, then one every every. It is
+// safe for concurrent use.
+type tokenBucket struct {
+	burst int
+	every time.Duration
+	now   func() time.Time
+
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+// take reports whether an event may happen now, and counts it if so.
+func (b *tokenBucket) take() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	if b.last.IsZero() {
+		b.tokens = float64(b.burst)
+	} else if d := now.Sub(b.last); d > 0 {
+		b.tokens = min(float64(b.burst), b.tokens+float64(d)/float64(b.every))
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}

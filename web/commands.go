@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -37,6 +38,10 @@ type Commander interface {
 }
 
 var _ Commander = (*store.Store)(nil)
+
+// AnonymousBy names the sender of a command in the audit trail when the
+// server takes commands without authentication (Options.OpenCommands).
+const AnonymousBy = "anonymous"
 
 // Limits of the command routes.
 const (
@@ -140,7 +145,7 @@ func (s *server) newCommand(ctx context.Context, id identity, device string, b c
 		}
 		deadline = t
 	}
-	c := command.Command{ID: b.ID, Device: device, Actuator: b.Actuator, Value: *b.Value, Deadline: deadline, By: id.user, At: now}
+	c := command.Command{ID: b.ID, Device: device, Actuator: b.Actuator, Value: *b.Value, Deadline: deadline, By: cmp.Or(id.user, AnonymousBy), At: now}
 	if err := c.Validate(); err != nil {
 		return c, badRequest("%s", strings.TrimPrefix(err.Error(), "command: invalid command: "))
 	}

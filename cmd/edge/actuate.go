@@ -18,6 +18,7 @@ import (
 	"github.com/tributary-iot/tributary/command"
 	"github.com/tributary-iot/tributary/hardware"
 	"github.com/tributary-iot/tributary/internal/flock"
+	"github.com/tributary-iot/tributary/web"
 )
 
 // actuation is the edge's side of commands: the board's actuators under a
@@ -30,12 +31,16 @@ type actuation struct {
 	log    *slog.Logger
 	local  *localLog // what the edge's dashboard shows of recent commands
 	lock   *os.File  // held while the process runs
+	device string
 }
 
 // openActuation puts the board's actuators under a controller whose events
 // go to a durable outbox in the state dir. It returns nil, nil when there
 // are no actuators.
-func openActuation(s settings, board *hardware.Board, clockTrusted func() bool, reg prometheus.Registerer, log *slog.Logger) (*actuation, error) {
+//
+// Every event the controller reports goes to the outbox (upstream), to the
+// local log and to show (the edge's dashboard, live).
+func openActuation(s settings, board *hardware.Board, clockTrusted func() bool, show func(command.Event), reg prometheus.Registerer, log *slog.Logger) (*actuation, error) {
 	outs := board.Actuators()
 	if len(outs) == 0 {
 		return nil, nil
@@ -57,7 +62,7 @@ func openActuation(s settings, board *hardware.Board, clockTrusted func() bool, 
 		lock.Close()
 		return nil, err
 	}
-	act := &actuation{outbox: ob, outs: outs, log: log, local: newLocalLog(localLogSize), lock: lock}
+	act := &actuation{outbox: ob, outs: outs, log: log, local: newLocalLog(localLogSize), lock: lock, device: s.device}
 	cfg := actuate.Config{Device: s.device, Interlocks: s.interlocks, SafeAfter: s.safeAfter, StateDir: s.stateDir}
 	var devs []actuators.Output
 	for _, a := range outs {
@@ -67,8 +72,9 @@ func openActuation(s settings, board *hardware.Board, clockTrusted func() bool, 
 	}
 	act.ctrl, err = actuate.New(cfg, devs, actuate.Options{Logger: log.With("component", "actuate"), Registerer: reg,
 		ClockTrusted: clockTrusted, Report: func(ev command.Event) {
-			act.local.add(ev)
 			ob.Add(ev)
+			act.local.add(ev)
+			show(ev)
 		}})
 	if err != nil {
 		ob.Close()
@@ -164,4 +170,40 @@ func (act *actuation) run(ctx context.Context, a *agent.Agent, up openedUplink) 
 	stopEvents()
 	wg.Wait()
 	return err
+}
+
+// commander is the edge dashboard's web.Commander: commands given on the
+// device itself, under the same controller and rules as the uplink's, and
+// reported upstream (in order, through the outbox) when the uplink is up.
+type commander struct{ act *actuation }
+
+// commands returns the dashboard's Commander; nil without actuators.
+func (a *actuation) commands() web.Commander {
+	if a == nil {
+		return nil
+	}
+	return commander{a}
+}
+
+// SendCommand implements web.Commander: the controller reports the command
+// (Event{Command}) and its statuses, which the dashboard shows live.
+func (c commander) SendCommand(_ context.Context, cmd command.Command) error {
+	return c.act.ctrl.Local(cmd)
+}
+
+// CommandLog implements web.Commander from the edge's memory of its recent
+// commands (the device is the edge's own: web checked it).
+func (c commander) CommandLog(_ context.Context, device string, limit int) ([]command.Record, error) {
+	if device != c.act.device {
+		return nil, nil
+	}
+	return c.act.local.list(limit), nil
+}
+
+// Actuators implements web.Commander.
+func (c commander) Actuators(_ context.Context, device string) ([]command.Actuator, error) {
+	if device != c.act.device {
+		return nil, nil
+	}
+	return c.act.ctrl.Actuators(), nil
 }

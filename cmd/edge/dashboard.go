@@ -20,6 +20,7 @@ import (
 	"github.com/tributary-iot/tributary/agent"
 	localhistory "github.com/tributary-iot/tributary/agent/history"
 	"github.com/tributary-iot/tributary/agent/spool"
+	"github.com/tributary-iot/tributary/command"
 	"github.com/tributary-iot/tributary/fanout"
 	"github.com/tributary-iot/tributary/internal/buildinfo"
 	"github.com/tributary-iot/tributary/internal/cli"
@@ -37,8 +38,9 @@ import (
 // dashFlags are the dashboard's command-line flags.
 type dashFlags struct {
 	listen, authUser, authPwFile, tlsCert, tlsKey string
-	insecure                                      bool
-	hosts, origins                                []string
+	usersFile                                     string
+	insecure, openCommands                        bool
+	hosts, origins, operators                     []string
 	window                                        time.Duration
 	maxSize                                       string
 }
@@ -48,6 +50,12 @@ func (d *dashFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.authUser, "auth-user", "", "require HTTP Basic authentication of the dashboard as this `user`")
 	fs.StringVar(&d.authPwFile, "auth-password-file", "", "`file` holding the --auth-user password (default: $TRIBUTARY_AUTH_PASSWORD)")
 	fs.BoolVar(&d.insecure, "insecure-no-auth", false, "allow serving the dashboard on a non-loopback address without authentication")
+	fs.StringVar(&d.usersFile, "auth-users", "", "htpasswd `file` of the dashboard's accounts (name:bcrypt hash, from htpasswd -B)")
+	fs.Func("operator", "the dashboard account `name` may switch actuators (others only view); repeatable", func(s string) error {
+		d.operators = append(d.operators, s)
+		return nil
+	})
+	fs.BoolVar(&d.openCommands, "insecure-open-commands", false, "without authentication, let anyone who reaches the dashboard switch actuators")
 	fs.StringVar(&d.tlsCert, "tls-cert", "", "certificate PEM `file`: serve the dashboard over HTTPS (with --tls-key)")
 	fs.StringVar(&d.tlsKey, "tls-key", "", "private key PEM `file` for --tls-cert")
 	fs.Func("allowed-host", "answer dashboard requests for this `host` name or IP; \"*\": any. Repeatable (default: loopback names, the --listen host or this machine's)", func(s string) error {
@@ -66,6 +74,9 @@ func (d *dashFlags) register(fs *flag.FlagSet) {
 type dashSettings struct {
 	listen                 string
 	authUser, authPassword string
+	users                  []web.User
+	operators              []string
+	openCommands           bool
 	tls                    *tls.Config
 	hosts, origins         []string
 	history                localhistory.Options
@@ -74,13 +85,14 @@ type dashSettings struct {
 // resolveDashboard checks the flags, with fileListen, the file's listen,
 // under --listen.
 func resolveDashboard(f dashFlags, fileListen string) (dashSettings, error) {
-	s := dashSettings{listen: f.listen, authUser: f.authUser, origins: f.origins}
+	s := dashSettings{listen: f.listen, authUser: f.authUser, origins: f.origins, operators: f.operators, openCommands: f.openCommands}
 	if s.listen == "" {
 		s.listen = fileListen
 	}
 	if s.listen == "" {
-		if f.authUser != "" || f.authPwFile != "" || f.tlsCert != "" || f.tlsKey != "" || len(f.hosts) > 0 || len(f.origins) > 0 {
-			return s, usageError{Err: errors.New("--auth-user, --auth-password-file, --tls-*, --allowed-host and --allowed-origin need --listen")}
+		if f.authUser != "" || f.authPwFile != "" || f.tlsCert != "" || f.tlsKey != "" || len(f.hosts) > 0 || len(f.origins) > 0 ||
+			f.usersFile != "" || len(f.operators) > 0 || f.openCommands {
+			return s, usageError{Err: errors.New("--auth-user, --auth-password-file, --auth-users, --operator, --insecure-open-commands, --tls-*, --allowed-host and --allowed-origin need --listen")}
 		}
 		return s, nil
 	}
@@ -105,14 +117,24 @@ func resolveDashboard(f dashFlags, fileListen string) (dashSettings, error) {
 	} else if f.authUser != "" {
 		s.authPassword = os.Getenv("TRIBUTARY_AUTH_PASSWORD")
 	}
+	if f.usersFile != "" {
+		if s.users, err = web.LoadUsers(f.usersFile); err != nil {
+			return s, fmt.Errorf("--auth-users: %w", err)
+		}
+	}
+	accounts := f.authUser != "" || len(s.users) > 0
 	switch {
+	case len(s.operators) > 0 && !accounts:
+		return s, usageError{Err: errors.New("--operator names an account of --auth-user or --auth-users; there are none")}
+	case s.openCommands && accounts:
+		return s, usageError{Err: errors.New("--insecure-open-commands is for a dashboard without authentication; name operators with --operator")}
 	case f.authUser != "" && s.authPassword == "":
 		return s, usageError{Err: errors.New("--auth-user needs a password: --auth-password-file or TRIBUTARY_AUTH_PASSWORD")}
 	case f.authUser == "" && f.authPwFile != "":
 		return s, usageError{Err: errors.New("--auth-password-file needs --auth-user")}
-	case f.authUser == "" && !f.insecure && !cli.IsLoopback(s.listen):
+	case !accounts && !f.insecure && !cli.IsLoopback(s.listen):
 		return s, usageError{Err: fmt.Errorf("refusing to serve the dashboard on %s without authentication: anyone who can reach it could read this device's data. "+
-			"Set --auth-user and --auth-password-file, listen on 127.0.0.1, or pass --insecure-no-auth to accept the risk", s.listen)}
+			"Set --auth-users, or --auth-user and --auth-password-file, listen on 127.0.0.1, or pass --insecure-no-auth to accept the risk", s.listen)}
 	}
 	return s, nil
 }
@@ -168,6 +190,18 @@ type edgeEnv struct {
 	agent  *agent.Agent
 	spool  *spool.Spool
 	uplink string // how the uplink was described at start (no secrets)
+	// commands, if not nil, takes commands given on the dashboard (the
+	// device's actuators under its controller).
+	commands web.Commander
+}
+
+// publishEvent shows a command's event live on the dashboard; a nil
+// dashboard ignores it.
+func (d *dashboard) publishEvent(ev command.Event) {
+	if d == nil {
+		return
+	}
+	d.src.PublishEvent(d.device, ev.AppendFrame(nil))
 }
 
 // start listens and serves until stop, which shuts the server down and
@@ -184,6 +218,7 @@ func (d *dashboard) start(ctx context.Context, env edgeEnv) (stop func(), err er
 	handler, err := web.New(web.Options{
 		Store: d.hist, Hub: d.hub, Ready: d.src.Ready, Dashboard: files,
 		AuthUser: d.s.authUser, AuthPassword: d.s.authPassword, AllowedHosts: d.s.hosts, AllowedOrigins: d.s.origins,
+		Users: d.s.users, Operators: d.s.operators, OpenCommands: d.s.openCommands, Commands: env.commands,
 		Logger: d.log, Routes: map[string]http.Handler{"GET /api/edge": d.edgeHandler(env)},
 	})
 	if err != nil {
@@ -193,7 +228,7 @@ func (d *dashboard) start(ctx context.Context, env edgeEnv) (stop func(), err er
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: listen: %w", err)
 	}
-	if d.s.authUser != "" && d.s.tls == nil && !cli.IsLoopback(d.s.listen) {
+	if (d.s.authUser != "" || len(d.s.users) > 0) && d.s.tls == nil && !cli.IsLoopback(d.s.listen) {
 		d.log.Warn("serving HTTP Basic authentication without TLS: passwords cross the network readable; use --tls-cert/--tls-key")
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -210,8 +245,8 @@ func (d *dashboard) start(ctx context.Context, env edgeEnv) (stop func(), err er
 	if d.s.tls != nil {
 		scheme = "https"
 	}
-	d.log.Info("dashboard serving", "url", scheme+"://"+ln.Addr().String()+"/", "auth", d.s.authUser != "",
-		"local_history", d.s.history.Window, "local_history_max", d.s.history.MaxBytes)
+	d.log.Info("dashboard serving", "url", scheme+"://"+ln.Addr().String()+"/", "auth", d.s.authUser != "" || len(d.s.users) > 0,
+		"operators", d.s.operators, "open_commands", d.s.openCommands, "commands", env.commands != nil, "local_history", d.s.history.Window, "local_history_max", d.s.history.MaxBytes)
 	return func() {
 		d.src.SetStatus(false, "agent stopped")
 		cancel()

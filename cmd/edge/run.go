@@ -170,7 +170,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	act, err := openActuation(s, board, ready, reg, log)
+	act, err := openActuation(s, board, ready, dash.publishEvent, reg, log)
 	if err != nil {
 		return err
 	}
@@ -204,7 +204,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("edge starting", "version", buildinfo.String("edge"), "device", s.device, "boot", boot, "uplink", up.describe,
 		"state_dir", s.stateDir, "spool", s.spool.dir, "spool_sync", s.spool.opt.Sync, "spooled", q.Len(), "sensors", len(cfgs), "metrics", metricsAddr, "clock", cmp.Or(s.clock, agent.ClockAuto), "clock_floor", floor, "actuators", len(act.descriptions()))
-	stopDash, err := dash.start(ctx, edgeEnv{agent: a, spool: q, uplink: up.describe})
+	stopDash, err := dash.start(ctx, edgeEnv{agent: a, spool: q, uplink: up.describe, commands: act.commands()})
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,9 @@ func main() { cli.Main("cloud", &redisLogLevel, run) }
 // shuts down within the shutdown timeout. --help and --version print to
 // stdout; logs go to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "passwd" {
+		return runPasswd(args[1:], os.Stdin, stdout)
+	}
 	cfg, err := parseFlags(args, stdout, os.Getenv)
 	if err != nil || cfg == nil {
 		return err // nil config: --version or --help was answered

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tributary-iot/tributary/internal/backoff"
+	"github.com/tributary-iot/tributary/internal/durable"
 	"github.com/tributary-iot/tributary/reading"
 )
 
@@ -66,7 +67,7 @@ func NewBoot(stateDir, device string) (string, error) {
 		n, _ = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 	}
 	n++
-	if err := writeFileSync(path, []byte(strconv.FormatUint(n, 10)+"\n")); err != nil {
+	if err := durable.WriteFile(path, []byte(strconv.FormatUint(n, 10)+"\n")); err != nil {
 		return "", fmt.Errorf("agent: write boot count: %w", err)
 	}
 	var r [4]byte
@@ -120,7 +121,7 @@ func savePendingBoots(dir, device string, boots []Boot) error {
 		}
 		fmt.Fprintf(&b, "%s %d %d\n", bt.ID, bt.FirstSeq, ms)
 	}
-	return writeFileSync(pendingBootsPath(dir, device), []byte(b.String()))
+	return durable.WriteFile(pendingBootsPath(dir, device), []byte(b.String()))
 }
 
 // addPendingBoot records this boot as pending before any reading of it can

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tributary-iot/tributary/command"
 	"github.com/tributary-iot/tributary/internal/backoff"
+	"github.com/tributary-iot/tributary/internal/durable"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
 )
@@ -132,7 +133,7 @@ func RunRedisCommands(ctx context.Context, opt RedisCommandsOptions) error {
 			opt.Handle(e.Command)
 		}
 		pos = es[len(es)-1].ID
-		if err := writeFileSync(posPath, []byte(pos+"\n")); err != nil {
+		if err := durable.WriteFile(posPath, []byte(pos+"\n")); err != nil {
 			// The commands are handled; a redelivery after a restart is
 			// answered from the controller's ledger.
 			opt.Logger.Error("agent: cannot save the command position", "path", posPath, "err", err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tributary-iot/tributary/command"
 	"github.com/tributary-iot/tributary/internal/backoff"
+	"github.com/tributary-iot/tributary/internal/durable"
 	"github.com/tributary-iot/tributary/store"
 )
 
@@ -201,7 +202,7 @@ func (o *EventOutbox) done(n int) {
 	if len(o.pending) == 0 {
 		// The position first: a crash before the truncation sends the
 		// file's events again, never skips new ones.
-		if err := writeFileSync(o.posPath, []byte("0\n")); err == nil {
+		if err := durable.WriteFile(o.posPath, []byte("0\n")); err == nil {
 			if err := o.f.Truncate(0); err == nil {
 				o.f.Seek(0, io.SeekStart)
 				o.size, o.sent = 0, 0
@@ -209,7 +210,7 @@ func (o *EventOutbox) done(n int) {
 			}
 		}
 	}
-	if err := writeFileSync(o.posPath, []byte(strconv.FormatInt(o.sent, 10)+"\n")); err != nil {
+	if err := durable.WriteFile(o.posPath, []byte(strconv.FormatInt(o.sent, 10)+"\n")); err != nil {
 		o.log.Error("agent: event outbox: cannot save the position; events may be sent again", "err", err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/tributary-iot/tributary/internal/durable"
 )
 
 // DefaultLeaseSize is how many sequence numbers one lease covers.
@@ -111,43 +113,9 @@ func (s *seqLease) close() error {
 
 // persist writes end to the lease file durably.
 func (s *seqLease) persist(end uint64) error {
-	if err := writeFileSync(s.path, []byte(strconv.FormatUint(end, 10)+"\n")); err != nil {
+	if err := durable.WriteFile(s.path, []byte(strconv.FormatUint(end, 10)+"\n")); err != nil {
 		return fmt.Errorf("agent: write seq lease: %w", err)
 	}
 	s.end = end
-	return nil
-}
-
-// writeFileSync replaces the file at path with b durably: temporary file,
-// fsync, rename, fsync of the directory.
-func writeFileSync(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, werr := tmp.Write(b)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("%s: %w", path, werr)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	serr := d.Sync()
-	d.Close()
-	if serr != nil {
-		return fmt.Errorf("sync %s: %w", dir, serr)
-	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tributary-iot/tributary/command"
+	"github.com/tributary-iot/tributary/internal/durable"
 )
 
 // The ledger, <state dir>/<device>.commands, remembers every command id
@@ -219,7 +220,7 @@ func (l *ledger) compact() error {
 			encodeOutcome(rec, e)
 		}
 	}
-	if err := writeFileSync(l.path, b); err != nil {
+	if err := durable.WriteFile(l.path, b); err != nil {
 		return fmt.Errorf("actuate: compact command ledger: %w", err)
 	}
 	f, err := os.OpenFile(l.path, os.O_RDWR, 0)
@@ -308,40 +309,6 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// writeFileSync replaces the file at path with b durably: temporary file,
-// fsync, rename, fsync of the directory.
-func writeFileSync(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, werr := tmp.Write(b)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("%s: %w", path, werr)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	serr := d.Sync()
-	d.Close()
-	if serr != nil {
-		return fmt.Errorf("sync %s: %w", dir, serr)
-	}
-	return nil
 }
 
 var errLedgerFull = errors.New("actuate: command ledger full")

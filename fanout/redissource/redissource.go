@@ -186,34 +186,40 @@ func (s *Source) deliver(sink fanout.Sink, m *redis.Message) {
 		s.opt.Logger.Debug("live message is not a reading of its channel's device", "channel", m.Channel, "err", err)
 		return
 	}
-	sink.Publish(dev, raw)
+	// Relay the reading as encoded here, not as published: browsers must
+	// get what was checked, and a JSON decoder that matches keys without
+	// regard to case ("Device") would otherwise let a device publish a
+	// reading that reads as another device's in a browser.
+	sink.Publish(dev, rd.AppendJSON(make([]byte, 0, len(raw))))
 }
 
 // deliverEvent publishes one command frame to sink, if it is a valid
 // command or status of the channel's device (see eventFrame).
 func (s *Source) deliverEvent(sink fanout.Sink, m *redis.Message) {
 	dev, ok := s.st.DeviceFromEventsChannel(m.Channel)
-	if !ok || !validEventFrame(dev, []byte(m.Payload)) {
+	ev, valid := eventOfFrame(dev, []byte(m.Payload))
+	if !ok || !valid {
 		s.dropped.Add(1)
 		s.opt.Logger.Debug("events message is not a command frame of its channel's device", "channel", m.Channel)
 		return
 	}
-	sink.PublishEvent(dev, []byte(m.Payload))
+	// Re-encoded, as for readings: browsers get exactly what was checked.
+	sink.PublishEvent(dev, ev.AppendFrame(make([]byte, 0, len(m.Payload))))
 }
 
-// validEventFrame reports whether frame is a reading.FrameCommand frame
-// holding exactly one valid command or status of device.
-func validEventFrame(device string, frame []byte) bool {
+// eventOfFrame returns the event of frame if it is a reading.FrameCommand
+// frame holding exactly one valid command or status of device.
+func eventOfFrame(device string, frame []byte) (command.Event, bool) {
 	f, err := reading.DecodeFrame(frame)
 	if err != nil || f.Type != reading.FrameCommand || len(f.Readings) != 0 || f.Status != nil || (len(f.Command) == 0) == (len(f.CommandStatus) == 0) {
-		return false
+		return command.Event{}, false
 	}
 	if len(f.Command) > 0 {
 		c, err := command.Decode(f.Command)
-		return err == nil && c.Device == device
+		return command.Event{Command: &c}, err == nil && c.Device == device
 	}
 	st, err := command.DecodeStatus(f.CommandStatus)
-	return err == nil && st.Device == device
+	return command.Event{Status: &st}, err == nil && st.Device == device
 }
 
 func (s *Source) setLive(sink fanout.Sink) {

@@ -32,7 +32,9 @@ const (
 	MaxCommandRead = 100
 	// DefaultCommandLog and MaxCommandLog bound CommandLog's records.
 	DefaultCommandLog = 100
-	MaxCommandLog     = 1000
+	MaxCommandLog     = 200
+	// commandLogEvents bounds the events one CommandLog reads.
+	commandLogEvents = 2000
 	// MaxActuatorsBytes bounds a device's encoded actuator list.
 	MaxActuatorsBytes = 64 << 10
 )
@@ -232,7 +234,10 @@ func (s *Store) CommandLog(ctx context.Context, device string, limit int) ([]com
 	if err != nil {
 		return nil, fmt.Errorf("store: command log of %q: %w", device, err)
 	}
-	evs, err := s.readNewest(ctx, s.CommandEventsKey(device), min(2*MaxCommandEvents, max(1000, 10*limit)), maxEventJSON, "e")
+	// About four events a command (accepted, an outcome, repeats); a log
+	// answer reads at most commandLogEvents of them, so that one request
+	// holds a few MB at most, whatever a device wrote.
+	evs, err := s.readNewest(ctx, s.CommandEventsKey(device), min(commandLogEvents, max(200, 8*limit)), maxEventJSON, "e")
 	if err != nil {
 		return nil, fmt.Errorf("store: command log of %q: %w", device, err)
 	}
@@ -254,7 +259,14 @@ func (s *Store) CommandLog(ctx context.Context, device string, limit int) ([]com
 		}
 		if ev.Command != nil {
 			if recs[ev.Command.ID] == nil {
-				recs[ev.Command.ID] = &command.Record{Command: *ev.Command, Local: true, Statuses: []command.Status{}}
+				c := *ev.Command
+				// A device says when it was given; it cannot be later than
+				// Redis took it (a device must not float its own entries
+				// above every command the cloud recorded).
+				if at, ok := entryTime(m.ID); ok && c.At.After(at) {
+					c.At = at
+				}
+				recs[c.ID] = &command.Record{Command: c, Local: true, Statuses: []command.Status{}}
 			}
 			continue
 		}
@@ -284,6 +296,17 @@ func (s *Store) CommandLog(ctx context.Context, device string, limit int) ([]com
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// entryTime is the time in a stream entry's id ("<ms>-<n>"), which Redis
+// sets when it adds the entry.
+func entryTime(id string) (time.Time, bool) {
+	ms, _, _ := strings.Cut(id, "-")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(n).UTC(), true
 }
 
 // readNewest reads up to n entries of a stream, newest first, in pages, with

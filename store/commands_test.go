@@ -314,3 +314,41 @@ func TestActuators(t *testing.T) {
 		}
 	})
 }
+
+// A device says when a local command was given, but not later than Redis
+// took it: a command dated in the future would float above every command
+// the cloud recorded and push them out of the log's first page.
+func TestLocalCommandsAreNotDatedAfterTheirEntry(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := t.Context()
+		s := store.New(rdb, store.Options{Prefix: prefix})
+		real := cmdAt("dev-a", "real-1", time.Now().Add(-time.Second))
+		if err := s.SendCommand(ctx, real); err != nil {
+			t.Fatal(err)
+		}
+		future := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+		var evs []command.Event
+		for i := range 60 {
+			c := cmdAt("dev-a", fmt.Sprintf("forged-%d", i), future.Add(-time.Hour))
+			c.Deadline = c.At.Add(time.Minute)
+			evs = append(evs, command.Event{Command: &c})
+		}
+		if err := s.ReportEvents(ctx, "dev-a", evs); err != nil {
+			t.Fatal(err)
+		}
+		log, err := s.CommandLog(ctx, "dev-a", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, r := range log {
+			if r.Command.At.After(time.Now().Add(time.Minute)) {
+				t.Fatalf("record %s dated %v, after Redis took it", r.Command.ID, r.Command.At)
+			}
+			found = found || r.Command.ID == "real-1"
+		}
+		if !found || len(log) != 61 {
+			t.Fatalf("%d records, real-1 among them: %v", len(log), found)
+		}
+	})
+}

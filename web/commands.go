@@ -53,7 +53,10 @@ const (
 	DefaultCommandTimeout = 30 * time.Second
 	// DefaultCommandLog and MaxCommandLog bound GET .../commands?limit=.
 	DefaultCommandLog = 50
-	MaxCommandLog     = 1000
+	MaxCommandLog     = 200
+	// maxCommandLogs bounds the audit answers read at once: each reads up
+	// to a few MB of events from Redis, which a device can keep full.
+	maxCommandLogs = 4
 	// CommandBurst commands may be sent at once on one WebSocket, then one
 	// every CommandEvery.
 	CommandBurst = 10
@@ -315,6 +318,14 @@ func (s *server) commandLog(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		limit = min(n, MaxCommandLog)
+	}
+	select {
+	case s.logSem <- struct{}{}:
+		defer func() { <-s.logSem }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "too many audit requests at once; retry in a second")
+		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opt.StoreTimeout)
 	defer cancel()

@@ -179,6 +179,7 @@ type server struct {
 	badMu    sync.Mutex
 	badLog   lograte.Limiter // of malformed stored data; under badMu
 	failLog  lograte.Limiter // of failed Redis requests and answers cut short; under badMu
+	logSem   chan struct{}   // audit answers being read (maxCommandLogs)
 }
 
 // New returns the cloud's HTTP handler. It is safe for concurrent use.
@@ -229,7 +230,7 @@ func newServer(opt Options) (*server, http.Handler, error) {
 	if opt.OpenCommands && accts.enabled() {
 		return nil, nil, errors.New("web: Options.OpenCommands is for a server without authentication; name operators in Options.Operators")
 	}
-	s := &server{opt: opt, accounts: accts, origins: map[string]bool{}, hosts: map[string]bool{}, badLog: lograte.Limiter{Every: time.Minute},
+	s := &server{opt: opt, logSem: make(chan struct{}, maxCommandLogs), accounts: accts, origins: map[string]bool{}, hosts: map[string]bool{}, badLog: lograte.Limiter{Every: time.Minute},
 		failLog: lograte.Limiter{Every: 10 * time.Second}}
 	s.refusals = newAddrLimits(0, opt.Logger, time.Now)
 	if opt.AllowedHosts == nil {

@@ -32,6 +32,9 @@ type Frame struct {
 	//	{"v":1,"type":"command","command_status":{...}}
 	Command       json.RawMessage `json:"command,omitempty"`
 	CommandStatus json.RawMessage `json:"command_status,omitempty"`
+	// Local marks a Command given on the device itself, as the device
+	// reported it (its sender's name is the device's word for it).
+	Local bool `json:"local,omitempty"`
 }
 
 // Status tells a client whether live readings are flowing. After live goes

@@ -74,7 +74,25 @@ func (s *Store) EventsChannel(device string) string {
 	return s.opt.Prefix + ":events:{" + device + "}"
 }
 
-// EventsPattern matches every device's events channel.
+// RecordedChannel is the Pub/Sub channel of the frames of device's commands
+// as the cloud recorded them. Only the cloud may publish on it (a device
+// may publish on its events channel, never here), so a frame from it names
+// who sent the command truly.
+func (s *Store) RecordedChannel(device string) string {
+	return s.opt.Prefix + ":events:cloud:{" + device + "}"
+}
+
+// DeviceFromRecordedChannel returns the device id of a RecordedChannel name.
+func (s *Store) DeviceFromRecordedChannel(ch string) (string, bool) {
+	p := s.opt.Prefix + ":events:cloud:{"
+	if len(ch) < len(p)+2 || ch[:len(p)] != p || ch[len(ch)-1] != '}' {
+		return "", false
+	}
+	return ch[len(p) : len(ch)-1], true
+}
+
+// EventsPattern matches every device's events channel, and the recorded
+// commands' channels.
 func (s *Store) EventsPattern() string { return s.opt.Prefix + ":events:*" }
 
 // DeviceFromEventsChannel returns the device id of an events channel name.
@@ -89,8 +107,8 @@ func (s *Store) DeviceFromEventsChannel(ch string) (string, bool) {
 // SendCommand records c for its device: appended to the device's command
 // stream (which a Redis uplink reads) and to the outbox (which the MQTT
 // bridges relay), and its frame ({"v":1,"type":"command","command":...})
-// published on the device's events channel, so that every cloud instance's
-// dashboards show it. c must be valid, By and At set by the caller.
+// published on the device's RecordedChannel, so that every cloud
+// instance's dashboards show it. c must be valid, By and At set by the caller.
 func (s *Store) SendCommand(ctx context.Context, c command.Command) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("store: send command: %w", err)
@@ -100,7 +118,7 @@ func (s *Store) SendCommand(ctx context.Context, c command.Command) error {
 	pipe := s.rdb.Pipeline()
 	pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.CommandsKey(c.Device), MaxLen: MaxCommands, Approx: true, Values: []any{"c", raw}})
 	pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.CommandOutboxKey(), MaxLen: MaxCommandOutbox, Approx: true, Values: []any{"c", raw}})
-	pipe.Publish(ctx, s.EventsChannel(c.Device), ev.AppendFrame(nil))
+	pipe.Publish(ctx, s.RecordedChannel(c.Device), ev.AppendFrame(nil))
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("store: send command %q to %q: %w", c.ID, c.Device, err)
 	}

@@ -153,10 +153,12 @@ func TestReportEventsAndCommandLog(t *testing.T) {
 	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
 		ctx := t.Context()
 		s := store.New(rdb, store.Options{Prefix: prefix})
-		ps := rdb.Subscribe(ctx, s.EventsChannel("dev-a"))
+		ps := rdb.Subscribe(ctx, s.EventsChannel("dev-a"), s.RecordedChannel("dev-a"))
 		defer ps.Close()
-		if _, err := ps.Receive(ctx); err != nil {
-			t.Fatal(err)
+		for range 2 { // the two subscriptions' confirmations
+			if _, err := ps.Receive(ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
 		t0 := time.Now().Add(-time.Minute)
 		c1, c2 := cmdAt("dev-a", "c1", t0), cmdAt("dev-a", "c2", t0.Add(time.Second))

@@ -196,6 +196,17 @@ func (s *Source) deliver(sink fanout.Sink, m *redis.Message) {
 // deliverEvent publishes one command frame to sink, if it is a valid
 // command or status of the channel's device (see eventFrame).
 func (s *Source) deliverEvent(sink fanout.Sink, m *redis.Message) {
+	if dev, ok := s.st.DeviceFromRecordedChannel(m.Channel); ok {
+		// Commands as the cloud recorded them: only the cloud publishes here.
+		ev, valid := eventOfFrame(dev, []byte(m.Payload))
+		if !valid || ev.Command == nil {
+			s.dropped.Add(1)
+			s.opt.Logger.Debug("message on a recorded commands channel is not a command of its device", "channel", m.Channel)
+			return
+		}
+		sink.PublishEvent(dev, ev.AppendFrame(make([]byte, 0, len(m.Payload))))
+		return
+	}
 	dev, ok := s.st.DeviceFromEventsChannel(m.Channel)
 	ev, valid := eventOfFrame(dev, []byte(m.Payload))
 	if !ok || !valid {
@@ -204,7 +215,9 @@ func (s *Source) deliverEvent(sink fanout.Sink, m *redis.Message) {
 		return
 	}
 	// Re-encoded, as for readings: browsers get exactly what was checked.
-	sink.PublishEvent(dev, ev.AppendFrame(make([]byte, 0, len(m.Payload))))
+	// A command on the device's own channel is one it says was given on
+	// site: marked local, whatever sender it names.
+	sink.PublishEvent(dev, ev.AppendLocalFrame(make([]byte, 0, len(m.Payload)+16)))
 }
 
 // eventOfFrame returns the event of frame if it is a reading.FrameCommand

@@ -61,6 +61,12 @@ var commandProbes = []struct {
 	{"PUBLISH on the victim's events channel", func(ctx context.Context, c *redis.Client, st *store.Store, _, v string) error {
 		return c.Publish(ctx, st.EventsChannel(v), "{}").Err()
 	}},
+	{"PUBLISH on its own recorded commands channel (the cloud's word)", func(ctx context.Context, c *redis.Client, st *store.Store, a, _ string) error {
+		return c.Publish(ctx, st.RecordedChannel(a), "{}").Err()
+	}},
+	{"the events script on its own stream, its recorded commands channel", func(ctx context.Context, c *redis.Client, st *store.Store, a, _ string) error {
+		return c.EvalSha(ctx, store.EventsScriptSHA(), []string{st.CommandEventsKey(a)}, st.RecordedChannel(a), 10, 1, "{}", "{}").Err()
+	}},
 	{"SetActuators of the victim", func(ctx context.Context, _ *redis.Client, st *store.Store, _, v string) error {
 		return st.SetActuators(ctx, v, nil)
 	}},

@@ -8,6 +8,8 @@
 // live controls; a viewer sees them disabled, with a note.
 
 const AUDIT_LIMIT = 20; // records shown
+const MAX_RECORDS = 200; // records kept
+const MAX_STATUSES = 8; // statuses kept per record
 const TIMEOUT = '30s'; // a command not applied within this is refused by the device, never applied late
 
 /** newID makes up a command id the answers can be matched with. */
@@ -116,7 +118,13 @@ export class Commands {
     r.local = r.local || local;
     r.command = { ...r.command, ...cmd };
     for (const s of statuses) {
-      if (!r.statuses.some((o) => o.state === s.state && o.ts === s.ts)) r.statuses.push(s);
+      if (r.statuses.length < MAX_STATUSES && !r.statuses.some((o) => o.state === s.state && o.ts === s.ts)) r.statuses.push(s);
+    }
+    // A device flooding events must not grow the page without bound: the
+    // oldest records go first (a Map iterates in insertion order).
+    for (const id of this.records.keys()) {
+      if (this.records.size <= MAX_RECORDS) break;
+      this.records.delete(id);
     }
   }
 
@@ -125,7 +133,7 @@ export class Commands {
     if (f.type === 'command') {
       const c = f.command || f.command_status;
       if (!c || c.device !== this.device) return;
-      if (f.command) this.merge(f.command, []);
+      if (f.command) this.merge(f.command, [], !!f.local);
       else this.merge({ id: c.id, device: c.device, actuator: c.actuator, value: c.value }, [c]);
     } else if (f.type === 'error' && f.id && this.records.has(f.id)) {
       this.records.get(f.id).error = f.error;
@@ -293,7 +301,9 @@ export class Commands {
       const li = el('li', 'act-rec');
       li.dataset.id = c.id;
       li.dataset.state = p.state;
-      const who = c.by ? c.by : (r.local ? 'on the device' : 'anonymous');
+      // A local command's sender is the device's word for it: never shown
+      // as if the cloud had authenticated it.
+      const who = r.local ? (c.by ? `on the device (${c.by})` : 'on the device') : (c.by || 'anonymous');
       li.append(el('span', 'muted', timeText(c.at)), el('span', 'act-who', who),
         el('span', 'act-what', `${c.actuator} → ${c.value}`), el('span', 'act-outcome', p.text));
       audit.append(li);

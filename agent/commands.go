@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -33,7 +34,8 @@ type RedisCommandsOptions struct {
 	// Device is the agent's device id: it reads tributary:commands:{Device}.
 	Device string
 	// StateDir holds the position (<Device>.cmdpos): the last entry read,
-	// written after Handle took it. Without one the source starts with
+	// written after Handle took it. Without one the source starts with the
+	// commands recorded from then on (by Redis's clock), not with
 	// the commands recorded within command.MaxLifetime.
 	StateDir string
 	// Handle takes each command of the device, in order, from one
@@ -98,7 +100,22 @@ func RunRedisCommands(ctx context.Context, opt RedisCommandsOptions) error {
 				announced = true
 			}
 		}
-		es, err := st.ReadCommands(ctx, opt.Device, pos, opt.Block)
+		var es []store.CommandEntry
+		var err error
+		if pos == "" {
+			// No position: a new device, or a lost state dir, whose ledger
+			// is lost with it. Commands recorded before now could then run a
+			// second time (at most once holds only with the ledger): start
+			// with the commands recorded from now on.
+			var now time.Time
+			if now, err = opt.Client.Time(ctx).Result(); err == nil {
+				pos = strconv.FormatInt(now.UnixMilli(), 10) + "-0"
+				opt.Logger.Info("agent: no command position in the state dir: taking the commands recorded from now on", "device", opt.Device)
+			}
+		}
+		if err == nil {
+			es, err = st.ReadCommands(ctx, opt.Device, pos, opt.Block)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				break

@@ -348,3 +348,39 @@ func TestMQTTCommands(t *testing.T) {
 		t.Errorf("handled %v", ids)
 	}
 }
+
+// Without a position (a new device, or a lost state dir and its ledger),
+// the source takes the commands recorded from then on: one recorded before
+// could otherwise run a second time.
+func TestRedisCommandsWithoutPositionStartNow(t *testing.T) {
+	rd := redistest.Start(t, redistest.Options{})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	cloud := store.New(rd.Client(t), store.Options{})
+	if err := cloud.SendCommand(ctx, testCommand("dev-a", "before")); err != nil {
+		t.Fatal(err)
+	}
+	g := newGot()
+	ups := make(chan bool, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- RunRedisCommands(ctx, RedisCommandsOptions{Client: rd.Client(t), Device: "dev-a", StateDir: t.TempDir(),
+			Handle: g.handle, Block: time.Second, Uplink: func(up bool) { ups <- up }})
+	}()
+	select { // it has read once: its start position is set
+	case up := <-ups:
+		if !up {
+			t.Fatal("the source could not read")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("no read within a minute")
+	}
+	if err := cloud.SendCommand(ctx, testCommand("dev-a", "after")); err != nil {
+		t.Fatal(err)
+	}
+	if ids := g.await(t, 1); len(ids) != 1 || ids[0] != "dev-a/after" {
+		t.Fatalf("handled %v, want only the command recorded after the start", ids)
+	}
+	cancel()
+	<-done
+}

@@ -189,12 +189,12 @@ func (c ActuatorConfig) spec(d ActuatorDriver, keys []string) (actSpec, []*Confi
 	}
 	s.safe = safe
 	if c.MaxOn < 0 {
-		bad("max_on", "negative %v (0: no limit)", c.MaxOn)
+		bad("max_on", "negative %v (0s: no limit)", c.MaxOn)
 	} else if c.MaxOn != 0 && c.MaxOn < time.Second {
-		bad("max_on", "%v: give at least 1s (0: no limit)", c.MaxOn)
+		bad("max_on", "%v: give at least 1s (0s: no limit)", c.MaxOn)
 	}
 	if c.MinOff < 0 {
-		bad("min_off", "negative %v (0: no limit)", c.MinOff)
+		bad("min_off", "negative %v (0s: no limit)", c.MinOff)
 	}
 	if c.PerMinute < 0 || c.PerMinute > MaxPerMinute {
 		bad("per_minute", "%d: want 1 to %d commands a minute (default %d)", c.PerMinute, MaxPerMinute, DefaultPerMinute)

@@ -60,6 +60,6 @@ func DescribeActuators(w io.Writer, as []ActuatorConfig, interlocks [][]string, 
 	if safeAfter > 0 {
 		fmt.Fprintf(w, "safe states: at start, at stop, and after the uplink is lost for %v\n", safeAfter)
 	} else {
-		fmt.Fprintln(w, "safe states: at start and at stop (safe_after 0: never for a lost uplink)")
+		fmt.Fprintln(w, "safe states: at start and at stop (safe_after 0s: never for a lost uplink)")
 	}
 }

@@ -183,8 +183,8 @@ func checkValue(acts []command.Actuator, device, name string, v float64) error {
 		if a.Kind == command.KindSwitch && v != 0 && v != 1 {
 			return badRequest("%s is a switch: value 0 (off) or 1 (on), not %v", name, v)
 		}
-		if v < a.Min || v > a.Max {
-			return badRequest("%s takes values from %v to %v, not %v", name, a.Min, a.Max, v)
+		if (v < a.Min || v > a.Max) && v != 0 { // 0, off, is always allowed
+			return badRequest("%s takes 0 (off) or values from %v to %v, not %v", name, a.Min, a.Max, v)
 		}
 		return nil
 	}

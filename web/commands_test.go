@@ -356,3 +356,18 @@ func TestReadUsers(t *testing.T) {
 		}
 	}
 }
+
+// A level's 0 is off, always allowed whatever its min: a fan with min 20
+// must be switchable off (and an interlock partner with it).
+func TestCheckValueAlwaysAllowsOff(t *testing.T) {
+	acts := []command.Actuator{{Name: "fan", Kind: command.KindLevel, Min: 20, Max: 100, Safe: "0"}, {Name: "heater", Kind: command.KindSwitch, Max: 1, Safe: "off"}}
+	for _, tc := range []struct {
+		name string
+		v    float64
+		ok   bool
+	}{{"fan", 0, true}, {"fan", 20, true}, {"fan", 100, true}, {"fan", 10, false}, {"fan", 101, false}, {"heater", 0.5, false}, {"heater", 1, true}} {
+		if err := checkValue(acts, "gh-1", tc.name, tc.v); (err == nil) != tc.ok {
+			t.Errorf("%s %v: %v, want ok=%v", tc.name, tc.v, err, tc.ok)
+		}
+	}
+}

@@ -38,11 +38,13 @@ const (
 
 const usageHead = `Usage: bridge [flags]
 
-Tributary's MQTT bridge: subscribes to tributary/+/readings and
-tributary/+/status (and the topics of --mappings) on an MQTT broker and
-stores every reading in Redis, once, acknowledging a message only after
-Redis has it. Messages that fail the checks go to the Redis stream
-tributary:deadletter with the reason.
+Tributary's MQTT bridge: subscribes to tributary/+/readings,
+tributary/+/status and tributary/+/events (and the topics of --mappings) on
+an MQTT broker and stores every reading and command event in Redis, once,
+acknowledging a message only after Redis has it; it relays the commands the
+cloud records (tributary:command_outbox) to tributary/<device>/commands.
+Messages that fail the checks go to the Redis stream tributary:deadletter
+with the reason.
 
 Passwords come from files (--mqtt-password-file, --redis-password-file),
 never from the command line; logged URLs are redacted.

@@ -174,7 +174,7 @@ func (c *fileConfig) validate(root *yaml.Node) error {
 		errs = append(errs, fmt.Errorf("%s%w", at(e.Path()...), e))
 	}
 	if c.SafeAfter != nil && *c.SafeAfter < 0 {
-		errs = append(errs, fmt.Errorf("%ssafe_after: negative %v (0: never)", at("safe_after"), *c.SafeAfter))
+		errs = append(errs, fmt.Errorf("%ssafe_after: negative %v (0s: never)", at("safe_after"), *c.SafeAfter))
 	}
 	return errors.Join(errs...)
 }

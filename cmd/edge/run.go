@@ -75,11 +75,15 @@ func newFlags(stderr io.Writer) *flags {
 }
 
 func (f *flags) usage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: edge [flags]\n       edge scan [--sim]          probe the I²C buses and 1-wire, print a sensors: snippet\n       edge check --config FILE   validate a configuration file\n\nTributary's edge agent: samples sensors and sends each reading to Redis.\n\nFlags:\n")
+	fmt.Fprintf(w, "Usage: edge [flags]\n       edge scan [--sim]          probe the I²C buses and 1-wire, print a sensors: snippet\n       edge check --config FILE   validate a configuration file\n\nTributary's edge agent: samples sensors and sends each reading to Redis (or MQTT);\napplies commands to its actuators within the limits of its configuration; --listen serves its own dashboard.\n\nFlags:\n")
 	f.fs.SetOutput(w)
 	f.fs.PrintDefaults()
 	fmt.Fprintf(w, "\nSensor drivers for the configuration file:\n")
 	for _, d := range hardware.Drivers() {
+		fmt.Fprintf(w, "  %-16s %s\n", d.Name, d.Doc)
+	}
+	fmt.Fprintf(w, "\nActuator drivers (actuators:, with interlocks: and safe_after:; see README, Actuators and commands):\n")
+	for _, d := range hardware.ActuatorDrivers() {
 		fmt.Fprintf(w, "  %-16s %s\n", d.Name, d.Doc)
 	}
 }

@@ -180,6 +180,10 @@ export class Commands {
   static progress(r) {
     if (r.error) return { state: 'error', text: `not sent: ${r.error}` };
     const s = r.statuses[r.statuses.length - 1];
+    if (!s && r.command.deadline && Date.parse(r.command.deadline) < Date.now()) {
+      // The device said nothing by the deadline: it will never apply it.
+      return { state: 'silent', text: 'no answer by its deadline: the device will not apply it' };
+    }
     if (!s) return r.command.deadline ? { state: 'recorded', text: 'recorded, waiting for the device' } : { state: 'sending', text: 'sending…' };
     let text = s.state;
     if (s.reason) text += `: ${s.reason.replaceAll('_', ' ')}`;
@@ -242,13 +246,18 @@ export class Commands {
       } else {
         input = el('input', 'act-slider');
         input.type = 'range';
-        input.min = a.min;
+        input.min = 0; // off is always allowed; between 0 and min snaps to min
         input.max = a.max;
         input.step = 1;
         input.setAttribute('aria-label', `${a.label || a.name} level`);
         const out = el('output', 'act-out');
         input.addEventListener('input', () => { out.textContent = `${input.value} %`; input.dataset.editing = '1'; });
-        input.addEventListener('change', () => { delete input.dataset.editing; this.send(a.name, Number(input.value)); });
+        input.addEventListener('change', () => {
+          delete input.dataset.editing;
+          let v = Number(input.value);
+          if (v > 0 && v < a.min) v = a.min;
+          this.send(a.name, v);
+        });
         ctl.append(input, out);
       }
       const progress = el('span', 'act-progress');

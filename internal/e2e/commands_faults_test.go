@@ -140,8 +140,8 @@ func TestCommandDeliveredTwice(t *testing.T) {
 	if err := st.Client().XAdd(ctx, &redis.XAddArgs{Stream: st.CommandsKey(dev), Values: entries[0].Values}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	again := `msg="command delivered again: its recorded outcome is reported again" .*device=` + dev + ` id=twice-a `
-	e1.Await(t, again, time.Minute)
+	// Redelivered or not, it is reported again: await its statuses.
+	awaitApplied(t, st, dev, map[string]int{"twice-a": 2, "twice-b": 1})
 	if v := e1.actuatorValue(t, "fan"); v != 0 {
 		t.Errorf("the fan at %v after twice-a came again, want 0", v)
 	}
@@ -159,9 +159,10 @@ func TestCommandDeliveredTwice(t *testing.T) {
 		t.Fatalf("the edge's stream position: %v", err)
 	}
 	e2 := startEdgeProc(t, dev, "--redis", rd.URL(), "--state-dir", dir)
-	eventually(t, "the restarted edge re-reading the three entries", time.Minute, func() bool {
-		return strings.Count(e2.Log.String(), `msg="command delivered again`) >= 3
-	})
+	applied := awaitApplied(t, st, dev, map[string]int{"twice-a": 4, "twice-b": 2})
+	if n := strings.Count(e2.Log.String(), `msg="command delivered again`); n != 3 {
+		t.Errorf("the restarted edge says %d commands came again, want 3", n)
+	}
 	if strings.Contains(e2.Log.String(), `msg="command applied"`) {
 		t.Errorf("the restarted edge applied a command again")
 	}
@@ -171,36 +172,18 @@ func TestCommandDeliveredTwice(t *testing.T) {
 
 	// Each command has one applied status: reported again identical, and
 	// the audit shows it once.
-	applied := map[string]map[command.Status]int{}
-	eventually(t, "the repeats' statuses reported", time.Minute, func() bool {
-		evs, err := st.Client().XRange(ctx, st.CommandEventsKey(dev), "-", "+").Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		clear(applied)
-		n := 0
-		for _, m := range evs {
-			raw, _ := m.Values["e"].(string)
-			ev, err := command.DecodeEvent([]byte(raw))
-			if err != nil {
-				t.Fatalf("event %s: %v", raw, err)
-			}
-			if ev.Status != nil && ev.Status.State == command.Applied {
-				if applied[ev.Status.ID] == nil {
-					applied[ev.Status.ID] = map[command.Status]int{}
-				}
-				applied[ev.Status.ID][*ev.Status]++
-				n++
-			}
-		}
-		return n >= 5 // twice-a three times, twice-b twice
-	})
 	for id, sts := range applied {
-		if len(sts) != 1 {
-			t.Errorf("%s: %d different applied statuses %v, want one", id, len(sts), sts)
+		for _, s := range sts[1:] {
+			if s != sts[0] {
+				t.Errorf("%s: applied statuses %+v and %+v, want one, reported again", id, sts[0], s)
+			}
 		}
 	}
-	for _, rec := range c.audit(t, dev) {
+	recs := c.audit(t, dev)
+	if len(recs) != 2 {
+		t.Errorf("audit: %d commands, want 2", len(recs))
+	}
+	for _, rec := range recs {
 		var states []string
 		for _, s := range rec.Statuses {
 			states = append(states, string(s.State))
@@ -213,6 +196,37 @@ func TestCommandDeliveredTwice(t *testing.T) {
 	if ch := changes(stateValues(t, st, dev, "fan", command.MetricDuty)); !slices.Equal(ch, []float64{0, 40, 0}) {
 		t.Errorf("fan duty readings changed %v, want 0, 40, 0", ch)
 	}
+}
+
+// awaitApplied waits until dev's command events hold at least want[id]
+// applied statuses of each id, and returns them all by id.
+func awaitApplied(t *testing.T, st *store.Store, dev string, want map[string]int) map[string][]command.Status {
+	t.Helper()
+	applied := map[string][]command.Status{}
+	eventually(t, fmt.Sprintf("applied statuses %v", want), time.Minute, func() bool {
+		evs, err := st.Client().XRange(t.Context(), st.CommandEventsKey(dev), "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(applied)
+		for _, m := range evs {
+			raw, _ := m.Values["e"].(string)
+			ev, err := command.DecodeEvent([]byte(raw))
+			if err != nil {
+				t.Fatalf("event %s: %v", raw, err)
+			}
+			if ev.Status != nil && ev.Status.State == command.Applied {
+				applied[ev.Status.ID] = append(applied[ev.Status.ID], *ev.Status)
+			}
+		}
+		for id, n := range want {
+			if len(applied[id]) < n {
+				return false
+			}
+		}
+		return true
+	})
+	return applied
 }
 
 // TestCommandInterlock: with interlocks [[heater, fan]], the fan is

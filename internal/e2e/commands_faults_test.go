@@ -115,6 +115,47 @@ func TestCommandDeadlinePassed(t *testing.T) {
 	}
 }
 
+// TestCommandDeadlinePassedMQTT: the edge runs on while its broker is
+// stopped; a command sent meanwhile (timeout 5 s) waits in the cloud's
+// outbox, and the bridge relays it once the broker is back, after its
+// deadline: the edge reports it expired and the heater never goes on.
+func TestCommandDeadlinePassedMQTT(t *testing.T) {
+	t.Parallel()
+	const dev = "cmd-late-mqtt"
+	r := newMQTTRig(t, dev)
+	c := startCommandCloud(t, r.rd.URL())
+	e := startEdgeProc(t, dev, "--config", actuatorConfig(t, ""), "--mqtt", r.mq.URL(), "--mqtt-password-file", r.pwFiles[dev], "--state-dir", t.TempDir())
+	c.awaitActuators(t, dev, "heater", "fan")
+	eventually(t, "the edge subscribed to its commands", time.Minute, func() bool {
+		return regexpMatch(dev+` 1 tributary/`+dev+`/commands`, r.mq.Log())
+	})
+
+	r.mq.Stop()
+	eventually(t, "the edge's uplink down", time.Minute, func() bool { return e.scrape(t)["tributary_edge_uplink_up"] == 0 })
+	cmd := c.send(t, dev, "late-1", "heater", 1, "5s")
+	eventually(t, "the command's deadline past", time.Minute, func() bool { return time.Now().After(cmd.Deadline.Add(500 * time.Millisecond)) })
+	r.mq.Restart(t)
+
+	rec := c.record(t, dev, "late-1")
+	if s := finalStatus(t, rec); s.State != command.Expired || s.Reason != command.ReasonDeadline {
+		t.Errorf("late-1: %+v, want expired (deadline)", rec.Statuses)
+	}
+	if v := e.actuatorValue(t, "heater"); v != 0 {
+		t.Errorf("the edge's heater at %v after an expired command, want 0", v)
+	}
+	// The readings spooled during the outage go first (the agent's send
+	// backoff may still be long): then the stop flushes the rest.
+	e.awaitDrained(t, "the edge's backlog sent", time.Minute)
+	stopFlushed(t, r.st, e)
+	vs := stateValues(t, r.st, dev, "heater", command.MetricOn)
+	if len(vs) == 0 || slices.Contains(vs, 1) {
+		t.Errorf("heater state readings %v, want 0 only", vs)
+	}
+	if strings.Contains(e.Log.String(), `msg="command applied"`) {
+		t.Errorf("the edge applied a command")
+	}
+}
+
 // TestCommandDeliveredTwice: a command XADDed again into the device's
 // command stream (the same JSON), and the whole stream read again by a
 // restarted edge that lost its position, is applied once: the fan set to

@@ -324,8 +324,11 @@ func TestCommandSafeStateAfterOutage(t *testing.T) {
 		return m[`tributary_edge_actuator_value{actuator="heater"}`] == 0 && m[lost] == 1
 	})
 	e.Await(t, `msg="uplink lost too long: every actuator to its safe state"`, time.Second)
-	if m := e.scrape(t); m["tributary_edge_uplink_up"] != 0 {
-		t.Errorf("the edge says its uplink is up with Redis down")
+	// The readings' sender notices on its next send, which may take a
+	// while to fail; the command source's blocking read noticed first.
+	eventually(t, "the edge saying its uplink is down", time.Minute, func() bool { return e.scrape(t)["tributary_edge_uplink_up"] == 0 })
+	if v := e.actuatorValue(t, "heater"); v != 0 {
+		t.Errorf("the heater at %v with Redis down, want 0", v)
 	}
 
 	rd.Restart(t)

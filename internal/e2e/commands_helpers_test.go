@@ -373,3 +373,16 @@ func (e *edgeProc) actuatorValue(t *testing.T, name string) float64 {
 	}
 	return v
 }
+
+// logCount fails the test unless e's output has want lines holding s: it
+// waits (a minute at most) for them, since the output reaches the test
+// through a pipe, later than what the edge sent to Redis after it, then
+// checks there are no more.
+func logCount(t *testing.T, e *edgeProc, s string, want int) {
+	t.Helper()
+	count := func() int { return strings.Count(e.Log.String(), s) }
+	eventually(t, fmt.Sprintf("%d lines of %s in the output of %s", want, s, e.Name), time.Minute, func() bool { return count() >= want })
+	if n := count(); n != want {
+		t.Errorf("%s: %d lines of %s, want %d", e.Name, n, s, want)
+	}
+}

@@ -50,9 +50,7 @@ func roundTrip(t *testing.T, c *cmdCloud, st *store.Store, e *edgeProc) {
 	if v := e.actuatorValue(t, "heater"); v != 1 {
 		t.Errorf("the edge's heater at %v, want 1", v)
 	}
-	if n := strings.Count(e.Log.String(), `msg="command applied"`); n != 1 {
-		t.Errorf("the edge applied %d commands, want 1", n)
-	}
+	logCount(t, e, `msg="command applied"`, 1)
 }
 
 // TestCommandRoundTripRedis: cloud and edge --sim over a redis-server.

@@ -8,6 +8,12 @@
 // mosquitto stopped, the bridge and the agent killed with SIGKILL, a spool
 // over its limit. Each asserts zero missing and zero duplicated readings
 // where the promise holds, and exact drop counts where it does not.
+// commands_test.go and commands_faults_test.go send commands to the
+// simulated actuators of real edges as an operator signed in to the cloud,
+// through Redis and through mosquitto and the bridge, and check what the
+// audit, the WebSocket, the edge's metrics and the state readings in
+// history say: round trips, a viewer refused, deadlines, repeats,
+// interlocks and the safe state after an uplink outage.
 // arm_test.go runs the cross-built ARM agents under qemu-user (make
 // test-arm). Under -short (make test-unit) every test here skips.
 package e2e

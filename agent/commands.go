@@ -111,6 +111,11 @@ func RunRedisCommands(ctx context.Context, opt RedisCommandsOptions) error {
 			if now, err = opt.Client.Time(ctx).Result(); err == nil {
 				pos = strconv.FormatInt(now.UnixMilli(), 10) + "-0"
 				opt.Logger.Info("agent: no command position in the state dir: taking the commands recorded from now on", "device", opt.Device)
+				// Kept at once: a device stopped before its first command
+				// takes, at its next start, those recorded meanwhile.
+				if err := durable.WriteFile(posPath, []byte(pos+"\n")); err != nil {
+					opt.Logger.Warn("agent: cannot keep the command position", "device", opt.Device, "err", err)
+				}
 			}
 		}
 		if err == nil {

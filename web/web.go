@@ -179,6 +179,7 @@ type server struct {
 	badMu    sync.Mutex
 	badLog   lograte.Limiter // of malformed stored data; under badMu
 	failLog  lograte.Limiter // of failed Redis requests and answers cut short; under badMu
+	userLim  userLimits      // commands posted, per user
 }
 
 // New returns the cloud's HTTP handler. It is safe for concurrent use.

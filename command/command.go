@@ -79,6 +79,7 @@ const (
 	ReasonInvalid         = "invalid"          // malformed (Detail says how)
 	ReasonHardware        = "hardware"         // the output would not take the value (state failed)
 	ReasonBusy            = "busy"             // too many commands pending at the edge
+	ReasonDuplicateID     = "duplicate_id"     // its id was already used for another command (Detail says which)
 )
 
 // Validate reports the first problem with c, wrapping ErrInvalid, or nil.

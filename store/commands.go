@@ -104,23 +104,48 @@ func (s *Store) DeviceFromEventsChannel(ch string) (string, bool) {
 	return ch[len(p) : len(ch)-1], true
 }
 
+// ErrCommandIDUsed is returned by SendCommand for a command whose id was
+// already used for its device, by a command whose deadline has not passed.
+var ErrCommandIDUsed = errors.New("command id already used")
+
+//go:embed command.lua
+var commandLua string
+
+var commandScript = redis.NewScript(commandLua)
+
+// CommandIDsKey is the key of the sorted set of device's command ids in
+// use (member: id; score: the command's deadline, unix ms), written by the
+// cloud only.
+func (s *Store) CommandIDsKey(device string) string {
+	return s.opt.Prefix + ":command_ids:{" + device + "}"
+}
+
 // SendCommand records c for its device: appended to the device's command
 // stream (which a Redis uplink reads) and to the outbox (which the MQTT
 // bridges relay), and its frame ({"v":1,"type":"command","command":...})
 // published on the device's RecordedChannel, so that every cloud
 // instance's dashboards show it. c must be valid, By and At set by the caller.
+//
+// An id names one command: if c's id was already used for its device by a
+// command whose deadline has not passed (by Redis's clock), nothing is
+// written and the error wraps ErrCommandIDUsed. The check and the writes
+// are one script (atomic). Its keys are not all in the device's Cluster
+// slot (the outbox is shared), so it needs one Redis, not a Cluster.
 func (s *Store) SendCommand(ctx context.Context, c command.Command) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("store: send command: %w", err)
 	}
 	raw := string(c.AppendJSON(nil))
 	ev := command.Event{Command: &c}
-	pipe := s.rdb.Pipeline()
-	pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.CommandsKey(c.Device), MaxLen: MaxCommands, Approx: true, Values: []any{"c", raw}})
-	pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.CommandOutboxKey(), MaxLen: MaxCommandOutbox, Approx: true, Values: []any{"c", raw}})
-	pipe.Publish(ctx, s.RecordedChannel(c.Device), ev.AppendFrame(nil))
-	if _, err := pipe.Exec(ctx); err != nil {
+	keys := []string{s.CommandIDsKey(c.Device), s.CommandsKey(c.Device), s.CommandOutboxKey()}
+	n, err := s.runScript(ctx, commandScript, keys, c.ID, c.Deadline.UnixMilli(), raw, MaxCommands, MaxCommandOutbox,
+		s.RecordedChannel(c.Device), string(ev.AppendFrame(nil))).Int()
+	if err != nil {
 		return fmt.Errorf("store: send command %q to %q: %w", c.ID, c.Device, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: send command %q to %q: %w for this device by a command whose deadline has not passed; give each command its own id",
+			c.ID, c.Device, ErrCommandIDUsed)
 	}
 	return nil
 }

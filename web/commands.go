@@ -28,7 +28,11 @@ type Commander interface {
 	// SendCommand records c, valid and stamped with By and At, hands it to
 	// its device's uplink, and publishes its frame
 	// (command.Event.AppendFrame) to the hub's clients watching the device
-	// (*store.Store through Redis, to every cloud instance).
+	// (*store.Store through Redis, to every cloud instance). An id names
+	// one command of a device: if c's id is in use for its device (by a
+	// command whose deadline has not passed), nothing is recorded and the
+	// error wraps store.ErrCommandIDUsed (the API answers 409 Conflict,
+	// the WebSocket an error frame).
 	SendCommand(ctx context.Context, c command.Command) error
 	// CommandLog returns up to limit of device's commands with their
 	// statuses, newest first.
@@ -58,7 +62,8 @@ const (
 	// to a few MB of events from Redis, which a device can keep full.
 	maxCommandLogs = 4
 	// CommandBurst commands may be sent at once on one WebSocket, then one
-	// every CommandEvery.
+	// every CommandEvery; and so may each user POST them (else 429 with
+	// Retry-After).
 	CommandBurst = 10
 	CommandEvery = 2 * time.Second
 )
@@ -92,6 +97,7 @@ type commandMessage struct {
 type requestError struct {
 	status int
 	msg    string
+	retry  time.Duration // for 429: Retry-After
 }
 
 func (e *requestError) Error() string { return e.msg }
@@ -102,18 +108,20 @@ func (s *server) mayCommand(id identity) error {
 		return nil
 	}
 	if !s.accounts.enabled() {
-		return &requestError{http.StatusForbidden, "this server has no authentication, so nobody may send commands (see --auth-users, --operator, --insecure-open-commands)"}
+		return &requestError{status: http.StatusForbidden, msg: "this server has no authentication, so nobody may send commands (see --auth-users, --operator, --insecure-open-commands)"}
 	}
-	return &requestError{http.StatusForbidden, fmt.Sprintf("user %q may view but not send commands (operators are named by --operator)", id.user)}
+	return &requestError{status: http.StatusForbidden, msg: fmt.Sprintf("user %q may view but not send commands (operators are named by --operator)", id.user)}
 }
 
 func badRequest(format string, args ...any) error {
-	return &requestError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+	return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
 }
 
 // newCommand checks what id asks of device and records it: it returns the
-// command as recorded, or a *requestError.
-func (s *server) newCommand(ctx context.Context, id identity, device string, b commandBody) (command.Command, error) {
+// command as recorded, or a *requestError. limit, if not nil, is asked
+// once the command is well-formed, before the Commander is: a non-nil
+// error refuses it.
+func (s *server) newCommand(ctx context.Context, id identity, device string, b commandBody, limit func() error) (command.Command, error) {
 	if err := s.mayCommand(id); err != nil {
 		return command.Command{}, err
 	}
@@ -152,6 +160,11 @@ func (s *server) newCommand(ctx context.Context, id identity, device string, b c
 	if err := c.Validate(); err != nil {
 		return c, badRequest("%s", strings.TrimPrefix(err.Error(), "command: invalid command: "))
 	}
+	if limit != nil {
+		if err := limit(); err != nil {
+			return c, err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.opt.StoreTimeout)
 	defer cancel()
 	acts, err := s.opt.Commands.Actuators(ctx, device)
@@ -164,7 +177,9 @@ func (s *server) newCommand(ctx context.Context, id identity, device string, b c
 	if err := checkValue(acts, device, c.Actuator, c.Value); err != nil {
 		return c, err
 	}
-	if err := s.opt.Commands.SendCommand(ctx, c); err != nil {
+	if err := s.opt.Commands.SendCommand(ctx, c); errors.Is(err, store.ErrCommandIDUsed) {
+		return c, &requestError{status: http.StatusConflict, msg: fmt.Sprintf("command id %q is already used for %s by a command whose deadline has not passed: give each command its own id (or none, to have one made up)", c.ID, device)}
+	} else if err != nil {
 		return c, s.unavailable(err)
 	}
 	return c, nil
@@ -197,7 +212,7 @@ func checkValue(acts []command.Actuator, device, name string, v float64) error {
 
 func (s *server) unavailable(err error) error {
 	s.warnFailure("command store request failed", "err", err)
-	return &requestError{http.StatusServiceUnavailable, "store unavailable: " + err.Error()}
+	return &requestError{status: http.StatusServiceUnavailable, msg: "store unavailable: " + err.Error()}
 }
 
 // newCommandID makes up a command id: "c-" and 16 random hex digits.
@@ -238,7 +253,10 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) {
 // postCommand answers POST /api/devices/{id}/commands: 202 with the
 // command as recorded. Only an operator may (403); the body is JSON (415
 // otherwise) of at most MaxCommandBody bytes (413), from no other site
-// (403: a page elsewhere must not use the browser's credentials).
+// (403: a page elsewhere must not use the browser's credentials). An id
+// in use for the device is 409. Each user may send CommandBurst
+// well-formed commands at once, then one every CommandEvery (429 with
+// Retry-After beyond), whatever became of them.
 func (s *server) postCommand(w http.ResponseWriter, r *http.Request) {
 	id := s.identityOf(r)
 	if err := s.mayCommand(id); err != nil {
@@ -266,9 +284,19 @@ func (s *server) postCommand(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	c, err := s.newCommand(r.Context(), id, r.PathValue("id"), b)
+	c, err := s.newCommand(r.Context(), id, r.PathValue("id"), b, func() error {
+		wait := s.userLim.wait(cmp.Or(id.user, AnonymousBy), s.opt.Now)
+		if wait == 0 {
+			return nil
+		}
+		return &requestError{status: http.StatusTooManyRequests, retry: wait,
+			msg: fmt.Sprintf("too many commands from %s: at most %d at once, then one every %v", cmp.Or(id.user, AnonymousBy), CommandBurst, CommandEvery)}
+	})
 	if err != nil {
 		re, _ := errors.AsType[*requestError](err)
+		if re.retry > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((re.retry+time.Second-1)/time.Second)))
+		}
 		writeError(w, re.status, re.msg)
 		return
 	}

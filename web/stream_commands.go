@@ -49,7 +49,7 @@ func (s *server) messages(id identity) fanout.MessageHandler {
 		if err := decodeStrict(msg, &m); err != nil {
 			return answer(err)
 		}
-		c, err := s.newCommand(ctx, id, m.Device, m.commandBody)
+		c, err := s.newCommand(ctx, id, m.Device, m.commandBody, nil)
 		if err != nil {
 			if c.ID != "" {
 				cid = c.ID
@@ -74,7 +74,11 @@ type tokenBucket struct {
 }
 
 // take reports whether an event may happen now, and counts it if so.
-func (b *tokenBucket) take() bool {
+func (b *tokenBucket) take() bool { return b.wait() == 0 }
+
+// wait counts an event and returns 0 if it may happen now; else it counts
+// nothing and returns how long until it may.
+func (b *tokenBucket) wait() time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
@@ -85,8 +89,49 @@ func (b *tokenBucket) take() bool {
 	}
 	b.last = now
 	if b.tokens < 1 {
-		return false
+		return max(time.Duration((1-b.tokens)*float64(b.every)), time.Nanosecond)
 	}
 	b.tokens--
-	return true
+	return 0
+}
+
+// full reports whether the bucket has refilled: forgetting it changes nothing.
+func (b *tokenBucket) full(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.last.IsZero() || now.Sub(b.last) >= time.Duration(b.burst)*b.every
+}
+
+// userLimits holds a token bucket per user for the commands they post.
+// Users are authenticated (or the one anonymous sender), so there are few;
+// refilled buckets are dropped once there are maxUserLimits.
+type userLimits struct {
+	mu sync.Mutex
+	m  map[string]*tokenBucket
+}
+
+const maxUserLimits = 4096
+
+// wait counts a command of user: 0 if it may be sent now, else how long
+// until one may (CommandBurst at once, then one every CommandEvery).
+func (l *userLimits) wait(user string, now func() time.Time) time.Duration {
+	l.mu.Lock()
+	b := l.m[user]
+	if b == nil {
+		if l.m == nil {
+			l.m = map[string]*tokenBucket{}
+		}
+		if len(l.m) >= maxUserLimits {
+			t := now()
+			for u, o := range l.m {
+				if o.full(t) {
+					delete(l.m, u)
+				}
+			}
+		}
+		b = &tokenBucket{burst: CommandBurst, every: CommandEvery, now: now}
+		l.m[user] = b
+	}
+	l.mu.Unlock()
+	return b.wait()
 }

@@ -180,6 +180,7 @@ type server struct {
 	badLog   lograte.Limiter // of malformed stored data; under badMu
 	failLog  lograte.Limiter // of failed Redis requests and answers cut short; under badMu
 	logSem   chan struct{}   // audit answers being read (maxCommandLogs)
+	userLim  userLimits      // commands posted, per user
 }
 
 // New returns the cloud's HTTP handler. It is safe for concurrent use.

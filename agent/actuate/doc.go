@@ -25,9 +25,21 @@
 // In Run's goroutine, in queue order (a Local command is first reported
 // as given, Event{Command}, whatever follows):
 //
-//  4. an id the ledger holds -> its recorded statuses are reported again
-//     (accepted, then its outcome); nothing is applied
-//  5. the ledger holds Options.MaxIDs live ids -> refused busy (not recorded)
+//  4. an id the ledger holds, with the same actuator, value and deadline
+//     (a redelivery) -> its recorded statuses are reported again
+//     (accepted, then its outcome); nothing is applied. The same id with
+//     another actuator, value or deadline -> refused duplicate_id, Detail
+//     naming what the id was used for (not recorded, never applied: the
+//     first command's outcome is not the second's)
+//  5. the ledger holds Options.MaxIDs live ids -> refused busy (not
+//     recorded), unless the command sets its actuator to 0 (off) or to its
+//     safe value (Spec.Safe, not holding): such a command is checked on
+//     (6 to 13) and applied without being recorded. Setting off or safe
+//     twice is harmless, so at-most-once does not matter for it, and a
+//     full ledger (ids live for up to command.MaxLifetime) must never keep
+//     an actuator from being switched off. The same holds when the ledger
+//     cannot record it (a disk error): it is applied unrecorded, where any
+//     other command is refused busy.
 //  6. Options.ClockTrusted false -> refused clock_untrusted
 //  7. the deadline passed (by Options.Now) -> expired deadline
 //  8. the ledger was found damaged and the command was recorded (At) before
@@ -43,7 +55,8 @@
 //     rate_limited
 //
 // A command refused or expired at 6 to 13 is recorded with its outcome
-// (one fsync) and reported accepted, then refused or expired. One that
+// (one fsync) and reported accepted, then refused or expired (one that
+// runs unrecorded, see 5, is reported refused or expired alone). One that
 // passes is recorded (fsync) BEFORE its output is touched, reported
 // accepted, its deadline is checked again (an id recorded slowly, or a
 // command that waited in the queue, is never applied late: expired), then
@@ -59,7 +72,8 @@
 // later copy is expired anyway), only while the clock is trusted, and the
 // file is compacted (rewritten, fsync, rename) when it holds many more
 // records than live ids; at most Options.MaxIDs live ids (default 10,000)
-// bound it, beyond which commands are refused busy. A command accepted and
+// bound it, beyond which commands are refused busy (but those setting off
+// or safe values, see 5). A command accepted and
 // never finished (a crash, a power loss) is reported refused interrupted
 // at the next start, and recorded so; so are the commands still queued
 // when Run returns.

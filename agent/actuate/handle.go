@@ -21,28 +21,36 @@ func (c *Controller) handle(ctx context.Context, it item) {
 		return
 	}
 	if e := c.led.get(cmd.ID); e != nil {
-		c.log.Info("command delivered again: its recorded outcome is reported again", "device", c.cfg.Device, "id", cmd.ID, "state", e.state)
-		c.reReport(e)
+		c.repeat(e, cmd, now)
 		return
 	}
+	e := newEntry(it, now)
 	if c.led.live() >= c.opt.MaxIDs {
 		c.tidyLedger(now)
 		if c.led.live() >= c.opt.MaxIDs {
-			c.refuse(cmd, command.ReasonBusy, fmt.Sprintf("the edge remembers %d command ids whose deadline has not passed, its limit", c.led.live()), now)
-			return
+			if !c.harmless(cmd) {
+				c.refuse(cmd, command.ReasonBusy, fmt.Sprintf("the edge remembers %d command ids whose deadline has not passed, its limit", c.led.live()), now)
+				return
+			}
+			e.norec = true
 		}
 	}
-	e := newEntry(it, now)
 	if state, reason, detail := c.check(cmd, now); reason != "" {
 		e.finalize(state, reason, detail, cmd.Value, now)
 		c.record(e)
 		return
 	}
 	a := c.byName[cmd.Actuator]
-	if err := c.led.add(e); err != nil {
-		c.log.Error("cannot record a command's id: refused", "device", c.cfg.Device, "id", cmd.ID, "err", err)
-		c.refuse(cmd, command.ReasonBusy, "the edge cannot record the command: "+err.Error(), now)
-		return
+	if !e.norec {
+		if err := c.led.add(e); err != nil {
+			if !c.harmless(cmd) {
+				c.log.Error("cannot record a command's id: refused", "device", c.cfg.Device, "id", cmd.ID, "err", err)
+				c.refuse(cmd, command.ReasonBusy, "the edge cannot record the command: "+err.Error(), now)
+				return
+			}
+			c.log.Error("cannot record a command's id; it sets a safe value, so it is applied unrecorded", "device", c.cfg.Device, "id", cmd.ID, "err", err)
+			e.norec = true
+		}
 	}
 	c.report(e.acceptedEvent())
 	a.tries = append(a.tries, now)
@@ -166,11 +174,42 @@ func cleanDetail(s string) string {
 	return clipText(string(b), command.MaxDetailLen)
 }
 
+// repeat answers a command whose id the ledger holds as e: the same
+// command (a redelivery) gets its recorded statuses again; another one
+// reusing the id is refused duplicate_id, unrecorded and never applied:
+// its sender must not be told that the first one's outcome is its own.
+func (c *Controller) repeat(e *entry, cmd command.Command, now time.Time) {
+	if e.actuator == cmd.Actuator && e.value == cmd.Value && e.deadline.UnixMilli() == cmd.Deadline.UnixMilli() {
+		c.log.Info("command delivered again: its recorded outcome is reported again", "device", c.cfg.Device, "id", cmd.ID, "state", e.state)
+		c.reReport(e)
+		return
+	}
+	c.log.Warn("command id reused for another command: refused", "device", c.cfg.Device, "id", cmd.ID,
+		"actuator", cmd.Actuator, "value", cmd.Value, "was_actuator", e.actuator, "was_value", e.value)
+	c.refuse(cmd, command.ReasonDuplicateID, fmt.Sprintf("id %s was already used for %s -> %g (deadline %s); give each command its own id",
+		cmd.ID, e.actuator, e.value, e.deadline.UTC().Format(time.RFC3339Nano)), now)
+}
+
+// harmless reports whether cmd moves its actuator to its safe value or
+// off (0): doing so twice does no harm, so such a command needs no
+// at-most-once record, and a full ledger never keeps it from running.
+func (c *Controller) harmless(cmd command.Command) bool {
+	if cmd.Value == 0 {
+		return true
+	}
+	a := c.byName[cmd.Actuator]
+	return a != nil && !a.spec.Hold && cmd.Value == a.spec.Safe
+}
+
 // record writes a finished entry (a command refused or expired before it
 // was tried) and reports it accepted, then its outcome. If the ledger
 // cannot take it, the outcome is reported alone.
 func (c *Controller) record(e *entry) {
 	c.countOutcome(e.state, e.reason)
+	if e.norec {
+		c.report(e.status())
+		return
+	}
 	if err := c.led.add(e); err != nil {
 		c.log.Error("cannot record a refused command's id", "device", c.cfg.Device, "id", e.id, "err", err)
 		c.report(e.status())
@@ -184,6 +223,10 @@ func (c *Controller) record(e *entry) {
 func (c *Controller) finish(e *entry, state command.State, reason, detail string, v float64, now time.Time) {
 	e.finalize(state, reason, detail, v, now)
 	c.countOutcome(state, reason)
+	if e.norec {
+		c.report(e.status())
+		return
+	}
 	if err := c.led.finish(e); err != nil {
 		c.log.Error("cannot record a command's outcome; a restart would report it interrupted", "device", c.cfg.Device, "id", e.id, "state", state, "err", err)
 	}

@@ -69,6 +69,9 @@ type entry struct {
 	deadline time.Time
 	accepted time.Time
 	local    bool
+	// norec: not in the ledger (a harmless command run while the ledger
+	// is full or failing; see Controller.harmless). In memory only.
+	norec bool
 	// The outcome; state "" while unfinished.
 	state  command.State
 	reason string

@@ -287,7 +287,7 @@ func (c *Controller) stop() {
 			continue
 		}
 		if e := c.led.get(it.cmd.ID); e != nil {
-			c.reReport(e)
+			c.repeat(e, it.cmd, now)
 			continue
 		}
 		e := newEntry(it, now)

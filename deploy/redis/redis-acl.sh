@@ -148,10 +148,12 @@ case $role in
     # sizes it checks before reading what a device could grow (HLEN, XLEN,
     # MEMORY USAGE), and
     # with --mqtt the bridge it runs inside. All of it under tributary:*.
-    # Commands: XADD to a device's command stream and the outbox, PUBLISH
-    # of the command's frame, the command log (the stream script), the
+    # Commands: store/command.lua (ZREMRANGEBYSCORE ZADD ZRANGE EXPIRE on
+    # the ids in use tributary:command_ids:{ID}, which no device's user
+    # may touch; XADD to a device's command stream and the outbox; PUBLISH
+    # of the command's frame), the command log (the stream script), the
     # actuators (GETRANGE), PSUBSCRIBE to tributary:events:*.
-    rules="$conn $bridge +zrange +zadd +zscore +zrem +hgetall +hlen +xrange +xlen +memory|usage +getrange +psubscribe +punsubscribe ~$p:* &$p:live:* &$p:events:*" ;;
+    rules="$conn $bridge +zrange +zadd +zscore +zrem +zremrangebyscore +hgetall +hlen +xrange +xlen +memory|usage +getrange +psubscribe +punsubscribe ~$p:* &$p:live:* &$p:events:*" ;;
   admin)
     rules='~* &* +@all' ;;
   remove)

@@ -39,6 +39,15 @@ var commandProbes = []struct {
 	{"SendCommand to itself", func(ctx context.Context, _ *redis.Client, st *store.Store, a, _ string) error {
 		return st.SendCommand(ctx, aclCommand(a, "self"))
 	}},
+	{"ZREM an id in use of its own (to reuse it)", func(ctx context.Context, c *redis.Client, st *store.Store, a, _ string) error {
+		return c.ZRem(ctx, st.CommandIDsKey(a), "c1").Err()
+	}},
+	{"DEL its own ids in use", func(ctx context.Context, c *redis.Client, st *store.Store, a, _ string) error {
+		return c.Del(ctx, st.CommandIDsKey(a)).Err()
+	}},
+	{"ZRANGE the victim's ids in use", func(ctx context.Context, c *redis.Client, st *store.Store, _, v string) error {
+		return c.ZRange(ctx, st.CommandIDsKey(v), 0, -1).Err()
+	}},
 	{"DEL its own command stream", func(ctx context.Context, c *redis.Client, st *store.Store, a, _ string) error {
 		return c.Del(ctx, st.CommandsKey(a)).Err()
 	}},
@@ -104,6 +113,11 @@ func TestRedisACLCommands(t *testing.T) {
 		if err := cloud.SendCommand(ctx, c); err != nil {
 			t.Fatalf("the cloud's SendCommand: %v", err)
 		}
+	}
+	reuse := c1
+	reuse.Value = 0
+	if err := cloud.SendCommand(ctx, reuse); !errors.Is(err, store.ErrCommandIDUsed) {
+		t.Errorf("the cloud's SendCommand reusing id c1: %v, want ErrCommandIDUsed", err)
 	}
 
 	// The device: its own commands (blocking too), events, actuators.

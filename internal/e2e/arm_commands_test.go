@@ -85,7 +85,7 @@ func TestARMCommandPath(t *testing.T) {
 				t.Fatalf("under %s, the command's record %+v, want accepted then applied at 1", strings.Join(tc.qemu, " "), rec)
 			}
 			eventually(t, "the heater's state reading at 1 in Redis", 2*time.Minute, func() bool {
-				return heaterOnIn(t, st, dev)
+				return armHeaterOn(t, st, dev)
 			})
 			t.Logf("%s: applied and its state reading in Redis %v after start", tc.name, time.Since(began).Round(10*time.Millisecond))
 			p.Stop()
@@ -93,9 +93,9 @@ func TestARMCommandPath(t *testing.T) {
 	}
 }
 
-// heaterOnIn reports whether dev's readings in Redis hold the heater's
+// armHeaterOn reports whether dev's readings in Redis hold the heater's
 // state reading at 1.
-func heaterOnIn(t *testing.T, st *store.Store, dev string) bool {
+func armHeaterOn(t *testing.T, st *store.Store, dev string) bool {
 	t.Helper()
 	raw, err := st.History(context.Background(), dev, store.Query{})
 	if err != nil {

@@ -31,18 +31,19 @@ import (
 	"github.com/tributary-iot/tributary/reading"
 )
 
-// account is a dashboard account of HTTP Basic authentication.
-type account struct{ name, password string }
+// edgeAccount is a dashboard account of HTTP Basic authentication.
+type edgeAccount struct{ name, password string }
 
-// The edge dashboard's accounts in these tests: operator may switch
-// actuators (--operator), viewer only looks.
+// The edge dashboard's accounts in these tests: edgeOperator may switch
+// actuators (--operator), edgeViewer only looks. (Named apart from the
+// cloud command tests' operator and viewer.)
 var (
-	operator = account{"ops-anna", "anna-secret-1"}
-	viewer   = account{"viewer-ben", "ben-secret-2"}
+	edgeOperator = edgeAccount{"ops-anna", "anna-secret-1"}
+	edgeViewer   = edgeAccount{"viewer-ben", "ben-secret-2"}
 )
 
 // header is the account's Authorization header.
-func (a account) header() string {
+func (a edgeAccount) header() string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(a.name+":"+a.password))
 }
 
@@ -52,12 +53,12 @@ const simHeaterMinOff = 10 * time.Second
 
 // startEdgeOperated runs an edge agent with simulated sensors (every 200
 // ms) and actuators, sending to redisURL, serving its dashboard on a free
-// loopback port to operator and viewer (an htpasswd file of bcrypt
+// loopback port to an operator and a viewer (an htpasswd file of bcrypt
 // hashes), and returns the dashboard's base URL.
 func startEdgeOperated(t *testing.T, device, redisURL string) (*proctest.Proc, string) {
 	t.Helper()
 	var users bytes.Buffer
-	for _, a := range []account{operator, viewer} {
+	for _, a := range []edgeAccount{edgeOperator, edgeViewer} {
 		h, err := bcrypt.GenerateFromPassword([]byte(a.password), bcrypt.MinCost)
 		if err != nil {
 			t.Fatal(err)
@@ -70,8 +71,8 @@ func startEdgeOperated(t *testing.T, device, redisURL string) (*proctest.Proc, s
 	}
 	p := proctest.Start(t, "edge "+device, binPath(t, "edge"), "--device", device, "--sim", "--redis", redisURL,
 		"--interval", "200ms", "--state-dir", t.TempDir(), "--metrics-listen", "", "--listen", "127.0.0.1:0",
-		"--auth-users", file, "--operator", operator.name)
-	return p, p.Await(t, `msg="dashboard serving" .* url=(http://127\.0\.0\.1:\d+)/ auth=true operators=\[`+operator.name+`\] .*commands=true`, 30*time.Second)
+		"--auth-users", file, "--operator", edgeOperator.name)
+	return p, p.Await(t, `msg="dashboard serving" .* url=(http://127\.0\.0\.1:\d+)/ auth=true operators=\[`+edgeOperator.name+`\] .*commands=true`, 30*time.Second)
 }
 
 // awaitHeaterMayStart waits until the simulated heater's min_off since the
@@ -89,10 +90,10 @@ func awaitHeaterMayStart(t *testing.T, p *proctest.Proc) {
 	eventually(t, "the heater's min_off since boot over", time.Minute, func() bool { return time.Now().After(may) })
 }
 
-// call sends method url as acct with body (JSON; nil: none), fails the
+// edgeCall sends method url as acct with body (JSON; nil: none), fails the
 // test unless the answer has status want, and decodes the answer into v
 // (nil: ignored).
-func call(t *testing.T, method, url string, acct account, body any, want int, v any) {
+func edgeCall(t *testing.T, method, url string, acct edgeAccount, body any, want int, v any) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -128,47 +129,47 @@ func call(t *testing.T, method, url string, acct account, body any, want int, v 
 	}
 }
 
-// edgeInfo reads the edge's GET /api/edge.
-func edgeInfo(t *testing.T, base string) edgeAPI {
+// getEdgeInfo reads the edge's GET /api/edge.
+func getEdgeInfo(t *testing.T, base string) edgeAPI {
 	t.Helper()
 	var info edgeAPI
-	call(t, http.MethodGet, base+"/api/edge", viewer, nil, http.StatusOK, &info)
+	edgeCall(t, http.MethodGet, base+"/api/edge", edgeViewer, nil, http.StatusOK, &info)
 	return info
 }
 
-// awaitUplink waits until the edge's /api/edge says its uplink is up (or
+// awaitEdgeUplink waits until the edge's /api/edge says its uplink is up (or
 // down).
-func awaitUplink(t *testing.T, base string, up bool) {
+func awaitEdgeUplink(t *testing.T, base string, up bool) {
 	t.Helper()
 	eventually(t, fmt.Sprintf("/api/edge saying the uplink connected=%v", up), time.Minute, func() bool {
-		return edgeInfo(t, base).Uplink.Connected == up
+		return getEdgeInfo(t, base).Uplink.Connected == up
 	})
 }
 
-// commandLog is the answer of GET /api/devices/{id}/commands.
-type commandLog struct {
+// edgeCommandLog is the answer of GET /api/devices/{id}/commands.
+type edgeCommandLog struct {
 	Device   string           `json:"device"`
 	Commands []command.Record `json:"commands"`
 }
 
-// postCommand gives a command on the edge's dashboard as operator (REST)
+// postEdgeCommand gives a command on the edge's dashboard as the operator (REST)
 // and returns it as recorded.
-func postCommand(t *testing.T, base, device, actuator string, value float64) command.Command {
+func postEdgeCommand(t *testing.T, base, device, actuator string, value float64) command.Command {
 	t.Helper()
 	var c command.Command
-	call(t, http.MethodPost, base+"/api/devices/"+device+"/commands", operator,
+	edgeCall(t, http.MethodPost, base+"/api/devices/"+device+"/commands", edgeOperator,
 		map[string]any{"actuator": actuator, "value": value, "timeout": "2m"}, http.StatusAccepted, &c)
 	return c
 }
 
-// awaitFinal waits until the edge's command log shows id in a final
+// awaitEdgeFinal waits until the edge's command log shows id in a final
 // state, and returns its record.
-func awaitFinal(t *testing.T, base, device, id string) command.Record {
+func awaitEdgeFinal(t *testing.T, base, device, id string) command.Record {
 	t.Helper()
 	var rec command.Record
 	eventually(t, "command "+id+" final on the edge", time.Minute, func() bool {
-		var log commandLog
-		call(t, http.MethodGet, base+"/api/devices/"+device+"/commands?limit=100", viewer, nil, http.StatusOK, &log)
+		var log edgeCommandLog
+		edgeCall(t, http.MethodGet, base+"/api/devices/"+device+"/commands?limit=100", edgeViewer, nil, http.StatusOK, &log)
 		for _, r := range log.Commands {
 			if r.Command.ID == id {
 				rec = r
@@ -180,8 +181,8 @@ func awaitFinal(t *testing.T, base, device, id string) command.Record {
 	return rec
 }
 
-// dialStreamAs is dialStream signed in as acct.
-func dialStreamAs(t *testing.T, base, query string, acct account) *stream {
+// dialEdgeStream is dialStream signed in as acct.
+func dialEdgeStream(t *testing.T, base, query string, acct edgeAccount) *stream {
 	t.Helper()
 	u := "ws" + strings.TrimPrefix(base, "http") + "/api/stream" + query
 	conn, resp, err := websocket.DefaultDialer.Dial(u, http.Header{"Authorization": {acct.header()}})
@@ -192,9 +193,9 @@ func dialStreamAs(t *testing.T, base, query string, acct account) *stream {
 	return &stream{t: t, conn: conn}
 }
 
-// statusesOf reads s until command id has a final status, and returns its
+// edgeStatuses reads s until command id has a final status, and returns its
 // statuses as they came.
-func (s *stream) statusesOf(id string, timeout time.Duration) []command.Status {
+func (s *stream) edgeStatuses(id string, timeout time.Duration) []command.Status {
 	s.t.Helper()
 	deadline := time.Now().Add(timeout)
 	var got []command.Status
@@ -218,9 +219,9 @@ func (s *stream) statusesOf(id string, timeout time.Duration) []command.Status {
 	return got
 }
 
-// signIn makes the browser send acct's credentials with every request
+// signInEdge makes the browser send acct's credentials with every request
 // (pages, API calls, the WebSocket), as a browser does once signed in.
-func signIn(t *testing.T, b *browsertest.Browser, acct account) {
+func signInEdge(t *testing.T, b *browsertest.Browser, acct edgeAccount) {
 	t.Helper()
 	b.Run(t, "sign in as "+acct.name, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
@@ -229,13 +230,13 @@ func signIn(t *testing.T, b *browsertest.Browser, acct account) {
 	}))
 }
 
-// heaterOn finds the edge's state readings of the heater at 1 since t0.
-func heaterOn(t *testing.T, base, device string, since time.Time) []reading.Reading {
+// edgeHeaterOn finds the edge's state readings of the heater at 1 since t0.
+func edgeHeaterOn(t *testing.T, base, device string, since time.Time) []reading.Reading {
 	t.Helper()
 	var hist struct {
 		Readings []reading.Reading `json:"readings"`
 	}
-	call(t, http.MethodGet, base+"/api/devices/"+device+"/readings?limit=1000&since="+since.UTC().Format(time.RFC3339Nano), viewer, nil, http.StatusOK, &hist)
+	edgeCall(t, http.MethodGet, base+"/api/devices/"+device+"/readings?limit=1000&since="+since.UTC().Format(time.RFC3339Nano), edgeViewer, nil, http.StatusOK, &hist)
 	var on []reading.Reading
 	for _, r := range hist.Readings {
 		if r.Sensor == "heater" && r.Metric == command.MetricOn && r.Value == 1 {
@@ -255,23 +256,23 @@ func TestEdgeDashboardSwitchesARelayUplinkDown(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	const dev = "edge-relay"
 	p, base := startEdgeOperated(t, dev, srv.URL())
-	awaitUplink(t, base, true)
+	awaitEdgeUplink(t, base, true)
 	srv.Kill()
-	awaitUplink(t, base, false)
+	awaitEdgeUplink(t, base, false)
 
 	b := browsertest.Start(t, 390, 844)
-	signIn(t, b, operator)
+	signInEdge(t, b, edgeOperator)
 	b.Viewport(t, 390, 844, true)
 	b.Navigate(t, base+"/#device="+dev)
 	b.Await(t, "live values", `tributary.selected() === '`+dev+`' && tributary.connection().state === 'live' &&
 		tributary.chartPoints('temperature') > 0`)
 	n := browsertest.Eval[int](t, b, `tributary.chartPoints('temperature')`)
 	b.Await(t, "the temperature chart growing live", fmt.Sprintf(`tributary.chartPoints('temperature') > %d`, n+3))
-	b.Await(t, "the operator's heater switch, off", `tributary.commands().operator && tributary.commands().user === '`+operator.name+`' &&
+	b.Await(t, "the operator's heater switch, off", `tributary.commands().operator && tributary.commands().user === '`+edgeOperator.name+`' &&
 		tributary.commands().actuators.length === 2 && tributary.commands().actuators[0].name === 'heater' &&
 		tributary.commands().actuators[0].state === 'off' && !tributary.commands().actuators[0].disabled`)
 
-	live := dialStreamAs(t, base, "?device="+dev, viewer)
+	live := dialEdgeStream(t, base, "?device="+dev, edgeViewer)
 	awaitHeaterMayStart(t, p)
 	clicked := time.Now()
 	b.Click(t, `li[data-actuator="heater"] input[role="switch"]`)
@@ -279,28 +280,28 @@ func TestEdgeDashboardSwitchesARelayUplinkDown(t *testing.T) {
 	id := browsertest.Eval[string](t, b, `tributary.commands().records[0].id`)
 	// The page's feed: accepted, then applied. (The page renders once a
 	// frame, so it may show both in one.)
-	sts := live.statusesOf(id, time.Minute)
+	sts := live.edgeStatuses(id, time.Minute)
 	if len(sts) != 2 || sts[0].State != command.Accepted || sts[1].State != command.Applied || sts[1].Value != 1 {
 		t.Fatalf("command %s's statuses on the edge's stream: %+v, want accepted then applied at 1", id, sts)
 	}
 	heater := `document.querySelector('li[data-actuator="heater"]')`
-	applied := `tributary.commands().records[0].state === 'applied' && tributary.commands().records[0].by === '` + operator.name + `' &&
+	applied := `tributary.commands().records[0].state === 'applied' && tributary.commands().records[0].by === '` + edgeOperator.name + `' &&
 		tributary.commands().actuators[0].state === 'on' && ` + heater + `.dataset.state === 'on' &&
 		` + heater + `.querySelector('input').checked && ` + heater + `.querySelector('.act-progress').textContent === 'applied' &&
-		document.querySelector('#act-audit li[data-id="` + id + `"] .act-who').textContent === '` + operator.name + `'`
+		document.querySelector('#act-audit li[data-id="` + id + `"] .act-who').textContent === '` + edgeOperator.name + `'`
 	fits := `document.documentElement.scrollWidth <= innerWidth &&
 		[...document.querySelectorAll('#actuators *')].every((e) => e.getBoundingClientRect().right <= innerWidth + 0.5)`
 	b.Await(t, "applied shown, the heater on, within 390 px", applied+" && "+fits)
 	b.Screenshot(t, "tributary-edge-relay-390.png")
 
 	eventually(t, "the heater's state reading at 1 in the edge's history", time.Minute, func() bool {
-		return len(heaterOn(t, base, dev, clicked)) > 0
+		return len(edgeHeaterOn(t, base, dev, clicked)) > 0
 	})
-	rec := awaitFinal(t, base, dev, id)
-	if !rec.Local || rec.Command.By != operator.name || rec.Command.Actuator != "heater" || rec.Command.Value != 1 || rec.State() != command.Applied {
+	rec := awaitEdgeFinal(t, base, dev, id)
+	if !rec.Local || rec.Command.By != edgeOperator.name || rec.Command.Actuator != "heater" || rec.Command.Value != 1 || rec.State() != command.Applied {
 		t.Errorf("the edge's record of the command: %+v", rec)
 	}
-	if info := edgeInfo(t, base); info.Uplink.Connected || info.Uplink.LastError == "" {
+	if info := getEdgeInfo(t, base); info.Uplink.Connected || info.Uplink.LastError == "" {
 		t.Errorf("/api/edge after the command: %+v, want the uplink down", info.Uplink)
 	}
 
@@ -310,15 +311,15 @@ func TestEdgeDashboardSwitchesARelayUplinkDown(t *testing.T) {
 	b.NoConsoleErrors(t)
 
 	// A viewer: the controls disabled, and the API says no.
-	signIn(t, b, viewer)
+	signInEdge(t, b, edgeViewer)
 	b.Navigate(t, "about:blank") // the same URL again would not reload the page
 	b.Navigate(t, base+"/#device="+dev)
-	b.Await(t, "a viewer's controls disabled, the heater on", `tributary.commands().user === '`+viewer.name+`' &&
+	b.Await(t, "a viewer's controls disabled, the heater on", `tributary.commands().user === '`+edgeViewer.name+`' &&
 		!tributary.commands().operator && tributary.commands().actuators.length === 2 &&
 		tributary.commands().actuators.every((a) => a.disabled) && tributary.commands().actuators[0].state === 'on' &&
 		document.getElementById('act-note').textContent.includes('a viewer')`)
 	b.NoConsoleErrors(t)
-	call(t, http.MethodPost, base+"/api/devices/"+dev+"/commands", viewer, map[string]any{"actuator": "heater", "value": 0}, http.StatusForbidden, nil)
+	edgeCall(t, http.MethodPost, base+"/api/devices/"+dev+"/commands", edgeViewer, map[string]any{"actuator": "heater", "value": 0}, http.StatusForbidden, nil)
 	if got := p.Log.Last(`msg="command applied" .*actuator=heater .*value=0`); got != "" {
 		t.Errorf("a viewer's command was applied: %s", got)
 	}
@@ -339,9 +340,9 @@ func TestEdgeLocalCommandsReportedUpstreamInOrder(t *testing.T) {
 		acts, err := st.Actuators(ctx, dev)
 		return err == nil && len(acts) == 2
 	})
-	awaitUplink(t, base, true)
+	awaitEdgeUplink(t, base, true)
 	srv.Kill()
-	awaitUplink(t, base, false)
+	awaitEdgeUplink(t, base, false)
 	awaitHeaterMayStart(t, p)
 
 	// Each given once the one before it is final on the edge.
@@ -351,8 +352,8 @@ func TestEdgeLocalCommandsReportedUpstreamInOrder(t *testing.T) {
 	}{{"heater", 1}, {"fan", 40}, {"heater", 0}, {"heater", 1}, {"fan", 0}}
 	var given []command.Record
 	for _, s := range steps {
-		c := postCommand(t, base, dev, s.actuator, s.value)
-		given = append(given, awaitFinal(t, base, dev, c.ID))
+		c := postEdgeCommand(t, base, dev, s.actuator, s.value)
+		given = append(given, awaitEdgeFinal(t, base, dev, c.ID))
 	}
 	// What the edge decided: the heater, switched off, may not switch on
 	// again within its min_off (by the edge's own timestamps).
@@ -369,7 +370,7 @@ func TestEdgeLocalCommandsReportedUpstreamInOrder(t *testing.T) {
 	if want[3] == command.Refused && given[3].Statuses[1].Reason != command.ReasonMinOffTime {
 		t.Fatalf("the heater switched on %v after off: %+v, want refused %s", offFor, given[3].Statuses[1], command.ReasonMinOffTime)
 	}
-	if info := edgeInfo(t, base); info.Uplink.Connected {
+	if info := getEdgeInfo(t, base); info.Uplink.Connected {
 		t.Fatalf("/api/edge: %+v, want the uplink still down", info.Uplink)
 	}
 
@@ -391,8 +392,8 @@ func TestEdgeLocalCommandsReportedUpstreamInOrder(t *testing.T) {
 	// Newest first: reversed, the order given.
 	for i, r := range audit {
 		g := given[len(given)-1-i]
-		if r.Command.ID != g.Command.ID || !r.Local || r.Command.By != operator.name || r.Command.Actuator != g.Command.Actuator ||
-			r.Command.Value != g.Command.Value || !sameStatuses(r.Statuses, g.Statuses) {
+		if r.Command.ID != g.Command.ID || !r.Local || r.Command.By != edgeOperator.name || r.Command.Actuator != g.Command.Actuator ||
+			r.Command.Value != g.Command.Value || !sameEdgeStatuses(r.Statuses, g.Statuses) {
 			t.Errorf("audit[%d] = %+v\nwant %+v", i, r, g)
 		}
 	}
@@ -409,7 +410,7 @@ func TestEdgeLocalCommandsReportedUpstreamInOrder(t *testing.T) {
 		if err != nil {
 			t.Fatalf("event %s: %v", m.ID, err)
 		}
-		k := "command " + eventKey(ev)
+		k := "command " + edgeEventKey(ev)
 		if !seen[k] {
 			seen[k] = true
 			order = append(order, k)
@@ -428,29 +429,29 @@ func TestEdgeLocalCommandsReportedUpstreamInOrder(t *testing.T) {
 
 	// The cloud binary's audit says the same.
 	_, cloud := startCloud(t, "--redis", srv.URL())
-	var log commandLog
+	var log edgeCommandLog
 	getJSON(t, ctx, cloud+"/api/devices/"+dev+"/commands", &log)
 	if len(log.Commands) != len(given) {
 		t.Fatalf("the cloud's GET commands: %d records, want %d", len(log.Commands), len(given))
 	}
 	for i, r := range log.Commands {
 		g := given[len(given)-1-i]
-		if r.Command.ID != g.Command.ID || !r.Local || r.Command.By != operator.name || r.State() != g.State() {
+		if r.Command.ID != g.Command.ID || !r.Local || r.Command.By != edgeOperator.name || r.State() != g.State() {
 			t.Errorf("the cloud's record %d = %+v, want %+v", i, r, g)
 		}
 	}
 }
 
-// eventKey names an event: a command's id, or a status's id and state.
-func eventKey(ev command.Event) string {
+// edgeEventKey names an event: a command's id, or a status's id and state.
+func edgeEventKey(ev command.Event) string {
 	if ev.Command != nil {
 		return ev.Command.ID
 	}
 	return ev.Status.ID + " " + string(ev.Status.State)
 }
 
-// sameStatuses compares statuses by state, reason and time.
-func sameStatuses(a, b []command.Status) bool {
+// sameEdgeStatuses compares statuses by state, reason and time.
+func sameEdgeStatuses(a, b []command.Status) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -230,7 +230,8 @@ func signInEdge(t *testing.T, b *browsertest.Browser, acct edgeAccount) {
 	}))
 }
 
-// edgeHeaterOn finds the edge's state readings of the heater at 1 since t0.
+// edgeHeaterOn returns the heater's state readings at 1 in the edge's history
+// since since.
 func edgeHeaterOn(t *testing.T, base, device string, since time.Time) []reading.Reading {
 	t.Helper()
 	var hist struct {

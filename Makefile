@@ -53,13 +53,13 @@ cross: ## static edge binaries for the Raspberry Pi: armv6, armv7, arm64 (sizes 
 # The sensor packages whose tests test-arm runs on each ARM target.
 ARM_TEST_PKGS := ./sensors/... ./sim/i2csim/... ./sim/chip/... ./sim/gpiosim/... ./sim/w1sim/...
 
-test-arm: ## the sensor packages' tests and an --sim smoke run of each edge binary, under qemu-user (armv6 as an ARM1176)
+test-arm: ## the sensor packages' tests, an --sim smoke run of each edge binary and a command through it, under qemu-user (armv6 as an ARM1176)
 	@command -v qemu-arm >/dev/null && command -v qemu-aarch64 >/dev/null || { \
 		echo "test-arm: FAIL: qemu-user is not installed (qemu-arm, qemu-aarch64): run make deps" >&2; exit 1; }
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) test -count=1 -exec 'qemu-arm -cpu arm1176' $(ARM_TEST_PKGS)
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) test -count=1 -exec 'qemu-arm -cpu cortex-a7' $(ARM_TEST_PKGS)
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64 $(ARM_TEST_PKGS)
-	$(GO) test -count=1 -tags armsmoke -run '^TestARMSmoke$$' -v ./internal/e2e
+	$(GO) test -count=1 -timeout 30m -tags armsmoke -run '^TestARM(Smoke|CommandPath)$$' -v ./internal/e2e
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -86,10 +86,13 @@ func TestCommandsRoundTrip(t *testing.T) {
 	if err := a.up.Boot(ctx, agent.Boot{Device: "pi-a", ID: "boot-pi-a", FirstSeq: 1}); err != nil {
 		t.Fatal(err)
 	}
-	frames := e.rdb.Subscribe(ctx, e.st.EventsChannel("pi-a"))
+	// The device's events, and the commands as the cloud recorded them.
+	frames := e.rdb.Subscribe(ctx, e.st.EventsChannel("pi-a"), e.st.RecordedChannel("pi-a"))
 	defer frames.Close()
-	if _, err := frames.Receive(ctx); err != nil {
-		t.Fatal(err)
+	for range 2 {
+		if _, err := frames.Receive(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// A command a dead bridge read and never acknowledged.

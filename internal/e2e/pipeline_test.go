@@ -19,10 +19,12 @@ import (
 )
 
 // units is what each simulated metric must carry.
-var units = map[string]string{"temperature": "Cel", "humidity": "%RH", "pressure": "hPa", "door": "1"}
+var units = map[string]string{"temperature": "Cel", "humidity": "%RH", "pressure": "hPa", "door": "1",
+	"on": "1", "duty": "%"} // the simulated heater's and fan's states
 
 // ranges are the physically believable values of each simulated metric.
-var ranges = map[string][2]float64{"temperature": {-30, 50}, "humidity": {0, 100}, "pressure": {900, 1100}, "door": {0, 1}}
+var ranges = map[string][2]float64{"temperature": {-30, 50}, "humidity": {0, 100}, "pressure": {900, 1100}, "door": {0, 1},
+	"on": {0, 1}, "duty": {0, 100}}
 
 // startCloud runs the cloud binary and returns its base URL.
 func startCloud(t *testing.T, args ...string) (*proctest.Proc, string) {

@@ -59,7 +59,7 @@ func TestEdgeDashboardUplinkDown(t *testing.T) {
 		getJSON(t, ctx, base+"/api/edge", &info)
 		return info.Uplink.Connected
 	})
-	if info.Device != dev || len(info.Sensors) != 2 || info.History.Readings == 0 {
+	if info.Device != dev || len(info.Sensors) != 4 || info.History.Readings == 0 { // climate, door, heater, fan
 		t.Fatalf("/api/edge = %+v", info)
 	}
 
@@ -129,7 +129,7 @@ func TestEdgeDashboardInChromium(t *testing.T) {
 	panel := `tributaryEdge.shown() && tributaryEdge.info().uplink.connected === false &&
 		document.querySelector('#edge-uplink .pill').textContent === 'down' &&
 		document.querySelector('#edge-uplink').textContent.includes('failed sends') &&
-		document.querySelectorAll('#edge tr[data-sensor]').length === 2 &&
+		document.querySelectorAll('#edge tr[data-sensor]').length === 4 &&
 		[...document.querySelectorAll('#edge tr[data-sensor] .pill')].every((p) => p.textContent === 'ok') &&
 		/\d+ waiting/.test(document.querySelector('#edge-spool').textContent)`
 	fits := `(() => { const e = document.getElementById('edge'); const r = e.getBoundingClientRect();

@@ -32,6 +32,7 @@ type actuation struct {
 	local  *localLog // what the edge's dashboard shows of recent commands
 	lock   *os.File  // held while the process runs
 	device string
+	stats  agent.CommandStats // the command source's counts
 }
 
 // openActuation puts the board's actuators under a controller whose events
@@ -76,6 +77,9 @@ func openActuation(s settings, board *hardware.Board, clockTrusted func() bool, 
 			act.local.add(ev)
 			show(ev)
 		}})
+	if err == nil {
+		err = reg.Register(agent.CommandCollector(&act.stats, ob))
+	}
 	if err != nil {
 		ob.Close()
 		lock.Close()

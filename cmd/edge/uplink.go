@@ -99,7 +99,7 @@ func openUplink(s settings, boot string, act *actuation, log *slog.Logger) (open
 		o := s.up.mqtt
 		o.Boot, o.Logger = boot, log
 		if act != nil {
-			o.Commands, o.CommandsUp, o.Actuators = act.submit, act.ctrl.SetUplink, act.descriptions()
+			o.Commands, o.CommandsUp, o.Actuators, o.CommandStats = act.submit, act.ctrl.SetUplink, act.descriptions(), &act.stats
 		}
 		u, err := agent.NewMQTTUplink(o)
 		if err != nil {
@@ -121,7 +121,7 @@ func openUplink(s settings, boot string, act *actuation, log *slog.Logger) (open
 				return err
 			}
 			return agent.RunRedisCommands(ctx, agent.RedisCommandsOptions{Client: cmdc, Device: s.device, StateDir: s.stateDir,
-				Handle: act.submit, Uplink: act.ctrl.SetUplink, Actuators: act.descriptions(), Logger: log.With("component", "commands")})
+				Handle: act.submit, Uplink: act.ctrl.SetUplink, Actuators: act.descriptions(), Logger: log.With("component", "commands"), Stats: &act.stats})
 		}
 	}
 	return ou, nil

@@ -50,6 +50,11 @@ func roundTrip(t *testing.T, c *cmdCloud, st *store.Store, e *edgeProc) {
 	if v := e.actuatorValue(t, "heater"); v != 1 {
 		t.Errorf("the edge's heater at %v, want 1", v)
 	}
+	// The uplink handed the controller every command it was sent (the
+	// heater's retries for its min_off included).
+	if m := e.scrape(t); m["tributary_edge_commands_received_total"] < 1 || m["tributary_edge_commands_invalid_total"] != 0 {
+		t.Errorf("the edge's command source counted %v received, %v invalid", m["tributary_edge_commands_received_total"], m["tributary_edge_commands_invalid_total"])
+	}
 	logCount(t, e, `msg="command applied"`, 1)
 }
 

@@ -5,9 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,30 +30,14 @@ import (
 func TestARMCommandPath(t *testing.T) {
 	proctest.SkipShort(t, "qemu-user")
 	srv := redistest.Start(t, redistest.Options{})
-	for _, tc := range []struct {
-		name, goarch, goarm string
-		qemu                []string
-	}{
-		{"armv6", "arm", "6", []string{"qemu-arm", "-cpu", "arm1176"}},
-		{"armv7", "arm", "7", []string{"qemu-arm", "-cpu", "cortex-a7"}},
-		{"arm64", "arm64", "", []string{"qemu-aarch64"}},
-	} {
+	for _, tc := range armTargets {
 		t.Run(tc.name, func(t *testing.T) {
-			qemu, err := exec.LookPath(tc.qemu[0])
-			if err != nil {
-				t.Fatalf("%s not found: install Debian's qemu-user (make deps): %v", tc.qemu[0], err)
-			}
-			bin := filepath.Join(t.TempDir(), "edge-"+tc.name)
-			build := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/tributary-iot/tributary/cmd/edge")
-			build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+tc.goarch, "GOARM="+tc.goarm)
-			if out, err := build.CombinedOutput(); err != nil {
-				t.Fatalf("cross build: %v\n%s", err, out)
-			}
+			cmdline := armEdge(t, tc)
 			dev := "arm-cmd-" + tc.name
-			args := append(tc.qemu[1:], bin, "--sim", "--device", dev, "--redis", srv.URL(),
+			args := append(cmdline[1:len(cmdline):len(cmdline)], "--sim", "--device", dev, "--redis", srv.URL(),
 				"--interval", "500ms", "--state-dir", t.TempDir(), "--metrics-listen", "")
 			began := time.Now()
-			p := proctest.Start(t, "edge-"+tc.name, qemu, args...)
+			p := proctest.Start(t, "edge-"+tc.name, cmdline[0], args...)
 			st := store.New(srv.Client(t), store.Options{})
 			ctx := context.Background()
 			eventually(t, "the edge's actuators announced in Redis", 2*time.Minute, func() bool {

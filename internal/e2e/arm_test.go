@@ -4,8 +4,6 @@ package e2e
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -38,30 +36,14 @@ func TestARMSmoke(t *testing.T) {
 		"battery/voltage", "canopy/humidity", "canopy/temperature", "door/door", "hall/motion", "leaf/humidity", "leaf/temperature", "light/illuminance",
 		"rain/count", "rain/rate", "soil-temp/temperature", "soil/moisture"}
 	srv := redistest.Start(t, redistest.Options{})
-	for _, tc := range []struct {
-		name, goarch, goarm string
-		qemu                []string
-	}{
-		{"armv6", "arm", "6", []string{"qemu-arm", "-cpu", "arm1176"}},
-		{"armv7", "arm", "7", []string{"qemu-arm", "-cpu", "cortex-a7"}},
-		{"arm64", "arm64", "", []string{"qemu-aarch64"}},
-	} {
+	for _, tc := range armTargets {
 		t.Run(tc.name, func(t *testing.T) {
-			qemu, err := exec.LookPath(tc.qemu[0])
-			if err != nil {
-				t.Fatalf("%s not found: install Debian's qemu-user (make deps): %v", tc.qemu[0], err)
-			}
-			bin := filepath.Join(t.TempDir(), "edge-"+tc.name)
-			build := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/tributary-iot/tributary/cmd/edge")
-			build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+tc.goarch, "GOARM="+tc.goarm)
-			if out, err := build.CombinedOutput(); err != nil {
-				t.Fatalf("cross build: %v\n%s", err, out)
-			}
+			cmdline := armEdge(t, tc)
 			dev := "arm-smoke-" + tc.name
-			args := append(tc.qemu[1:], bin, "--sim", "--config", cfg, "--device", dev, "--redis", srv.URL(),
+			args := append(cmdline[1:len(cmdline):len(cmdline)], "--sim", "--config", cfg, "--device", dev, "--redis", srv.URL(),
 				"--state-dir", t.TempDir(), "--metrics-listen", "")
 			began := time.Now()
-			p := proctest.Start(t, "edge-"+tc.name, qemu, args...)
+			p := proctest.Start(t, "edge-"+tc.name, cmdline[0], args...)
 			st := store.New(srv.Client(t), store.Options{})
 			// A series is there, or its sensor's driver ran and reported a
 			// physical limit: the emulated light meter saturates in full

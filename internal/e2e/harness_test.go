@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,13 @@ import (
 	"github.com/tributary-iot/tributary/reading"
 )
 
+// otherBins are binaries built for some tests only (the ARM targets), each
+// once; TestMain removes them.
+var otherBins struct {
+	sync.Mutex
+	built []*proctest.Binaries
+}
+
 // bins are the three binaries, built once, on first use.
 var bins = proctest.Binaries{Packages: []string{modulePath + "/cmd/edge", modulePath + "/cmd/cloud", modulePath + "/cmd/bridge"}}
 
@@ -25,6 +33,9 @@ const modulePath = "github.com/tributary-iot/tributary"
 func TestMain(m *testing.M) {
 	code := m.Run()
 	bins.Remove()
+	for _, b := range otherBins.built {
+		b.Remove()
+	}
 	os.Exit(code)
 }
 

@@ -17,6 +17,10 @@ type Binaries struct {
 	// Packages are the import paths of the commands, all built by the first
 	// Path.
 	Packages []string
+	// Env is added to go build's environment: GOOS, GOARCH, GOARM and
+	// CGO_ENABLED=0 cross-build for another target. Default none: this
+	// machine's.
+	Env []string
 
 	once sync.Once
 	dir  string
@@ -40,7 +44,10 @@ func (b *Binaries) build() {
 	if b.dir, b.err = os.MkdirTemp("", "proctest-bin-"); b.err != nil {
 		return
 	}
-	cmd := exec.Command("go", append([]string{"build", "-o", b.dir + "/"}, b.Packages...)...)
+	cmd := exec.Command("go", append([]string{"build", "-trimpath", "-o", b.dir + "/"}, b.Packages...)...)
+	if len(b.Env) > 0 {
+		cmd.Env = append(os.Environ(), b.Env...)
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.err = fmt.Errorf("proctest: go build %v: %v\n%s", b.Packages, err, out)
 	}

@@ -18,12 +18,13 @@ help: ## list the targets
 demo: ## cloud + embedded Redis + simulated fleet on 127.0.0.1:8080 (LISTEN=..., REDIS_URL=... to change)
 	$(GO) run ./cmd/cloud --listen $(LISTEN) --demo $(DEMO_DEVICES) --insecure-open-commands
 
-deps: ## install the system packages the tests need (redis-server, mosquitto, chromium, qemu-user) where missing
+deps: ## install the system packages the tests need (redis-server, mosquitto, chromium, qemu-user, prometheus) where missing
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || missing="$$missing mosquitto"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v qemu-arm >/dev/null && command -v qemu-aarch64 >/dev/null || missing="$$missing qemu-user"; \
+	command -v prometheus >/dev/null && command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \

@@ -14,6 +14,10 @@
 // audit, the WebSocket, the edge's metrics and the state readings in
 // history say: round trips, a viewer refused, deadlines, repeats,
 // interlocks and the safe state after an uplink outage.
+// prometheus_test.go runs a real Prometheus (the Debian package) scraping
+// a cloud, a bridge and two edges with the shipped alert rules loaded, and
+// checks every PromQL expression of the Grafana dashboards and the rules
+// against what the binaries export.
 // arm_test.go runs the cross-built ARM agents under qemu-user (make
 // test-arm). Under -short (make test-unit) every test here skips.
 package e2e

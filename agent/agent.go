@@ -73,7 +73,7 @@ func New(cfg Config, up Uplink, opt Options) (*Agent, error) {
 	a := &Agent{cfg: cfg, opt: opt, up: up, q: opt.Queue, log: opt.Logger,
 		dupLog: &lograte.Limiter{Every: opt.LogEvery}, refLog: &lograte.Limiter{Every: opt.LogEvery}, leaseLog: &lograte.Limiter{Every: opt.LogEvery},
 		dropLog: &lograte.Limiter{Every: opt.LogEvery}, lost: lost, lossLog: &lograte.Limiter{Every: opt.LogEvery}}
-	a.m = newMetrics(a.q.Len, a.heldLen)
+	a.m = newMetrics(a.q.Len, a.heldLen, uplinkKind(up))
 	a.lastTS = map[string]time.Time{}
 	for _, s := range cfg.Sensors {
 		st := SensorStarting

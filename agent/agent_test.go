@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tributary-iot/tributary/reading"
 )
@@ -312,6 +313,17 @@ tributary_edge_sent_readings_total %d
 	}
 	if c, err := testutil.GatherAndCount(reg, "tributary_edge_send_duration_seconds"); err != nil || c != 1 {
 		t.Fatalf("send duration histogram: %d series, %v", c, err)
+	}
+	// Every reading sent has its latency, under the uplink's kind.
+	if c, err := testutil.GatherAndCount(reg, "tributary_edge_reading_latency_seconds"); err != nil || c != 1 {
+		t.Fatalf("latency histogram: %d series, %v", c, err)
+	}
+	lat := &dto.Metric{}
+	if err := a.m.latency.WithLabelValues("redis").(prometheus.Histogram).Write(lat); err != nil {
+		t.Fatal(err)
+	}
+	if got, sum := lat.GetHistogram().GetSampleCount(), lat.GetHistogram().GetSampleSum(); got != uint64(n) || sum < 0 || sum > float64(n)*30 {
+		t.Errorf("latency: %d observations, sum %vs; want %d, each under 30s", got, sum, n)
 	}
 	// A second agent on the same registry collides; wrapped per device it does not.
 	if _, err := New(Config{Device: "dev-7", Sensors: []SensorConfig{{Sensor: climate("c")}}, StateDir: t.TempDir()}, NewRedisUplink(f.st), Options{Registerer: reg}); err == nil {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tributary-iot/tributary/internal/latency"
 	"github.com/tributary-iot/tributary/sensors"
 )
 
@@ -34,12 +35,16 @@ type metrics struct {
 	uplinkErrors prometheus.Counter
 	sent         prometheus.Counter
 	sendDuration prometheus.Histogram
+	latency      *prometheus.HistogramVec // by uplink kind
+	upLatency    prometheus.Observer      // latency's child of this agent's uplink
 	uplinkUp     prometheus.Gauge
 	duplicates   prometheus.Counter
 }
 
-func newMetrics(queueLen, heldLen func() int) *metrics {
-	return &metrics{
+// newMetrics returns the agent's metrics; uplink is the uplink label of
+// its reading latency (uplinkKind).
+func newMetrics(queueLen, heldLen func() int, uplink string) *metrics {
+	m := &metrics{
 		readings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_edge_readings_total",
 			Help: "Readings produced, by sensor.",
@@ -97,7 +102,26 @@ func newMetrics(queueLen, heldLen func() int) *metrics {
 			Name: "tributary_edge_uplink_up",
 			Help: "1 if the last uplink send succeeded, else 0.",
 		}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tributary_edge_reading_latency_seconds",
+			Help:    latency.Help + " to its acceptance by the uplink (Redis stored it, or the MQTT broker acknowledged it: PUBACK), spool wait included, by the edge's clock; by uplink (redis, mqtt, other).",
+			Buckets: latency.Buckets,
+		}, []string{"uplink"}),
 	}
+	m.upLatency = m.latency.WithLabelValues(uplink)
+	return m
+}
+
+// uplinkKind is the uplink label of an uplink's reading latency: "redis",
+// "mqtt", or "other" (an Uplink of another package).
+func uplinkKind(up Uplink) string {
+	switch up.(type) {
+	case *RedisUplink:
+		return "redis"
+	case *MQTTUplink:
+		return "mqtt"
+	}
+	return "other"
 }
 
 // register registers every metric on reg (nothing if reg is nil), with the
@@ -124,7 +148,7 @@ func (m *metrics) register(reg prometheus.Registerer, ss []SensorConfig, lost *l
 		return nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.readings, m.sensorErrors, m.sensorUp, m.simulated, m.held, m.restamped, m.clockBack, m.queue, m.dropped, m.uplinkErrors, m.sent, m.sendDuration, m.uplinkUp, m.duplicates} {
+	for _, c := range []prometheus.Collector{m.readings, m.sensorErrors, m.sensorUp, m.simulated, m.held, m.restamped, m.clockBack, m.queue, m.dropped, m.uplinkErrors, m.sent, m.sendDuration, m.latency, m.uplinkUp, m.duplicates} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tributary-iot/tributary/internal/backoff"
+	"github.com/tributary-iot/tributary/internal/latency"
 	"github.com/tributary-iot/tributary/internal/lograte"
 	"github.com/tributary-iot/tributary/reading"
 )
@@ -86,6 +87,14 @@ func (a *Agent) sendOnce(ctx context.Context, batch []reading.Reading) error {
 		}
 	}
 	a.m.sendDuration.Observe(time.Since(start).Seconds())
+	if refused == 0 {
+		// Which readings a refusing far end took is not known: a batch
+		// with refusals is left out (refusals are rare and counted).
+		now := a.opt.Now()
+		for i := range batch {
+			a.m.upLatency.Observe(latency.Seconds(batch[i].Time, now))
+		}
+	}
 	a.m.sent.Add(float64(len(batch) - refused))
 	a.m.uplinkUp.Set(1)
 	return nil

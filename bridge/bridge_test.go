@@ -85,6 +85,10 @@ func TestSameMessageTwiceStoredOnce(t *testing.T) {
 	if got := br.counter(t, "tributary_bridge_readings_stored_total"); got != 12 {
 		t.Errorf("stored %v, want 12", got)
 	}
+	// The latency of new readings only, once each.
+	if got := br.counter(t, "tributary_bridge_reading_latency_seconds"); got != 12 {
+		t.Errorf("latency observations %v, want 12", got)
+	}
 }
 
 // Bad messages go to the dead-letter stream with their reason, are counted
@@ -456,7 +460,7 @@ func TestMetricNames(t *testing.T) {
 		"tributary_bridge_messages_received_total", "tributary_bridge_messages_stored_total",
 		"tributary_bridge_readings_stored_total", "tributary_bridge_duplicate_readings_total",
 		"tributary_bridge_dead_letters_total", "tributary_bridge_ignored_fields_total",
-		"tributary_bridge_ingest_duration_seconds", "tributary_bridge_redis_up", "tributary_bridge_redis_errors_total",
+		"tributary_bridge_ingest_duration_seconds", "tributary_bridge_reading_latency_seconds", "tributary_bridge_redis_up", "tributary_bridge_redis_errors_total",
 		"tributary_bridge_mqtt_up", "tributary_bridge_queue_messages",
 	} {
 		if !got[name] {

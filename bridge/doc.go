@@ -89,6 +89,7 @@
 //	tributary_bridge_dead_letters_total{reason}
 //	tributary_bridge_ignored_fields_total{mapping}
 //	tributary_bridge_ingest_duration_seconds        histogram
+//	tributary_bridge_reading_latency_seconds        histogram: a new reading's timestamp to its storage (internal/latency)
 //	tributary_bridge_redis_up, tributary_bridge_redis_errors_total
 //	tributary_bridge_mqtt_up
 //	tributary_bridge_mqtt_connections_lost_total    the broker closed the connection (restart, session takeover) or it timed out

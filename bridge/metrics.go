@@ -3,6 +3,7 @@ package bridge
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tributary-iot/tributary/internal/latency"
 	"github.com/tributary-iot/tributary/store"
 )
 
@@ -25,6 +26,7 @@ type metrics struct {
 	deadLetters     *prometheus.CounterVec
 	ignored         *prometheus.CounterVec
 	ingest          prometheus.Histogram
+	latency         prometheus.Histogram
 	redisUp         prometheus.Gauge
 	redisErrors     prometheus.Counter
 	mqttUp          prometheus.Gauge
@@ -46,6 +48,11 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64, mappings []s
 			Name: "tributary_bridge_messages_stored_total",
 			Help: "MQTT messages acknowledged after Redis stored what they carry, by kind (dead letters not included).",
 		}, []string{"kind"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tributary_bridge_reading_latency_seconds",
+			Help:    latency.Help + " to its storage in Redis by the bridge (new readings only), by the bridge's clock.",
+			Buckets: latency.Buckets,
+		}),
 		readings: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tributary_bridge_readings_stored_total",
 			Help: "Readings stored in Redis for the first time.",
@@ -119,7 +126,7 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64, mappings []s
 	}
 	if reg != nil {
 		reg.MustRegister(m.received, m.stored, m.readings, m.duplicates, m.refused, m.deadLetters, m.ignored,
-			m.ingest, m.redisUp, m.redisErrors, m.mqttUp, m.connectionsLost, m.queue,
+			m.ingest, m.latency, m.redisUp, m.redisErrors, m.mqttUp, m.connectionsLost, m.queue,
 			m.commandsRelayed, m.commandsRefused, m.eventsRelayed)
 	}
 	return m

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tributary-iot/tributary/command"
 	"github.com/tributary-iot/tributary/internal/backoff"
+	"github.com/tributary-iot/tributary/internal/latency"
 	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
@@ -261,7 +262,7 @@ func (b *Bridge) ingest(ctx context.Context, items []item, r *redisState) bool {
 		}
 		if err == nil {
 			b.met.ingest.Observe(time.Since(start).Seconds())
-			b.countStored(res)
+			b.countStored(res, all)
 		}
 		return err
 	})
@@ -285,7 +286,7 @@ func (b *Bridge) ingest(ctx context.Context, items []item, r *redisState) bool {
 				return nil
 			}
 			if err == nil {
-				b.countStored(res)
+				b.countStored(res, it.readings)
 			}
 			return err
 		}) {
@@ -295,11 +296,16 @@ func (b *Bridge) ingest(ctx context.Context, items []item, r *redisState) bool {
 	return true
 }
 
-// countStored counts what an Ingest did. Readings Redis refused for good
-// (behind their device's dedup window, or stamped too far ahead) are
-// acknowledged with their message: retrying cannot store them.
-func (b *Bridge) countStored(res store.Result) {
+// countStored counts what an Ingest of rs did, and observes the latency of
+// its new readings. Readings Redis refused for good (behind their device's
+// dedup window, or stamped too far ahead) are acknowledged with their
+// message: retrying cannot store them.
+func (b *Bridge) countStored(res store.Result, rs []reading.Reading) {
 	b.met.readings.Add(float64(res.Stored))
+	now := time.Now()
+	for _, i := range res.StoredIndex {
+		b.met.latency.Observe(latency.Seconds(rs[i].Time, now))
+	}
 	b.met.duplicates.Add(float64(res.Duplicates))
 	for _, rf := range res.Refusals {
 		b.met.refused.WithLabelValues(rf.Reason).Inc()

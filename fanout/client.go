@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/tributary-iot/tributary/internal/latency"
 	"github.com/tributary-iot/tributary/reading"
 )
 
@@ -88,7 +89,8 @@ func (c *client) writeLoop() {
 	var buf []byte
 	for {
 		var frame bool
-		batch, frame = c.q.take(batch[:0], o.MaxFrameReadings, o.MaxFrameBytes)
+		var oldest int64
+		batch, frame, oldest = c.q.take(batch[:0], o.MaxFrameReadings, o.MaxFrameBytes)
 		// With nothing taken, wait for the queue; with a batch in hand, go
 		// on at once. Either way a due ping or a close comes first, so a
 		// client that always has readings waiting still gets its pings (or
@@ -123,6 +125,9 @@ func (c *client) writeLoop() {
 		if err := c.write(msg); err != nil {
 			c.close(closeNone, "write: "+err.Error())
 			return
+		}
+		if oldest != 0 && o.WriteLatency != nil {
+			o.WriteLatency.Observe(latency.Seconds(time.Unix(0, oldest), time.Now()))
 		}
 		clear(batch) // drop references to shared readings
 		if cap(buf) > 4*o.MaxFrameBytes {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,7 +34,7 @@ func ExampleHub_Serve() {
 	var src fanout.MemorySource
 	go hub.Run(context.Background(), &src)
 	src.SetStatus(true, "")
-	src.Publish("greenhouse-1", []byte(`{"v":1,"device":"greenhouse-1","sensor":"bme280","metric":"temperature","value":21.37,"unit":"Cel","ts":"2026-11-26T23:01:13.123Z","seq":42}`))
+	src.Publish("greenhouse-1", time.Date(2026, 11, 26, 23, 1, 13, 123e6, time.UTC), []byte(`{"v":1,"device":"greenhouse-1","sensor":"bme280","metric":"temperature","value":21.37,"unit":"Cel","ts":"2026-11-26T23:01:13.123Z","seq":42}`))
 	log.Fatal(http.ListenAndServe("127.0.0.1:8080", nil))
 }
 

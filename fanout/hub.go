@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tributary-iot/tributary/reading"
 )
@@ -44,6 +45,12 @@ type Options struct {
 	CloseGrace time.Duration
 	// Logger logs client connections and disconnections. Default: discard.
 	Logger *slog.Logger
+	// WriteLatency, if not nil, observes once per frame of readings written
+	// to a client the age, in seconds, of the frame's oldest reading (the
+	// cloud's tributary_cloud_reading_latency_seconds{stage="write"}; see
+	// internal/latency). Readings published without a time are left out.
+	// Default nil: not observed.
+	WriteLatency prometheus.Observer
 }
 
 // Defaults for Options.
@@ -126,14 +133,18 @@ func NewHub(opt Options) *Hub {
 	return h
 }
 
-// Publish sends one reading of device to every client that selected it.
-// raw is the reading's canonical JSON; the hub keeps it, shares it among
-// all receivers and never modifies it, so the caller must not modify it
-// afterwards either. Publish never blocks on a client: a client whose queue
-// is full is disconnected as slow.
-func (h *Hub) Publish(device string, raw []byte) {
+// Publish sends one reading of device, stamped ts, to every client that
+// selected it. raw is the reading's canonical JSON; the hub keeps it,
+// shares it among all receivers and never modifies it, so the caller must
+// not modify it afterwards either. ts is the reading's own time, which
+// Options.WriteLatency measures from (zero: not measured). Publish never
+// blocks on a client: a client whose queue is full is disconnected as slow.
+func (h *Hub) Publish(device string, ts time.Time, raw []byte) {
 	h.n.received.Add(1)
 	it := item{data: raw}
+	if !ts.IsZero() {
+		it.ts = ts.UnixNano()
+	}
 	h.mu.RLock()
 	for c := range h.all {
 		h.push(c, it)

@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tributary-iot/tributary/fanout"
 	"github.com/tributary-iot/tributary/fanout/fanouttest"
@@ -32,7 +33,7 @@ func TestStatusFirstThenReadingsInOrder(t *testing.T) {
 	want := make([]reading.Reading, n)
 	for i := range want {
 		want[i] = testReading("a", uint64(i+1), float64(i)/8)
-		h.Publish("a", encoded(want[i]))
+		h.Publish("a", time.Time{}, encoded(want[i]))
 	}
 	got := c.Readings(t, n)
 	for i := range got {
@@ -62,7 +63,7 @@ func TestSelectionByQuery(t *testing.T) {
 	}
 	pub := []reading.Reading{testReading("a", 1, 1), testReading("b", 1, 2), testReading("c", 1, 3), testReading("a", 2, 4)}
 	for _, r := range pub {
-		h.Publish(r.Device, encoded(r))
+		h.Publish(r.Device, time.Time{}, encoded(r))
 	}
 	for _, tc := range []struct {
 		name string
@@ -90,23 +91,23 @@ func TestSubscribeControlMessage(t *testing.T) {
 
 	c.Send(t, `{"type":"subscribe","devices":["b"]}`)
 	c.Sync(t)
-	h.Publish("a", encoded(testReading("a", 1, 1)))
-	h.Publish("b", encoded(testReading("b", 1, 2)))
+	h.Publish("a", time.Time{}, encoded(testReading("a", 1, 1)))
+	h.Publish("b", time.Time{}, encoded(testReading("b", 1, 2)))
 	if got := c.Readings(t, 1); got[0].Device != "b" {
 		t.Fatalf("after subscribe to b got %+v", got[0])
 	}
 
 	c.Send(t, `{"type":"subscribe","all":true}`)
 	c.Sync(t)
-	h.Publish("a", encoded(testReading("a", 2, 3)))
-	h.Publish("c", encoded(testReading("c", 1, 4)))
+	h.Publish("a", time.Time{}, encoded(testReading("a", 2, 3)))
+	h.Publish("c", time.Time{}, encoded(testReading("c", 1, 4)))
 	if got := c.Readings(t, 2); got[0].Device != "a" || got[1].Device != "c" {
 		t.Fatalf("after subscribe to all got %+v", got)
 	}
 
 	c.Send(t, `{"type":"subscribe","devices":[]}`)
 	c.Sync(t)
-	h.Publish("a", encoded(testReading("a", 3, 5)))
+	h.Publish("a", time.Time{}, encoded(testReading("a", 3, 5)))
 	h.SetStatus(true, "")
 	c.Status(t, true) // and no reading before it
 }
@@ -140,7 +141,7 @@ func TestBadClientMessagesCloseOnlyThatClient(t *testing.T) {
 			c.Closed(t, tc.code, tc.reason)
 			ts.AwaitServed(t)
 			r := testReading("a", uint64(i+1), 1)
-			h.Publish("a", encoded(r))
+			h.Publish("a", time.Time{}, encoded(r))
 			if got := bystander.Readings(t, 1); got[0] != r {
 				t.Fatalf("bystander got %+v, want %+v", got[0], r)
 			}
@@ -227,7 +228,7 @@ func TestSlowClientIsClosedAndOthersGetEverything(t *testing.T) {
 		t.Helper()
 		for range batch {
 			seq++
-			h.Publish("a", encoded(testReading("a", seq, float64(seq))))
+			h.Publish("a", time.Time{}, encoded(testReading("a", seq, float64(seq))))
 		}
 		got := fast.Readings(t, batch)
 		for i, r := range got {
@@ -281,8 +282,8 @@ func TestMetrics(t *testing.T) {
 	all, onlyA := ts.Dial(t, ""), ts.Dial(t, "?device=a")
 	all.Status(t, false)
 	onlyA.Status(t, false)
-	h.Publish("a", encoded(testReading("a", 1, 1)))
-	h.Publish("b", encoded(testReading("b", 1, 1)))
+	h.Publish("a", time.Time{}, encoded(testReading("a", 1, 1)))
+	h.Publish("b", time.Time{}, encoded(testReading("b", 1, 1)))
 	all.Readings(t, 2)
 	onlyA.Readings(t, 1)
 	err := testutil.GatherAndCompare(reg, strings.NewReader(`
@@ -339,7 +340,7 @@ func TestControlMessageFitsTheDeviceLimit(t *testing.T) {
 	c.Sync(t)
 	last := ids[fanout.MaxSelectedDevices-1]
 	r := testReading(last, 1, 1)
-	h.Publish(last, encoded(r))
+	h.Publish(last, time.Time{}, encoded(r))
 	if got := c.Readings(t, 1); got[0] != r {
 		t.Fatalf("after selecting %d devices got %+v, want %+v", fanout.MaxSelectedDevices, got[0], r)
 	}
@@ -360,10 +361,10 @@ func TestPublishEventReachesTheDevicesClientsInOrder(t *testing.T) {
 		c.Status(t, false)
 	}
 	ev := []byte(`{"v":1,"type":"command","command_status":{"id":"c1"}}`)
-	h.Publish("a", encoded(testReading("a", 1, 1)))
+	h.Publish("a", time.Time{}, encoded(testReading("a", 1, 1)))
 	h.PublishEvent("a", ev)
-	h.Publish("a", encoded(testReading("a", 2, 2)))
-	h.Publish("b", encoded(testReading("b", 1, 3)))
+	h.Publish("a", time.Time{}, encoded(testReading("a", 2, 2)))
+	h.Publish("b", time.Time{}, encoded(testReading("b", 1, 3)))
 	for i, c := range []*fanouttest.Client{ca, call} {
 		if got := c.Readings(t, 1); got[0].Seq != 1 {
 			t.Fatalf("first reading seq %d", got[0].Seq)
@@ -382,5 +383,38 @@ func TestPublishEventReachesTheDevicesClientsInOrder(t *testing.T) {
 	}
 	if st := h.Stats(); st.Events != 1 {
 		t.Errorf("Events = %d, want 1", st.Events)
+	}
+}
+
+// TestWriteLatency: each frame of readings written observes the age of its
+// oldest timed reading; frames without a timed reading, and status frames,
+// observe nothing.
+func TestWriteLatency(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	lat := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "write_latency_seconds", Help: "Test."})
+	reg.MustRegister(lat)
+	h := fanout.NewHub(fanout.Options{WriteLatency: lat})
+	c := fanouttest.NewServer(t, h).Dial(t, "")
+	c.Status(t, false)
+	hourAgo := time.Now().Add(-time.Hour)
+	r := testReading("a", 1, 1)
+	r.Time = hourAgo
+	h.Publish("a", r.Time, encoded(r))
+	c.Readings(t, 1)
+	h.Publish("a", time.Time{}, encoded(testReading("a", 2, 2)))
+	c.Readings(t, 1)
+	h.SetStatus(true, "")
+	c.Status(t, true)
+	if n := testutil.CollectAndCount(lat); n != 1 {
+		t.Fatalf("%d series", n)
+	}
+	// The status frame was written after the readings' frames were
+	// observed.
+	m := &dto.Metric{}
+	if err := lat.Write(m); err != nil {
+		t.Fatal(err)
+	}
+	if n, sum := m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum(); n != 1 || sum < 3600 || sum > 3600+60 {
+		t.Errorf("write latency: %d observations, sum %vs; want 1 of about 3600s", n, sum)
 	}
 }

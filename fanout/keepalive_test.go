@@ -52,7 +52,7 @@ func TestKeepalive(t *testing.T) {
 			t.Fatal("no ping within 10s")
 		}
 	}
-	h.Publish("a", encoded(testReading("a", 1, 1)))
+	h.Publish("a", time.Time{}, encoded(testReading("a", 1, 1)))
 	c.Readings(t, 1)
 }
 
@@ -69,7 +69,7 @@ func TestClientTakesManyPongs(t *testing.T) {
 		}
 	}
 	c.Sync(t)
-	h.Publish("a", encoded(testReading("a", 1, 1)))
+	h.Publish("a", time.Time{}, encoded(testReading("a", 1, 1)))
 	c.Readings(t, 1)
 }
 
@@ -129,7 +129,7 @@ func TestPingsUnderSteadyLoad(t *testing.T) {
 			default:
 			}
 			if queued() < depth {
-				h.Publish("a", raw)
+				h.Publish("a", time.Time{}, raw)
 			} else {
 				runtime.Gosched()
 			}

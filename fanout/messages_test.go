@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -85,8 +86,8 @@ func TestMessageHandler(t *testing.T) {
 		t.Errorf("handler got %q, want the second command", m)
 	}
 	a.Frame(t) // its reply
-	hub.Publish("e", encoded(testReading("e", 1, 1)))
-	hub.Publish("d", encoded(testReading("d", 1, 1)))
+	hub.Publish("e", time.Time{}, encoded(testReading("e", 1, 1)))
+	hub.Publish("d", time.Time{}, encoded(testReading("d", 1, 1)))
 	if rs := a.Readings(t, 1); rs[0].Device != "d" {
 		t.Errorf("after subscribing to d, a got %+v", rs[0])
 	}

@@ -8,6 +8,7 @@ import "sync"
 type item struct {
 	data  []byte
 	frame bool
+	ts    int64 // a reading's own time, unix ns; 0: unknown
 }
 
 // queue is a bounded FIFO of items with a wake-up signal for its single
@@ -55,18 +56,19 @@ func (q *queue) push(it item) bool {
 // take moves queued items to dst and returns it: a single frame item if one
 // is first in line, or else up to maxItems readings totalling at most
 // maxBytes (at least one reading, whatever its size), stopping before the
-// next frame item.
-func (q *queue) take(dst [][]byte, maxItems, maxBytes int) (out [][]byte, frame bool) {
+// next frame item. oldest is the earliest time of the readings taken (unix
+// ns; 0 if none has one).
+func (q *queue) take(dst [][]byte, maxItems, maxBytes int) (out [][]byte, frame bool, oldest int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.head == len(q.items) {
-		return dst, false
+		return dst, false, 0
 	}
 	if first := q.items[q.head]; first.frame {
 		q.items[q.head] = item{}
 		q.head++
 		q.reset()
-		return append(dst, first.data), true
+		return append(dst, first.data), true, 0
 	}
 	size := 0
 	for q.head < len(q.items) && len(dst) < maxItems {
@@ -76,11 +78,14 @@ func (q *queue) take(dst [][]byte, maxItems, maxBytes int) (out [][]byte, frame 
 		}
 		dst = append(dst, it.data)
 		size += len(it.data) + 1
+		if it.ts != 0 && (oldest == 0 || it.ts < oldest) {
+			oldest = it.ts
+		}
 		q.items[q.head] = item{}
 		q.head++
 	}
 	q.reset()
-	return dst, false
+	return dst, false, oldest
 }
 
 // reset rewinds an emptied queue so that its backing array is reused. It

@@ -1,6 +1,9 @@
 package fanout
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // A Source feeds a hub with live readings and says whether they flow. The
 // Redis relay (fanout/redissource) is one; [MemorySource] is fed in process.
@@ -16,9 +19,10 @@ type Source interface {
 // A Sink takes what a Source delivers. *Hub is a Sink. Its methods never
 // block and are safe for concurrent use.
 type Sink interface {
-	// Publish delivers one reading of device. raw is the reading's
-	// canonical JSON, which neither side modifies afterwards.
-	Publish(device string, raw []byte)
+	// Publish delivers one reading of device stamped ts (its own time;
+	// zero if unknown). raw is the reading's canonical JSON, which neither
+	// side modifies afterwards.
+	Publish(device string, ts time.Time, raw []byte)
 	// PublishEvent delivers one complete frame about device (a command's
 	// progress: reading.FrameCommand) to every client that selected device,
 	// in order with its readings. frame is not modified afterwards.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/tributary-iot/tributary/reading"
 )
@@ -21,16 +22,16 @@ type MemorySource struct {
 	changed bool // SetStatus was called
 }
 
-// Publish hands one reading of device to the running sink; raw is its
-// canonical JSON, not modified afterwards. It never blocks. It reports
-// false, dropping the reading, while Run is not running.
-func (s *MemorySource) Publish(device string, raw []byte) bool {
+// Publish hands one reading of device, stamped ts (zero if unknown), to the
+// running sink; raw is its canonical JSON, not modified afterwards. It never
+// blocks. It reports false, dropping the reading, while Run is not running.
+func (s *MemorySource) Publish(device string, ts time.Time, raw []byte) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.sink == nil {
 		return false
 	}
-	s.sink.Publish(device, raw)
+	s.sink.Publish(device, ts, raw)
 	return true
 }
 

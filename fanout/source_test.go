@@ -47,7 +47,7 @@ func TestHubFromMemorySource(t *testing.T) {
 	if err := src.Ready(); err == nil || err.Error() != "waiting for the live feed" {
 		t.Errorf("ready before any status: %v, want waiting for the live feed", err)
 	}
-	if src.Publish("a", encoded(testReading("a", 1, 1))) {
+	if src.Publish("a", time.Time{}, encoded(testReading("a", 1, 1))) {
 		t.Error("publish before Run reported delivered")
 	}
 	src.SetStatus(false, "sensors warming up") // before Run: replayed by Run
@@ -80,7 +80,7 @@ func TestHubFromMemorySource(t *testing.T) {
 		want = append(want, testReading("a", uint64(i+1), float64(i)), testReading("b", uint64(i+1), -float64(i)))
 	}
 	for _, r := range want {
-		if !src.Publish(r.Device, encoded(r)) {
+		if !src.Publish(r.Device, time.Time{}, encoded(r)) {
 			t.Fatalf("publish %s/%d while running reported dropped", r.Device, r.Seq)
 		}
 	}
@@ -114,7 +114,7 @@ func TestHubFromMemorySource(t *testing.T) {
 			t.Errorf("status after Run returned: %q", st.Reason)
 		}
 	}
-	if src.Publish("a", encoded(testReading("a", 99, 1))) {
+	if src.Publish("a", time.Time{}, encoded(testReading("a", 99, 1))) {
 		t.Error("publish after Run reported delivered")
 	}
 }
@@ -122,8 +122,8 @@ func TestHubFromMemorySource(t *testing.T) {
 // statusSink is a Sink that passes on the status it gets.
 type statusSink chan reading.Status
 
-func (s statusSink) Publish(string, []byte)      {}
-func (s statusSink) PublishEvent(string, []byte) {}
+func (s statusSink) Publish(string, time.Time, []byte) {}
+func (s statusSink) PublishEvent(string, []byte)       {}
 func (s statusSink) SetStatus(live bool, reason string) {
 	s <- reading.Status{Live: live, Reason: reason}
 }

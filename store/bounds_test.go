@@ -147,7 +147,7 @@ func TestDedupWindowRefusesLateRepeats(t *testing.T) {
 		}
 		res, err := s.Ingest(ctx, []reading.Reading{behind, inside, behind})
 		if err != nil || res.Stored != 1 || res.Duplicates != 0 || res.Refused != 2 ||
-			fmt.Sprint(res.Refusals) != "[{0 too_old} {2 too_old}]" {
+			fmt.Sprint(res.Refusals) != "[{0 too_old} {2 too_old}]" || fmt.Sprint(res.StoredIndex) != "[1]" {
 			t.Fatalf("ingest = %+v, %v", res, err)
 		}
 		if res, err := s.Ingest(ctx, []reading.Reading{inside}); err != nil || res.Duplicates != 1 {

@@ -323,6 +323,34 @@ func (s *Store) Devices(ctx context.Context) ([]Device, error) {
 	}
 }
 
+// DeviceCounts says how many devices of the registry are online and
+// offline.
+type DeviceCounts struct {
+	Online  int64 // ingested within the threshold
+	Offline int64 // silent for longer (until the sweep forgets them)
+}
+
+// CountDevices counts the registry's devices (tributary:devices) by the
+// rule of the cloud's device list: a device is online if its last ingest is
+// at most offlineAfter before now, by Redis's clock (the registry's scores
+// are Redis's, so the cloud's own clock does not enter). It costs a TIME and
+// two ZCOUNTs, whatever the registry's size. Registry members whose device
+// data is gone, until the sweep removes them, count as offline.
+func (s *Store) CountDevices(ctx context.Context, offlineAfter time.Duration) (DeviceCounts, error) {
+	now, err := s.rdb.Time(ctx).Result()
+	if err != nil {
+		return DeviceCounts{}, fmt.Errorf("store: count devices: %w", err)
+	}
+	cutoff := strconv.FormatInt(now.UnixMilli()-offlineAfter.Milliseconds(), 10)
+	pipe := s.rdb.Pipeline()
+	online := pipe.ZCount(ctx, s.devicesKey(), cutoff, "+inf")
+	offline := pipe.ZCount(ctx, s.devicesKey(), "-inf", "("+cutoff)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return DeviceCounts{}, fmt.Errorf("store: count devices: %w", err)
+	}
+	return DeviceCounts{Online: online.Val(), Offline: offline.Val()}, nil
+}
+
 // SweepBatch is how many registry members one round of the sweep looks at,
 // at most, in each of its steps.
 const SweepBatch = 500

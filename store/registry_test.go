@@ -310,3 +310,40 @@ func TestRunRetentionIndexesOldRegistries(t *testing.T) {
 		t.Fatalf("%d devices listed, want %d", n, len(rs))
 	}
 }
+
+// TestCountDevices: online are the devices whose last ingest is at most
+// the threshold before Redis's clock, offline the others.
+func TestCountDevices(t *testing.T) {
+	backends(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ctx := context.Background()
+		s := store.New(rdb, store.Options{Prefix: prefix})
+		if c, err := s.CountDevices(ctx, time.Minute); err != nil || c != (store.DeviceCounts{}) {
+			t.Fatalf("empty registry: %+v, %v", c, err)
+		}
+		for _, d := range []string{"dev-a", "dev-b", "dev-c"} {
+			if _, err := s.Ingest(ctx, []reading.Reading{mk(d, 1, "temperature", 1)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now, err := rdb.Time(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// dev-c last ingested ten minutes ago by Redis's clock.
+		if err := rdb.ZAdd(ctx, prefix+":devices", redis.Z{Score: float64(now.Add(-10 * time.Minute).UnixMilli()), Member: "dev-c"}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			after time.Duration
+			want  store.DeviceCounts
+		}{
+			{time.Minute, store.DeviceCounts{Online: 2, Offline: 1}},
+			{time.Hour, store.DeviceCounts{Online: 3}},
+		} {
+			c, err := s.CountDevices(ctx, tc.after)
+			if err != nil || c != tc.want {
+				t.Errorf("offline after %v: %+v, %v; want %+v", tc.after, c, err, tc.want)
+			}
+		}
+	})
+}

@@ -154,8 +154,11 @@ func (s *Store) DeviceFromChannel(ch string) (string, bool) {
 
 // Result says what Ingest did with each reading it was given.
 type Result struct {
-	Stored     int // new readings: stored and published
-	Duplicates int // readings whose (device, seq) was already stored
+	Stored int // new readings: stored and published
+	// StoredIndex holds the indexes, in the readings given to Ingest, of
+	// the Stored ones (by device, in order within a device).
+	StoredIndex []int
+	Duplicates  int // readings whose (device, seq) was already stored
 	// Refused readings are neither stored nor ever will be: sending them
 	// again is pointless. Refusals says which and why.
 	Refused  int
@@ -303,6 +306,7 @@ func (s *Store) Ingest(ctx context.Context, rs []reading.Reading) (Result, error
 			switch c {
 			case 's':
 				res.Stored++
+				res.StoredIndex = append(res.StoredIndex, idx[j])
 			case 'd':
 				res.Duplicates++
 			case 'o', 'f':

@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tributary-iot/tributary/fanout"
+	"github.com/tributary-iot/tributary/internal/latency"
 	"github.com/tributary-iot/tributary/reading"
 )
 
@@ -43,7 +46,9 @@ func benchFanout(b *testing.B, rate int) {
 	if rate > 0 {
 		batch = 10
 	}
-	f := newFixture(b, fixtureOptions{})
+	// The latencies observed as the cloud observes them (cmd/cloud).
+	obs := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "reading_latency_seconds", Buckets: latency.Buckets}, []string{"stage"})
+	f := newFixture(b, fixtureOptions{hub: fanout.Options{WriteLatency: obs.WithLabelValues("write")}, relayLatency: obs.WithLabelValues("relay")})
 	n := b.N
 	sent := make([]atomic.Int64, n+1) // by seq: unix ns of the Ingest call
 	got := make([]atomic.Int64, clients)

@@ -39,8 +39,10 @@ type fixture struct {
 type fixtureOptions struct {
 	web func(*Options) // adjusts the handler's options
 	hub fanout.Options // the hub's options
-	st  store.Options  // the store's options
-	raw bool           // don't wait for the relay to be live
+	// relayLatency is the relay's Options.RelayLatency.
+	relayLatency prometheus.Observer
+	st           store.Options // the store's options
+	raw          bool          // don't wait for the relay to be live
 	// smallBuffers shrinks the server's socket send buffers, so that a
 	// client that stops reading fills them after kilobytes, not megabytes.
 	smallBuffers bool
@@ -51,7 +53,7 @@ func newFixture(t testing.TB, fo fixtureOptions) *fixture {
 	f := &fixture{redis: redistest.Start(t, redistest.Options{}), reg: prometheus.NewRegistry()}
 	f.st = store.New(f.redis.Client(t), fo.st)
 	f.hub = fanout.NewHub(fo.hub)
-	f.src = redissource.New(f.st, redissource.Options{PingInterval: 200 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	f.src = redissource.New(f.st, redissource.Options{PingInterval: 200 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, RelayLatency: fo.relayLatency})
 	skips := new(SkipCounter)
 	for _, c := range []prometheus.Collector{f.hub.Collector("tributary_cloud"), f.src.Collector("tributary_cloud"), skips.Collector("tributary_cloud")} {
 		if err := f.reg.Register(c); err != nil {

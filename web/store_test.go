@@ -95,7 +95,7 @@ func TestWithoutRedis(t *testing.T) {
 	if code, body := f.get(t, "/readyz"); code != 200 {
 		t.Errorf("readyz once live: %d %q", code, body)
 	}
-	src.Publish("pi-1", r2.AppendJSON(nil))
+	src.Publish("pi-1", time.Time{}, r2.AppendJSON(nil))
 	if got := c.Readings(t, 1); got[0] != r2 {
 		t.Errorf("streamed %+v, want %+v", got[0], r2)
 	}

@@ -36,7 +36,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// publishes them in Redis and every ingester applies them.
 	st := store.New(rdb, store.Options{})
 
-	reg, err := cli.NewRegistry("tributary_bridge", "bridge")
+	reg, err := cli.NewRegistry("tributary_bridge")
 	if err != nil {
 		return err
 	}

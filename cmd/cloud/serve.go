@@ -39,9 +39,10 @@ type componentEnv struct {
 // metricsNamespace prefixes the cloud's metric names.
 const metricsNamespace = "tributary_cloud"
 
-// newRegistry returns the registry of the cloud's metrics.
-func newRegistry(hub *fanout.Hub, live *redissource.Source, conns *web.ConnCounter, skips *web.SkipCounter) (*prometheus.Registry, error) {
-	return cli.NewRegistry(metricsNamespace, "cloud", hub.Collector(metricsNamespace), live.Collector(metricsNamespace), conns.Collector(metricsNamespace), skips.Collector(metricsNamespace))
+// newRegistry returns the registry of the cloud's metrics: its parts'
+// collectors and cs.
+func newRegistry(hub *fanout.Hub, live *redissource.Source, conns *web.ConnCounter, skips *web.SkipCounter, cs ...prometheus.Collector) (*prometheus.Registry, error) {
+	return cli.NewRegistry(metricsNamespace, append([]prometheus.Collector{hub.Collector(metricsNamespace), live.Collector(metricsNamespace), conns.Collector(metricsNamespace), skips.Collector(metricsNamespace)}, cs...)...)
 }
 
 // listening says where a started cloud serves.
@@ -76,10 +77,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, started func(liste
 	log.Info("using redis", "url", store.RedactURL(redisOpt.URL), "history_maxlen", cfg.store.MaxLen, "history_maxage", cfg.store.MaxAge,
 		"device_retention", cfg.store.DeviceRetention)
 
-	hub := fanout.NewHub(fanout.Options{Logger: log})
-	live := redissource.New(st, redissource.Options{Logger: log})
+	lat := newLatency()
+	hub := fanout.NewHub(fanout.Options{Logger: log, WriteLatency: lat.WithLabelValues(stageWrite)})
+	live := redissource.New(st, redissource.Options{Logger: log, RelayLatency: lat.WithLabelValues(stageRelay)})
 	conns, skips := new(web.ConnCounter), new(web.SkipCounter)
-	reg, err := newRegistry(hub, live, conns, skips)
+	reg, err := newRegistry(hub, live, conns, skips, lat, newDevicesCollector(st, cfg.offlineAfter, log))
 	if err != nil {
 		return err
 	}

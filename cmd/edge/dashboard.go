@@ -181,7 +181,7 @@ func (d *dashboard) tap() func(reading.Reading) {
 	}
 	return func(r reading.Reading) {
 		d.hist.Add(r)
-		d.src.Publish(r.Device, r.AppendJSON(make([]byte, 0, 160)))
+		d.src.Publish(r.Device, r.Time, r.AppendJSON(make([]byte, 0, 160)))
 	}
 }
 

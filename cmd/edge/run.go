@@ -14,9 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/tributary-iot/tributary/agent"
 	"github.com/tributary-iot/tributary/agent/spool"
 	"github.com/tributary-iot/tributary/hardware"
@@ -158,8 +155,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg, err := cli.NewRegistry("tributary_edge")
+	if err != nil {
+		return err
+	}
 	so := s.spool.opt
 	so.Logger = log.With("component", "spool")
 	q, err := spool.Open(s.spool.dir, so)

@@ -18,7 +18,7 @@ type sinkRecorder struct {
 	events []string // device + " " + frame
 }
 
-func (r *sinkRecorder) Publish(string, []byte) {}
+func (r *sinkRecorder) Publish(string, time.Time, []byte) {}
 func (r *sinkRecorder) PublishEvent(dev string, frame []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

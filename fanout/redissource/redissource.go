@@ -19,6 +19,7 @@ import (
 	"github.com/tributary-iot/tributary/command"
 	"github.com/tributary-iot/tributary/fanout"
 	"github.com/tributary-iot/tributary/internal/backoff"
+	"github.com/tributary-iot/tributary/internal/latency"
 	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
 )
@@ -36,6 +37,11 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Logger logs Redis going away and coming back. Default: discard.
 	Logger *slog.Logger
+	// RelayLatency, if not nil, observes the age in seconds of each valid
+	// reading received from its live channel (the cloud's
+	// tributary_cloud_reading_latency_seconds{stage="relay"}; see
+	// internal/latency). Default nil: not observed.
+	RelayLatency prometheus.Observer
 }
 
 // Defaults for Options.
@@ -190,7 +196,10 @@ func (s *Source) deliver(sink fanout.Sink, m *redis.Message) {
 	// get what was checked, and a JSON decoder that matches keys without
 	// regard to case ("Device") would otherwise let a device publish a
 	// reading that reads as another device's in a browser.
-	sink.Publish(dev, rd.AppendJSON(make([]byte, 0, len(raw))))
+	if s.opt.RelayLatency != nil {
+		s.opt.RelayLatency.Observe(latency.Seconds(rd.Time, time.Now()))
+	}
+	sink.Publish(dev, rd.Time, rd.AppendJSON(make([]byte, 0, len(raw))))
 }
 
 // deliverEvent publishes one command frame to sink, if it is a valid

@@ -3,16 +3,22 @@ package redissource
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/store"
 )
 
 // relayRecorder keeps what a source delivers.
 type relayRecorder struct{ readings, events [][]byte }
 
-func (r *relayRecorder) Publish(_ string, raw []byte)        { r.readings = append(r.readings, raw) }
+func (r *relayRecorder) Publish(_ string, _ time.Time, raw []byte) {
+	r.readings = append(r.readings, raw)
+}
 func (r *relayRecorder) PublishEvent(_ string, frame []byte) { r.events = append(r.events, frame) }
 func (r *relayRecorder) SetStatus(bool, string)              {}
 
@@ -57,3 +63,32 @@ func TestRelaysWhatItChecked(t *testing.T) {
 		t.Fatal("nothing relayed: the test shows nothing")
 	}
 }
+
+// TestRelayLatency: each valid reading received observes its age, and is
+// handed on with its time; an invalid one observes nothing.
+func TestRelayLatency(t *testing.T) {
+	lat := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "relay_latency_seconds", Help: "Test."})
+	s := New(store.New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), store.Options{}), Options{RelayLatency: lat})
+	var rec timeRecorder
+	ts := time.Now().Add(-time.Minute).UTC().Truncate(time.Millisecond)
+	r := reading.Reading{Device: "dev-a", Sensor: "sim", Metric: "temperature", Value: 1, Unit: "Cel", Time: ts, Seq: 1}
+	s.deliver(&rec, &redis.Message{Channel: s.st.LiveChannel("dev-a"), Payload: string(r.AppendJSON(nil))})
+	s.deliver(&rec, &redis.Message{Channel: s.st.LiveChannel("dev-a"), Payload: "not a reading"})
+	if len(rec.times) != 1 || !rec.times[0].Equal(ts) {
+		t.Errorf("handed on with times %v, want [%v]", rec.times, ts)
+	}
+	m := &dto.Metric{}
+	if err := lat.Write(m); err != nil {
+		t.Fatal(err)
+	}
+	if n, sum := m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum(); n != 1 || sum < 60 || sum > 60+30 {
+		t.Errorf("relay latency: %d observations, sum %vs; want 1 of about 60s", n, sum)
+	}
+}
+
+// timeRecorder keeps the times of the readings a source delivers.
+type timeRecorder struct{ times []time.Time }
+
+func (r *timeRecorder) Publish(_ string, ts time.Time, _ []byte) { r.times = append(r.times, ts) }
+func (r *timeRecorder) PublishEvent(string, []byte)              {}
+func (r *timeRecorder) SetStatus(bool, string)                   {}

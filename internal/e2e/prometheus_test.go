@@ -307,7 +307,8 @@ scrape_configs:
 		for _, n := range names {
 			exported[n] = true
 		}
-		for _, e := range append(dashboardExprs(t), alertExprs(t)...) {
+		exprs := append(dashboardExprs(t), alertExprs(t)...)
+		for _, e := range exprs {
 			if _, status, msg := prom.query(t, e.expr); status != http.StatusOK {
 				t.Errorf("%s: %s: Prometheus answers %d: %s", e.where, e.expr, status, msg)
 			}
@@ -328,6 +329,7 @@ scrape_configs:
 				t.Errorf("no %s scraped", n)
 			}
 		}
+		t.Logf("%d expressions of the dashboards and alert rules checked", len(exprs))
 		if t.Failed() {
 			t.Logf("exported: %s", strings.Join(slices.DeleteFunc(names, func(n string) bool {
 				return !strings.HasPrefix(n, "tributary_")

@@ -175,13 +175,16 @@ func hostPort(t *testing.T, raw string) string {
 // for the reading counters and the latency histograms, checks that every
 // rule evaluates without error, and that every PromQL expression of the
 // Grafana dashboards and the alert rules parses and reads only metrics the
-// binaries export.
+// binaries export. Last, a second bridge with the first's client id takes
+// its session over, and the TributaryBridgeSessionTakenOver alert's
+// expression, silent until then, sees it.
 func TestPrometheusScrapesTheBinaries(t *testing.T) {
 	proctest.SkipShort(t, "prometheus, redis-server, mosquitto and the built binaries")
 	rd := redistest.Start(t, redistest.Options{})
 	mq := mosquittotest.Start(t, mosquittotest.Options{})
 	_, base := startCloud(t, "--redis", rd.URL())
-	bridge := proctest.Start(t, "bridge", binPath(t, "bridge"), "--mqtt", mq.URL(), "--redis", rd.URL(), "--metrics-listen", "127.0.0.1:0")
+	bridgeArgs := []string{"--mqtt", mq.URL(), "--redis", rd.URL(), "--client-id", "prom-bridge", "--metrics-listen", "127.0.0.1:0"}
+	bridge := proctest.Start(t, "bridge", binPath(t, "bridge"), bridgeArgs...)
 	bridgeMetrics := bridge.Await(t, `metrics=(http://127\.0\.0\.1:\d+/metrics)`, 30*time.Second)
 	bridge.Await(t, `msg="mqtt connected"`, 30*time.Second)
 	viaRedis := startEdgeProc(t, "prom-redis", "--redis", rd.URL(), "--interval", "100ms", "--state-dir", t.TempDir())
@@ -334,6 +337,29 @@ scrape_configs:
 			t.Logf("exported: %s", strings.Join(slices.DeleteFunc(names, func(n string) bool {
 				return !strings.HasPrefix(n, "tributary_")
 			}), " "))
+		}
+	})
+
+	// A second bridge with the first one's client id: they take each
+	// other's session over, and the alert's expression sees it.
+	t.Run("session taken over", func(t *testing.T) {
+		var expr string
+		for _, e := range alertExprs(t) {
+			if e.where == "alerts.yml: TributaryBridgeSessionTakenOver" {
+				expr = e.expr
+			}
+		}
+		if expr == "" {
+			t.Fatal("no alert TributaryBridgeSessionTakenOver in alerts.yml")
+		}
+		if vec, status, msg := prom.query(t, expr); status != http.StatusOK || len(vec) != 0 {
+			t.Fatalf("%s with one bridge: %v (%d %s), want nothing", expr, vec, status, msg)
+		}
+		other := proctest.Start(t, "bridge 2", binPath(t, "bridge"), bridgeArgs...)
+		other.Await(t, `msg="mqtt connected"`, 30*time.Second)
+		vec := prom.awaitQuery(t, expr, 1, 30*time.Second)
+		if vec[0].Metric["job"] != "tributary-bridge" {
+			t.Errorf("%s: %v, want the bridge's series", expr, vec)
 		}
 	})
 

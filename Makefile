@@ -6,7 +6,10 @@ DEMO_DEVICES ?= 6
 BENCHTIME ?=
 BIN := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
-LDFLAGS := -s -w -X github.com/tributary-iot/tributary/internal/buildinfo.Version=$(VERSION)
+# The commit of build_info, for builds where the go command records none
+# (-buildvcs=false, a git worktree, a tarball).
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -s -w -X github.com/tributary-iot/tributary/internal/buildinfo.Version=$(VERSION) -X github.com/tributary-iot/tributary/internal/buildinfo.Commit=$(COMMIT)
 # apt-get needs root; use sudo where we are not root and it exists.
 SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
 

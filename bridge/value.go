@@ -69,13 +69,19 @@ func (f Field) stringValue(s, from string) (float64, bool, error) {
 	return f.numberValue(v, from)
 }
 
-// numberValue scales a numeric value (raw*Scale + Offset) and converts it
+// numberValue scales a numeric value (raw*Scale + Offset, rounded to 12
+// significant digits as unit.Convert rounds, when they are not 1 and 0)
+// and converts it
 // from the unit the payload states ("" when it states none) to f.Unit. It
 // reports false for a value that is not finite once scaled (ignored); the
 // error is a *unitError when the payload's unit cannot be converted to
 // f.Unit, and wraps errInvalid when the converted value is out of range.
 func (f Field) numberValue(raw float64, from string) (float64, bool, error) {
-	v := raw*f.Scale + f.Offset
+	v := raw
+	if f.Scale != 1 || f.Offset != 0 {
+		x := raw * f.Scale
+		v = unit.Round(x+f.Offset, max(math.Abs(x), math.Abs(f.Offset)))
+	}
 	if !finite(v) {
 		return 0, false, nil
 	}

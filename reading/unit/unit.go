@@ -104,13 +104,16 @@ func Convert(v float64, from, to string) (float64, error) {
 	if math.IsInf(x, 0) || math.IsNaN(x) {
 		return 0, fmt.Errorf("%v %q to %q: %w", v, from, to, ErrRange)
 	}
-	return round12(x-tu.Pre, max(math.Abs(x), math.Abs(tu.Pre))), nil
+	return Round(x-tu.Pre, max(math.Abs(x), math.Abs(tu.Pre))), nil
 }
 
-// round12 rounds v to 12 significant digits of mag, the magnitude of the
-// terms it was computed from: 32 °F is 273.15 K - 273.15 = 0 °C, not
-// 5.7e-14.
-func round12(v, mag float64) float64 {
+// Round rounds v to 12 significant digits of mag, the magnitude of the
+// terms it was computed from (the larger one's absolute value), which
+// removes the noise of binary floating point: 32 °F is 273.15 K - 273.15
+// = 0 °C, not 5.7e-14; 14.093 * 0.001 is 0.014093, not
+// 0.014093000000000001. A v or mag that is zero, NaN or infinite is
+// returned as it is.
+func Round(v, mag float64) float64 {
 	if v == 0 || mag == 0 || math.IsNaN(v) || math.IsInf(v, 0) || math.IsInf(mag, 0) {
 		return v
 	}

@@ -189,3 +189,18 @@ func FuzzConvert(f *testing.F) {
 		}
 	})
 }
+
+func TestRound(t *testing.T) {
+	for _, tc := range []struct{ v, mag, want float64 }{
+		{14.093 * 0.001, 14.093 * 0.001, 0.014093},
+		{0.1 + 0.2, 0.3, 0.3},
+		{5.684341886080802e-14, 273.15, 0},
+		{21.000000000000004, 294.15, 21},
+		{1e-9, 1e-9, 1e-9},
+		{0, 1, 0},
+	} {
+		if got := Round(tc.v, tc.mag); got != tc.want {
+			t.Errorf("Round(%v, %v) = %v, want %v", tc.v, tc.mag, got, tc.want)
+		}
+	}
+}

@@ -95,7 +95,9 @@ type stored struct {
 	unit           string
 }
 
-func (s stored) String() string { return fmt.Sprintf("%s/%s=%v %s", s.sensor, s.metric, s.value, s.unit) }
+func (s stored) String() string {
+	return fmt.Sprintf("%s/%s=%v %s", s.sensor, s.metric, s.value, s.unit)
+}
 
 // docCases are payloads as the projects' own documentation shows them,
 // published in order, and what each device's history holds afterwards.

@@ -43,7 +43,8 @@
 //	angle            deg        °, lat, lon (SenML)
 //	rate             /s (1/s), /min (1/min, beat/min, rpm), /h
 //	information      bit, By
-//	level            dB; dB[mW] (dBm)       never converted
+//	level            dB                     never converted
+//	power level      dB[mW]     dBm         never converted
 //	acidity          [pH]       pH
 //
 // Case matters, as in UCUM ("Pa", not "PA"). A quantity converts only to

@@ -24,7 +24,8 @@ const (
 	Angle         = "angle"
 	Rate          = "rate"
 	Data          = "information"
-	Level         = "level" // logarithmic: dB, dBm; never converted
+	Level         = "level"       // logarithmic, relative: dB; never converted
+	PowerLevel    = "power level" // logarithmic, to 1 mW: dBm; never converted
 	Acidity       = "acidity"
 )
 
@@ -71,7 +72,7 @@ var table = []Unit{
 	// UCUM defines m[Hg] as 133.3220 kPa (so mm[Hg] is 133.322 Pa) and
 	// [in_i'Hg] as m[Hg] * 0.0254.
 	{Code: "mm[Hg]", Name: "millimetre of mercury", Dimension: Pressure, Factor: 133.322, Aliases: []string{"mmHg", "mm Hg", "torr", "Torr"}},
-	{Code: "[in_i'Hg]", Name: "inch of mercury", Dimension: Pressure, Factor: 133.322 * 25.4, Aliases: []string{"inHg", "in Hg", "\"Hg"}},
+	{Code: "[in_i'Hg]", Name: "inch of mercury", Dimension: Pressure, Factor: 133.322 * 25.4, Aliases: []string{"inHg", "in Hg"}},
 	{Code: "[psi]", Name: "pound per square inch", Dimension: Pressure, Factor: 4.4482216152605 / (0.0254 * 0.0254), Aliases: []string{"psi", "PSI"}},
 
 	{Code: "W", Name: "watt", Dimension: Power, Factor: 1},
@@ -147,6 +148,6 @@ var table = []Unit{
 	{Code: "By", Name: "byte", Dimension: Data, Factor: 8},
 
 	{Code: "dB", Name: "decibel", Dimension: Level, Factor: 1},
-	{Code: "dB[mW]", Name: "decibel-milliwatt (signal strength)", Dimension: Level + " (mW)", Factor: 1, Aliases: []string{"dBm"}},
+	{Code: "dB[mW]", Name: "decibel-milliwatt (signal strength)", Dimension: PowerLevel, Factor: 1, Aliases: []string{"dBm"}},
 	{Code: "[pH]", Name: "pH", Dimension: Acidity, Factor: 1, Aliases: []string{"pH"}},
 }

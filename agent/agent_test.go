@@ -34,7 +34,7 @@ func TestReadingsArriveInOrder(t *testing.T) {
 	if len(got) != a.produced() {
 		t.Fatalf("%d readings in Redis, agent produced %d", len(got), a.produced())
 	}
-	want := map[string]string{"bme280/temperature": "Cel", "bme280/humidity": "%RH", "door/door": "1"}
+	want := map[string]string{"bme280/temperature": "Cel", "bme280/humidity": "%", "door/door": "1"}
 	perSensor := map[string]int{}
 	for i, r := range got {
 		if r.Seq != uint64(i+1) {

@@ -25,7 +25,7 @@ func fixedClock() time.Time { return t0 }
 func climate(name string) *sensorstest.Sensor {
 	return &sensorstest.Sensor{ID: name, Samples: []sensors.Sample{
 		{Metric: "temperature", Value: 21.5, Unit: "Cel"},
-		{Metric: "humidity", Value: 40.25, Unit: "%RH"},
+		{Metric: "humidity", Value: 40.25, Unit: "%"},
 	}}
 }
 

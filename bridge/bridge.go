@@ -437,10 +437,11 @@ const (
 	ReasonBadStatus      = "bad_status"      // a status message that mqttwire.DecodeStatus refuses
 	ReasonUnrouted       = "unrouted"        // a topic that nothing handles
 	ReasonStoreRefused   = "store_refused"   // Redis refused the device's data for good (isPoison): retrying could not store it
+	ReasonUnit           = "unit"            // a mapped message whose unit (Field.UnitField, SenML u/bu) cannot be converted to the mapping's
 )
 
 // Reasons lists every dead-letter reason.
-var Reasons = []string{ReasonTooLarge, ReasonMalformed, ReasonInvalid, ReasonDeviceMismatch, ReasonBadTopic, ReasonBadStatus, ReasonUnrouted, ReasonStoreRefused}
+var Reasons = []string{ReasonTooLarge, ReasonMalformed, ReasonInvalid, ReasonDeviceMismatch, ReasonBadTopic, ReasonBadStatus, ReasonUnrouted, ReasonStoreRefused, ReasonUnit}
 
 // isInvalid reports whether err is the store refusing a reading (as
 // opposed to Redis failing).

@@ -77,6 +77,18 @@
 // Fields that no mapping entry claims are ignored and counted, not
 // dead-lettered.
 //
+// A Field gives a value its meaning: JSON booleans and string states
+// through Values ({true: 0, false: 1} for a Zigbee2MQTT contact, which is
+// true when closed), numbers through Scale and Offset, and units through
+// package reading/unit: the unit a payload states (Field.UnitField for
+// Tasmota's TempUnit and PressureUnit, u and bu in SenML) is converted to
+// the field's where the conversion is exact (°F and K to Cel, mmHg, inHg
+// and kPa to hPa, Wh to kWh, ...); a message with a unit that cannot be
+// converted is dead-lettered whole, with reason "unit" and both units
+// named, so that none of it is stored twice when it is replayed after the
+// mapping is fixed. Units are stored as UCUM codes ("%" for relative
+// humidity, not "%RH").
+//
 // # Metrics
 //
 // On Options.Registerer:

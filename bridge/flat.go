@@ -3,9 +3,11 @@ package bridge
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -37,8 +39,9 @@ func (m *mapper) decodeFlat(device string, payload []byte, arrival time.Time) (d
 		}
 	}
 	var d decoded
+	var unitErrs []string
 	for _, path := range sortedKeys(leaves) {
-		if path == m.TimeField || m.ignore[path] {
+		if path == m.TimeField || m.ignore[path] || m.unitFields[path] {
 			continue
 		}
 		f, ok := m.Fields[path]
@@ -46,30 +49,60 @@ func (m *mapper) decodeFlat(device string, payload []byte, arrival time.Time) (d
 			d.ignored++
 			continue
 		}
+		from, err := flatUnit(f, leaves)
+		if err != nil {
+			unitErrs = append(unitErrs, fmt.Sprintf("%s: %v", path, err))
+			continue
+		}
 		var v float64
 		switch x := leaves[path].(type) {
 		case json.Number:
-			var err error
-			if v, err = x.Float64(); err != nil || math.IsInf(v, 0) {
+			var n float64
+			if n, err = x.Float64(); err != nil || math.IsInf(n, 0) {
 				d.ignored++
 				continue
 			}
+			v, ok, err = f.numberValue(n, from)
 		case bool:
-			if x {
-				v = 1
-			}
+			v = f.boolValue(x)
 		case string:
-			if v, ok = stringValue(f, x); !ok {
-				d.ignored++
-				continue
-			}
+			v, ok, err = f.stringValue(x, from)
 		default: // null
+			ok = false
+		}
+		var ue *unitError
+		switch {
+		case errors.As(err, &ue):
+			unitErrs = append(unitErrs, fmt.Sprintf("%s: %v", path, ue))
+			continue
+		case err != nil:
+			return decoded{}, fmt.Errorf("%s: %w", path, err)
+		case !ok:
 			d.ignored++
 			continue
 		}
 		d.readings = append(d.readings, m.reading(device, f, v, f.Unit, t))
 	}
+	if len(unitErrs) > 0 {
+		return decoded{}, fmt.Errorf("%w: %s", errUnit, strings.Join(unitErrs, "; "))
+	}
 	return d, nil
+}
+
+// flatUnit returns the unit the payload states for field f: the string at
+// f.UnitField, or "" when f has none or the payload lacks it.
+func flatUnit(f Field, leaves map[string]any) (string, error) {
+	if f.UnitField == "" {
+		return "", nil
+	}
+	switch u := leaves[f.UnitField].(type) {
+	case nil:
+		return "", nil
+	case string:
+		return u, nil
+	default:
+		return "", fmt.Errorf("unit field %s holds %v, not a unit", f.UnitField, u)
+	}
 }
 
 // flatten adds the leaves of v to out under their paths.

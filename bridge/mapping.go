@@ -4,9 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -80,20 +78,52 @@ type Mapping struct {
 	TimeZone string `yaml:"time_zone"`
 }
 
-// Field says what a field of a foreign message measures.
+// Field says what a field of a foreign message measures, and how its
+// value becomes the reading's (see value.go):
+//
+//   - a JSON boolean (SenML vb) is Values["true"] or Values["false"], or 1
+//     for true and 0 for false when Values has neither;
+//   - a string (SenML vs) is Values[s], or else read as a number ("21.5"),
+//     or else ignored (and counted);
+//   - a number (and a string read as one) is stored as raw*Scale + Offset,
+//     converted from the unit the payload states (UnitField, SenML u/bu),
+//     if any, to Unit.
+//
+// Values taken from Values state their meaning already: neither scaled
+// nor converted.
 type Field struct {
 	// Metric is the reading's metric (lower case, digits, '_').
 	Metric string `yaml:"metric"`
-	// Unit is the reading's unit. Required for flat formats. For SenML it
-	// is used when the record gives none; when both are given they must
-	// agree (the record is refused otherwise).
+	// Unit is the reading's unit, stored as its UCUM code: a spelling the
+	// table of package reading/unit knows ("C", "°C", "%RH", "mmHg",
+	// "ppm") is normalised when the mapping is compiled ("Cel", "%",
+	// "mm[Hg]", "[ppm]"). A unit the table does not know is stored as
+	// written and never converted: a payload unit must then be spelled
+	// the same. Required for flat formats. For SenML it may be left out:
+	// the record's own unit (u, or bu), normalised, is stored, or "1" when
+	// the record has none.
 	Unit string `yaml:"unit"`
 	// Sensor overrides Mapping.Sensor for this field.
 	Sensor string `yaml:"sensor"`
-	// Values maps string values to numbers ({"ON": 1, "OFF": 0});
-	// strings not listed are read as numbers where they are ("21.5"), and
-	// ignored otherwise.
+	// Values maps string values and the JSON booleans, as the keys "true"
+	// and "false", to numbers: {"ON": 1, "OFF": 0}, or {true: 0, false: 1}
+	// for a Zigbee2MQTT contact (true is closed; YAML may write the keys
+	// unquoted). Give both booleans or neither.
 	Values map[string]float64 `yaml:"values"`
+	// Scale multiplies a numeric value (tenths to units: 0.1). Default (0
+	// or absent) 1.
+	Scale float64 `yaml:"scale"`
+	// Offset is added to a numeric value after Scale. Default 0.
+	Offset float64 `yaml:"offset"`
+	// UnitField (flat only) is the flat path of the field saying the unit
+	// of this field's value in the payload: "TempUnit" for Tasmota's
+	// temperatures ("C" or "F"), "PressureUnit" for its pressures ("hPa",
+	// "mmHg", "inHg"). The value is converted from that unit to Unit where
+	// the conversion is exact (see package reading/unit), and the message
+	// dead-lettered (reason "unit") where it is not. A message without the
+	// field is taken to be in Unit. The unit field itself is never counted
+	// as ignored.
+	UnitField string `yaml:"unit_field"`
 }
 
 // Times of a foreign message are used when they are within this window of
@@ -107,6 +137,7 @@ const (
 var (
 	errMalformed = errors.New("malformed")
 	errInvalid   = errors.New("invalid")
+	errUnit      = errors.New("unit") // a payload's unit that cannot be converted to the field's
 )
 
 // mapper is a validated Mapping.
@@ -115,6 +146,8 @@ type mapper struct {
 	levels []string
 	loc    *time.Location
 	ignore map[string]bool
+	// unitFields are the flat paths that Fields' UnitField name.
+	unitFields map[string]bool
 }
 
 func compileMapping(m Mapping) (*mapper, error) {
@@ -159,8 +192,13 @@ func compileMapping(m Mapping) (*mapper, error) {
 		}
 		c.loc = loc
 	}
+	fields := make(map[string]Field, len(m.Fields))
+	unitFields := map[string]bool{}
 	for _, name := range sortedKeys(m.Fields) {
-		f := m.Fields[name]
+		f, err := compileField(m.Format, m.Fields[name])
+		if err != nil {
+			return nil, fmt.Errorf("fields %q: %v", name, err)
+		}
 		probe := reading.Reading{Device: "d", Sensor: cmp.Or(f.Sensor, m.Sensor), Metric: f.Metric, Unit: cmp.Or(f.Unit, "1"), Time: time.Unix(1e9, 0), Seq: 1}
 		if err := probe.Validate(); err != nil {
 			return nil, fmt.Errorf("fields %q: %v", name, err)
@@ -168,7 +206,15 @@ func compileMapping(m Mapping) (*mapper, error) {
 		if m.Format == FormatFlat && f.Unit == "" {
 			return nil, fmt.Errorf("fields %q: unit missing (a flat message carries none)", name)
 		}
+		if f.UnitField != "" {
+			if _, ok := m.Fields[f.UnitField]; ok {
+				return nil, fmt.Errorf("fields %q: unit_field %q is a mapped field itself", name, f.UnitField)
+			}
+			unitFields[f.UnitField] = true
+		}
+		fields[name] = f
 	}
+	c.Fields, c.unitFields = fields, unitFields
 	for _, f := range m.Ignore {
 		if _, ok := m.Fields[f]; ok {
 			return nil, fmt.Errorf("ignore %q: also in fields", f)
@@ -253,8 +299,8 @@ type decoded struct {
 	ignored  int
 }
 
-// decode turns payload into readings of device. Errors wrap errMalformed
-// or errInvalid.
+// decode turns payload into readings of device. Errors wrap errMalformed,
+// errInvalid or errUnit.
 func (m *mapper) decode(device string, payload []byte, arrival time.Time) (decoded, error) {
 	var d decoded
 	var err error
@@ -289,16 +335,4 @@ func saneTime(t, arrival time.Time) time.Time {
 		return arrival
 	}
 	return t
-}
-
-// stringValue reads a string value through f.Values, then as a number.
-func stringValue(f Field, s string) (float64, bool) {
-	if v, ok := f.Values[s]; ok {
-		return v, true
-	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, false
-	}
-	return v, true
 }

@@ -29,7 +29,7 @@ var goldenCases = []struct {
 	name, topic, device string
 	ignored             int
 }{
-	{"z2m_climate", "zigbee2mqtt/kitchen", "z2m-kitchen", 1},                   // voltage (linkquality is in ignore)
+	{"z2m_climate", "zigbee2mqtt/kitchen", "z2m-kitchen", 0},                   // linkquality is in ignore
 	{"z2m_contact", "zigbee2mqtt/hall-door", "z2m-hall-door", 1},               // tamper: null
 	{"tasmota_am2301", "tele/tasmota_ABC123/SENSOR", "tasmota_ABC123", 0},      // Berlin local time
 	{"tasmota_unset_clock", "tele/tasmota_DEF456/SENSOR", "tasmota_DEF456", 2}, // 1970: arrival time; DS18B20.Id, ENERGY.Today
@@ -190,7 +190,10 @@ func TestMappingRejects(t *testing.T) {
 		{"senml wrong type", "senml/x", `[{"n":"temp","v":"hot"}]`, errMalformed, "record 0"},
 		{"senml must-understand", "senml/x", `[{"n":"temp","v":1,"u":"Cel","bx_":1}]`, errInvalid, "must-understand"},
 		{"senml version", "senml/x", `[{"bver":11,"n":"temp","v":1}]`, errInvalid, "version 11"},
-		{"senml unit differs", "senml/x", `[{"n":"temp","u":"K","v":294}]`, errInvalid, `"K", mapping says "Cel"`},
+		{"senml unit of another quantity", "senml/x", `[{"n":"temp","u":"%RH","v":40}]`, errUnit, `record 0 (temp): value in "%RH" (ratio), the mapping stores "Cel" (temperature): no exact conversion`},
+		{"senml unknown unit", "senml/x", `[{"n":"temp","u":"degR","v":500}]`, errUnit, `value in "degR", the mapping stores "Cel": no conversion`},
+		{"flat unit of another quantity", "tele/t/SENSOR", `{"AM2301":{"Temperature":21},"TempUnit":"hPa"}`, errUnit, `AM2301.Temperature: value in "hPa" (pressure), the mapping stores "Cel" (temperature)`},
+		{"flat unit field not a string", "tele/t/SENSOR", `{"AM2301":{"Temperature":21},"TempUnit":1}`, errUnit, `unit field TempUnit holds 1, not a unit`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := mapperForTopic(t, ms, tc.topic)
@@ -241,6 +244,12 @@ func TestParseMappingsRejects(t *testing.T) {
 		{"time field for senml", "mappings:\n  - topic: a/+\n    format: senml\n    device_level: 2\n    sensor: s\n    time_field: t\n    fields: {t: {metric: temperature}}\n", "time_field"},
 		{"bad zone", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    time_zone: Mars/Olympus\n    fields: {t: {metric: temperature, unit: Cel}}\n", "time_zone"},
 		{"wrong type", "mappings:\n  - topic: a/+\n    device_level: two\n", "wrong kind of value"},
+		{"unit_field for senml", "mappings:\n  - topic: a/+\n    format: senml\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: temperature, unit_field: u}}\n", "unit_field is for the flat format"},
+		{"unit_field mapped", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel, unit_field: u}, u: {metric: u, unit: \"1\"}}\n", `unit_field "u" is a mapped field itself`},
+		{"one boolean", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {c: {metric: door, unit: \"1\", values: {true: 0}}}\n", `give both "true" and "false"`},
+		{"scale not finite", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {c: {metric: voltage, unit: V, scale: .inf}}\n", "scale +Inf"},
+		{"offset not finite", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {c: {metric: voltage, unit: V, offset: .nan}}\n", "offset NaN"},
+		{"value not finite", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {c: {metric: state, unit: \"1\", values: {ON: .inf}}}\n", `values "ON"`},
 		{"same name", "mappings:\n  - {name: x, topic: a/+, format: flat, device_level: 2, sensor: s, fields: {t: {metric: temperature, unit: Cel}}}\n  - {name: x, topic: b/+, format: flat, device_level: 2, sensor: s, fields: {t: {metric: temperature, unit: Cel}}}\n", `line 3: mappings[1]: name "x" already used`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -263,7 +272,7 @@ func FuzzDecodeSenML(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := m.decode("dev", data, arrival)
 		if err != nil {
-			if !errors.Is(err, errMalformed) && !errors.Is(err, errInvalid) {
+			if !errors.Is(err, errMalformed) && !errors.Is(err, errInvalid) && !errors.Is(err, errUnit) {
 				t.Fatalf("error of no kind: %v", err)
 			}
 			return
@@ -286,7 +295,7 @@ func FuzzDecodeFlat(f *testing.F) {
 		for _, m := range []*mapper{ms["zigbee2mqtt"], ms["tasmota"]} {
 			d, err := m.decode("dev", data, arrival)
 			if err != nil {
-				if !errors.Is(err, errMalformed) && !errors.Is(err, errInvalid) {
+				if !errors.Is(err, errMalformed) && !errors.Is(err, errInvalid) && !errors.Is(err, errUnit) {
 					t.Fatalf("error of no kind: %v", err)
 				}
 				continue

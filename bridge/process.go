@@ -106,7 +106,10 @@ func (b *Bridge) classify(m mqtt.Message) item {
 		d, err := mp.decode(device, payload, it.arrival)
 		if err != nil {
 			reason := ReasonMalformed
-			if errors.Is(err, errInvalid) {
+			switch {
+			case errors.Is(err, errUnit):
+				reason = ReasonUnit
+			case errors.Is(err, errInvalid):
 				reason = ReasonInvalid
 			}
 			it.dead(reason, "mapping %s: %v", mp.Name, err)

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
 	"time"
+
+	"github.com/tributary-iot/tributary/reading/unit"
 )
 
 // senmlRelative is the bound below which a SenML time is relative to now
@@ -47,10 +50,10 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 		return decoded{}, fmt.Errorf("%w: SenML: empty pack", errMalformed)
 	}
 	var (
-		d              decoded
-		bn, bu         string
-		bt, bv         float64
-		unitMismatches []string
+		d        decoded
+		bn, bu   string
+		bt, bv   float64
+		unitErrs []string
 	)
 	for i, raw := range raws {
 		// Check every key: one ending in '_' must be understood (section
@@ -102,42 +105,48 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 			}
 			continue
 		}
-		var v float64
+		from := bu // the record's unit
+		if r.U != nil {
+			from = *r.U
+		}
+		var (
+			v   float64
+			err error
+		)
 		switch {
 		case r.V != nil:
-			v = bv + *r.V
+			v, ok, err = f.numberValue(bv+*r.V, from)
 		case r.VB != nil:
-			if *r.VB {
-				v = 1
-			}
+			v = f.boolValue(*r.VB)
 		case r.VS != nil:
-			if v, ok = stringValue(f, *r.VS); !ok {
-				d.ignored++
-				continue
-			}
+			v, ok, err = f.stringValue(*r.VS, from)
 		default: // data, sums and records without a value are not readings
+			ok = false
+		}
+		var ue *unitError
+		switch {
+		case errors.As(err, &ue):
+			unitErrs = append(unitErrs, fmt.Sprintf("record %d (%s): %v", i, name, ue))
+			continue
+		case err != nil:
+			return decoded{}, fmt.Errorf("SenML record %d (%s): %w", i, name, err)
+		case !ok:
 			d.ignored++
 			continue
 		}
-		unit := bu
-		if r.U != nil {
-			unit = *r.U
-		}
-		switch {
-		case unit == "":
-			unit = cmp.Or(f.Unit, "1")
-		case f.Unit != "" && f.Unit != unit:
-			unitMismatches = append(unitMismatches, fmt.Sprintf("record %d (%s) in %q, mapping says %q", i, name, unit, f.Unit))
-			continue
+		// The mapping's unit, or else the record's own, or else "1".
+		stored := f.Unit
+		if stored == "" {
+			stored, _ = unit.Normalize(cmp.Or(from, "1"))
 		}
 		t := bt
 		if r.T != nil {
 			t += *r.T
 		}
-		d.readings = append(d.readings, m.reading(device, f, v, unit, saneTime(senmlTime(t, arrival), arrival)))
+		d.readings = append(d.readings, m.reading(device, f, v, stored, saneTime(senmlTime(t, arrival), arrival)))
 	}
-	if len(unitMismatches) > 0 {
-		return decoded{}, fmt.Errorf("%w: SenML unit differs from the mapping's: %s", errInvalid, strings.Join(unitMismatches, "; "))
+	if len(unitErrs) > 0 {
+		return decoded{}, fmt.Errorf("%w: SenML: %s", errUnit, strings.Join(unitErrs, "; "))
 	}
 	return d, nil
 }

@@ -49,10 +49,10 @@ func TestOpenSim(t *testing.T) {
 		unit     string
 		min, max float64
 	}{
-		"air/temperature": {"Cel", -10, 45}, "air/humidity": {"%RH", 1, 100}, "air/pressure": {"hPa", 900, 1100},
+		"air/temperature": {"Cel", -10, 45}, "air/humidity": {"%", 1, 100}, "air/pressure": {"hPa", 900, 1100},
 		"baro/temperature": {"Cel", -10, 45}, "baro/pressure": {"hPa", 900, 1100},
-		"leaf/temperature": {"Cel", -10, 45}, "leaf/humidity": {"%RH", 1, 100},
-		"canopy/temperature": {"Cel", -10, 45}, "canopy/humidity": {"%RH", 1, 100},
+		"leaf/temperature": {"Cel", -10, 45}, "leaf/humidity": {"%", 1, 100},
+		"canopy/temperature": {"Cel", -10, 45}, "canopy/humidity": {"%", 1, 100},
 		"light/illuminance": {"lx", 0, 120000},
 		"soil/moisture":     {"%", 0, 100},
 		"battery/voltage":   {"V", 11, 14.5},

@@ -11,7 +11,7 @@ func TestBatchRoundTrip(t *testing.T) {
 	ts := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
 	in := []Reading{
 		{Device: "pi-1", Sensor: "bme", Metric: "temperature", Value: 21.5, Unit: "Cel", Time: ts, Seq: 7},
-		{Device: "pi-1", Sensor: "bme", Metric: "humidity", Value: 40, Unit: "%RH", Time: ts, Seq: 8},
+		{Device: "pi-1", Sensor: "bme", Metric: "humidity", Value: 40, Unit: "%", Time: ts, Seq: 8},
 	}
 	b := AppendBatch(nil, in)
 	out, err := DecodeBatch(b)

@@ -21,8 +21,10 @@
 //	  - metric: what was measured (temperature, humidity, pressure, door, ...),
 //	    1 to 64 characters from [a-z0-9_].
 //	  - value: a finite number. Booleans (a door contact) are 0 or 1.
-//	  - unit: a UCUM-style unit code, at most 16 characters: Cel, hPa, %RH, lx,
-//	    V, 1 (dimensionless), ... The empty string is not allowed; use "1".
+//	  - unit: a UCUM unit code, at most 16 characters: Cel, hPa, % (relative
+//	    humidity too), lx, V, 1 (dimensionless), ... The empty string is not
+//	    allowed; use "1". Package reading/unit lists the codes Tributary
+//	    understands and converts between.
 //	  - ts: when the value was sampled, RFC 3339 in UTC with exactly
 //	    millisecond precision ("2006-01-02T15:04:05.000Z"). Decoding accepts
 //	    any RFC 3339 time and normalises it to UTC milliseconds.

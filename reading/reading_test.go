@@ -112,7 +112,7 @@ func TestValidateValue(t *testing.T) {
 
 func TestFrame(t *testing.T) {
 	a, b := valid(), valid()
-	b.Seq, b.Metric, b.Unit, b.Value = 43, "humidity", "%RH", 55.5
+	b.Seq, b.Metric, b.Unit, b.Value = 43, "humidity", "%", 55.5
 	raw := [][]byte{a.AppendJSON(nil), b.AppendJSON(nil)}
 	f, err := DecodeFrame(AppendReadingsFrame(nil, raw))
 	if err != nil {

@@ -57,7 +57,7 @@ const (
 // Unit codes (UCUM-style, as in package reading).
 const (
 	UnitCelsius     = "Cel"
-	UnitRelHumidity = "%RH"
+	UnitRelHumidity = "%" // UCUM percent (was "%RH", which no UCUM code is); dashboards show it as "% RH"
 	UnitHectopascal = "hPa"
 	UnitOne         = "1"
 	UnitLux         = "lx"

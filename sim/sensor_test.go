@@ -19,9 +19,9 @@ func TestClimateSensors(t *testing.T) {
 		s     sensors.Sensor
 		units []string
 	}{
-		{sim.NewClimateSensor("bme", c, clk.Now), []string{"Cel", "%RH", "hPa"}},
+		{sim.NewClimateSensor("bme", c, clk.Now), []string{"Cel", "%", "hPa"}},
 		{sim.NewTemperatureSensor("t", c, clk.Now), []string{"Cel"}},
-		{sim.NewHumiditySensor("h", c, clk.Now), []string{"%RH"}},
+		{sim.NewHumiditySensor("h", c, clk.Now), []string{"%"}},
 		{sim.NewPressureSensor("p", c, clk.Now), []string{"hPa"}},
 	} {
 		got, err := tc.s.Read(ctx)
@@ -87,6 +87,6 @@ func ExampleNewClimateSensor() {
 	}
 	// Output:
 	// temperature Cel
-	// humidity %RH
+	// humidity %
 	// pressure hPa
 }

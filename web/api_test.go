@@ -25,7 +25,7 @@ func TestDevices(t *testing.T) {
 	before := time.Now().Add(-time.Second)
 	f.ingest(t,
 		temp("greenhouse-1", 1, 21.5),
-		testReading("greenhouse-1", "bme280", "humidity", "%RH", 2, 55),
+		testReading("greenhouse-1", "bme280", "humidity", "%", 2, 55),
 		temp("greenhouse-1", 3, 21.75),
 		testReading("shed", "door", "door", "1", 7, 1),
 	)
@@ -45,7 +45,7 @@ func TestDevices(t *testing.T) {
 	if g.LastSeq != 3 || !g.Online || g.LastSeen.Before(before) {
 		t.Errorf("greenhouse-1: %+v", g)
 	}
-	if len(g.Latest) != 2 || g.Latest[0].Metric != "humidity" || g.Latest[0].Unit != "%RH" ||
+	if len(g.Latest) != 2 || g.Latest[0].Metric != "humidity" || g.Latest[0].Unit != "%" ||
 		g.Latest[1].Metric != "temperature" || g.Latest[1].Value != 21.75 {
 		t.Errorf("greenhouse-1 latest: %+v", g.Latest)
 	}

@@ -28,7 +28,7 @@ func TestDashboardBrowser(t *testing.T) {
 	cloud := startDashCloud(t)
 	start := time.Now().Add(-30 * time.Second).Truncate(time.Second)
 	gh1 := &dashDevice{id: "greenhouse-1", series: []dashSeries{
-		{"bme280", "temperature", "Cel", 21}, {"bme280", "humidity", "%RH", 55}, {"door", "door", "1", 0},
+		{"bme280", "temperature", "Cel", 21}, {"bme280", "humidity", "%", 55}, {"door", "door", "1", 0},
 	}}
 	gh2 := &dashDevice{id: "greenhouse-2", series: []dashSeries{{"bme280", "temperature", "Cel", 18}}}
 	shed := &dashDevice{id: "shed", series: []dashSeries{{"sht31", "temperature", "Cel", 9}}}
@@ -251,6 +251,47 @@ type hookChart struct {
 		Width  float64 `json:"width"`
 		Height float64 `json:"height"`
 	} `json:"canvas"`
+}
+
+// TestDashboardHumidityUnits: relative humidity is UCUM's "%", shown as
+// "% RH" for a humidity metric (and "%" for any other, a battery's);
+// history stored before the switch, in "%RH", is charted in the same
+// chart as the new readings.
+func TestDashboardHumidityUnits(t *testing.T) {
+	cloud := startDashCloud(t)
+	d := &dashDevice{id: "greenhouse-old", series: []dashSeries{{"sht31", "humidity", "%RH", 60}, {"zigbee", "battery", "%", 90}}}
+	const old, fresh = 10, 5
+	cloud.ingest(t, d.ticks(time.Now().Add(-20*time.Second), old)...)
+	d.series[0].unit = "%"
+	cloud.ingest(t, d.ticks(time.Now().Add(-5*time.Second), fresh)...)
+
+	b := browsertest.Start(t, 1280, 900)
+	b.Navigate(t, cloud.srv.URL+"/#device=greenhouse-old")
+	b.Await(t, "old and new humidity in one chart",
+		fmt.Sprintf(`tributary.selected() === 'greenhouse-old' && tributary.chartPoints('humidity') === %d && tributary.charts().length === 2`, old+fresh))
+	for _, c := range browsertest.Eval[[]hookChart](t, b, `tributary.charts()`) {
+		if c.Unit != "%" {
+			t.Errorf("chart %+v: want unit %%", c)
+		}
+	}
+	for sel, want := range map[string]string{
+		`.chart-card[data-metric="humidity"] h3`: "humidity (% RH)",
+		`.chart-card[data-metric="battery"] h3`:  "battery (%)",
+	} {
+		if got := browsertest.Eval[string](t, b, `document.querySelector('`+sel+`').textContent`); got != want {
+			t.Errorf("%s: %q, want %q", sel, got, want)
+		}
+	}
+	// The header and the device card are drawn on the next frame and the
+	// next refresh of the list.
+	b.Await(t, "humidity's newest value in % RH",
+		`document.querySelector('.chart-card[data-metric="humidity"] .now')?.textContent.endsWith(' % RH')`)
+	b.Await(t, "the device card lists humidity in % RH",
+		`document.querySelector('button[data-device="greenhouse-old"]')?.textContent.includes('% RH')`)
+	if got := browsertest.Eval[string](t, b, `document.querySelector('button[data-device="greenhouse-old"]').textContent`); strings.Contains(got, "%RH") {
+		t.Errorf("device card %q shows the unit code %%RH", got)
+	}
+	b.NoConsoleErrors(t)
 }
 
 // TestDashboardFollowsDevicePages: the device list comes in pages; the

@@ -42,7 +42,7 @@ func TestSameAnswersAsTheCloud(t *testing.T) {
 		}
 		rs = append(rs, reading.Reading{Device: dev, Sensor: []string{"bme", "bme", "bme", "door", "adc"}[s],
 			Metric: []string{"temperature", "humidity", "pressure", "door", "voltage"}[s], Value: v,
-			Unit: []string{"Cel", "%RH", "hPa", "1", "V"}[s], Time: now.Add(time.Duration(i) * 10 * time.Millisecond), Seq: uint64(100 + i)})
+			Unit: []string{"Cel", "%", "hPa", "1", "V"}[s], Time: now.Add(time.Duration(i) * 10 * time.Millisecond), Seq: uint64(100 + i)})
 	}
 	for i := 0; i < len(rs); i += 500 {
 		if _, err := cloudStore.Ingest(context.Background(), rs[i:i+500]); err != nil {

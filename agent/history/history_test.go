@@ -121,7 +121,7 @@ func fill(h *History, from time.Time, n int) []reading.Reading {
 		s := i % 3
 		v[s] = math.Round((v[s]+rnd.Float64()-0.5)*100) / 100
 		r := reading.Reading{Device: dev, Sensor: []string{"bme", "bme", "door"}[s], Metric: []string{"temperature", "humidity", "door"}[s],
-			Value: v[s], Unit: []string{"Cel", "%RH", "1"}[s], Time: from.Add(time.Duration(i) * 100 * time.Millisecond), Seq: uint64(i + 1)}
+			Value: v[s], Unit: []string{"Cel", "%", "1"}[s], Time: from.Add(time.Duration(i) * 100 * time.Millisecond), Seq: uint64(i + 1)}
 		h.Add(r)
 		rs = append(rs, r)
 	}

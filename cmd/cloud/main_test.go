@@ -70,7 +70,7 @@ func TestRunWithEmbeddedRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	r := reading.Reading{Device: "field-1", Sensor: "sht31", Metric: "humidity", Value: 61.5, Unit: "%RH", Time: time.Now().UTC().Truncate(time.Millisecond), Seq: 1}
+	r := reading.Reading{Device: "field-1", Sensor: "sht31", Metric: "humidity", Value: 61.5, Unit: "%", Time: time.Now().UTC().Truncate(time.Millisecond), Seq: 1}
 	if _, err := store.New(rdb, store.Options{}).Ingest(context.Background(), []reading.Reading{r}); err != nil {
 		t.Fatal(err)
 	}

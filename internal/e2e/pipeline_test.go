@@ -19,7 +19,7 @@ import (
 )
 
 // units is what each simulated metric must carry.
-var units = map[string]string{"temperature": "Cel", "humidity": "%RH", "pressure": "hPa", "door": "1",
+var units = map[string]string{"temperature": "Cel", "humidity": "%", "pressure": "hPa", "door": "1",
 	"on": "1", "duty": "%"} // the simulated heater's and fan's states
 
 // ranges are the physically believable values of each simulated metric.

@@ -176,7 +176,7 @@ func (s *Sensor) Model() string {
 }
 
 // Read measures once and returns temperature (Cel), then, on a BME280,
-// relative humidity (%RH), then pressure (hPa).
+// relative humidity (%), then pressure (hPa).
 //
 // It blocks for the measurement (about 8 ms at 1x oversampling, up to
 // 98 ms at 16x) or until ctx ends, when its next bus transfer fails and it

@@ -119,7 +119,7 @@ func TestRoundTrip(t *testing.T) {
 				}
 				check("temperature", "Cel", x.Temperature, 0.008)
 				check("pressure", "hPa", x.Pressure, tc.tolP)
-				check("humidity", "%RH", x.Humidity, 0.008)
+				check("humidity", "%", x.Humidity, 0.008)
 			}
 		})
 	}

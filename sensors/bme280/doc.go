@@ -4,7 +4,7 @@
 //
 //	bus, err := i2creg.Open("1") // main owns the bus
 //	s, err := bme280.New(bus, bme280.Options{Name: "greenhouse", Addr: 0x76})
-//	samples, err := s.Read(ctx) // temperature Cel, humidity %RH, pressure hPa
+//	samples, err := s.Read(ctx) // temperature Cel, humidity %, pressure hPa
 //
 // # Datasheets
 //

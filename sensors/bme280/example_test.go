@@ -50,6 +50,6 @@ func Example() {
 	// Output:
 	// BME280
 	// temperature 21.5 Cel
-	// humidity 48.0 %RH
+	// humidity 48.0 %
 	// pressure 1013.2 hPa
 }

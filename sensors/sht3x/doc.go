@@ -81,7 +81,7 @@
 //
 // # Units
 //
-// Temperature in Cel (sensors.UnitCelsius), relative humidity in %RH
+// Temperature in Cel (sensors.UnitCelsius), relative humidity in %
 // (sensors.UnitRelHumidity), metric names sensors.MetricTemperature and
 // sensors.MetricHumidity.
 package sht3x

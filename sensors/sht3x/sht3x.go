@@ -60,7 +60,7 @@ type Options struct {
 	StuckAfter int
 }
 
-// Sensor reads temperature (Cel) and relative humidity (%RH) from an
+// Sensor reads temperature (Cel) and relative humidity (%) from an
 // SHT3x (SHT30, SHT31, SHT35) in single-shot mode. It borrows its bus and
 // never closes it. It is safe for concurrent use; reads are serialised.
 type Sensor struct {
@@ -114,7 +114,7 @@ func (s *Sensor) Name() string { return s.c.Name() }
 // Read takes one high-repeatability measurement: it sends the command,
 // waits MeasurementTime (or until ctx ends) and reads both words, checking
 // their CRCs. It returns two samples, temperature (Cel) then humidity
-// (%RH), at the chip's resolution (0.01). Errors wrap a sensors kind:
+// (%), at the chip's resolution (0.01). Errors wrap a sensors kind:
 // ErrNoDevice or ErrBus (the transfer), ErrCRC, ErrOutOfRange (beyond
 // -40..125 °C), ErrStuck, or ctx's error. After a failed read the next one
 // starts with a soft reset, so a chip that was unplugged, browned out or

@@ -102,7 +102,7 @@ func TestReadRoundTrip(t *testing.T) {
 				}
 				if len(got) != 2 || got[0].Metric != sensors.MetricTemperature || got[0].Unit != sensors.UnitCelsius ||
 					got[1].Metric != sensors.MetricHumidity || got[1].Unit != sensors.UnitRelHumidity {
-					t.Fatalf("samples %+v, want temperature Cel then humidity %%RH", got)
+					t.Fatalf("samples %+v, want temperature Cel then humidity %%", got)
 				}
 				if d := math.Abs(got[0].Value - tc.t); d > 175.0/65535+0.005 {
 					t.Errorf("temperature %v, want %v (off by %.4f)", got[0].Value, tc.t, d)

@@ -63,6 +63,6 @@
 //
 // # Units
 //
-// Temperature in Cel (sensors.UnitCelsius), relative humidity in %RH
+// Temperature in Cel (sensors.UnitCelsius), relative humidity in %
 // (sensors.UnitRelHumidity).
 package sht4x

@@ -60,7 +60,7 @@ type Options struct {
 	StuckAfter int
 }
 
-// Sensor reads temperature (Cel) and relative humidity (%RH) from an
+// Sensor reads temperature (Cel) and relative humidity (%) from an
 // SHT4x (SHT40, SHT41, SHT45). It borrows its bus and never closes it. It
 // is safe for concurrent use; reads are serialised.
 type Sensor struct {
@@ -111,7 +111,7 @@ func (s *Sensor) Name() string { return s.c.Name() }
 // Read takes one high-precision measurement (command 0xFD, heater off):
 // it sends the command, waits MeasurementTime (or until ctx ends) and reads
 // both words, checking their CRCs. It returns two samples, temperature
-// (Cel) then humidity (%RH), rounded to 0.01. Errors wrap a sensors kind:
+// (Cel) then humidity (%), rounded to 0.01. Errors wrap a sensors kind:
 // ErrNoDevice or ErrBus (the transfer), ErrCRC, ErrOutOfRange (beyond
 // -40..125 °C), ErrStuck, or ctx's error. After a failed read the next one
 // starts with a soft reset.

@@ -164,7 +164,7 @@ func (s *Sensor) Name() string { return s.name }
 
 // Read takes one measurement: the command, a wait of m.MeasureTime (or
 // until ctx ends), and both words, CRC checked. It returns temperature
-// (Cel) then humidity (%RH), rounded to 0.01. Errors wrap a sensors kind:
+// (Cel) then humidity (%), rounded to 0.01. Errors wrap a sensors kind:
 // ErrNoDevice or ErrBus, ErrCRC, ErrOutOfRange, ErrStuck, or ctx's error.
 // After a failed read the next one starts with a soft reset.
 func (s *Sensor) Read(ctx context.Context) ([]sensors.Sample, error) {

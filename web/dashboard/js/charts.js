@@ -2,7 +2,7 @@
 // per sensor that measures it.
 
 import { SeriesWindow } from './series.js';
-import { compareMetrics, formatNumber, formatValue, unitLabel } from './format.js';
+import { canonicalUnit, compareMetrics, formatNumber, formatValue, unitLabel } from './format.js';
 
 // Charts keep the last WINDOW_MS of each series, at most MAX_POINTS points,
 // so memory stays bounded however long the page stays open.
@@ -39,7 +39,7 @@ const TIME_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 300, 600, 900, 1800, 3600
 
 // The y axis spans at least this much of a unit, so that sensor noise of
 // a steady value (0.02 hPa) does not fill the chart like a storm would.
-const MIN_SPAN = { Cel: 1, '[degF]': 2, '%RH': 2, hPa: 2, lx: 10, V: 0.1 };
+const MIN_SPAN = { Cel: 1, '[degF]': 2, '%': 2, hPa: 2, lx: 10, V: 0.1 };
 
 // yRange is uPlot's usual padded range, widened to the unit's minimum span.
 function yRange(unit) {
@@ -83,7 +83,7 @@ class ChartPanel {
     this.el.dataset.metric = metric;
     const head = document.createElement('header');
     const title = document.createElement('h3');
-    const u = unitLabel(unit);
+    const u = unitLabel(unit, metric);
     title.textContent = u ? `${metric} (${u})` : metric;
     this.nowEl = document.createElement('span');
     this.nowEl.className = 'now';
@@ -138,7 +138,7 @@ class ChartPanel {
           grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 },
         },
         {
-          stroke: fg, font, labelFont: font, label: unitLabel(this.unit), size: axisSize,
+          stroke: fg, font, labelFont: font, label: unitLabel(this.unit, this.metric), size: axisSize,
           grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 },
           ...(door ? { splits: () => [0, 1], values: (u, splits) => splits.map(show) } : {}),
         },
@@ -186,7 +186,7 @@ class ChartPanel {
       span.textContent = formatValue(this.metric, v.value, '1');
       return i ? [' / ', span] : [span];
     });
-    const u = unitLabel(this.unit);
+    const u = unitLabel(this.unit, this.metric);
     this.nowEl.replaceChildren(...spans, u && this.metric !== 'door' ? ` ${u}` : '');
   }
 
@@ -252,10 +252,12 @@ export class ChartBoard {
       if (r.device !== this.device) continue;
       const t = Date.parse(r.ts);
       if (!Number.isFinite(t)) continue;
-      const key = `${r.metric}\n${r.unit}`;
+      // Old unit codes ("%RH") are charted with their new ones ("%").
+      const unit = canonicalUnit(r.unit);
+      const key = `${r.metric}\n${unit}`;
       let p = this.panels.get(key);
       if (!p) {
-        p = new ChartPanel(r.metric, r.unit);
+        p = new ChartPanel(r.metric, unit);
         this.panels.set(key, p);
         this.insert(p);
       }

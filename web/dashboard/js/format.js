@@ -1,14 +1,34 @@
 // Display formatting: unit codes, values and ages.
 
-// Readings carry UCUM-style unit codes (see reading/doc.go); these are the
-// ones worth showing differently. Anything else is shown as sent.
+// Readings carry UCUM unit codes (see reading/doc.go and reading/unit);
+// these are the ones worth showing differently. Anything else is shown as
+// sent.
 const UNIT_LABELS = {
   Cel: '°C',
   '[degF]': '°F',
-  '%RH': '% RH',
+  '%RH': '% RH', // readings stored before humidity became UCUM's "%"
+  'mm[Hg]': 'mmHg',
+  "[in_i'Hg]": 'inHg',
   '[ppm]': 'ppm',
+  '[ppb]': 'ppb',
+  'ug/m3': 'µg/m³',
   '1': '',
 };
+
+// Codes that readings used to carry, and the code stored now: old data
+// is charted with new data of the same metric. Relative humidity was
+// "%RH" until Tributary stored UCUM's "%".
+const UNIT_RENAMED = { '%RH': '%' };
+
+/** canonicalUnit returns the code stored now for a unit code, old or new. */
+export function canonicalUnit(code) {
+  return Object.hasOwn(UNIT_RENAMED, code) ? UNIT_RENAMED[code] : code;
+}
+
+// isHumidity tells the metrics whose "%" is relative humidity.
+function isHumidity(metric) {
+  return /(^|_)humidity($|_)/.test(metric ?? '');
+}
 
 // These metrics come first, in this order, in charts and lists; the rest by name.
 const METRIC_ORDER = ['temperature', 'humidity', 'pressure', 'illuminance', 'voltage', 'door'];
@@ -22,8 +42,12 @@ export function compareMetrics(a, b) {
   return rank(a) - rank(b) || a.localeCompare(b);
 }
 
-/** unitLabel returns how to show a unit code ("" for dimensionless). */
-export function unitLabel(code) {
+/**
+ * unitLabel returns how to show a unit code ("" for dimensionless) of a
+ * metric: "%" of a humidity metric is relative humidity, "% RH".
+ */
+export function unitLabel(code, metric) {
+  if (code === '%' && isHumidity(metric)) return '% RH';
   return Object.hasOwn(UNIT_LABELS, code) ? UNIT_LABELS[code] : code;
 }
 
@@ -41,7 +65,7 @@ export function formatNumber(v) {
  */
 export function formatValue(metric, value, unit) {
   if (metric === 'door' && (value === 0 || value === 1)) return value ? 'open' : 'closed';
-  const u = unitLabel(unit);
+  const u = unitLabel(unit, metric);
   return u ? `${formatNumber(value)} ${u}` : formatNumber(value);
 }
 

@@ -30,10 +30,10 @@ func (m *mapper) decodeFlat(device string, payload []byte, arrival time.Time) (d
 	if err := flatten("", obj, leaves, 0); err != nil {
 		return decoded{}, err
 	}
-	t := arrival
+	var t time.Time // none: arrival (mapper.stamp)
 	if m.TimeField != "" {
 		if v, ok := leaves[m.TimeField]; ok {
-			t = saneTime(m.flatTime(v), arrival)
+			t = m.flatTime(v)
 		}
 	}
 	var d decoded

@@ -232,7 +232,7 @@ func TestParseMappingsRejects(t *testing.T) {
 		{"unknown key", "mappings:\n  - topic: a/+\n    formt: flat\n", `line 3: unknown key "formt"`},
 		{"bad format", "mappings:\n  - topic: a/+\n    format: xml\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", `line 2: mappings[0]: format "xml"`},
 		{"device twice", "mappings:\n  - topic: a/+\n    format: flat\n    device: d\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", "one of device"},
-		{"level beyond topic", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 3\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", "no single level"},
+		{"level beyond topic", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 3\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", "has no level there"},
 		{"flat without unit", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: temperature}}\n", "unit missing"},
 		{"bad metric", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: Temp, unit: Cel}}\n", "metric"},
 		{"own topics", "mappings:\n  - topic: tributary/+/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", "Tributary's own topics"},

@@ -92,16 +92,19 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 			d.ignored++ // a record without a name says nothing usable
 			continue
 		}
-		f, ok := m.Fields[name]
-		if !ok && n != "" {
-			f, ok = m.Fields[n]
+		unit := bu
+		if r.U != nil {
+			unit = *r.U
 		}
+		key, ok := m.senmlKey(name, n, unit)
 		if !ok {
-			if !m.ignore[name] && !m.ignore[n] {
-				d.ignored++
-			}
+			d.ignored++
 			continue
 		}
+		if m.ignore[key] {
+			continue
+		}
+		f := m.Fields[key]
 		var v float64
 		switch {
 		case r.V != nil:
@@ -119,10 +122,6 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 			d.ignored++
 			continue
 		}
-		unit := bu
-		if r.U != nil {
-			unit = *r.U
-		}
 		switch {
 		case unit == "":
 			unit = cmp.Or(f.Unit, "1")
@@ -134,7 +133,11 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 		if r.T != nil {
 			t += *r.T
 		}
-		d.readings = append(d.readings, m.reading(device, f, v, unit, saneTime(senmlTime(t, arrival), arrival)))
+		at, err := senmlTime(t, arrival)
+		if err != nil {
+			return decoded{}, fmt.Errorf("%w: SenML record %d (%s): %v", errInvalid, i, name, err)
+		}
+		d.readings = append(d.readings, m.reading(device, f, v, unit, at))
 	}
 	if len(unitMismatches) > 0 {
 		return decoded{}, fmt.Errorf("%w: SenML unit differs from the mapping's: %s", errInvalid, strings.Join(unitMismatches, "; "))
@@ -142,15 +145,55 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 	return d, nil
 }
 
+// senmlKey finds the entry of Fields or Ignore that a record of resolved
+// name (bn+n), own name n and unit takes, trying in order "name@unit",
+// "n@unit", "name", "n" and "@unit" ('@' is not allowed in SenML names,
+// RFC 8428 section 4.5.1). So a pack whose records share a name and
+// differ by unit (RFC 8428 section 5.1.3: %RH, lat, lon) maps each
+// record by its own unit.
+func (m *mapper) senmlKey(name, n, unit string) (string, bool) {
+	var keys [5]string
+	k := keys[:0]
+	if unit != "" {
+		k = append(k, name+"@"+unit)
+		if n != "" && n != name {
+			k = append(k, n+"@"+unit)
+		}
+	}
+	k = append(k, name)
+	if n != "" && n != name {
+		k = append(k, n)
+	}
+	if unit != "" {
+		k = append(k, "@"+unit)
+	}
+	for _, key := range k {
+		if _, ok := m.Fields[key]; ok {
+			return key, true
+		}
+		if m.ignore[key] {
+			return key, true
+		}
+	}
+	return "", false
+}
+
+// Bounds of SenML times (seconds): absolute ones up to maxSenMLTime (the
+// year 5138), relative ones back to minSenMLRelative (about 31 years).
+const (
+	maxSenMLTime     = 1e11
+	minSenMLRelative = -1e9
+)
+
 // senmlTime resolves a SenML time (seconds): 0 is now, below 2^28 relative
 // to now, else absolute.
-func senmlTime(t float64, now time.Time) time.Time {
-	if math.IsNaN(t) || math.IsInf(t, 0) || math.Abs(t) > 1e11 {
-		return time.Time{}
+func senmlTime(t float64, now time.Time) (time.Time, error) {
+	if math.IsNaN(t) || math.IsInf(t, 0) || t > maxSenMLTime || t < minSenMLRelative {
+		return time.Time{}, fmt.Errorf("time %v out of range", t)
 	}
 	if t < senmlRelative {
-		return now.Add(time.Duration(t * float64(time.Second)))
+		return now.Add(time.Duration(t * float64(time.Second))), nil
 	}
 	sec, frac := math.Modf(t)
-	return time.Unix(int64(sec), int64(frac*1e9))
+	return time.Unix(int64(sec), int64(frac*1e9)), nil
 }

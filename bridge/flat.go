@@ -127,7 +127,7 @@ func (m *mapper) flatTime(v any) time.Time {
 			return time.UnixMilli(int64(f))
 		}
 		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(frac*1e9))
+		return time.Unix(int64(sec), fracNanos(frac))
 	}
 	return time.Time{}
 }

@@ -195,5 +195,11 @@ func senmlTime(t float64, now time.Time) (time.Time, error) {
 		return now.Add(time.Duration(t * float64(time.Second))), nil
 	}
 	sec, frac := math.Modf(t)
-	return time.Unix(int64(sec), int64(frac*1e9)), nil
+	return time.Unix(int64(sec), fracNanos(frac)), nil
 }
+
+// fracNanos turns the fraction of a second of a float time into
+// nanoseconds, rounded to the microsecond: a float64 of about 1.7e9
+// seconds holds its fraction to within a few tenths of a microsecond, so
+// 1680962879.62 is read as .620 s, not .619999980.
+func fracNanos(frac float64) int64 { return int64(math.Round(frac*1e6)) * 1e3 }

@@ -387,14 +387,15 @@ func (m *mapper) device(topic string) (string, error) {
 
 // Slug maps a device name to a device id, for Mapping.DeviceNames
 // "slug". Byte by byte, of the name's UTF-8: ASCII letters, digits and
-// '-' are kept; '/' becomes '.'; every other byte (space, '.', '_',
-// punctuation, each byte of a non-ASCII letter) becomes '_' and its two
-// lower-case hex digits. So "kitchen/lamp" is "kitchen.lamp", "Living
-// Room" is "Living_20Room", "Küche" is "K_c3_bcche". The rule is
-// deterministic and reversible (every '.' of a slug stands for '/', every
-// '_' starts an escape), so two names never give the same slug. A slug
-// that is not a valid id with the mapping's device prefix (too long, or
-// not starting with a letter or digit) is dead-lettered, never cut.
+// '-' are kept; '/' becomes '.'; '_' becomes "__"; every other byte
+// (space, '.', punctuation, each byte of a non-ASCII letter) becomes '_'
+// and its two lower-case hex digits. So "kitchen/floor_light" is
+// "kitchen.floor__light", "Living Room" is "Living_20Room", "Küche" is
+// "K_c3_bcche". The rule is deterministic and reversible (a '.' of a slug
+// stands for '/', a '_' starts "__" or an escape of two hex digits), so
+// two names never give the same slug. A slug that is not a valid id with
+// the mapping's device prefix (over 64 bytes, or not starting with a
+// letter or digit) is dead-lettered, never cut.
 func Slug(name string) string {
 	var b strings.Builder
 	b.Grow(len(name))
@@ -406,6 +407,8 @@ func Slug(name string) string {
 			b.WriteByte(c)
 		case c == '/':
 			b.WriteByte('.')
+		case c == '_':
+			b.WriteString("__")
 		default:
 			b.WriteByte('_')
 			b.WriteByte(hex[c>>4])

@@ -47,8 +47,8 @@ type Mapping struct {
 	Name string `yaml:"name"`
 	// Topic is an MQTT topic filter ("zigbee2mqtt/+", "tele/+/SENSOR"),
 	// subscribed with QoS 1 (shared under Options.Group). It may not match
-	// Tributary's own topics. The first mapping whose filter matches a
-	// message's topic takes it.
+	// Tributary's own topics. The first mapping that takes a message's
+	// topic (its filter matches, and no Exclude pattern does) gets it.
 	Topic string `yaml:"topic"`
 	// Format is FormatSenML or FormatFlat.
 	Format string `yaml:"format"`

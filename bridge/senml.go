@@ -92,11 +92,11 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 			d.ignored++ // a record without a name says nothing usable
 			continue
 		}
-		unit := bu
+		from := bu // the record's unit
 		if r.U != nil {
-			unit = *r.U
+			from = *r.U
 		}
-		key, ok := m.senmlKey(name, n, unit)
+		key, ok := m.senmlKey(name, n, from)
 		if !ok {
 			d.ignored++
 			continue
@@ -123,10 +123,10 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 			continue
 		}
 		switch {
-		case unit == "":
-			unit = cmp.Or(f.Unit, "1")
-		case f.Unit != "" && f.Unit != unit:
-			unitMismatches = append(unitMismatches, fmt.Sprintf("record %d (%s) in %q, mapping says %q", i, name, unit, f.Unit))
+		case from == "":
+			from = cmp.Or(f.Unit, "1")
+		case f.Unit != "" && f.Unit != from:
+			unitMismatches = append(unitMismatches, fmt.Sprintf("record %d (%s) in %q, mapping says %q", i, name, from, f.Unit))
 			continue
 		}
 		t := bt
@@ -137,7 +137,7 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 		if err != nil {
 			return decoded{}, fmt.Errorf("%w: SenML record %d (%s): %v", errInvalid, i, name, err)
 		}
-		d.readings = append(d.readings, m.reading(device, f, v, unit, at))
+		d.readings = append(d.readings, m.reading(device, f, v, from, at))
 	}
 	if len(unitMismatches) > 0 {
 		return decoded{}, fmt.Errorf("%w: SenML unit differs from the mapping's: %s", errInvalid, strings.Join(unitMismatches, "; "))
@@ -146,26 +146,26 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 }
 
 // senmlKey finds the entry of Fields or Ignore that a record of resolved
-// name (bn+n), own name n and unit takes, trying in order "name@unit",
-// "n@unit", "name", "n" and "@unit" ('@' is not allowed in SenML names,
+// name (bn+n), own name n and unit u (as the record states it: u, else bu)
+// takes, trying in order "name@u", "n@u", "name", "n" and "@u" ('@' is not allowed in SenML names,
 // RFC 8428 section 4.5.1). So a pack whose records share a name and
 // differ by unit (RFC 8428 section 5.1.3: %RH, lat, lon) maps each
 // record by its own unit.
-func (m *mapper) senmlKey(name, n, unit string) (string, bool) {
+func (m *mapper) senmlKey(name, n, u string) (string, bool) {
 	var keys [5]string
 	k := keys[:0]
-	if unit != "" {
-		k = append(k, name+"@"+unit)
+	if u != "" {
+		k = append(k, name+"@"+u)
 		if n != "" && n != name {
-			k = append(k, n+"@"+unit)
+			k = append(k, n+"@"+u)
 		}
 	}
 	k = append(k, name)
 	if n != "" && n != name {
 		k = append(k, n)
 	}
-	if unit != "" {
-		k = append(k, "@"+unit)
+	if u != "" {
+		k = append(k, "@"+u)
 	}
 	for _, key := range k {
 		if _, ok := m.Fields[key]; ok {

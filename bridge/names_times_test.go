@@ -316,3 +316,38 @@ func TestNamesAndTimesDeadLetters(t *testing.T) {
 	}
 	awaitCount(t, e.st, "probe", 2)
 }
+
+// The cost of mapping a SenML pack whose records are keyed by unit and
+// restamped (RFC 8428 section 5.1.3, 13 records).
+func BenchmarkDecodeSenMLRestamp(b *testing.B) {
+	ms, err := ParseMappings([]byte(ExampleMappings()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var m *mapper
+	for _, x := range ms {
+		if x.Name == "senml" {
+			if m, err = compileMapping(x); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	payload := []byte(exampleCases[4].payload)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		d, err := m.decode("tracker-1", payload, senmlArrival)
+		if err != nil || d.restamped != 13 {
+			b.Fatalf("%+v, %v", d, err)
+		}
+	}
+}
+
+// Slug of a typical Zigbee2MQTT friendly name.
+func BenchmarkSlug(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if Slug("living room/floor_light") == "" {
+			b.Fatal("empty")
+		}
+	}
+}

@@ -369,8 +369,11 @@ func (b *Bridge) kindOf(topic string) string {
 	case matchFilter(eventsLevels, topic):
 		return kindEvents
 	}
-	if b.mapperFor(topic) != nil {
+	switch m, excluded := b.route(topic); {
+	case m != nil:
 		return kindMapped
+	case excluded:
+		return kindExcluded
 	}
 	return kindOther
 }
@@ -381,13 +384,23 @@ var (
 	eventsLevels   = strings.Split(mqttwire.EventsFilter, "/")
 )
 
-func (b *Bridge) mapperFor(topic string) *mapper {
+// route returns the first mapping that takes topic (its filter matches
+// and its Exclude does not), or nil; excluded reports that none takes it
+// and some mapping's Exclude left it out.
+func (b *Bridge) route(topic string) (m *mapper, excluded bool) {
 	for _, m := range b.mappers {
-		if matchFilter(m.levels, topic) {
-			return m
+		ok, ex := m.takes(topic)
+		if ok {
+			return m, false
 		}
+		excluded = excluded || ex
 	}
-	return nil
+	return nil, excluded
+}
+
+func (b *Bridge) mapperFor(topic string) *mapper {
+	m, _ := b.route(topic)
+	return m
 }
 
 // work stores queued messages, a group at a time, until ctx is done.
@@ -438,10 +451,13 @@ const (
 	ReasonUnrouted       = "unrouted"        // a topic that nothing handles
 	ReasonStoreRefused   = "store_refused"   // Redis refused the device's data for good (isPoison): retrying could not store it
 	ReasonUnit           = "unit"            // a mapped message whose unit (Field.UnitField, SenML u/bu) cannot be converted to the mapping's
+	ReasonBadDeviceName  = "bad_device_name" // a mapping's device name (from the topic) that makes no valid device id
+	ReasonTime           = "time"            // a mapped message's times outside the window, with Mapping.Times "refuse" (or spread too wide to restamp)
 )
 
 // Reasons lists every dead-letter reason.
-var Reasons = []string{ReasonTooLarge, ReasonMalformed, ReasonInvalid, ReasonDeviceMismatch, ReasonBadTopic, ReasonBadStatus, ReasonUnrouted, ReasonStoreRefused, ReasonUnit}
+var Reasons = []string{ReasonTooLarge, ReasonMalformed, ReasonInvalid, ReasonDeviceMismatch, ReasonBadTopic, ReasonBadStatus, ReasonUnrouted, ReasonStoreRefused,
+	ReasonBadDeviceName, ReasonTime, ReasonUnit}
 
 // isInvalid reports whether err is the store refusing a reading (as
 // opposed to Redis failing).

@@ -67,15 +67,18 @@
 //
 // # Foreign formats
 //
-// Mappings (see Mapping, ParseMappings and testdata/mappings.yaml) turn
-// SenML (RFC 8428) and flat JSON objects (Zigbee2MQTT, Tasmota) on other
-// topics into readings. Such devices number nothing, so their readings get
+// Mappings (see Mapping, ParseMappings, the reference README.md and the
+// example file ExampleMappings) turn SenML (RFC 8428) and flat JSON
+// objects (Zigbee2MQTT, Tasmota, Shelly, Home Assistant-style JSON) on
+// other topics into readings. Such devices number nothing, so their readings get
 // seqs from a counter per device in Redis (store.Store.NextSeqs). This path
 // is at-least-once: a message carries no identity of its own, so one that
 // is stored and then delivered again (the bridge died, or lost the broker,
 // before its acknowledgement arrived) is stored again under new seqs.
 // Fields that no mapping entry claims are ignored and counted, not
-// dead-lettered.
+// dead-lettered. Times outside the accepted window are restamped keeping
+// their spacing, or refused (Mapping.Times); device names that make no
+// valid id are dead-lettered or slugged (Mapping.DeviceNames, Slug).
 //
 // A Field gives a value its meaning: JSON booleans and string states
 // through Values ({true: 0, false: 1} for a Zigbee2MQTT contact, which is
@@ -93,13 +96,14 @@
 //
 // On Options.Registerer:
 //
-//	tributary_bridge_messages_received_total{kind}  kind: readings, status, mapped, events, other
+//	tributary_bridge_messages_received_total{kind}  kind: readings, status, mapped, events, excluded, other
 //	tributary_bridge_messages_stored_total{kind}    acknowledged after Redis stored them
 //	tributary_bridge_readings_stored_total
 //	tributary_bridge_duplicate_readings_total
 //	tributary_bridge_readings_refused_total{reason}  too_old, future: Redis refused them for good; acknowledged
 //	tributary_bridge_dead_letters_total{reason}
 //	tributary_bridge_ignored_fields_total{mapping}
+//	tributary_bridge_restamped_readings_total{mapping}  readings shifted into the accepted window (Mapping.Times)
 //	tributary_bridge_ingest_duration_seconds        histogram
 //	tributary_bridge_reading_latency_seconds        histogram: a new reading's timestamp to its storage (internal/latency)
 //	tributary_bridge_redis_up, tributary_bridge_redis_errors_total

@@ -32,10 +32,10 @@ func (m *mapper) decodeFlat(device string, payload []byte, arrival time.Time) (d
 	if err := flatten("", obj, leaves, 0); err != nil {
 		return decoded{}, err
 	}
-	t := arrival
+	var t time.Time // none: arrival (mapper.stamp)
 	if m.TimeField != "" {
 		if v, ok := leaves[m.TimeField]; ok {
-			t = saneTime(m.flatTime(v), arrival)
+			t = m.flatTime(v)
 		}
 	}
 	var d decoded
@@ -160,7 +160,7 @@ func (m *mapper) flatTime(v any) time.Time {
 			return time.UnixMilli(int64(f))
 		}
 		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(frac*1e9))
+		return time.Unix(int64(sec), fracNanos(frac))
 	}
 	return time.Time{}
 }

@@ -45,20 +45,50 @@ type Mapping struct {
 	Name string `yaml:"name"`
 	// Topic is an MQTT topic filter ("zigbee2mqtt/+", "tele/+/SENSOR"),
 	// subscribed with QoS 1 (shared under Options.Group). It may not match
-	// Tributary's own topics. The first mapping whose filter matches a
-	// message's topic takes it.
+	// Tributary's own topics. The first mapping that takes a message's
+	// topic (its filter matches, and no Exclude pattern does) gets it.
 	Topic string `yaml:"topic"`
 	// Format is FormatSenML or FormatFlat.
 	Format string `yaml:"format"`
 	// Device is the fixed device id of every reading; or
 	Device string `yaml:"device"`
-	// DeviceLevel is the topic level (1 = first) holding the device id: 2
-	// for "zigbee2mqtt/+" or "tele/+/SENSOR". A topic whose level is not a
-	// valid device id is dead-lettered (reason "bad_topic").
+	// DeviceLevel is the topic level (1 = first) holding the device name:
+	// 2 for "zigbee2mqtt/+" or "tele/+/SENSOR". Where that level of Topic
+	// is "#" ("zigbee2mqtt/#"), the name is every level from there on,
+	// joined by "/" ("kitchen/lamp" from "zigbee2mqtt/kitchen/lamp"): the
+	// way to take names that contain "/" (Zigbee2MQTT friendly names),
+	// with Exclude to leave the other topics under the filter out. The
+	// name becomes the device id by DeviceNames.
 	DeviceLevel int `yaml:"device_level"`
 	// DevicePrefix is put before the device id ("z2m-"), to keep foreign
 	// devices apart from each other and from Tributary agents. Default "".
 	DevicePrefix string `yaml:"device_prefix"`
+	// DeviceNames says how a name from the topic becomes a device id:
+	// DeviceNamesStrict (default) takes it as it is, and dead-letters a
+	// message whose name is not a valid id (reason "bad_device_name",
+	// naming it); DeviceNamesSlug maps every name to an id by the rule of
+	// Slug (deterministic, and two names never give the same id).
+	DeviceNames string `yaml:"device_names"`
+	// Exclude lists topic patterns this mapping leaves out although Topic
+	// matches them: MQTT filter syntax, where "#" may also stand inside a
+	// pattern, for any number of levels (none included). Zigbee2MQTT's own
+	// topics under "zigbee2mqtt/#": "zigbee2mqtt/bridge/#",
+	// "zigbee2mqtt/#/availability", "zigbee2mqtt/#/set/#",
+	// "zigbee2mqtt/#/get/#". The next mapping whose Topic matches may take
+	// such a message; if none does, it is acknowledged and dropped, counted
+	// in tributary_bridge_messages_received_total{kind="excluded"} (not a
+	// dead letter). Default none.
+	Exclude []string `yaml:"exclude"`
+	// Times says what to do with a message whose times fall outside the
+	// window MaxTimeBehind..MaxTimeAhead around its arrival (a device
+	// whose clock is not set): TimesRestamp (default) shifts all its
+	// readings by one offset so that the newest is stamped with the
+	// arrival time, keeping their spacing, and counts them in
+	// tributary_bridge_restamped_readings_total{mapping}; TimesRefuse
+	// dead-letters the message (reason "time"). A message spread over
+	// more than MaxTimeBehind is dead-lettered either way. Readings are
+	// never collapsed onto one instant.
+	Times string `yaml:"times"`
 	// Sensor is the sensor id of the readings (a Field may override it).
 	Sensor string `yaml:"sensor"`
 	// Fields maps a field (a flat path such as "AM2301.Temperature", or a
@@ -69,9 +99,12 @@ type Mapping struct {
 	// Ignore lists fields to drop without counting them ("linkquality").
 	Ignore []string `yaml:"ignore"`
 	// TimeField (flat only) is the path of the field holding the time of
-	// the values ("Time" for Tasmota): RFC 3339, or a time without zone
-	// (in TimeZone), or a number of seconds (milliseconds above 10^12)
-	// since 1970. Default none: arrival time.
+	// the values ("Time" for Tasmota, "last_seen" for Zigbee2MQTT with
+	// last_seen enabled, "params.ts" for Shelly): RFC 3339, or a time
+	// without zone (in TimeZone), or a number of seconds (milliseconds
+	// above 10^12) since 1970. A message without it, or with one that is
+	// none of these, is stamped with its arrival time. Default none:
+	// arrival time.
 	TimeField string `yaml:"time_field"`
 	// TimeZone (an IANA name, "Europe/Berlin") is where zone-less times
 	// are read. Default UTC.
@@ -127,25 +160,40 @@ type Field struct {
 }
 
 // Times of a foreign message are used when they are within this window of
-// its arrival; otherwise (a device without a set clock) arrival time is.
+// its arrival; otherwise Mapping.Times says what happens.
 const (
 	MaxTimeAhead  = 10 * time.Minute
 	MaxTimeBehind = 30 * 24 * time.Hour
+)
+
+// Values of Mapping.Times.
+const (
+	TimesRestamp = "restamp"
+	TimesRefuse  = "refuse"
+)
+
+// Values of Mapping.DeviceNames.
+const (
+	DeviceNamesStrict = "strict"
+	DeviceNamesSlug   = "slug"
 )
 
 // Errors of decoding a foreign message, mapped to dead-letter reasons.
 var (
 	errMalformed = errors.New("malformed")
 	errInvalid   = errors.New("invalid")
-	errUnit      = errors.New("unit") // a payload's unit that cannot be converted to the field's
+	errUnit      = errors.New("unit")            // a payload's unit that cannot be converted to the field's
+	errTime      = errors.New("time")            // ReasonTime
+	errName      = errors.New("bad device name") // ReasonBadDeviceName
 )
 
 // mapper is a validated Mapping.
 type mapper struct {
 	Mapping
-	levels []string
-	loc    *time.Location
-	ignore map[string]bool
+	levels  []string
+	exclude [][]string // Exclude, split in levels
+	loc     *time.Location
+	ignore  map[string]bool
 	// unitFields are the flat paths that Fields' UnitField name.
 	unitFields map[string]bool
 }
@@ -176,14 +224,33 @@ func compileMapping(m Mapping) (*mapper, error) {
 		return nil, errors.New("give one of device (a fixed id) and device_level (the topic level holding it)")
 	case m.Device != "" && !reading.ValidID(m.DevicePrefix+m.Device):
 		return nil, fmt.Errorf("device %q is not a valid device id", m.DevicePrefix+m.Device)
-	case m.DeviceLevel < 0 || m.DeviceLevel > len(c.levels) || m.DeviceLevel > 0 && c.levels[m.DeviceLevel-1] == "#":
-		return nil, fmt.Errorf("device_level %d: topic %q has no single level there", m.DeviceLevel, m.Topic)
+	case m.DeviceLevel < 0 || m.DeviceLevel > len(c.levels):
+		return nil, fmt.Errorf("device_level %d: topic %q has no level there", m.DeviceLevel, m.Topic)
 	case !reading.ValidID(m.Sensor):
 		return nil, fmt.Errorf("sensor %q is not a valid sensor id", m.Sensor)
 	case len(m.Fields) == 0:
 		return nil, errors.New("fields: none; map at least one field to a metric")
 	case m.TimeField != "" && m.Format != FormatFlat:
 		return nil, errors.New("time_field is for the flat format (SenML carries its own times)")
+	}
+	switch m.Times {
+	case "", TimesRestamp, TimesRefuse:
+	default:
+		return nil, fmt.Errorf("times %q: want %s or %s", m.Times, TimesRestamp, TimesRefuse)
+	}
+	switch m.DeviceNames {
+	case "", DeviceNamesStrict, DeviceNamesSlug:
+	default:
+		return nil, fmt.Errorf("device_names %q: want %s or %s", m.DeviceNames, DeviceNamesStrict, DeviceNamesSlug)
+	}
+	if m.DevicePrefix != "" && !reading.ValidID(m.DevicePrefix) {
+		return nil, fmt.Errorf("device_prefix %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", m.DevicePrefix)
+	}
+	for _, x := range m.Exclude {
+		if err := validPattern(x); err != nil {
+			return nil, fmt.Errorf("exclude: %w", err)
+		}
+		c.exclude = append(c.exclude, strings.Split(x, "/"))
 	}
 	if m.TimeZone != "" {
 		loc, err := time.LoadLocation(m.TimeZone)
@@ -275,28 +342,135 @@ func matchFilter(levels []string, topic string) bool {
 	return false
 }
 
-// device returns the device id of a message on topic.
-func (m *mapper) device(topic string) (string, error) {
-	id := m.Device
-	if m.DeviceLevel > 0 {
-		levels := strings.Split(topic, "/")
-		if m.DeviceLevel > len(levels) {
-			return "", fmt.Errorf("topic %q has no level %d", topic, m.DeviceLevel)
+// validPattern checks an Exclude pattern: a topic filter in which '#' may
+// also stand inside.
+func validPattern(p string) error {
+	if p == "" {
+		return errors.New("empty pattern")
+	}
+	for _, l := range strings.Split(p, "/") {
+		if strings.ContainsAny(l, "+#") && len(l) > 1 {
+			return fmt.Errorf("pattern %q: wildcards %q must fill a whole level", p, l)
 		}
-		id = levels[m.DeviceLevel-1]
+	}
+	return nil
+}
+
+// matchPattern reports whether the topic's levels match the pattern's,
+// where "#" stands for any number of levels (none included), anywhere.
+func matchPattern(pattern, topic []string) bool {
+	for len(pattern) > 0 {
+		switch p := pattern[0]; p {
+		case "#":
+			for i := 0; i <= len(topic); i++ {
+				if matchPattern(pattern[1:], topic[i:]) {
+					return true
+				}
+			}
+			return false
+		default:
+			if len(topic) == 0 || p != "+" && p != topic[0] {
+				return false
+			}
+		}
+		pattern, topic = pattern[1:], topic[1:]
+	}
+	return len(topic) == 0
+}
+
+// takes reports whether the mapping takes a message on topic: its filter
+// matches, and no Exclude pattern does. excluded reports a topic the
+// filter matches and an Exclude pattern leaves out.
+func (m *mapper) takes(topic string) (ok, excluded bool) {
+	if !matchFilter(m.levels, topic) {
+		return false, false
+	}
+	if len(m.exclude) > 0 {
+		levels := strings.Split(topic, "/")
+		for _, x := range m.exclude {
+			if matchPattern(x, levels) {
+				return false, true
+			}
+		}
+	}
+	return true, false
+}
+
+// device returns the device id of a message on topic; an error wraps
+// errName when the name the topic gives makes no valid id.
+func (m *mapper) device(topic string) (string, error) {
+	if m.DeviceLevel == 0 {
+		return m.DevicePrefix + m.Device, nil
+	}
+	levels := strings.Split(topic, "/")
+	if m.DeviceLevel > len(levels) {
+		return "", fmt.Errorf("%w: topic %q has no level %d", errName, topic, m.DeviceLevel)
+	}
+	name := levels[m.DeviceLevel-1]
+	if m.levels[m.DeviceLevel-1] == "#" {
+		name = strings.Join(levels[m.DeviceLevel-1:], "/")
+	}
+	if name == "" {
+		return "", fmt.Errorf("%w: topic %q has an empty device name at level %d", errName, topic, m.DeviceLevel)
+	}
+	id := name
+	if m.DeviceNames == DeviceNamesSlug {
+		id = Slug(name)
 	}
 	id = m.DevicePrefix + id
 	if !reading.ValidID(id) {
-		return "", fmt.Errorf("device %q from topic %q is not a valid device id", id, topic)
+		hint := ""
+		if m.DeviceNames != DeviceNamesSlug {
+			hint = " (device_names: slug maps any name to an id)"
+		} else if m.DevicePrefix == "" {
+			hint = " (a device_prefix such as \"dev-\" makes every slug a valid id)"
+		}
+		return "", fmt.Errorf("%w: device name %q from topic %q makes device id %q, not a valid id (letters, digits, '.', '_' and '-', starting with a letter or digit, at most %d bytes)%s",
+			errName, name, topic, id, reading.MaxIDLen, hint)
 	}
 	return id, nil
 }
 
+// Slug maps a device name to a device id, for Mapping.DeviceNames
+// "slug". Byte by byte, of the name's UTF-8: ASCII letters, digits and
+// '-' are kept; '/' becomes '.'; '_' becomes "__"; every other byte
+// (space, '.', punctuation, each byte of a non-ASCII letter) becomes '_'
+// and its two lower-case hex digits. So "kitchen/floor_light" is
+// "kitchen.floor__light", "Living Room" is "Living_20Room", "Küche" is
+// "K_c3_bcche". The rule is deterministic and reversible (a '.' of a slug
+// stands for '/', a '_' starts "__" or an escape of two hex digits), so
+// two names never give the same slug. A slug that is not a valid id with
+// the mapping's device prefix (over 64 bytes, or not starting with a
+// letter or digit) is dead-lettered, never cut.
+func Slug(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	const hex = "0123456789abcdef"
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-':
+			b.WriteByte(c)
+		case c == '/':
+			b.WriteByte('.')
+		case c == '_':
+			b.WriteString("__")
+		default:
+			b.WriteByte('_')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}
+
 // decoded is what a mapping makes of one message: readings without seqs
-// (Seq 0), and how many fields it ignored.
+// (Seq 0), how many fields it ignored, and how many readings it
+// restamped.
 type decoded struct {
-	readings []reading.Reading
-	ignored  int
+	readings  []reading.Reading
+	ignored   int
+	restamped int
 }
 
 // decode turns payload into readings of device. Errors wrap errMalformed,
@@ -311,6 +485,9 @@ func (m *mapper) decode(device string, payload []byte, arrival time.Time) (decod
 		d, err = m.decodeFlat(device, payload, arrival)
 	}
 	if err != nil {
+		return decoded{}, err
+	}
+	if d.restamped, err = m.stamp(d.readings, arrival); err != nil {
 		return decoded{}, err
 	}
 	for i := range d.readings {
@@ -328,11 +505,44 @@ func (m *mapper) reading(device string, f Field, v float64, unit string, t time.
 	return reading.Reading{Device: device, Sensor: cmp.Or(f.Sensor, m.Sensor), Metric: f.Metric, Value: v, Unit: unit, Time: t.UTC().Truncate(time.Millisecond)}
 }
 
-// saneTime returns t if it is within the window around arrival, else
-// arrival.
-func saneTime(t, arrival time.Time) time.Time {
-	if t.IsZero() || t.After(arrival.Add(MaxTimeAhead)) || t.Before(arrival.Add(-MaxTimeBehind)) {
-		return arrival
+// stamp applies Mapping.Times to the readings of one message, whose
+// times the decoders set (the zero time: none, arrival time is used). It
+// returns how many readings it restamped; an error wraps errTime.
+func (m *mapper) stamp(rs []reading.Reading, arrival time.Time) (int, error) {
+	arrival = arrival.UTC().Truncate(time.Millisecond)
+	if len(rs) == 0 {
+		return 0, nil
 	}
-	return t
+	var oldest, newest time.Time
+	for i := range rs {
+		if rs[i].Time.IsZero() {
+			rs[i].Time = arrival
+		}
+		if t := rs[i].Time; i == 0 || t.Before(oldest) {
+			oldest = t
+		}
+		if t := rs[i].Time; i == 0 || t.After(newest) {
+			newest = t
+		}
+	}
+	earliest, latest := arrival.Add(-MaxTimeBehind), arrival.Add(MaxTimeAhead)
+	if !oldest.Before(earliest) && !newest.After(latest) {
+		return 0, nil
+	}
+	window := func() string {
+		return fmt.Sprintf("times %s to %s outside the window %s to %s (arrival %s)", oldest.Format(reading.TimeLayout), newest.Format(reading.TimeLayout),
+			earliest.Format(reading.TimeLayout), latest.Format(reading.TimeLayout), arrival.Format(reading.TimeLayout))
+	}
+	if m.Times == TimesRefuse {
+		return 0, fmt.Errorf("%w: %s; times: refuse", errTime, window())
+	}
+	if newest.Sub(oldest) > MaxTimeBehind {
+		return 0, fmt.Errorf("%w: %s, spread over %s, more than the window behind arrival (%s): cannot restamp them keeping their spacing",
+			errTime, window(), newest.Sub(oldest), MaxTimeBehind)
+	}
+	shift := arrival.Sub(newest)
+	for i := range rs {
+		rs[i].Time = rs[i].Time.Add(shift)
+	}
+	return len(rs), nil
 }

@@ -235,7 +235,7 @@ func TestParseMappingsRejects(t *testing.T) {
 		{"unknown key", "mappings:\n  - topic: a/+\n    formt: flat\n", `line 3: unknown key "formt"`},
 		{"bad format", "mappings:\n  - topic: a/+\n    format: xml\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", `line 2: mappings[0]: format "xml"`},
 		{"device twice", "mappings:\n  - topic: a/+\n    format: flat\n    device: d\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", "one of device"},
-		{"level beyond topic", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 3\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", "no single level"},
+		{"level beyond topic", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 3\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", "has no level there"},
 		{"flat without unit", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: temperature}}\n", "unit missing"},
 		{"bad metric", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: Temp, unit: Cel}}\n", "metric"},
 		{"own topics", "mappings:\n  - topic: tributary/+/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", "Tributary's own topics"},
@@ -272,7 +272,7 @@ func FuzzDecodeSenML(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := m.decode("dev", data, arrival)
 		if err != nil {
-			if !errors.Is(err, errMalformed) && !errors.Is(err, errInvalid) && !errors.Is(err, errUnit) {
+			if !errors.Is(err, errMalformed) && !errors.Is(err, errInvalid) && !errors.Is(err, errUnit) && !errors.Is(err, errTime) {
 				t.Fatalf("error of no kind: %v", err)
 			}
 			return
@@ -295,7 +295,7 @@ func FuzzDecodeFlat(f *testing.F) {
 		for _, m := range []*mapper{ms["zigbee2mqtt"], ms["tasmota"]} {
 			d, err := m.decode("dev", data, arrival)
 			if err != nil {
-				if !errors.Is(err, errMalformed) && !errors.Is(err, errInvalid) && !errors.Is(err, errUnit) {
+				if !errors.Is(err, errMalformed) && !errors.Is(err, errInvalid) && !errors.Is(err, errUnit) && !errors.Is(err, errTime) {
 					t.Fatalf("error of no kind: %v", err)
 				}
 				continue

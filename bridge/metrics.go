@@ -14,6 +14,7 @@ const (
 	kindMapped   = "mapped"   // a foreign format on a mapping's topic
 	kindEvents   = "events"   // a batch of command events on EventsTopic
 	kindOther    = "other"    // a topic nothing claims
+	kindExcluded = "excluded" // a topic a mapping's filter matches and its exclude leaves out
 )
 
 // metrics are the bridge's Prometheus metrics.
@@ -25,6 +26,7 @@ type metrics struct {
 	refused         *prometheus.CounterVec
 	deadLetters     *prometheus.CounterVec
 	ignored         *prometheus.CounterVec
+	restamped       *prometheus.CounterVec
 	ingest          prometheus.Histogram
 	latency         prometheus.Histogram
 	redisUp         prometheus.Gauge
@@ -42,7 +44,7 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64, mappings []s
 	m := &metrics{
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_bridge_messages_received_total",
-			Help: "MQTT messages received, by kind (readings, status, mapped, other); a redelivered message counts again.",
+			Help: "MQTT messages received, by kind (readings, status, mapped, events, excluded: left out by a mapping's exclude, other); a redelivered message counts again.",
 		}, []string{"kind"}),
 		stored: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_bridge_messages_stored_total",
@@ -72,6 +74,10 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64, mappings []s
 		ignored: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_bridge_ignored_fields_total",
 			Help: "Fields of foreign-format messages that no mapping entry claims (or whose value is not a number), by mapping.",
+		}, []string{"mapping"}),
+		restamped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_bridge_restamped_readings_total",
+			Help: "Readings of foreign-format messages whose times fell outside the accepted window, shifted (keeping their spacing) so that the newest of the message is stamped with its arrival time, by mapping (Mapping.Times restamp).",
 		}, []string{"mapping"}),
 		ingest: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tributary_bridge_ingest_duration_seconds",
@@ -115,6 +121,7 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64, mappings []s
 		m.received.WithLabelValues(k)
 		m.stored.WithLabelValues(k)
 	}
+	m.received.WithLabelValues(kindExcluded)
 	for _, r := range []string{store.RefusedTooOld, store.RefusedFuture} {
 		m.refused.WithLabelValues(r)
 	}
@@ -123,9 +130,10 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64, mappings []s
 	}
 	for _, name := range mappings {
 		m.ignored.WithLabelValues(name)
+		m.restamped.WithLabelValues(name)
 	}
 	if reg != nil {
-		reg.MustRegister(m.received, m.stored, m.readings, m.duplicates, m.refused, m.deadLetters, m.ignored,
+		reg.MustRegister(m.received, m.stored, m.readings, m.duplicates, m.refused, m.deadLetters, m.ignored, m.restamped,
 			m.ingest, m.latency, m.redisUp, m.redisErrors, m.mqttUp, m.connectionsLost, m.queue,
 			m.commandsRelayed, m.commandsRefused, m.eventsRelayed)
 	}

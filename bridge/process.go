@@ -20,17 +20,18 @@ import (
 
 // item is one received message and what it asks of Redis.
 type item struct {
-	msg      mqtt.Message
-	kind     string
-	arrival  time.Time
-	readings []reading.Reading // to ingest; a mapped item's seqs are 0 until assigned
-	device   string            // of a mapped item, for its seqs
-	status   *mqttwire.Status  // an online status, to record as a boot
-	reason   string            // dead letter: why
-	detail   string            // dead letter: the error
-	mapping  string            // of a mapped item
-	ignored  int               // fields a mapping ignored
-	events   []command.Event   // command events of device, to store
+	msg       mqtt.Message
+	kind      string
+	arrival   time.Time
+	readings  []reading.Reading // to ingest; a mapped item's seqs are 0 until assigned
+	device    string            // of a mapped item, for its seqs
+	status    *mqttwire.Status  // an online status, to record as a boot
+	reason    string            // dead letter: why
+	detail    string            // dead letter: the error
+	mapping   string            // of a mapped item
+	ignored   int               // fields a mapping ignored
+	restamped int               // readings a mapping restamped
+	events    []command.Event   // command events of device, to store
 }
 
 func (it *item) dead(reason string, format string, args ...any) {
@@ -100,7 +101,7 @@ func (b *Bridge) classify(m mqtt.Message) item {
 		it.mapping = mp.Name
 		device, err := mp.device(topic)
 		if err != nil {
-			it.dead(ReasonBadTopic, "mapping %s: %v", mp.Name, err)
+			it.dead(ReasonBadDeviceName, "mapping %s: %v", mp.Name, err)
 			return it
 		}
 		d, err := mp.decode(device, payload, it.arrival)
@@ -111,11 +112,14 @@ func (b *Bridge) classify(m mqtt.Message) item {
 				reason = ReasonUnit
 			case errors.Is(err, errInvalid):
 				reason = ReasonInvalid
+			case errors.Is(err, errTime):
+				reason = ReasonTime
 			}
 			it.dead(reason, "mapping %s: %v", mp.Name, err)
 			return it
 		}
-		it.device, it.readings, it.ignored = device, d.readings, d.ignored
+		it.device, it.readings, it.ignored, it.restamped = device, d.readings, d.ignored, d.restamped
+	case kindExcluded: // left out by a mapping's exclude: acknowledged, dropped
 	default:
 		it.dead(ReasonUnrouted, "no mapping for topic %q", topic)
 	}
@@ -196,9 +200,15 @@ func (b *Bridge) process(ctx context.Context, msgs []mqtt.Message, r *redisState
 			b.log.Debug("message dead-lettered", "topic", it.msg.Topic(), "reason", it.reason, "err", it.detail)
 			continue
 		}
+		if it.kind == kindExcluded {
+			continue
+		}
 		b.met.stored.WithLabelValues(it.kind).Inc()
 		if it.ignored > 0 {
 			b.met.ignored.WithLabelValues(it.mapping).Add(float64(it.ignored))
+		}
+		if it.restamped > 0 {
+			b.met.restamped.WithLabelValues(it.mapping).Add(float64(it.restamped))
 		}
 	}
 	return true

@@ -95,20 +95,19 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 			d.ignored++ // a record without a name says nothing usable
 			continue
 		}
-		f, ok := m.Fields[name]
-		if !ok && n != "" {
-			f, ok = m.Fields[n]
-		}
-		if !ok {
-			if !m.ignore[name] && !m.ignore[n] {
-				d.ignored++
-			}
-			continue
-		}
 		from := bu // the record's unit
 		if r.U != nil {
 			from = *r.U
 		}
+		key, ok := m.senmlKey(name, n, from)
+		if !ok {
+			d.ignored++
+			continue
+		}
+		if m.ignore[key] {
+			continue
+		}
+		f := m.Fields[key]
 		var (
 			v   float64
 			err error
@@ -143,7 +142,11 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 		if r.T != nil {
 			t += *r.T
 		}
-		d.readings = append(d.readings, m.reading(device, f, v, stored, saneTime(senmlTime(t, arrival), arrival)))
+		at, terr := senmlTime(t, arrival)
+		if terr != nil {
+			return decoded{}, fmt.Errorf("%w: SenML record %d (%s): %v", errInvalid, i, name, terr)
+		}
+		d.readings = append(d.readings, m.reading(device, f, v, stored, at))
 	}
 	if len(unitErrs) > 0 {
 		return decoded{}, fmt.Errorf("%w: SenML: %s", errUnit, strings.Join(unitErrs, "; "))
@@ -151,15 +154,61 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 	return d, nil
 }
 
+// senmlKey finds the entry of Fields or Ignore that a record of resolved
+// name (bn+n), own name n and unit u (as the record states it: u, else bu)
+// takes, trying in order "name@u", "n@u", "name", "n" and "@u" ('@' is not allowed in SenML names,
+// RFC 8428 section 4.5.1). So a pack whose records share a name and
+// differ by unit (RFC 8428 section 5.1.3: %RH, lat, lon) maps each
+// record by its own unit.
+func (m *mapper) senmlKey(name, n, u string) (string, bool) {
+	var keys [5]string
+	k := keys[:0]
+	if u != "" {
+		k = append(k, name+"@"+u)
+		if n != "" && n != name {
+			k = append(k, n+"@"+u)
+		}
+	}
+	k = append(k, name)
+	if n != "" && n != name {
+		k = append(k, n)
+	}
+	if u != "" {
+		k = append(k, "@"+u)
+	}
+	for _, key := range k {
+		if _, ok := m.Fields[key]; ok {
+			return key, true
+		}
+		if m.ignore[key] {
+			return key, true
+		}
+	}
+	return "", false
+}
+
+// Bounds of SenML times (seconds): absolute ones up to maxSenMLTime (the
+// year 5138), relative ones back to minSenMLRelative (about 31 years).
+const (
+	maxSenMLTime     = 1e11
+	minSenMLRelative = -1e9
+)
+
 // senmlTime resolves a SenML time (seconds): 0 is now, below 2^28 relative
 // to now, else absolute.
-func senmlTime(t float64, now time.Time) time.Time {
-	if math.IsNaN(t) || math.IsInf(t, 0) || math.Abs(t) > 1e11 {
-		return time.Time{}
+func senmlTime(t float64, now time.Time) (time.Time, error) {
+	if math.IsNaN(t) || math.IsInf(t, 0) || t > maxSenMLTime || t < minSenMLRelative {
+		return time.Time{}, fmt.Errorf("time %v out of range", t)
 	}
 	if t < senmlRelative {
-		return now.Add(time.Duration(t * float64(time.Second)))
+		return now.Add(time.Duration(t * float64(time.Second))), nil
 	}
 	sec, frac := math.Modf(t)
-	return time.Unix(int64(sec), int64(frac*1e9))
+	return time.Unix(int64(sec), fracNanos(frac)), nil
 }
+
+// fracNanos turns the fraction of a second of a float time into
+// nanoseconds, rounded to the microsecond: a float64 of about 1.7e9
+// seconds holds its fraction to within a few tenths of a microsecond, so
+// 1680962879.62 is read as .620 s, not .619999980.
+func fracNanos(frac float64) int64 { return int64(math.Round(frac*1e6)) * 1e3 }

@@ -37,6 +37,7 @@ const (
 )
 
 const usageHead = `Usage: bridge [flags]
+       bridge mappings --example | --check FILE
 
 Tributary's MQTT bridge: subscribes to tributary/+/readings,
 tributary/+/status and tributary/+/events (and the topics of --mappings) on
@@ -45,6 +46,11 @@ acknowledging a message only after Redis has it; it relays the commands the
 cloud records (tributary:command_outbox) to tributary/<device>/commands.
 Messages that fail the checks go to the Redis stream tributary:deadletter
 with the reason.
+
+Mappings (--mappings) turn other devices' messages (Zigbee2MQTT, Tasmota,
+Shelly, Home Assistant-style JSON, SenML) into readings: "bridge mappings
+--example" prints a complete, commented file, and the mapping reference,
+bridge/README.md in Tributary's source, describes every key.
 
 Passwords come from files (--mqtt-password-file, --redis-password-file),
 never from the command line; logged URLs are redacted.
@@ -69,7 +75,7 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	redis.Register(fs, "Redis `URL`: redis://[user@]host:port or rediss:// for TLS (the password in --redis-password-file, database 0 only) (default $REDIS_URL, else "+defaultRedis+")", false, "")
 	fs.StringVar(&cfg.mqtt.ClientID, "client-id", "", "MQTT client `id` on a broker without user names; with one, the id is the user name (default "+mqttwire.BridgeClientIDPrefix+"[-GROUP]-HOSTNAME)")
 	fs.StringVar(&cfg.group, "group", "", "share the readings with the other bridges of this `group` ($share/GROUP/...), each a broker user of its own; empty: receive all")
-	fs.StringVar(&mappingsFile, "mappings", "", "YAML `file` of mappings for foreign formats (SenML, Zigbee2MQTT, Tasmota); see bridge/testdata/mappings.yaml")
+	fs.StringVar(&mappingsFile, "mappings", "", "YAML `file` of mappings for other devices' formats (Zigbee2MQTT, Tasmota, Shelly, SenML ...); \"bridge mappings --example\" prints one, bridge/README.md describes every key")
 	fs.IntVar(&cfg.maxPayload, "max-payload", reading.MaxBatchEncoded, "largest message accepted, in `bytes`; larger ones are dead-lettered")
 	fs.IntVar(&cfg.queueSize, "queue-size", bridge.DefaultQueueSize, "`messages` received and waiting for Redis; keep it above the broker's max_inflight_messages")
 	fs.StringVar(&cfg.metricsListen, "metrics-listen", defaultMetricsListen, "`address` to serve /metrics, /healthz and /readyz (503 while not subscribed to the broker or Redis is unreachable) on; empty disables")

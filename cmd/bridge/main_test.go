@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/tributary-iot/tributary/bridge"
+	"github.com/tributary-iot/tributary/internal/cli"
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
 	"github.com/tributary-iot/tributary/internal/proctest"
 	"github.com/tributary-iot/tributary/internal/redistest"
@@ -418,4 +421,38 @@ func TestReadyzFollowsRedis(t *testing.T) {
 	awaitTrue(t, "a second line saying redis is back", func() bool {
 		return strings.Count(logs.String(), `msg="redis reachable again"`) == 2
 	})
+}
+
+// "bridge mappings --example" prints the embedded example, which --check
+// (and so --mappings) accepts; --help points to the reference, not to a
+// test file.
+func TestMappingsSubcommand(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"mappings", "--example"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != bridge.ExampleMappings() || !strings.Contains(out.String(), "zigbee2mqtt/#") {
+		t.Fatalf("mappings --example printed %d bytes, not the example file", out.Len())
+	}
+	file := writeFile(t, "example.yaml", out.String())
+	out.Reset()
+	if err := run(context.Background(), []string{"mappings", "--check", file}, &out, io.Discard); err != nil || !strings.Contains(out.String(), "5 mappings, valid") {
+		t.Fatalf("mappings --check of the example: %v, %q", err, out.String())
+	}
+	bad := writeFile(t, "bad.yaml", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    times: later\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n")
+	if err := run(context.Background(), []string{"mappings", "--check", bad}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), `line 2: mappings[0]: times "later"`) {
+		t.Errorf("mappings --check of a bad file: %v", err)
+	}
+	for _, args := range [][]string{{"mappings"}, {"mappings", "--example", "--check", file}, {"mappings", "extra"}} {
+		if err := run(context.Background(), args, io.Discard, io.Discard); !errors.As(err, new(cli.UsageError)) {
+			t.Errorf("%q: %v, want a usage error", args, err)
+		}
+	}
+	out.Reset()
+	if _, err := parseFlags([]string{"--help"}, &out, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	if h := out.String(); !strings.Contains(h, "bridge/README.md") || !strings.Contains(h, "bridge mappings --example") || strings.Contains(h, "testdata") {
+		t.Errorf("--help does not point to the mapping reference:\n%s", h)
+	}
 }

@@ -17,9 +17,13 @@ import (
 )
 
 // run is the whole program: it parses args, bridges until ctx is done, and
-// stops within the shutdown timeout. --help and --version print to stdout;
+// stops within the shutdown timeout (or, as "bridge mappings ...", prints
+// or checks mappings). --help and --version print to stdout;
 // logs go to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "mappings" {
+		return runMappings(args[1:], stdout)
+	}
 	cfg, err := parseFlags(args, stdout, os.Getenv)
 	if err != nil || cfg == nil {
 		return err // nil config: --version or --help was answered

@@ -57,6 +57,10 @@ accounts named by --operator may send commands to actuators. Requests must name 
 Flags:
 `
 
+// mappingsReference is the reference of the bridge's mappings
+// (--mqtt-mappings).
+const mappingsReference = "the mapping reference (bridge/README.md in Tributary's source)"
+
 // parseFlags parses args. It returns a nil config (and nil error) when it
 // has answered --help or --version on stdout.
 func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*config, error) {
@@ -129,7 +133,7 @@ func parseFlags(args []string, stdout io.Writer, getenv func(string) string) (*c
 	fs.DurationVar(&demoInterval, "demo-interval", time.Second, "sampling `interval` of the --demo agents")
 	mqtt.Register(fs, "also run the MQTT bridge: store what edge agents publish to the broker at this `URL` (mqtt:// or mqtts://)", true, "MQTT `user` name of the bridge")
 	fs.StringVar(&mqClientID, "mqtt-client-id", "", "MQTT client `id` of the bridge on a broker without user names; with one, the id is the user name (default tributary-bridge[-group]-<host name>)")
-	fs.StringVar(&mqMappings, "mqtt-mappings", "", "YAML `file` of mappings from other devices' formats (SenML, Zigbee2MQTT, Tasmota) to readings; see bridge.Mapping")
+	fs.StringVar(&mqMappings, "mqtt-mappings", "", "YAML `file` of mappings from other devices' formats (Zigbee2MQTT, Tasmota, Shelly, SenML ...) to readings: \"bridge mappings --example\" prints one, and "+mappingsReference+" describes every key")
 	fs.StringVar(&mqGroup, "mqtt-group", "", "share the subscription among the bridges of this `group` ($share/<group>/...), as several cloud replicas should, each a broker user of its own")
 
 	if answered, err := cli.Parse(fs, version, args, stdout); answered || err != nil {

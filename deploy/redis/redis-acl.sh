@@ -153,7 +153,7 @@ case $role in
     # may touch; XADD to a device's command stream and the outbox; PUBLISH
     # of the command's frame), the command log (the stream script), the
     # actuators (GETRANGE), PSUBSCRIBE to tributary:events:*.
-    rules="$conn $bridge +zrange +zadd +zscore +zrem +zremrangebyscore +hgetall +hlen +xrange +xlen +memory|usage +getrange +psubscribe +punsubscribe ~$p:* &$p:live:* &$p:events:*" ;;
+    rules="$conn $bridge +zcount +zrange +zadd +zscore +zrem +zremrangebyscore +hgetall +hlen +xrange +xlen +memory|usage +getrange +psubscribe +punsubscribe ~$p:* &$p:live:* &$p:events:*" ;;
   admin)
     rules='~* &* +@all' ;;
   remove)

@@ -65,6 +65,18 @@ images: ## container images of cloud, bridge, edge for linux/amd64, arm64, arm/v
 	$(GO) run ./internal/ociimage/mkimage --bin $(BIN)/images/bin --out $(BIN)/images --tag $(IMAGE_TAG) \
 		--version $(VERSION) --revision $$(git rev-parse HEAD 2>/dev/null)
 
+# Debian packages of the edge: Debian architecture, GOARCH, GOARM. armhf is
+# GOARM=6, so that one package runs on every Pi with 32-bit Raspberry Pi OS
+# (the Zero and Pi 1 are ARMv6).
+DEB_ARCHES := arm64:arm64: armhf:arm:6 amd64:amd64:
+
+deb: ## Debian packages of the edge (arm64, armhf for every 32-bit Pi, amd64): bin/deb/tributary-edge_*.deb, with dpkg-deb
+	@for a in $(DEB_ARCHES); do IFS=: read -r deb arch arm <<<"$$a"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+			-o $(BIN)/deb/$$deb/tributary-edge ./cmd/edge || exit 1; \
+		f=$$(deploy/deb/build.sh $$deb $(BIN)/deb/$$deb/tributary-edge $(VERSION) $(BIN)/deb) || exit 1; \
+		stat -c %s $$f | awk -v f=$$f '{printf "  %-52s %9d bytes  %5.1f MiB\n", f, $$1, $$1/1048576}'; done
+
 # The sensor packages whose tests test-arm runs on each ARM target.
 ARM_TEST_PKGS := ./sensors/... ./sim/i2csim/... ./sim/chip/... ./sim/gpiosim/... ./sim/w1sim/...
 

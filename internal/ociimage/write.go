@@ -92,6 +92,9 @@ func WriteArchive(file, dir string, mtime time.Time) (err error) {
 		err = tmp.Close()
 	}
 	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
 		err = os.Rename(tmp.Name(), file)
 	}
 	if err != nil {

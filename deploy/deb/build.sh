@@ -52,6 +52,8 @@ chmod 0644 "$root/usr/lib/systemd/system/tributary-edge.service"
 install -m 0644 "$top/cmd/edge/edge.example.yaml" "$root/etc/tributary/edge.yaml"
 install -m 0644 "$top/deploy/edge/pi-greenhouse.yaml" "$doc/examples/pi-greenhouse.yaml"
 install -m 0644 "$here/copyright" "$doc/copyright"
+install -d -m 0755 "$root/usr/share/lintian/overrides"
+install -m 0644 "$here/lintian-overrides" "$root/usr/share/lintian/overrides/tributary-edge"
 date=$(date -u -R ${SOURCE_DATE_EPOCH:+-d "@$SOURCE_DATE_EPOCH"})
 printf 'tributary-edge (%s) unstable; urgency=medium\n\n  * Built from %s.\n\n -- %s  %s\n' \
 	"$debver" "$version" "${DEB_MAINTAINER:-Tributary developers <tributary@tributary-iot.github.io>}" "$date" |

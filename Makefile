@@ -13,7 +13,7 @@ LDFLAGS := -s -w -X github.com/tributary-iot/tributary/internal/buildinfo.Versio
 # apt-get needs root; use sudo where we are not root and it exists.
 SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
 
-.PHONY: help demo test test-unit test-arm deps build bench lint cross clean
+.PHONY: help demo test test-unit test-arm deps build bench lint cross images deb clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -53,6 +53,33 @@ cross: ## static edge binaries for the Raspberry Pi: armv6, armv7, arm64 (sizes 
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/edge-linux-arm64 ./cmd/edge
 	@for f in $(BIN)/edge-linux-armv6 $(BIN)/edge-linux-armv7 $(BIN)/edge-linux-arm64; do \
 		stat -c %s $$f | awk -v f=$$f '{printf "  %-24s %9d bytes  %5.1f MiB\n", f, $$1, $$1/1048576}'; done
+
+# Images: every binary for every platform (os-arch+variant, GOARCH, GOARM),
+# then one multi-platform OCI image each, without a container engine.
+IMAGE_PLATFORMS := linux-amd64:amd64: linux-arm64:arm64: linux-armv7:arm:7 linux-armv6:arm:6
+IMAGE_TAG ?= latest
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+
+images: ## container images of cloud, bridge, edge for linux/amd64, arm64, arm/v7, arm/v6: bin/images/*.oci.tar (podman/docker load -i), no Docker needed
+	@for p in $(IMAGE_PLATFORMS); do IFS=: read -r slug arch arm <<<"$$p"; \
+		echo "  go build $$slug"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+			-o $(BIN)/images/bin/$$slug/ ./cmd/cloud ./cmd/bridge ./cmd/edge || exit 1; done
+	$(GO) run ./internal/ociimage/mkimage --bin $(BIN)/images/bin --out $(BIN)/images --tag $(IMAGE_TAG) \
+		--version $(VERSION) --revision $$(git rev-parse HEAD 2>/dev/null)
+
+# Debian packages of the edge: Debian architecture, GOARCH, GOARM. armhf is
+# GOARM=6, so that one package runs on every Pi with 32-bit Raspberry Pi OS
+# (the Zero and Pi 1 are ARMv6).
+DEB_ARCHES := arm64:arm64: armhf:arm:6 amd64:amd64:
+
+deb: ## Debian packages of the edge (arm64, armhf for every 32-bit Pi, amd64): bin/deb/tributary-edge_*.deb, with dpkg-deb
+	@for a in $(DEB_ARCHES); do IFS=: read -r deb arch arm <<<"$$a"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+			-o $(BIN)/deb/$$deb/tributary-edge ./cmd/edge || exit 1; \
+		f=$$(deploy/deb/build.sh $$deb $(BIN)/deb/$$deb/tributary-edge $(VERSION) $(BIN)/deb) || exit 1; \
+		stat -c %s $$f | awk -v f=$$f '{printf "  %-52s %9d bytes  %5.1f MiB\n", f, $$1, $$1/1048576}'; done
 
 # The sensor packages whose tests test-arm runs on each ARM target.
 ARM_TEST_PKGS := ./sensors/... ./sim/i2csim/... ./sim/chip/... ./sim/gpiosim/... ./sim/w1sim/...

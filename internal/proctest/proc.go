@@ -24,8 +24,15 @@ type Proc struct {
 // failed. Name names it in messages.
 func Start(tb testing.TB, name, path string, args ...string) *Proc {
 	tb.Helper()
+	return StartCmd(tb, name, exec.Command(path, args...))
+}
+
+// StartCmd is Start for a command the test prepared (its environment,
+// directory, SysProcAttr); StartCmd sets its Stdout and Stderr.
+func StartCmd(tb testing.TB, name string, cmd *exec.Cmd) *Proc {
+	tb.Helper()
 	done := make(chan struct{})
-	p := &Proc{Name: name, Cmd: exec.Command(path, args...), Log: &Log{}, Done: done}
+	p := &Proc{Name: name, Cmd: cmd, Log: &Log{}, Done: done}
 	p.Cmd.Stdout, p.Cmd.Stderr = p.Log, p.Log
 	if err := p.Cmd.Start(); err != nil {
 		tb.Fatalf("start %s: %v", name, err)

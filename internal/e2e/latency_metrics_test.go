@@ -3,8 +3,6 @@ package e2e
 import (
 	"math"
 	"net/http"
-	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"

@@ -540,9 +540,12 @@ func (m *mapper) stamp(rs []reading.Reading, arrival time.Time) (int, error) {
 		return 0, fmt.Errorf("%w: %s, spread over %s, more than the window behind arrival (%s): cannot restamp them keeping their spacing",
 			errTime, window(), newest.Sub(oldest), MaxTimeBehind)
 	}
-	shift := arrival.Sub(newest)
+	// Each reading lands its distance from the newest before the arrival.
+	// That distance is at most MaxTimeBehind; arrival.Sub(newest) is not
+	// bounded, and saturates at about 292 years (a SenML time of 1e11 s is
+	// the year 5138), which would leave the readings centuries ahead.
 	for i := range rs {
-		rs[i].Time = rs[i].Time.Add(shift)
+		rs[i].Time = arrival.Add(-newest.Sub(rs[i].Time))
 	}
 	return len(rs), nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -84,7 +83,7 @@ func (m *mapper) decodeFlat(device string, payload []byte, arrival time.Time) (d
 		d.readings = append(d.readings, m.reading(device, f, v, f.Unit, t))
 	}
 	if len(unitErrs) > 0 {
-		return decoded{}, fmt.Errorf("%w: %s", errUnit, strings.Join(unitErrs, "; "))
+		return decoded{}, fmt.Errorf("%w: %s", errUnit, joinUnitErrors(unitErrs))
 	}
 	return d, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/redis/go-redis/v9"
@@ -34,8 +35,28 @@ type item struct {
 	events    []command.Event   // command events of device, to store
 }
 
+// maxDeadLetterError bounds the error of a dead letter, in bytes: like its
+// payload (Options.DeadLetterPayload), it must not grow with what a device
+// sends (topics of 64 KiB, packs of thousands of records), since the
+// stream keeps up to Options.DeadLetterMaxLen entries.
+const maxDeadLetterError = 2048
+
 func (it *item) dead(reason string, format string, args ...any) {
-	it.reason, it.detail, it.readings, it.status, it.events = reason, fmt.Sprintf(format, args...), nil, nil, nil
+	it.reason, it.detail, it.readings, it.status, it.events = reason, truncateError(fmt.Sprintf(format, args...)), nil, nil, nil
+}
+
+// truncateError cuts s to at most maxDeadLetterError bytes, at a rune
+// boundary, saying how long it was.
+func truncateError(s string) string {
+	if len(s) <= maxDeadLetterError {
+		return s
+	}
+	suffix := fmt.Sprintf(" ... (error of %d bytes cut)", len(s))
+	cut := maxDeadLetterError - len(suffix)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + suffix
 }
 
 // classify decodes and checks a message; it touches no Redis.

@@ -149,7 +149,7 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 		d.readings = append(d.readings, m.reading(device, f, v, stored, at))
 	}
 	if len(unitErrs) > 0 {
-		return decoded{}, fmt.Errorf("%w: SenML: %s", errUnit, strings.Join(unitErrs, "; "))
+		return decoded{}, fmt.Errorf("%w: SenML: %s", errUnit, joinUnitErrors(unitErrs))
 	}
 	return d, nil
 }

@@ -108,3 +108,15 @@ func (f Field) numberValue(raw float64, from string) (float64, bool, error) {
 type unitError struct{ msg string }
 
 func (e *unitError) Error() string { return e.msg }
+
+// maxUnitErrors is how many unit errors of one message its error names;
+// the others are counted.
+const maxUnitErrors = 5
+
+// joinUnitErrors joins the first maxUnitErrors of errs and counts the rest.
+func joinUnitErrors(errs []string) string {
+	if len(errs) <= maxUnitErrors {
+		return strings.Join(errs, "; ")
+	}
+	return fmt.Sprintf("%s; and %d more", strings.Join(errs[:maxUnitErrors], "; "), len(errs)-maxUnitErrors)
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
+	"github.com/tributary-iot/tributary/reading"
 )
 
 // A hostile pack of many records whose units cannot be converted is
@@ -13,7 +14,7 @@ import (
 // an error that is bounded too: the dead-letter stream keeps up to
 // DeadLetterMaxLen entries, so an error that grows with the payload (one
 // sentence per record, four times the record's size) would let a device
-// fill Redis with megabytes per entry.
+// fill Redis with 100 KB per entry.
 func TestDeadLetterErrorBounded(t *testing.T) {
 	e := newEnv(t, mosquittotest.Options{})
 	mp := Mapping{Name: "senml", Topic: "senml/+", Format: FormatSenML, DeviceLevel: 2, Sensor: "s",
@@ -22,7 +23,7 @@ func TestDeadLetterErrorBounded(t *testing.T) {
 	c := mqttClient(t, e.mq.URL(), "gateway", "", "", nil)
 	var b strings.Builder
 	b.WriteString("[")
-	const n = 20000
+	const n = reading.MaxBatch // the most records a pack may have
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b.WriteString(",")
@@ -48,6 +49,42 @@ func TestDeadLetterErrorBounded(t *testing.T) {
 		t.Errorf("error of %d bytes, want at most %d", len(msg), maxDeadLetterError)
 	}
 	if dl[0]["payload_bytes"] != strconv.Itoa(b.Len()) || !strings.HasPrefix(b.String(), dl[0]["payload"].(string)) {
+		t.Errorf("payload not kept: %v bytes", dl[0]["payload_bytes"])
+	}
+}
+
+// A SenML pack may hold at most reading.MaxBatch records, as a native
+// batch may hold that many readings: with a base name, a record is 8
+// bytes ({"v":1}), so a 1 MB pack made 128,000 readings, took the bridge
+// about 2 s and 200 MB of allocations, and held every other device's
+// messages behind it. A larger pack is a dead letter (too_large) saying
+// so; the device's next pack, and other devices', are stored.
+func TestSenMLPackTooLarge(t *testing.T) {
+	e := newEnv(t, mosquittotest.Options{})
+	mp := Mapping{Name: "senml", Topic: "senml/+", Format: FormatSenML, DeviceLevel: 2, Sensor: "s",
+		Fields: map[string]Field{"temp": {Metric: "temperature", Unit: "Cel"}}}
+	br := startBridge(t, e, func(o *Options) { o.Mappings = []Mapping{mp} })
+	c := mqttClient(t, e.mq.URL(), "gateway", "", "", nil)
+	pack := func(n int) []byte {
+		return []byte(`[{"bn":"temp","v":1}` + strings.Repeat(`,{"v":1}`, n-1) + `]`)
+	}
+	big := pack(reading.MaxBatch + 1)
+	publish(t, c, "senml/hostile", big, false)
+	publish(t, c, "senml/hostile", pack(reading.MaxBatch), false)
+	publish(t, c, "senml/victim", pack(1), false)
+	awaitCount(t, e.st, "victim", 1)
+	awaitCount(t, e.st, "hostile", reading.MaxBatch)
+	eventually(t, "the large pack dead-lettered", func() bool {
+		return br.counter(t, "tributary_bridge_dead_letters_total", "reason", ReasonTooLarge) == 1
+	})
+	dl := deadLetters(t, e.rdb)
+	if len(dl) != 1 {
+		t.Fatalf("dead letters: %v", dl)
+	}
+	if msg := dl[0]["error"].(string); !strings.Contains(msg, "1001 records, limit 1000") {
+		t.Errorf("error %q does not say why", msg)
+	}
+	if dl[0]["payload_bytes"] != strconv.Itoa(len(big)) || !strings.HasPrefix(string(big), dl[0]["payload"].(string)) {
 		t.Errorf("payload not kept: %v bytes", dl[0]["payload_bytes"])
 	}
 }

@@ -181,6 +181,7 @@ const (
 // Errors of decoding a foreign message, mapped to dead-letter reasons.
 var (
 	errMalformed = errors.New("malformed")
+	errTooLarge  = errors.New("too large") // ReasonTooLarge
 	errInvalid   = errors.New("invalid")
 	errUnit      = errors.New("unit")            // a payload's unit that cannot be converted to the field's
 	errTime      = errors.New("time")            // ReasonTime
@@ -474,7 +475,7 @@ type decoded struct {
 }
 
 // decode turns payload into readings of device. Errors wrap errMalformed,
-// errInvalid or errUnit.
+// errTooLarge, errInvalid, errUnit or errTime.
 func (m *mapper) decode(device string, payload []byte, arrival time.Time) (decoded, error) {
 	var d decoded
 	var err error

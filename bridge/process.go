@@ -131,6 +131,8 @@ func (b *Bridge) classify(m mqtt.Message) item {
 			switch {
 			case errors.Is(err, errUnit):
 				reason = ReasonUnit
+			case errors.Is(err, errTooLarge):
+				reason = ReasonTooLarge
 			case errors.Is(err, errInvalid):
 				reason = ReasonInvalid
 			case errors.Is(err, errTime):

@@ -4,9 +4,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
 	"github.com/tributary-iot/tributary/reading"
+	"github.com/tributary-iot/tributary/store"
 )
 
 // A hostile pack of many records whose units cannot be converted is
@@ -87,4 +89,30 @@ func TestSenMLPackTooLarge(t *testing.T) {
 	if dl[0]["payload_bytes"] != strconv.Itoa(len(big)) || !strings.HasPrefix(string(big), dl[0]["payload"].(string)) {
 		t.Errorf("payload not kept: %v bytes", dl[0]["payload_bytes"])
 	}
+}
+
+// The window ahead of arrival in which a mapped message's times are kept
+// is no wider than the store's MaxFuture (the cloud's --max-future, as
+// published): a reading 5 minutes ahead under a MaxFuture of 1 minute is
+// restamped, not kept for the store to refuse (acknowledged, counted in
+// readings_refused_total{reason="future"}, no dead letter: lost).
+func TestMappedTimesWithinStoreMaxFuture(t *testing.T) {
+	e := newEnv(t, mosquittotest.Options{})
+	st := store.New(e.rdb, store.Options{MaxFuture: time.Minute})
+	mp := Mapping{Name: "z2m", Topic: "zigbee2mqtt/+", Format: FormatFlat, DeviceLevel: 2, Sensor: "s", TimeField: "last_seen",
+		Fields: map[string]Field{"temperature": {Metric: "temperature", Unit: "Cel"}}}
+	br := startBridge(t, e, func(o *Options) { o.Store, o.Mappings = st, []Mapping{mp} })
+	c := mqttClient(t, e.mq.URL(), "gateway", "", "", nil)
+	ahead := time.Now().Add(5 * time.Minute).UnixMilli()
+	publish(t, c, "zigbee2mqtt/lamp", []byte(`{"temperature":21,"last_seen":`+strconv.FormatInt(ahead, 10)+`}`), false)
+	eventually(t, "the message handled", func() bool {
+		return br.counter(t, "tributary_bridge_messages_stored_total", "kind", kindMapped) == 1
+	})
+	if n := br.counter(t, "tributary_bridge_readings_refused_total", "reason", store.RefusedFuture); n != 0 {
+		t.Errorf("%v readings refused as future", n)
+	}
+	if n := br.counter(t, "tributary_bridge_restamped_readings_total", "mapping", "z2m"); n != 1 {
+		t.Errorf("%v readings restamped, want 1", n)
+	}
+	awaitCount(t, st, "lamp", 1)
 }

@@ -160,7 +160,8 @@ type Field struct {
 }
 
 // Times of a foreign message are used when they are within this window of
-// its arrival; otherwise Mapping.Times says what happens.
+// its arrival; otherwise Mapping.Times says what happens. The window ahead
+// is narrower where the store's MaxFuture (the cloud's --max-future) is.
 const (
 	MaxTimeAhead  = 10 * time.Minute
 	MaxTimeBehind = 30 * 24 * time.Hour
@@ -477,6 +478,14 @@ type decoded struct {
 // decode turns payload into readings of device. Errors wrap errMalformed,
 // errTooLarge, errInvalid, errUnit or errTime.
 func (m *mapper) decode(device string, payload []byte, arrival time.Time) (decoded, error) {
+	return m.decodeAhead(device, payload, arrival, MaxTimeAhead)
+}
+
+// decodeAhead is decode with a window of ahead (at most MaxTimeAhead)
+// after arrival: the bridge narrows it to the store's MaxFuture, so that
+// readings the store would refuse as stamped too far ahead are restamped
+// (or refused, with a dead letter) here instead.
+func (m *mapper) decodeAhead(device string, payload []byte, arrival time.Time, ahead time.Duration) (decoded, error) {
 	var d decoded
 	var err error
 	switch m.Format {
@@ -488,7 +497,7 @@ func (m *mapper) decode(device string, payload []byte, arrival time.Time) (decod
 	if err != nil {
 		return decoded{}, err
 	}
-	if d.restamped, err = m.stamp(d.readings, arrival); err != nil {
+	if d.restamped, err = m.stamp(d.readings, arrival, ahead); err != nil {
 		return decoded{}, err
 	}
 	for i := range d.readings {
@@ -509,7 +518,7 @@ func (m *mapper) reading(device string, f Field, v float64, unit string, t time.
 // stamp applies Mapping.Times to the readings of one message, whose
 // times the decoders set (the zero time: none, arrival time is used). It
 // returns how many readings it restamped; an error wraps errTime.
-func (m *mapper) stamp(rs []reading.Reading, arrival time.Time) (int, error) {
+func (m *mapper) stamp(rs []reading.Reading, arrival time.Time, ahead time.Duration) (int, error) {
 	arrival = arrival.UTC().Truncate(time.Millisecond)
 	if len(rs) == 0 {
 		return 0, nil
@@ -526,7 +535,7 @@ func (m *mapper) stamp(rs []reading.Reading, arrival time.Time) (int, error) {
 			newest = t
 		}
 	}
-	earliest, latest := arrival.Add(-MaxTimeBehind), arrival.Add(MaxTimeAhead)
+	earliest, latest := arrival.Add(-MaxTimeBehind), arrival.Add(min(ahead, MaxTimeAhead))
 	if !oldest.Before(earliest) && !newest.After(latest) {
 		return 0, nil
 	}

@@ -125,7 +125,11 @@ func (b *Bridge) classify(m mqtt.Message) item {
 			it.dead(ReasonBadDeviceName, "mapping %s: %v", mp.Name, err)
 			return it
 		}
-		d, err := mp.decode(device, payload, it.arrival)
+		ahead := MaxTimeAhead
+		if f := b.st.Retention().MaxFuture; f >= 0 && f < ahead {
+			ahead = f
+		}
+		d, err := mp.decodeAhead(device, payload, it.arrival, ahead)
 		if err != nil {
 			reason := ReasonMalformed
 			switch {

@@ -62,6 +62,8 @@ type Mapping struct {
 	DeviceLevel int `yaml:"device_level"`
 	// DevicePrefix is put before the device id ("z2m-"), to keep foreign
 	// devices apart from each other and from Tributary agents. Default "".
+	// Whatever the prefix, a message whose device id has recorded boots
+	// (a Tributary agent's) is dead-lettered (reason "bad_device_name").
 	DevicePrefix string `yaml:"device_prefix"`
 	// DeviceNames says how a name from the topic becomes a device id:
 	// DeviceNamesStrict (default) takes it as it is, and dead-letters a

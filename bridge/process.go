@@ -243,7 +243,14 @@ func (b *Bridge) process(ctx context.Context, msgs []mqtt.Message, r *redisState
 
 // assignSeqs gives the readings of mapped items seqs from their devices'
 // counters, one NextSeqs per device for the whole group, in message order.
+// A mapped item whose device id has recorded boots is a Tributary agent's
+// (agents record one whenever they start, and number their own readings):
+// it is dead-lettered, as seqs assigned here would take the agent's next
+// ones (dropped as duplicates) and put foreign readings in its history.
 func (b *Bridge) assignSeqs(ctx context.Context, items []item, r *redisState) bool {
+	if !b.refuseAgents(ctx, items, r) {
+		return false
+	}
 	need := map[string]int{}
 	var order []string
 	for i := range items {
@@ -276,6 +283,49 @@ func (b *Bridge) assignSeqs(ctx context.Context, items []item, r *redisState) bo
 		for j := range it.readings {
 			it.readings[j].Seq = next[it.device]
 			next[it.device]++
+		}
+	}
+	return true
+}
+
+// refuseAgents dead-letters the mapped items whose device ids have
+// recorded boots, with one EXISTS per device of the group, in one round
+// trip.
+func (b *Bridge) refuseAgents(ctx context.Context, items []item, r *redisState) bool {
+	var devs []string
+	seen := map[string]bool{}
+	for i := range items {
+		it := &items[i]
+		if it.kind == kindMapped && it.reason == "" && len(it.readings) > 0 && !seen[it.device] {
+			seen[it.device] = true
+			devs = append(devs, it.device)
+		}
+	}
+	if len(devs) == 0 {
+		return true
+	}
+	agent := map[string]bool{}
+	rdb := b.st.Client()
+	if !r.retry(ctx, b, "check device ids", func(ctx context.Context) error {
+		pipe := rdb.Pipeline()
+		cmds := make([]*redis.IntCmd, len(devs))
+		for i, dev := range devs {
+			cmds[i] = pipe.Exists(ctx, b.st.BootsKey(dev))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+		for i, dev := range devs {
+			agent[dev] = cmds[i].Val() > 0
+		}
+		return nil
+	}) {
+		return false
+	}
+	for i := range items {
+		it := &items[i]
+		if it.kind == kindMapped && it.reason == "" && agent[it.device] {
+			it.dead(ReasonBadDeviceName, "mapping %s: device id %q is a Tributary agent's (it has recorded boots, and numbers its own readings): a foreign device may not write its readings (a device_prefix keeps the mapping's ids apart)", it.mapping, it.device)
 		}
 	}
 	return true

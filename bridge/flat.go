@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -59,8 +58,7 @@ func (m *mapper) decodeFlat(device string, payload []byte, arrival time.Time) (d
 		case json.Number:
 			var n float64
 			if n, err = x.Float64(); err != nil || math.IsInf(n, 0) {
-				d.ignored++
-				continue
+				return decoded{}, fmt.Errorf("%s: %w: value %s beyond the range of a float64", path, errInvalid, x)
 			}
 			v, ok, err = f.numberValue(n, from)
 		case bool:
@@ -84,7 +82,7 @@ func (m *mapper) decodeFlat(device string, payload []byte, arrival time.Time) (d
 		d.readings = append(d.readings, m.reading(device, f, v, f.Unit, t))
 	}
 	if len(unitErrs) > 0 {
-		return decoded{}, fmt.Errorf("%w: %s", errUnit, strings.Join(unitErrs, "; "))
+		return decoded{}, fmt.Errorf("%w: %s", errUnit, joinUnitErrors(unitErrs))
 	}
 	return d, nil
 }

@@ -62,6 +62,8 @@ type Mapping struct {
 	DeviceLevel int `yaml:"device_level"`
 	// DevicePrefix is put before the device id ("z2m-"), to keep foreign
 	// devices apart from each other and from Tributary agents. Default "".
+	// Whatever the prefix, a message whose device id has recorded boots
+	// (a Tributary agent's) is dead-lettered (reason "bad_device_name").
 	DevicePrefix string `yaml:"device_prefix"`
 	// DeviceNames says how a name from the topic becomes a device id:
 	// DeviceNamesStrict (default) takes it as it is, and dead-letters a
@@ -160,7 +162,8 @@ type Field struct {
 }
 
 // Times of a foreign message are used when they are within this window of
-// its arrival; otherwise Mapping.Times says what happens.
+// its arrival; otherwise Mapping.Times says what happens. The window ahead
+// is narrower where the store's MaxFuture (the cloud's --max-future) is.
 const (
 	MaxTimeAhead  = 10 * time.Minute
 	MaxTimeBehind = 30 * 24 * time.Hour
@@ -181,6 +184,7 @@ const (
 // Errors of decoding a foreign message, mapped to dead-letter reasons.
 var (
 	errMalformed = errors.New("malformed")
+	errTooLarge  = errors.New("too large") // ReasonTooLarge
 	errInvalid   = errors.New("invalid")
 	errUnit      = errors.New("unit")            // a payload's unit that cannot be converted to the field's
 	errTime      = errors.New("time")            // ReasonTime
@@ -474,8 +478,16 @@ type decoded struct {
 }
 
 // decode turns payload into readings of device. Errors wrap errMalformed,
-// errInvalid or errUnit.
+// errTooLarge, errInvalid, errUnit or errTime.
 func (m *mapper) decode(device string, payload []byte, arrival time.Time) (decoded, error) {
+	return m.decodeAhead(device, payload, arrival, MaxTimeAhead)
+}
+
+// decodeAhead is decode with a window of ahead (at most MaxTimeAhead)
+// after arrival: the bridge narrows it to the store's MaxFuture, so that
+// readings the store would refuse as stamped too far ahead are restamped
+// (or refused, with a dead letter) here instead.
+func (m *mapper) decodeAhead(device string, payload []byte, arrival time.Time, ahead time.Duration) (decoded, error) {
 	var d decoded
 	var err error
 	switch m.Format {
@@ -487,7 +499,7 @@ func (m *mapper) decode(device string, payload []byte, arrival time.Time) (decod
 	if err != nil {
 		return decoded{}, err
 	}
-	if d.restamped, err = m.stamp(d.readings, arrival); err != nil {
+	if d.restamped, err = m.stamp(d.readings, arrival, ahead); err != nil {
 		return decoded{}, err
 	}
 	for i := range d.readings {
@@ -508,7 +520,7 @@ func (m *mapper) reading(device string, f Field, v float64, unit string, t time.
 // stamp applies Mapping.Times to the readings of one message, whose
 // times the decoders set (the zero time: none, arrival time is used). It
 // returns how many readings it restamped; an error wraps errTime.
-func (m *mapper) stamp(rs []reading.Reading, arrival time.Time) (int, error) {
+func (m *mapper) stamp(rs []reading.Reading, arrival time.Time, ahead time.Duration) (int, error) {
 	arrival = arrival.UTC().Truncate(time.Millisecond)
 	if len(rs) == 0 {
 		return 0, nil
@@ -525,7 +537,7 @@ func (m *mapper) stamp(rs []reading.Reading, arrival time.Time) (int, error) {
 			newest = t
 		}
 	}
-	earliest, latest := arrival.Add(-MaxTimeBehind), arrival.Add(MaxTimeAhead)
+	earliest, latest := arrival.Add(-MaxTimeBehind), arrival.Add(min(ahead, MaxTimeAhead))
 	if !oldest.Before(earliest) && !newest.After(latest) {
 		return 0, nil
 	}
@@ -540,9 +552,12 @@ func (m *mapper) stamp(rs []reading.Reading, arrival time.Time) (int, error) {
 		return 0, fmt.Errorf("%w: %s, spread over %s, more than the window behind arrival (%s): cannot restamp them keeping their spacing",
 			errTime, window(), newest.Sub(oldest), MaxTimeBehind)
 	}
-	shift := arrival.Sub(newest)
+	// Each reading lands its distance from the newest before the arrival.
+	// That distance is at most MaxTimeBehind; arrival.Sub(newest) is not
+	// bounded, and saturates at about 292 years (a SenML time of 1e11 s is
+	// the year 5138), which would leave the readings centuries ahead.
 	for i := range rs {
-		rs[i].Time = rs[i].Time.Add(shift)
+		rs[i].Time = arrival.Add(-newest.Sub(rs[i].Time))
 	}
 	return len(rs), nil
 }

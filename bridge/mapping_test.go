@@ -272,7 +272,7 @@ func FuzzDecodeSenML(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := m.decode("dev", data, arrival)
 		if err != nil {
-			if !errors.Is(err, errMalformed) && !errors.Is(err, errInvalid) && !errors.Is(err, errUnit) && !errors.Is(err, errTime) {
+			if !errors.Is(err, errMalformed) && !errors.Is(err, errTooLarge) && !errors.Is(err, errInvalid) && !errors.Is(err, errUnit) && !errors.Is(err, errTime) {
 				t.Fatalf("error of no kind: %v", err)
 			}
 			return
@@ -295,7 +295,7 @@ func FuzzDecodeFlat(f *testing.F) {
 		for _, m := range []*mapper{ms["zigbee2mqtt"], ms["tasmota"]} {
 			d, err := m.decode("dev", data, arrival)
 			if err != nil {
-				if !errors.Is(err, errMalformed) && !errors.Is(err, errInvalid) && !errors.Is(err, errUnit) && !errors.Is(err, errTime) {
+				if !errors.Is(err, errMalformed) && !errors.Is(err, errTooLarge) && !errors.Is(err, errInvalid) && !errors.Is(err, errUnit) && !errors.Is(err, errTime) {
 					t.Fatalf("error of no kind: %v", err)
 				}
 				continue

@@ -351,3 +351,42 @@ func BenchmarkSlug(b *testing.B) {
 		}
 	}
 }
+
+// A device's times far enough out that arrival-minus-newest overflows a
+// time.Duration (about 292 years) are restamped onto the arrival like any
+// others: the shift must not saturate and leave the readings centuries
+// ahead (SenML allows absolute times up to 1e11 s, the year 5138; a flat
+// epoch time_field up to 1e15 ms).
+func TestRestampFarTimes(t *testing.T) {
+	for _, payload := range []string{
+		`[{"bt":1e11,"n":"temp","v":20},{"n":"temp","t":-10,"v":21}]`,
+		`[{"bt":99999999990,"n":"temp","v":20}]`,
+	} {
+		d, err := senmlMapper(t, "").decode("dev", []byte(payload), arrival)
+		if err != nil {
+			t.Fatalf("%s: %v", payload, err)
+		}
+		newest := d.readings[0].Time
+		for _, r := range d.readings {
+			if r.Time.After(newest) {
+				newest = r.Time
+			}
+		}
+		if !newest.Equal(arrival) {
+			t.Errorf("%s: newest reading at %s, want the arrival %s", payload, newest.Format(reading.TimeLayout), arrival.Format(reading.TimeLayout))
+		}
+	}
+	z := z2mMapping()
+	z.TimeField = "last_seen"
+	m, err := compileMapping(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := m.decode("dev", []byte(`{"temperature":21,"last_seen":999999999999999}`), arrival)
+	if err != nil {
+		t.Fatalf("flat: %v", err)
+	}
+	if got := d.readings[0].Time; !got.Equal(arrival) {
+		t.Errorf("flat: reading at %s, want the arrival %s", got.Format(reading.TimeLayout), arrival.Format(reading.TimeLayout))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/redis/go-redis/v9"
@@ -34,8 +35,28 @@ type item struct {
 	events    []command.Event   // command events of device, to store
 }
 
+// maxDeadLetterError bounds the error of a dead letter, in bytes: like its
+// payload (Options.DeadLetterPayload), it must not grow with what a device
+// sends (topics of 64 KiB, packs of thousands of records), since the
+// stream keeps up to Options.DeadLetterMaxLen entries.
+const maxDeadLetterError = 2048
+
 func (it *item) dead(reason string, format string, args ...any) {
-	it.reason, it.detail, it.readings, it.status, it.events = reason, fmt.Sprintf(format, args...), nil, nil, nil
+	it.reason, it.detail, it.readings, it.status, it.events = reason, truncateError(fmt.Sprintf(format, args...)), nil, nil, nil
+}
+
+// truncateError cuts s to at most maxDeadLetterError bytes, at a rune
+// boundary, saying how long it was.
+func truncateError(s string) string {
+	if len(s) <= maxDeadLetterError {
+		return s
+	}
+	suffix := fmt.Sprintf(" ... (error of %d bytes cut)", len(s))
+	cut := maxDeadLetterError - len(suffix)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + suffix
 }
 
 // classify decodes and checks a message; it touches no Redis.
@@ -104,12 +125,18 @@ func (b *Bridge) classify(m mqtt.Message) item {
 			it.dead(ReasonBadDeviceName, "mapping %s: %v", mp.Name, err)
 			return it
 		}
-		d, err := mp.decode(device, payload, it.arrival)
+		ahead := MaxTimeAhead
+		if f := b.st.Retention().MaxFuture; f >= 0 && f < ahead {
+			ahead = f
+		}
+		d, err := mp.decodeAhead(device, payload, it.arrival, ahead)
 		if err != nil {
 			reason := ReasonMalformed
 			switch {
 			case errors.Is(err, errUnit):
 				reason = ReasonUnit
+			case errors.Is(err, errTooLarge):
+				reason = ReasonTooLarge
 			case errors.Is(err, errInvalid):
 				reason = ReasonInvalid
 			case errors.Is(err, errTime):
@@ -216,7 +243,14 @@ func (b *Bridge) process(ctx context.Context, msgs []mqtt.Message, r *redisState
 
 // assignSeqs gives the readings of mapped items seqs from their devices'
 // counters, one NextSeqs per device for the whole group, in message order.
+// A mapped item whose device id has recorded boots is a Tributary agent's
+// (agents record one whenever they start, and number their own readings):
+// it is dead-lettered, as seqs assigned here would take the agent's next
+// ones (dropped as duplicates) and put foreign readings in its history.
 func (b *Bridge) assignSeqs(ctx context.Context, items []item, r *redisState) bool {
+	if !b.refuseAgents(ctx, items, r) {
+		return false
+	}
 	need := map[string]int{}
 	var order []string
 	for i := range items {
@@ -249,6 +283,49 @@ func (b *Bridge) assignSeqs(ctx context.Context, items []item, r *redisState) bo
 		for j := range it.readings {
 			it.readings[j].Seq = next[it.device]
 			next[it.device]++
+		}
+	}
+	return true
+}
+
+// refuseAgents dead-letters the mapped items whose device ids have
+// recorded boots, with one EXISTS per device of the group, in one round
+// trip.
+func (b *Bridge) refuseAgents(ctx context.Context, items []item, r *redisState) bool {
+	var devs []string
+	seen := map[string]bool{}
+	for i := range items {
+		it := &items[i]
+		if it.kind == kindMapped && it.reason == "" && len(it.readings) > 0 && !seen[it.device] {
+			seen[it.device] = true
+			devs = append(devs, it.device)
+		}
+	}
+	if len(devs) == 0 {
+		return true
+	}
+	agent := map[string]bool{}
+	rdb := b.st.Client()
+	if !r.retry(ctx, b, "check device ids", func(ctx context.Context) error {
+		pipe := rdb.Pipeline()
+		cmds := make([]*redis.IntCmd, len(devs))
+		for i, dev := range devs {
+			cmds[i] = pipe.Exists(ctx, b.st.BootsKey(dev))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+		for i, dev := range devs {
+			agent[dev] = cmds[i].Val() > 0
+		}
+		return nil
+	}) {
+		return false
+	}
+	for i := range items {
+		it := &items[i]
+		if it.kind == kindMapped && it.reason == "" && agent[it.device] {
+			it.dead(ReasonBadDeviceName, "mapping %s: device id %q is a Tributary agent's (it has recorded boots, and numbers its own readings): a foreign device may not write its readings (a device_prefix keeps the mapping's ids apart)", it.mapping, it.device)
 		}
 	}
 	return true

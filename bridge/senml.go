@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tributary-iot/tributary/reading"
 	"github.com/tributary-iot/tributary/reading/unit"
 )
 
@@ -48,6 +49,11 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 	}
 	if len(raws) == 0 {
 		return decoded{}, fmt.Errorf("%w: SenML: empty pack", errMalformed)
+	}
+	if len(raws) > reading.MaxBatch {
+		// As a native batch: a record may be 8 bytes, so a pack of
+		// MaxPayload would otherwise make 128,000 readings.
+		return decoded{}, fmt.Errorf("%w: SenML: pack of %d records, limit %d", errTooLarge, len(raws), reading.MaxBatch)
 	}
 	var (
 		d        decoded
@@ -149,7 +155,7 @@ func (m *mapper) decodeSenML(device string, payload []byte, arrival time.Time) (
 		d.readings = append(d.readings, m.reading(device, f, v, stored, at))
 	}
 	if len(unitErrs) > 0 {
-		return decoded{}, fmt.Errorf("%w: SenML: %s", errUnit, strings.Join(unitErrs, "; "))
+		return decoded{}, fmt.Errorf("%w: SenML: %s", errUnit, joinUnitErrors(unitErrs))
 	}
 	return d, nil
 }

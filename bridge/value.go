@@ -63,6 +63,9 @@ func (f Field) stringValue(s, from string) (float64, bool, error) {
 		return v, true, nil
 	}
 	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if errors.Is(err, strconv.ErrRange) && math.IsInf(v, 0) {
+		return 0, false, fmt.Errorf("%w: value %q beyond the range of a float64", errInvalid, s)
+	}
 	if err != nil || !finite(v) {
 		return 0, false, nil
 	}
@@ -71,19 +74,22 @@ func (f Field) stringValue(s, from string) (float64, bool, error) {
 
 // numberValue scales a numeric value (raw*Scale + Offset, rounded to 12
 // significant digits as unit.Convert rounds, when they are not 1 and 0)
-// and converts it
-// from the unit the payload states ("" when it states none) to f.Unit. It
-// reports false for a value that is not finite once scaled (ignored); the
-// error is a *unitError when the payload's unit cannot be converted to
-// f.Unit, and wraps errInvalid when the converted value is out of range.
+// and converts it from the unit the payload states ("" when it states
+// none) to f.Unit. The error is a *unitError when the payload's unit
+// cannot be converted to f.Unit, and wraps errInvalid when raw, the scaled
+// value or the converted one is not finite (out of range: a dead letter,
+// as the message holds a number it cannot store, not a field ignored).
 func (f Field) numberValue(raw float64, from string) (float64, bool, error) {
+	if !finite(raw) {
+		return 0, false, fmt.Errorf("%w: value %v out of range", errInvalid, raw)
+	}
 	v := raw
 	if f.Scale != 1 || f.Offset != 0 {
 		x := raw * f.Scale
 		v = unit.Round(x+f.Offset, max(math.Abs(x), math.Abs(f.Offset)))
 	}
 	if !finite(v) {
-		return 0, false, nil
+		return 0, false, fmt.Errorf("%w: value %v * scale %v + offset %v out of range", errInvalid, raw, f.Scale, f.Offset)
 	}
 	if from == "" || f.Unit == "" {
 		return v, true, nil
@@ -108,3 +114,15 @@ func (f Field) numberValue(raw float64, from string) (float64, bool, error) {
 type unitError struct{ msg string }
 
 func (e *unitError) Error() string { return e.msg }
+
+// maxUnitErrors is how many unit errors of one message its error names;
+// the others are counted.
+const maxUnitErrors = 5
+
+// joinUnitErrors joins the first maxUnitErrors of errs and counts the rest.
+func joinUnitErrors(errs []string) string {
+	if len(errs) <= maxUnitErrors {
+		return strings.Join(errs, "; ")
+	}
+	return fmt.Sprintf("%s; and %d more", strings.Join(errs[:maxUnitErrors], "; "), len(errs)-maxUnitErrors)
+}

@@ -117,3 +117,25 @@ func TestFieldUnitRefused(t *testing.T) {
 		}
 	}
 }
+
+// A number that is out of range, in the payload or once scaled, is a
+// dead letter (reason invalid) as one that overflows in unit conversion
+// is, never a field silently left out (nor a message "stored" with no
+// reading at all).
+func TestFieldOverflowRefused(t *testing.T) {
+	for _, tc := range []struct{ mapping, payload string }{
+		{"flat", `{"state":1e308}`},                               // 1e308 * 10
+		{"flat", `{"state":"1e308"}`},                             // in a string
+		{"flat", `{"flag":1e309}`},                                // beyond float64 in the payload
+		{"flat", `{"flag":"1e309","tenths":215}`},                 // in a string, beside a good field
+		{"senml", `[{"n":"gauge","u":"kPa","v":1e308}]`},          // 1e308 * 2 + 1
+		{"senml", `[{"bv":1e308,"n":"any","u":"kPa","v":1e308}]`}, // bv + v
+		{"senml", `[{"n":"gauge","u":"hPa","v":-1e308}]`},         // * 2 overflows before the conversion
+	} {
+		m := valueMapper(t, tc.mapping)
+		d, err := m.decode("dev", []byte(tc.payload), arrival)
+		if !errors.Is(err, errInvalid) && !errors.Is(err, errMalformed) {
+			t.Errorf("%s: %v, %d readings, %d ignored; want an invalid message", tc.payload, err, len(d.readings), d.ignored)
+		}
+	}
+}

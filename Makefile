@@ -67,7 +67,7 @@ images: ## container images of cloud, bridge, edge for linux/amd64, arm64, arm/v
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
 			-o $(BIN)/images/bin/$$slug/ ./cmd/cloud ./cmd/bridge ./cmd/edge || exit 1; done
 	$(GO) run ./internal/ociimage/mkimage --bin $(BIN)/images/bin --out $(BIN)/images --tag $(IMAGE_TAG) \
-		--version $(VERSION) --revision $$(git rev-parse HEAD 2>/dev/null)
+		--version $(VERSION) --revision $(COMMIT)
 
 # Debian packages of the edge: Debian architecture, GOARCH, GOARM. armhf is
 # GOARM=6, so that one package runs on every Pi with 32-bit Raspberry Pi OS

@@ -19,7 +19,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 demo: ## cloud + embedded Redis + simulated fleet on 127.0.0.1:8080 (LISTEN=..., REDIS_URL=... to change)
-	$(GO) run ./cmd/cloud --listen $(LISTEN) --demo $(DEMO_DEVICES) --insecure-open-commands
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/cloud --listen $(LISTEN) --demo $(DEMO_DEVICES) --insecure-open-commands
 
 deps: ## install the system packages the tests need (redis-server, mosquitto, chromium, qemu-user, prometheus) where missing
 	@missing=""; \

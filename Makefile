@@ -19,7 +19,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 demo: ## cloud + embedded Redis + simulated fleet on 127.0.0.1:8080 (LISTEN=..., REDIS_URL=... to change)
-	$(GO) run ./cmd/cloud --listen $(LISTEN) --demo $(DEMO_DEVICES) --insecure-open-commands
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/cloud --listen $(LISTEN) --demo $(DEMO_DEVICES) --insecure-open-commands
 
 deps: ## install the system packages the tests need (redis-server, mosquitto, chromium, qemu-user, prometheus) where missing
 	@missing=""; \
@@ -67,7 +67,7 @@ images: ## container images of cloud, bridge, edge for linux/amd64, arm64, arm/v
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
 			-o $(BIN)/images/bin/$$slug/ ./cmd/cloud ./cmd/bridge ./cmd/edge || exit 1; done
 	$(GO) run ./internal/ociimage/mkimage --bin $(BIN)/images/bin --out $(BIN)/images --tag $(IMAGE_TAG) \
-		--version $(VERSION) --revision $$(git rev-parse HEAD 2>/dev/null)
+		--version $(VERSION) --revision $(COMMIT)
 
 # Debian packages of the edge: Debian architecture, GOARCH, GOARM. armhf is
 # GOARM=6, so that one package runs on every Pi with 32-bit Raspberry Pi OS

@@ -53,9 +53,36 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 		}
 		return fmt.Errorf("%s is not valid", *path)
 	}
-	fmt.Fprintf(stdout, "%s: valid\n\n", *path)
+	fmt.Fprintf(stdout, "%s: valid\n", *path)
+	for _, w := range missingFiles(cfg) {
+		fmt.Fprintf(stdout, "  warning: %s\n", w)
+	}
+	fmt.Fprintln(stdout)
 	describe(stdout, cfg)
 	return nil
+}
+
+// missingFiles names the files cfg refers to that cannot be opened now:
+// warnings, not mistakes, since a package's postinst checks the file
+// before its user has put the secrets in place; the agent refuses to start
+// without them.
+func missingFiles(cfg fileConfig) []string {
+	var out []string
+	for _, f := range []struct{ key, path string }{
+		{"uplink.ca_file", cfg.Uplink.CAFile}, {"uplink.cert_file", cfg.Uplink.CertFile},
+		{"uplink.key_file", cfg.Uplink.KeyFile}, {"uplink.password_file", cfg.Uplink.PasswordFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		fh, err := os.Open(f.path)
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s %s cannot be read (%v): the agent will not start until it can", f.key, f.path, errors.Unwrap(err)))
+			continue
+		}
+		fh.Close()
+	}
+	return out
 }
 
 var lineNo = regexp.MustCompile(`^line (\d+): `)

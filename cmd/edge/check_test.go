@@ -69,3 +69,38 @@ func TestCheckUsage(t *testing.T) {
 		t.Errorf("check of a missing file: %v", err)
 	}
 }
+
+// TestCheckMissingFiles: a file the uplink names that cannot be read is a
+// warning (the check still passes, as a package's postinst runs it before
+// the secrets are in place); once it exists, the warning is gone.
+func TestCheckMissingFiles(t *testing.T) {
+	dir := t.TempDir()
+	ca, pw := dir+"/ca.pem", dir+"/redis.pw"
+	conf := dir + "/edge.yaml"
+	cfg := "device: pi-1\nuplink:\n  url: rediss://pi-1@redis.example.net:6380\n  ca_file: " + ca + "\n  password_file: " + pw + "\n" +
+		"sensors:\n  - name: air\n    driver: bme280\n    address: 0x76\n"
+	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check := func() string {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"check", "--config", conf}, &out, io.Discard); err != nil {
+			t.Fatalf("check: %v\n%s", err, out.String())
+		}
+		return out.String()
+	}
+	out := check()
+	for _, want := range []string{"warning: uplink.ca_file " + ca + " cannot be read", "warning: uplink.password_file " + pw + " cannot be read"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check without the files: no %q in\n%s", want, out)
+		}
+	}
+	for _, f := range []string{ca, pw} {
+		if err := os.WriteFile(f, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := check(); strings.Contains(out, "warning") {
+		t.Errorf("check with the files still warns:\n%s", out)
+	}
+}

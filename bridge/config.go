@@ -138,7 +138,8 @@ func overlap(a, b *mapper) error {
 		}
 	default:
 		if id := a.DevicePrefix + a.Device; id == b.DevicePrefix+b.Device {
-			return fmt.Errorf("device ids overlap: mappings %q and %q both have device %q; %s", a.Name, b.Name, id, fix)
+			return fmt.Errorf("device ids overlap: mappings %q and %q both have device %q; give each its own device, or map the device's topics with one mapping (a wider topic, with exclude) (bridge/README.md, \"Device ids are namespaced\")",
+				a.Name, b.Name, id)
 		}
 	}
 	return nil

@@ -29,7 +29,8 @@ const (
 
 // A Mapping turns messages of a foreign format on the topics its filter
 // matches into readings. The zero value is not valid: Topic, Format,
-// Sensor, Fields and one of Device or DeviceLevel are required.
+// Sensor, Fields and one of Device or DeviceLevel (with DevicePrefix) are
+// required.
 //
 // Such devices number nothing, so the bridge gives their readings seqs
 // from a per-device counter in Redis (store.Store.NextSeqs). That makes
@@ -65,9 +66,12 @@ type Mapping struct {
 	// with DeviceLevel (a device on the broker chooses its topic, so
 	// without a prefix it could choose an agent's id or another mapping's
 	// device); optional with Device. Within a list of mappings no two
-	// mappings' ids may overlap (see compileMappings). Whatever the prefix,
-	// a message whose device id has recorded boots (a Tributary agent's) is
-	// dead-lettered (reason "bad_device_name").
+	// mappings' ids may meet: the prefix of a DeviceLevel mapping may not
+	// begin another's (equal included), and a Device (with its prefix) may
+	// neither begin with such a prefix nor equal another mapping's (see
+	// overlap). There is no opt-out (bridge/README.md says why). Whatever
+	// the prefix, a message whose device id has recorded boots (a Tributary
+	// agent's) is dead-lettered (reason "bad_device_name").
 	DevicePrefix string `yaml:"device_prefix"`
 	// DeviceNames says how a name from the topic becomes a device id:
 	// DeviceNamesStrict (default) takes it as it is, and dead-letters a

@@ -82,20 +82,20 @@ func New(opt Options) (*Bridge, error) {
 		ready:   make(chan struct{}),
 		connErr: errNotConnected,
 	}
-	names := map[string]bool{}
-	var mappingNames []string
-	for i, m := range opt.Mappings {
-		c, err := compileMapping(m)
-		if err != nil {
-			return nil, fmt.Errorf("bridge: mapping %d (%s): %w", i, cmp.Or(m.Name, m.Topic), err)
+	mappers, err := compileMappings(opt.Mappings)
+	if err != nil {
+		var me *mappingError
+		if errors.As(err, &me) {
+			m := opt.Mappings[me.index]
+			return nil, fmt.Errorf("bridge: mapping %d (%s): %w", me.index, cmp.Or(m.Name, m.Topic), me.err)
 		}
-		if names[c.Name] {
-			return nil, fmt.Errorf("bridge: mapping %d: name %q used twice", i, c.Name)
-		}
-		names[c.Name] = true
-		mappingNames = append(mappingNames, c.Name)
-		b.mappers = append(b.mappers, c)
+		return nil, fmt.Errorf("bridge: %w", err)
 	}
+	var mappingNames []string
+	for _, c := range mappers {
+		mappingNames = append(mappingNames, c.Name)
+	}
+	b.mappers = mappers
 	b.shareable = []string{mqttwire.ReadingsFilter, mqttwire.EventsFilter}
 	for _, c := range b.mappers {
 		b.shareable = append(b.shareable, c.Topic)

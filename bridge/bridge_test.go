@@ -368,7 +368,11 @@ func TestNewRejects(t *testing.T) {
 		{"password not shown", Options{Store: st, MQTT: mqttwire.Broker{URL: "ftp://u:hunter2@h"}}, "xxxxx"},
 		{"password without a user", Options{Store: st, MQTT: mqttwire.Broker{URL: "mqtt://h", Password: "hunter2"}}, "password without a user name"},
 		{"bad mapping", Options{Store: st, MQTT: mqttwire.Broker{URL: "mqtt://h"}, Mappings: []Mapping{{Topic: "#", Format: FormatFlat}}}, "Tributary's own topics"},
-		{"duplicate mapping", Options{Store: st, MQTT: mqttwire.Broker{URL: "mqtt://h"}, Mappings: []Mapping{z2mMapping(), z2mMapping()}}, "used twice"},
+		{"duplicate mapping", Options{Store: st, MQTT: mqttwire.Broker{URL: "mqtt://h"}, Mappings: []Mapping{z2mMapping(), z2mMapping()}}, `bridge: mapping 1 (z): name "z" already used by mappings[0]`},
+		{"mapping without a prefix", Options{Store: st, MQTT: mqttwire.Broker{URL: "mqtt://h"}, Mappings: []Mapping{renamed(z2mMapping(), "z2", "zb/+", "")}},
+			"bridge: mapping 0 (z2): device_prefix: missing"},
+		{"overlapping mappings", Options{Store: st, MQTT: mqttwire.Broker{URL: "mqtt://h"}, Mappings: []Mapping{z2mMapping(), renamed(z2mMapping(), "z2", "zb/+", "z2m-")}},
+			`bridge: mapping 1 (z2): device ids overlap: mappings "z" and "z2" both have device_prefix "z2m-"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.opt)
@@ -570,4 +574,10 @@ func TestIsPoison(t *testing.T) {
 			t.Errorf("isPoison(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
+}
+
+// renamed is m under another name, topic and device prefix.
+func renamed(m Mapping, name, topic, prefix string) Mapping {
+	m.Name, m.Topic, m.DevicePrefix = name, topic, prefix
+	return m
 }

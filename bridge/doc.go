@@ -79,6 +79,10 @@
 // dead-lettered. Times outside the accepted window are restamped keeping
 // their spacing, or refused (Mapping.Times); device names that make no
 // valid id are dead-lettered or slugged (Mapping.DeviceNames, Slug).
+// Foreign device ids are namespaced: a mapping that takes ids from the
+// topic needs a Mapping.DevicePrefix, and no two mappings of a list may
+// make the same id; an id with recorded boots (an agent's) is refused to
+// every mapping.
 //
 // A Field gives a value its meaning: JSON booleans and string states
 // through Values ({true: 0, false: 1} for a Zigbee2MQTT contact, which is

@@ -20,7 +20,7 @@ mappings:
   - name: z2m-plug
     topic: zigbee2mqtt/living-room-plug
     format: flat
-    device: z2m-living-room-plug
+    device: plug-living-room     # a fixed id may not begin with z2m-, the prefix of the mapping below
     sensor: plug
     fields:
       state: {metric: state, unit: "1", values: {"ON": 1, "OFF": 0}}
@@ -54,6 +54,7 @@ mappings:
     topic: tele/+/SENSOR
     format: flat
     device_level: 2
+    device_prefix: tasmota-
     sensor: bme280
     time_field: Time
     fields:
@@ -66,6 +67,7 @@ mappings:
     topic: senml/+
     format: senml
     device_level: 2
+    device_prefix: senml-
     sensor: senml
     fields:
       voltage: {metric: voltage, unit: V}
@@ -77,6 +79,7 @@ mappings:
     topic: +/status/switch:0
     format: flat
     device_level: 1
+    device_prefix: shelly-
     sensor: switch0
     fields:
       output: {metric: state, unit: "1"}
@@ -147,14 +150,14 @@ var docCases = []struct {
 	{
 		// https://www.zigbee2mqtt.io/devices/TS011F_plug_1.html: state ON/OFF,
 		// power in W, energy in kWh, voltage in V, current in A.
-		name: "z2m plug", topic: "zigbee2mqtt/living-room-plug", device: "z2m-living-room-plug",
+		name: "z2m plug", topic: "zigbee2mqtt/living-room-plug", device: "plug-living-room",
 		payload: `{"current":0.05,"energy":1.23,"linkquality":100,"power":4,"state":"ON","voltage":231}`,
 		want: []stored{{"plug", "current", 50, "mA"}, {"plug", "energy", 1.23, "kWh"}, {"plug", "power", 4, "W"},
 			{"plug", "state", 1, "1"}, {"plug", "voltage", 231, "V"}},
 	},
 	{
 		// https://tasmota.github.io/docs/BME280/: the documented tele SENSOR.
-		name: "tasmota bme280", topic: "tele/tasmota_BME/SENSOR", device: "tasmota_BME",
+		name: "tasmota bme280", topic: "tele/tasmota_BME/SENSOR", device: "tasmota-tasmota_BME",
 		payload: `{"Time":"2019-11-03T19:34:28","BME280":{"Temperature":21.7,"Humidity":66.6,"Pressure":988.6},"PressureUnit":"hPa","TempUnit":"C"}`,
 		want:    []stored{{"bme280", "humidity", 66.6, "%"}, {"bme280", "pressure", 988.6, "hPa"}, {"bme280", "temperature", 21.7, "Cel"}},
 	},
@@ -162,20 +165,20 @@ var docCases = []struct {
 		// The same with SetOption8 1 (TempUnit "F") and SetOption24 1
 		// (PressureUnit "mmHg"): https://tasmota.github.io/docs/Commands/#setoption8,
 		// #setoption24. UCUM's mm[Hg] is 133.322 Pa.
-		name: "tasmota bme280 F mmHg", topic: "tele/tasmota_BME/SENSOR", device: "tasmota_BME",
+		name: "tasmota bme280 F mmHg", topic: "tele/tasmota_BME/SENSOR", device: "tasmota-tasmota_BME",
 		payload: `{"Time":"2019-11-03T19:44:28","BME280":{"Temperature":71.1,"Humidity":66.6,"Pressure":741.5},"PressureUnit":"mmHg","TempUnit":"F"}`,
 		want:    []stored{{"bme280", "humidity", 66.6, "%"}, {"bme280", "pressure", 988.58263, "hPa"}, {"bme280", "temperature", 21.722222222, "Cel"}},
 	},
 	{
 		// SetOption139 1 makes it "inHg" (https://tasmota.github.io/docs/Commands/#setoption139).
-		name: "tasmota bme280 inHg", topic: "tele/tasmota_BME/SENSOR", device: "tasmota_BME",
+		name: "tasmota bme280 inHg", topic: "tele/tasmota_BME/SENSOR", device: "tasmota-tasmota_BME",
 		payload: `{"Time":"2019-11-03T19:54:28","BME280":{"Temperature":71.1,"Humidity":66.6,"Pressure":29.19},"PressureUnit":"inHg","TempUnit":"F"}`,
 		want:    []stored{{"bme280", "humidity", 66.6, "%"}, {"bme280", "pressure", 988.48397172, "hPa"}, {"bme280", "temperature", 21.722222222, "Cel"}},
 	},
 	{
 		// RFC 8428 section 5.1.2 (https://www.rfc-editor.org/rfc/rfc8428#section-5.1.2):
 		// multiple datapoints, V and A.
-		name: "senml rfc8428 5.1.2", topic: "senml/ow-10e2073a01080063", device: "ow-10e2073a01080063",
+		name: "senml rfc8428 5.1.2", topic: "senml/ow-10e2073a01080063", device: "senml-ow-10e2073a01080063",
 		payload: `[{"bn":"urn:dev:ow:10e2073a01080063:","n":"voltage","u":"V","v":120.1},{"n":"current","u":"A","v":1.2}]`,
 		want:    []stored{{"senml", "voltage", 120.1, "V"}, {"senml", "current", 1200, "mA"}},
 	},
@@ -183,7 +186,7 @@ var docCases = []struct {
 		// One pack mixing names and units of the SenML registry (RFC 8428
 		// section 12.1: K, %RH, Cel, V, A), each record mapped by its own
 		// name and converted from its own unit.
-		name: "senml mixed units", topic: "senml/pi-mixed", device: "pi-mixed",
+		name: "senml mixed units", topic: "senml/pi-mixed", device: "senml-pi-mixed",
 		payload: `[{"bn":"urn:dev:mac:0024befffe804ff1:","n":"temp","u":"K","v":296.25},{"n":"humidity","u":"%RH","v":20},` +
 			`{"n":"temp","u":"Cel","v":23.2},{"n":"current","u":"A","v":0.25},{"n":"voltage","bu":"V","v":3.3}]`,
 		want: []stored{{"senml", "temperature", 23.1, "Cel"}, {"senml", "humidity", 20, "%"}, {"senml", "temperature", 23.2, "Cel"},
@@ -194,7 +197,7 @@ var docCases = []struct {
 		// (the Switch.GetStatus example), as Gen2 devices publish it on
 		// <prefix>/status/switch:0 (https://shelly-api-docs.shelly.cloud/gen2/ComponentsAndServices/Mqtt):
 		// apower in W, voltage in V, aenergy.total in Wh, temperature in tC and tF.
-		name: "shelly gen2 switch", topic: "shellyplus1pm-a8032ab12345/status/switch:0", device: "shellyplus1pm-a8032ab12345",
+		name: "shelly gen2 switch", topic: "shellyplus1pm-a8032ab12345/status/switch:0", device: "shelly-shellyplus1pm-a8032ab12345",
 		payload: `{"id":0,"source":"timer","output":false,"timer_started_at":1626942399.36,"timer_duration":60,"apower":0,"voltage":237.571,` +
 			`"aenergy":{"total":14.093,"by_minute":[0,0,0],"minute_ts":1626942480},"temperature":{"tC":40.3,"tF":104.5}}`,
 		want: []stored{{"switch0", "energy", 0.014093, "kWh"}, {"switch0", "power", 0, "W"}, {"switch0", "state", 0, "1"},

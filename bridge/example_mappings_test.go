@@ -42,14 +42,14 @@ var exampleCases = []exampleCase{
 			"zigbee temperature 27.34 Cel 2026-12-03T08:00:00.000Z",
 		}},
 	{"tasmota", "tele/TH16/SENSOR", `{"Time":"2018-03-02T18:25:03","AM2301":{"Temperature":22.6,"Humidity":32.4},"TempUnit":"C"}`,
-		time.Date(2018, 3, 2, 17, 25, 30, 0, time.UTC), "TH16", []string{
+		time.Date(2018, 3, 2, 17, 25, 30, 0, time.UTC), "tasmota-TH16", []string{
 			"am2301 humidity 32.4 % 2018-03-02T17:25:03.000Z",
 			"am2301 temperature 22.6 Cel 2018-03-02T17:25:03.000Z",
 		}},
 	{"shelly", "shellyplusht-b8d61a8b17cc/events/rpc", `{"src":"shellyplusht-b8d61a8b17cc","dst":"shellyplusht-b8d61a8b17cc/events","method":"NotifyFullStatus",` +
 		`"params":{"ts":1680962879.62,"devicepower:0":{"id":0,"battery":{"V":0.43,"percent":0},"external":{"present":true}},` +
 		`"humidity:0":{"id":0,"rh":42.2},"temperature:0":{"id":0,"tC":19.8,"tF":67.6}}}`,
-		shellyArrival, "shellyplusht-b8d61a8b17cc", []string{
+		shellyArrival, "shelly-shellyplusht-b8d61a8b17cc", []string{
 			"shelly battery 0 % 2023-04-08T14:07:59.620Z",
 			"shelly humidity 42.2 % 2023-04-08T14:07:59.620Z",
 			"shelly temperature 19.8 Cel 2023-04-08T14:07:59.620Z",
@@ -67,7 +67,7 @@ var exampleCases = []exampleCase{
  {"t":120,"v":20.7},{"u":"lon","t":120,"v":24.30623},{"u":"lat","t":120,"v":60.07966},
  {"u":"%EL","t":150,"v":98},
  {"t":180,"v":21.2},{"u":"lon","t":180,"v":24.30628},{"u":"lat","t":180,"v":60.07967}]`,
-		senmlArrival, "tracker-1", []string{
+		senmlArrival, "senml-tracker-1", []string{
 			// Stamped 2011: restamped, the newest (t 180) at arrival.
 			"senml battery 98 % 2026-12-03T09:29:30.000Z",
 			"senml humidity 20 % 2026-12-03T09:27:00.000Z",
@@ -84,7 +84,7 @@ var exampleCases = []exampleCase{
 			"senml longitude 24.30628 deg 2026-12-03T09:30:00.000Z",
 		}},
 	{"senml single datapoint", "senml/probe-7", `[{"n":"urn:dev:ow:10e2073a01080063","u":"Cel","v":23.1}]`,
-		senmlArrival, "probe-7", []string{
+		senmlArrival, "senml-probe-7", []string{
 			"senml temperature 23.1 Cel 2026-12-03T09:30:00.000Z",
 		}},
 }

@@ -19,7 +19,7 @@ import (
 // fill Redis with 100 KB per entry.
 func TestDeadLetterErrorBounded(t *testing.T) {
 	e := newEnv(t, mosquittotest.Options{})
-	mp := Mapping{Name: "senml", Topic: "senml/+", Format: FormatSenML, DeviceLevel: 2, Sensor: "s",
+	mp := Mapping{Name: "senml", Topic: "senml/+", Format: FormatSenML, DeviceLevel: 2, DevicePrefix: "senml-", Sensor: "s",
 		Fields: map[string]Field{"h": {Metric: "humidity", Unit: "%"}}}
 	br := startBridge(t, e, func(o *Options) { o.Mappings = []Mapping{mp} })
 	c := mqttClient(t, e.mq.URL(), "gateway", "", "", nil)
@@ -38,7 +38,7 @@ func TestDeadLetterErrorBounded(t *testing.T) {
 	eventually(t, "the pack dead-lettered", func() bool {
 		return br.counter(t, "tributary_bridge_dead_letters_total", "reason", ReasonUnit) == 1
 	})
-	awaitCount(t, e.st, "other", 1)
+	awaitCount(t, e.st, "senml-other", 1)
 	dl := deadLetters(t, e.rdb)
 	if len(dl) != 1 {
 		t.Fatalf("dead letters: %d, want 1", len(dl))
@@ -63,7 +63,7 @@ func TestDeadLetterErrorBounded(t *testing.T) {
 // so; the device's next pack, and other devices', are stored.
 func TestSenMLPackTooLarge(t *testing.T) {
 	e := newEnv(t, mosquittotest.Options{})
-	mp := Mapping{Name: "senml", Topic: "senml/+", Format: FormatSenML, DeviceLevel: 2, Sensor: "s",
+	mp := Mapping{Name: "senml", Topic: "senml/+", Format: FormatSenML, DeviceLevel: 2, DevicePrefix: "senml-", Sensor: "s",
 		Fields: map[string]Field{"temp": {Metric: "temperature", Unit: "Cel"}}}
 	br := startBridge(t, e, func(o *Options) { o.Mappings = []Mapping{mp} })
 	c := mqttClient(t, e.mq.URL(), "gateway", "", "", nil)
@@ -74,8 +74,8 @@ func TestSenMLPackTooLarge(t *testing.T) {
 	publish(t, c, "senml/hostile", big, false)
 	publish(t, c, "senml/hostile", pack(reading.MaxBatch), false)
 	publish(t, c, "senml/victim", pack(1), false)
-	awaitCount(t, e.st, "victim", 1)
-	awaitCount(t, e.st, "hostile", reading.MaxBatch)
+	awaitCount(t, e.st, "senml-victim", 1)
+	awaitCount(t, e.st, "senml-hostile", reading.MaxBatch)
 	eventually(t, "the large pack dead-lettered", func() bool {
 		return br.counter(t, "tributary_bridge_dead_letters_total", "reason", ReasonTooLarge) == 1
 	})
@@ -99,7 +99,7 @@ func TestSenMLPackTooLarge(t *testing.T) {
 func TestMappedTimesWithinStoreMaxFuture(t *testing.T) {
 	e := newEnv(t, mosquittotest.Options{})
 	st := store.New(e.rdb, store.Options{MaxFuture: time.Minute})
-	mp := Mapping{Name: "z2m", Topic: "zigbee2mqtt/+", Format: FormatFlat, DeviceLevel: 2, Sensor: "s", TimeField: "last_seen",
+	mp := Mapping{Name: "z2m", Topic: "zigbee2mqtt/+", Format: FormatFlat, DeviceLevel: 2, DevicePrefix: "z2m-", Sensor: "s", TimeField: "last_seen",
 		Fields: map[string]Field{"temperature": {Metric: "temperature", Unit: "Cel"}}}
 	br := startBridge(t, e, func(o *Options) { o.Store, o.Mappings = st, []Mapping{mp} })
 	c := mqttClient(t, e.mq.URL(), "gateway", "", "", nil)
@@ -114,5 +114,5 @@ func TestMappedTimesWithinStoreMaxFuture(t *testing.T) {
 	if n := br.counter(t, "tributary_bridge_restamped_readings_total", "mapping", "z2m"); n != 1 {
 		t.Errorf("%v readings restamped, want 1", n)
 	}
-	awaitCount(t, st, "lamp", 1)
+	awaitCount(t, st, "z2m-lamp", 1)
 }

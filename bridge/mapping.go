@@ -29,7 +29,8 @@ const (
 
 // A Mapping turns messages of a foreign format on the topics its filter
 // matches into readings. The zero value is not valid: Topic, Format,
-// Sensor, Fields and one of Device or DeviceLevel are required.
+// Sensor, Fields and one of Device or DeviceLevel (with DevicePrefix) are
+// required.
 //
 // Such devices number nothing, so the bridge gives their readings seqs
 // from a per-device counter in Redis (store.Store.NextSeqs). That makes
@@ -61,9 +62,16 @@ type Mapping struct {
 	// name becomes the device id by DeviceNames.
 	DeviceLevel int `yaml:"device_level"`
 	// DevicePrefix is put before the device id ("z2m-"), to keep foreign
-	// devices apart from each other and from Tributary agents. Default "".
-	// Whatever the prefix, a message whose device id has recorded boots
-	// (a Tributary agent's) is dead-lettered (reason "bad_device_name").
+	// devices apart from each other and from Tributary agents. Required
+	// with DeviceLevel (a device on the broker chooses its topic, so
+	// without a prefix it could choose an agent's id or another mapping's
+	// device); optional with Device. Within a list of mappings no two
+	// mappings' ids may meet: the prefix of a DeviceLevel mapping may not
+	// begin another's (equal included), and a Device (with its prefix) may
+	// neither begin with such a prefix nor equal another mapping's (see
+	// overlap). There is no opt-out (bridge/README.md says why). Whatever
+	// the prefix, a message whose device id has recorded boots (a Tributary
+	// agent's) is dead-lettered (reason "bad_device_name").
 	DevicePrefix string `yaml:"device_prefix"`
 	// DeviceNames says how a name from the topic becomes a device id:
 	// DeviceNamesStrict (default) takes it as it is, and dead-letters a
@@ -230,6 +238,9 @@ func compileMapping(m Mapping) (*mapper, error) {
 		return nil, fmt.Errorf("device %q is not a valid device id", m.DevicePrefix+m.Device)
 	case m.DeviceLevel < 0 || m.DeviceLevel > len(c.levels):
 		return nil, fmt.Errorf("device_level %d: topic %q has no level there", m.DeviceLevel, m.Topic)
+	case m.DeviceLevel > 0 && m.DevicePrefix == "":
+		return nil, errors.New(`device_prefix: missing; a mapping that takes device ids from the topic (device_level) needs one ("z2m-", "tasmota-"), ` +
+			`else a device on the broker could publish as a Tributary agent or as another mapping's device (bridge/README.md, "Device ids are namespaced")`)
 	case !reading.ValidID(m.Sensor):
 		return nil, fmt.Errorf("sensor %q is not a valid sensor id", m.Sensor)
 	case len(m.Fields) == 0:
@@ -426,8 +437,6 @@ func (m *mapper) device(topic string) (string, error) {
 		hint := ""
 		if m.DeviceNames != DeviceNamesSlug {
 			hint = " (device_names: slug maps any name to an id)"
-		} else if m.DevicePrefix == "" {
-			hint = " (a device_prefix such as \"dev-\" makes every slug a valid id)"
 		}
 		return "", fmt.Errorf("%w: device name %q from topic %q makes device id %q, not a valid id (letters, digits, '.', '_' and '-', starting with a letter or digit, at most %d bytes)%s",
 			errName, name, topic, id, reading.MaxIDLen, hint)
@@ -443,9 +452,9 @@ func (m *mapper) device(topic string) (string, error) {
 // "kitchen.floor__light", "Living Room" is "Living_20Room", "Küche" is
 // "K_c3_bcche". The rule is deterministic and reversible (a '.' of a slug
 // stands for '/', a '_' starts "__" or an escape of two hex digits), so
-// two names never give the same slug. A slug that is not a valid id with
-// the mapping's device prefix (over 64 bytes, or not starting with a
-// letter or digit) is dead-lettered, never cut.
+// two names never give the same slug. A slug that makes no valid id with
+// the mapping's device prefix (over 64 bytes together) is dead-lettered,
+// never cut.
 func Slug(name string) string {
 	var b strings.Builder
 	b.Grow(len(name))

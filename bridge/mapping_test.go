@@ -29,13 +29,13 @@ var goldenCases = []struct {
 	name, topic, device string
 	ignored             int
 }{
-	{"z2m_climate", "zigbee2mqtt/kitchen", "z2m-kitchen", 0},                   // linkquality is in ignore
-	{"z2m_contact", "zigbee2mqtt/hall-door", "z2m-hall-door", 1},               // tamper: null
-	{"tasmota_am2301", "tele/tasmota_ABC123/SENSOR", "tasmota_ABC123", 0},      // Berlin local time
-	{"tasmota_unset_clock", "tele/tasmota_DEF456/SENSOR", "tasmota_DEF456", 2}, // 1970: arrival time; DS18B20.Id, ENERGY.Today
-	{"senml_names", "senml/pi-z1", "pi-z1", 1},                                 // rssi
-	{"senml_base_value", "senml/pi-z2", "pi-z2", 0},
-	{"senml_relative", "senml/pi-z3", "pi-z3", 0},
+	{"z2m_climate", "zigbee2mqtt/kitchen", "z2m-kitchen", 0},                           // linkquality is in ignore
+	{"z2m_contact", "zigbee2mqtt/hall-door", "z2m-hall-door", 1},                       // tamper: null
+	{"tasmota_am2301", "tele/tasmota_ABC123/SENSOR", "tasmota-tasmota_ABC123", 0},      // Berlin local time
+	{"tasmota_unset_clock", "tele/tasmota_DEF456/SENSOR", "tasmota-tasmota_DEF456", 2}, // 1970: arrival time; DS18B20.Id, ENERGY.Today
+	{"senml_names", "senml/pi-z1", "senml-pi-z1", 1},                                   // rssi
+	{"senml_base_value", "senml/pi-z2", "senml-pi-z2", 0},
+	{"senml_relative", "senml/pi-z3", "senml-pi-z3", 0},
 }
 
 func sampleMappers(t testing.TB) map[string]*mapper {
@@ -233,24 +233,24 @@ func TestMatchFilter(t *testing.T) {
 func TestParseMappingsRejects(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"unknown key", "mappings:\n  - topic: a/+\n    formt: flat\n", `line 3: unknown key "formt"`},
-		{"bad format", "mappings:\n  - topic: a/+\n    format: xml\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", `line 2: mappings[0]: format "xml"`},
-		{"device twice", "mappings:\n  - topic: a/+\n    format: flat\n    device: d\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", "one of device"},
+		{"bad format", "mappings:\n  - topic: a/+\n    format: xml\n    device_level: 2\n    device_prefix: p-\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", `line 2: mappings[0]: format "xml"`},
+		{"device twice", "mappings:\n  - topic: a/+\n    format: flat\n    device: d\n    device_level: 2\n    device_prefix: p-\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", "one of device"},
 		{"level beyond topic", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 3\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", "has no level there"},
-		{"flat without unit", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: temperature}}\n", "unit missing"},
-		{"bad metric", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: Temp, unit: Cel}}\n", "metric"},
-		{"own topics", "mappings:\n  - topic: tributary/+/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", "Tributary's own topics"},
+		{"flat without unit", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    device_prefix: p-\n    sensor: s\n    fields: {t: {metric: temperature}}\n", "unit missing"},
+		{"bad metric", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    device_prefix: p-\n    sensor: s\n    fields: {t: {metric: Temp, unit: Cel}}\n", "metric"},
+		{"own topics", "mappings:\n  - topic: tributary/+/+\n    format: flat\n    device_level: 2\n    device_prefix: p-\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", "Tributary's own topics"},
 		{"shared prefix", "mappings:\n  - topic: $share/g/a/+\n    format: flat\n    device_level: 4\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", "$ topics"},
 		{"wildcard in level", "mappings:\n  - topic: a/b+\n    format: flat\n    device: d\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n", "whole level"},
-		{"time field for senml", "mappings:\n  - topic: a/+\n    format: senml\n    device_level: 2\n    sensor: s\n    time_field: t\n    fields: {t: {metric: temperature}}\n", "time_field"},
-		{"bad zone", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    time_zone: Mars/Olympus\n    fields: {t: {metric: temperature, unit: Cel}}\n", "time_zone"},
+		{"time field for senml", "mappings:\n  - topic: a/+\n    format: senml\n    device_level: 2\n    device_prefix: p-\n    sensor: s\n    time_field: t\n    fields: {t: {metric: temperature}}\n", "time_field"},
+		{"bad zone", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    device_prefix: p-\n    sensor: s\n    time_zone: Mars/Olympus\n    fields: {t: {metric: temperature, unit: Cel}}\n", "time_zone"},
 		{"wrong type", "mappings:\n  - topic: a/+\n    device_level: two\n", "wrong kind of value"},
-		{"unit_field for senml", "mappings:\n  - topic: a/+\n    format: senml\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: temperature, unit_field: u}}\n", "unit_field is for the flat format"},
-		{"unit_field mapped", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel, unit_field: u}, u: {metric: u, unit: \"1\"}}\n", `unit_field "u" is a mapped field itself`},
-		{"one boolean", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {c: {metric: door, unit: \"1\", values: {true: 0}}}\n", `give both "true" and "false"`},
-		{"scale not finite", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {c: {metric: voltage, unit: V, scale: .inf}}\n", "scale +Inf"},
-		{"offset not finite", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {c: {metric: voltage, unit: V, offset: .nan}}\n", "offset NaN"},
-		{"value not finite", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    sensor: s\n    fields: {c: {metric: state, unit: \"1\", values: {ON: .inf}}}\n", `values "ON"`},
-		{"same name", "mappings:\n  - {name: x, topic: a/+, format: flat, device_level: 2, sensor: s, fields: {t: {metric: temperature, unit: Cel}}}\n  - {name: x, topic: b/+, format: flat, device_level: 2, sensor: s, fields: {t: {metric: temperature, unit: Cel}}}\n", `line 3: mappings[1]: name "x" already used`},
+		{"unit_field for senml", "mappings:\n  - topic: a/+\n    format: senml\n    device_level: 2\n    device_prefix: p-\n    sensor: s\n    fields: {t: {metric: temperature, unit_field: u}}\n", "unit_field is for the flat format"},
+		{"unit_field mapped", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    device_prefix: p-\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel, unit_field: u}, u: {metric: u, unit: \"1\"}}\n", `unit_field "u" is a mapped field itself`},
+		{"one boolean", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    device_prefix: p-\n    sensor: s\n    fields: {c: {metric: door, unit: \"1\", values: {true: 0}}}\n", `give both "true" and "false"`},
+		{"scale not finite", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    device_prefix: p-\n    sensor: s\n    fields: {c: {metric: voltage, unit: V, scale: .inf}}\n", "scale +Inf"},
+		{"offset not finite", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    device_prefix: p-\n    sensor: s\n    fields: {c: {metric: voltage, unit: V, offset: .nan}}\n", "offset NaN"},
+		{"value not finite", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    device_prefix: p-\n    sensor: s\n    fields: {c: {metric: state, unit: \"1\", values: {ON: .inf}}}\n", `values "ON"`},
+		{"same name", "mappings:\n  - {name: x, topic: a/+, format: flat, device_level: 2, device_prefix: a-, sensor: s, fields: {t: {metric: temperature, unit: Cel}}}\n  - {name: x, topic: b/+, format: flat, device_level: 2, device_prefix: b-, sensor: s, fields: {t: {metric: temperature, unit: Cel}}}\n", `line 3: mappings[1]: name "x" already used`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseMappings([]byte(tc.yaml))
@@ -312,7 +312,7 @@ func FuzzDecodeFlat(f *testing.F) {
 
 // z2mMapping is a minimal valid mapping.
 func z2mMapping() Mapping {
-	return Mapping{Name: "z", Topic: "zigbee2mqtt/+", Format: FormatFlat, DeviceLevel: 2, Sensor: "zigbee",
+	return Mapping{Name: "z", Topic: "zigbee2mqtt/+", Format: FormatFlat, DeviceLevel: 2, DevicePrefix: "z2m-", Sensor: "zigbee",
 		Fields: map[string]Field{"temperature": {Metric: "temperature", Unit: "Cel"}}}
 }
 
@@ -335,8 +335,8 @@ func TestMappedPathIsAtLeastOnce(t *testing.T) {
 	<-crashed
 	first.stop(t)
 	startBridge(t, e, edit)
-	awaitCount(t, e.st, "kitchen", 2)
-	if got := storedSeqs(t, e.st, "kitchen"); len(got) != 2 || got[0] != 1 || got[1] != 2 {
+	awaitCount(t, e.st, "z2m-kitchen", 2)
+	if got := storedSeqs(t, e.st, "z2m-kitchen"); len(got) != 2 || got[0] != 1 || got[1] != 2 {
 		t.Fatalf("seqs %v, want the one message stored twice as 1 and 2", got)
 	}
 }

@@ -170,7 +170,7 @@ func TestDeviceNames(t *testing.T) {
 // senmlMapper maps temp (Cel) and hum of SenML packs under Times.
 func senmlMapper(t *testing.T, times string) *mapper {
 	t.Helper()
-	m, err := compileMapping(Mapping{Name: "s", Topic: "senml/+", Format: FormatSenML, DeviceLevel: 2, Sensor: "s", Times: times,
+	m, err := compileMapping(Mapping{Name: "s", Topic: "senml/+", Format: FormatSenML, DeviceLevel: 2, DevicePrefix: "senml-", Sensor: "s", Times: times,
 		Fields: map[string]Field{"temp": {Metric: "temperature", Unit: "Cel"}, "hum": {Metric: "humidity"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -276,10 +276,10 @@ func TestFlatTimes(t *testing.T) {
 func TestNamesAndTimesDeadLetters(t *testing.T) {
 	e := newEnv(t, mosquittotest.Options{})
 	strict := z2mMultiLevel("")
-	refuse := Mapping{Name: "senml", Topic: "senml/+", Format: FormatSenML, DeviceLevel: 2, Sensor: "s", Times: TimesRefuse,
+	refuse := Mapping{Name: "senml", Topic: "senml/+", Format: FormatSenML, DeviceLevel: 2, DevicePrefix: "senml-", Sensor: "s", Times: TimesRefuse,
 		Fields: map[string]Field{"temp": {Metric: "temperature", Unit: "Cel"}}}
 	restamp := refuse
-	restamp.Name, restamp.Topic, restamp.Times = "senml-restamp", "senml2/+", ""
+	restamp.Name, restamp.Topic, restamp.DevicePrefix, restamp.Times = "senml-restamp", "senml2/+", "senml2-", ""
 	br := startBridge(t, e, func(o *Options) {
 		o.Mappings = []Mapping{strict, refuse, restamp}
 		o.Now = func() time.Time { return arrival }
@@ -314,7 +314,7 @@ func TestNamesAndTimesDeadLetters(t *testing.T) {
 			t.Errorf("dead letter %v", d)
 		}
 	}
-	awaitCount(t, e.st, "probe", 2)
+	awaitCount(t, e.st, "senml2-probe", 2)
 }
 
 // The cost of mapping a SenML pack whose records are keyed by unit and

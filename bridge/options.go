@@ -36,7 +36,9 @@ type Options struct {
 	// retained messages. Default "": a plain subscription.
 	Group string
 	// Mappings turn foreign formats (SenML, flat JSON) on other topics into
-	// readings; see Mapping. Default none.
+	// readings; see Mapping. New refuses a list in which two mappings
+	// could make the same device id (see Mapping.DevicePrefix). Default
+	// none.
 	Mappings []Mapping
 	// MaxPayload is the largest message accepted, in bytes; a larger one is
 	// dead-lettered unread. Default reading.MaxBatchEncoded.

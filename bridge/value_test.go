@@ -13,6 +13,7 @@ mappings:
     topic: flat/+
     format: flat
     device_level: 2
+    device_prefix: flat-
     sensor: s
     fields:
       tenths: {metric: temperature, unit: Cel, scale: 0.1}
@@ -25,6 +26,7 @@ mappings:
     topic: senml/+
     format: senml
     device_level: 2
+    device_prefix: senml-
     sensor: s
     fields:
       any: {metric: any}

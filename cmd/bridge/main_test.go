@@ -439,9 +439,22 @@ func TestMappingsSubcommand(t *testing.T) {
 	if err := run(context.Background(), []string{"mappings", "--check", file}, &out, io.Discard); err != nil || !strings.Contains(out.String(), "5 mappings, valid") {
 		t.Fatalf("mappings --check of the example: %v, %q", err, out.String())
 	}
-	bad := writeFile(t, "bad.yaml", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    times: later\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n")
+	bad := writeFile(t, "bad.yaml", "mappings:\n  - topic: a/+\n    format: flat\n    device_level: 2\n    device_prefix: a-\n    times: later\n    sensor: s\n    fields: {t: {metric: temperature, unit: Cel}}\n")
 	if err := run(context.Background(), []string{"mappings", "--check", bad}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), `line 2: mappings[0]: times "later"`) {
 		t.Errorf("mappings --check of a bad file: %v", err)
+	}
+	// Mappings whose device ids could meet: refused, naming both.
+	overlap := writeFile(t, "overlap.yaml", "mappings:\n"+
+		"  - {name: zigbee, topic: zigbee2mqtt/+, format: flat, device_level: 2, device_prefix: z2m-, sensor: s, fields: {t: {metric: temperature, unit: Cel}}}\n"+
+		"  - {name: zwave, topic: zwave/+, format: flat, device_level: 2, device_prefix: z, sensor: s, fields: {t: {metric: temperature, unit: Cel}}}\n")
+	if err := run(context.Background(), []string{"mappings", "--check", overlap}, io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), `line 3: mappings[1]: device ids overlap: device_prefix "z" of mapping "zwave" begins device_prefix "z2m-" of mapping "zigbee"`) {
+		t.Errorf("mappings --check of overlapping mappings: %v", err)
+	}
+	noPrefix := writeFile(t, "noprefix.yaml", "mappings:\n  - {name: tasmota, topic: tele/+/SENSOR, format: flat, device_level: 2, sensor: s, fields: {t: {metric: temperature, unit: Cel}}}\n")
+	if err := run(context.Background(), []string{"mappings", "--check", noPrefix}, io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), `line 2: mappings[0]: device_prefix: missing`) {
+		t.Errorf("mappings --check of a mapping without a prefix: %v", err)
 	}
 	for _, args := range [][]string{{"mappings"}, {"mappings", "--example", "--check", file}, {"mappings", "extra"}} {
 		if err := run(context.Background(), args, io.Discard, io.Discard); !errors.As(err, new(cli.UsageError)) {

@@ -94,13 +94,13 @@ var exampleCases = []exampleCase{
 var exampleFieldCases = []exampleCase{
 	{"zigbee2mqtt contact", "zigbee2mqtt/0x00158d0007ef997c", `{"contact":true,"last_seen":"2024-04-08T21:21:36.794Z","linkquality":144}`,
 		time.Date(2024, 4, 8, 21, 21, 40, 0, time.UTC), "z2m-0x00158d0007ef997c", []string{
-			"zigbee door_open 0 1 2024-04-08T21:21:36.794Z", // closed
+			"zigbee door 0 1 2024-04-08T21:21:36.794Z", // closed
 		}},
 	// A Tasmota set to Fahrenheit (SetOption8 1): TempUnit covers every
 	// temperature of the message, the DS18B20's as well as the AM2301's
 	// (https://tasmota.github.io/docs/DS18x20/ shows the DS18B20 object).
 	{"tasmota fahrenheit", "tele/pool/SENSOR", `{"Time":"2026-12-03T10:00:00","AM2301":{"Temperature":72.5,"Humidity":40},"DS18B20":{"Id":"01144A0CB2AA","Temperature":77.0},"TempUnit":"F"}`,
-		time.Date(2026, 12, 3, 9, 0, 10, 0, time.UTC), "pool", []string{
+		time.Date(2026, 12, 3, 9, 0, 10, 0, time.UTC), "tasmota-pool", []string{
 			"am2301 humidity 40 % 2026-12-03T09:00:00.000Z",
 			"am2301 temperature 22.5 Cel 2026-12-03T09:00:00.000Z",
 			"ds18b20 temperature 25 Cel 2026-12-03T09:00:00.000Z",

@@ -38,7 +38,6 @@ func BenchmarkIngest(b *testing.B) {
 	}
 }
 
-
 // BenchmarkIngestBaseline puts the ingest beside what Redis itself can do
 // on the same server: plain XADDs of the same canonical JSON, pipelined in
 // batches of 256 to one stream (no dedup, no latest values, no live

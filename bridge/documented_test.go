@@ -1,14 +1,13 @@
 package bridge
 
 import (
-	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
 	"github.com/tributary-iot/tributary/reading"
-	"github.com/tributary-iot/tributary/store"
 )
 
 // docMappings map the payloads of docCases, as their projects document
@@ -253,7 +252,7 @@ func TestDocumentedPayloadsDecode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := storedOf(d.readings); !equalStored(got, tc.want) {
+			if got := storedOf(d.readings); !slices.Equal(got, tc.want) {
 				t.Errorf("got  %v\nwant %v", got, tc.want)
 			}
 			if d.ignored != 0 {
@@ -293,17 +292,8 @@ func TestDocumentedPayloadsEndToEnd(t *testing.T) {
 			br.counter(t, "tributary_bridge_dead_letters_total", "reason", ReasonUnit) == float64(len(docRefused))
 	})
 	for _, dev := range devices {
-		raws, err := e.st.History(context.Background(), dev, store.Query{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs := make([]reading.Reading, len(raws))
-		for i, raw := range raws {
-			if rs[i], err = reading.Decode(raw); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if got := storedOf(rs); !equalStored(got, want[dev]) {
+		rs := storedReadings(t, e.st, dev)
+		if got := storedOf(rs); !slices.Equal(got, want[dev]) {
 			t.Errorf("%s: got\n  %v\nwant\n  %v", dev, got, want[dev])
 		}
 	}
@@ -330,16 +320,4 @@ func storedOf(rs []reading.Reading) []stored {
 		out[i] = stored{r.Sensor, r.Metric, r.Value, r.Unit}
 	}
 	return out
-}
-
-func equalStored(a, b []stored) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
 	"github.com/tributary-iot/tributary/reading"
-	"github.com/tributary-iot/tributary/store"
 )
 
 // exampleCase is a worked example of mappings.example.yaml: a documented
@@ -133,16 +131,8 @@ func TestExampleMappings(t *testing.T) {
 			now.Store(&tc.arrival)
 			publish(t, c, tc.topic, []byte(tc.payload), false)
 			awaitCount(t, e.st, tc.device, len(tc.want))
-			raws, err := e.st.History(context.Background(), tc.device, store.Query{})
-			if err != nil {
-				t.Fatal(err)
-			}
 			var got []string
-			for _, raw := range raws {
-				r, err := reading.Decode(raw)
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, r := range storedReadings(t, e.st, tc.device) {
 				got = append(got, readingLine(r))
 			}
 			sort.Strings(got)

@@ -244,20 +244,34 @@ func batch(device string, from, to uint64) []reading.Reading {
 
 func encode(rs []reading.Reading) []byte { return reading.AppendBatch(nil, rs) }
 
-// storedSeqs returns the seqs in device's history stream, in stream order.
-func storedSeqs(t testing.TB, st *store.Store, device string) []uint64 {
+// decode is decodeAhead with the widest window, MaxTimeAhead.
+func (m *mapper) decode(device string, payload []byte, arrival time.Time) (decoded, error) {
+	return m.decodeAhead(device, payload, arrival, MaxTimeAhead)
+}
+
+// storedReadings returns device's history stream decoded, in stream order.
+func storedReadings(t testing.TB, st *store.Store, device string) []reading.Reading {
 	t.Helper()
 	raws, err := st.History(context.Background(), device, store.Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	seqs := make([]uint64, 0, len(raws))
-	for _, raw := range raws {
-		r, err := reading.Decode(raw)
-		if err != nil {
+	rs := make([]reading.Reading, len(raws))
+	for i, raw := range raws {
+		if rs[i], err = reading.Decode(raw); err != nil {
 			t.Fatalf("stream of %s holds %s: %v", device, raw, err)
 		}
-		seqs = append(seqs, r.Seq)
+	}
+	return rs
+}
+
+// storedSeqs returns the seqs in device's history stream, in stream order.
+func storedSeqs(t testing.TB, st *store.Store, device string) []uint64 {
+	t.Helper()
+	rs := storedReadings(t, st, device)
+	seqs := make([]uint64, len(rs))
+	for i, r := range rs {
+		seqs[i] = r.Seq
 	}
 	return seqs
 }

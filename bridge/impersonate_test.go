@@ -7,8 +7,6 @@ import (
 
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
 	"github.com/tributary-iot/tributary/mqttwire"
-	"github.com/tributary-iot/tributary/reading"
-	"github.com/tributary-iot/tributary/store"
 )
 
 // A foreign device cannot write readings for a Tributary agent: a Tasmota
@@ -48,21 +46,14 @@ func TestForeignNameCannotTakeAgentsReadings(t *testing.T) {
 	eventually(t, "the agent's second batch handled", func() bool {
 		return br.counter(t, "tributary_bridge_messages_stored_total", "kind", kindReadings) == 2
 	})
-	raws, err := e.st.History(context.Background(), "edge-01", store.Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, raw := range raws {
-		r, err := reading.Decode(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
+	rs := storedReadings(t, e.st, "edge-01")
+	for _, r := range rs {
 		if r.Sensor != "sim" {
-			t.Errorf("edge-01 holds a foreign reading: %s", raw)
+			t.Errorf("edge-01 holds a foreign reading: %+v", r)
 		}
 	}
-	if len(raws) != 8 {
-		t.Errorf("edge-01 holds %d readings, want its own 8", len(raws))
+	if len(rs) != 8 {
+		t.Errorf("edge-01 holds %d readings, want its own 8", len(rs))
 	}
 	dl := deadLetters(t, e.rdb)
 	if len(dl) != 3 {

@@ -486,16 +486,12 @@ type decoded struct {
 	restamped int
 }
 
-// decode turns payload into readings of device. Errors wrap errMalformed,
-// errTooLarge, errInvalid, errUnit or errTime.
-func (m *mapper) decode(device string, payload []byte, arrival time.Time) (decoded, error) {
-	return m.decodeAhead(device, payload, arrival, MaxTimeAhead)
-}
-
-// decodeAhead is decode with a window of ahead (at most MaxTimeAhead)
-// after arrival: the bridge narrows it to the store's MaxFuture, so that
-// readings the store would refuse as stamped too far ahead are restamped
-// (or refused, with a dead letter) here instead.
+// decodeAhead turns payload into readings of device, with times accepted
+// up to ahead (at most MaxTimeAhead) after arrival: the bridge narrows it
+// to the store's MaxFuture, so that readings the store would refuse as
+// stamped too far ahead are restamped (or refused, with a dead letter)
+// here instead. Errors wrap errMalformed, errTooLarge, errInvalid, errUnit
+// or errTime.
 func (m *mapper) decodeAhead(device string, payload []byte, arrival time.Time, ahead time.Duration) (decoded, error) {
 	var d decoded
 	var err error

@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"flag"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"github.com/tributary-iot/tributary/internal/mosquittotest"
 	"github.com/tributary-iot/tributary/mqttwire"
 	"github.com/tributary-iot/tributary/reading"
-	"github.com/tributary-iot/tributary/store"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the current output")
@@ -147,16 +145,7 @@ func TestMappingsEndToEnd(t *testing.T) {
 	})
 	for _, tc := range goldenCases {
 		t.Run(tc.name, func(t *testing.T) {
-			raws, err := e.st.History(context.Background(), tc.device, store.Query{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rs := make([]reading.Reading, len(raws))
-			for i, raw := range raws {
-				if rs[i], err = reading.Decode(raw); err != nil {
-					t.Fatal(err)
-				}
-			}
+			rs := storedReadings(t, e.st, tc.device)
 			checkGolden(t, tc.name, rs)
 		})
 	}

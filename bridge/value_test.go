@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -95,7 +96,7 @@ func TestFieldValues(t *testing.T) {
 			t.Errorf("%s: %v", tc.payload, err)
 			continue
 		}
-		if got := storedOf(d.readings); !equalStored(got, tc.want) {
+		if got := storedOf(d.readings); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: got %v, want %v", tc.payload, got, tc.want)
 		}
 	}

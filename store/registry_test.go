@@ -275,7 +275,10 @@ func TestDevicesPageBoundsWhatItReads(t *testing.T) {
 // index existed (or by older ingesters) become listable.
 func TestRunRetentionIndexesOldRegistries(t *testing.T) {
 	m := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	// A thousand devices through miniredis under -race can take longer
+	// than go-redis's 3 s read timeout while the other packages' tests
+	// load both cores: a timed-out pass never finishes the index.
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr(), ReadTimeout: time.Minute, WriteTimeout: time.Minute})
 	defer rdb.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -295,8 +298,6 @@ func TestRunRetentionIndexesOldRegistries(t *testing.T) {
 	// Rounds follow each other quickly: should the pass at start fail
 	// half way (a timeout under load), the rounds after it go on.
 	go func() { done <- s.RunRetention(ctx, 5*time.Millisecond) }()
-	// 4 s alone with -race; once 60 s were not enough in a whole make test
-	// with the end-to-end tests on both cores.
 	deadline := time.Now().Add(3 * time.Minute)
 	for rdb.ZCard(ctx, "tributary:device_ids").Val() != int64(len(rs)) {
 		if time.Now().After(deadline) {
